@@ -1,0 +1,67 @@
+"""Users, roles and teams. Object-level access to cases is decided here, in one place."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+from openem.engine.enums import LabelledEnum
+
+
+class Role(LabelledEnum):
+    PRACTITIONER = "practitioner"
+    MANAGER = "manager"
+    OPERATOR = "operator"
+    POLICE_ANALYST = "police_analyst"
+    VICTIM_LIAISON = "victim_liaison"
+    ADMINISTRATOR = "administrator"
+
+    @property
+    def label(self) -> str:
+        return {
+            "practitioner": "Probation practitioner",
+            "manager": "Senior probation officer / manager",
+            "operator": "Monitoring centre operator",
+            "police_analyst": "Police analyst",
+            "victim_liaison": "Victim liaison officer",
+            "administrator": "Administrator",
+        }[self.value]
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    region = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    role = models.CharField(max_length=32, choices=Role.choices(), default=Role.PRACTITIONER)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.username
+
+    # What each role may see. Views ask these, never compare role strings themselves.
+    @property
+    def sees_case_records(self) -> bool:
+        return self.is_superuser or self.role in (
+            Role.PRACTITIONER, Role.MANAGER, Role.OPERATOR, Role.ADMINISTRATOR)
+
+    @property
+    def can_set_up_orders(self) -> bool:
+        return self.role in (Role.PRACTITIONER, Role.MANAGER)
+
+    @property
+    def sees_all_cases(self) -> bool:
+        """Operators monitor every active order; administrators manage reference data."""
+        return self.is_superuser or self.role in (Role.OPERATOR, Role.ADMINISTRATOR)

@@ -1,0 +1,44 @@
+"""The people who use OpenEM, as demo logins and as test personas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .models import Role, Team, User
+
+DEMO_PASSWORD = "openem-demo"
+TEAM = "Rutland probation delivery unit"
+
+
+@dataclass(frozen=True)
+class Persona:
+    username: str
+    first_name: str
+    last_name: str
+    role: Role
+    in_team: bool = True
+    staff: bool = False
+
+
+PERSONAS = (
+    Persona("alex.practitioner", "Alex", "Okafor", Role.PRACTITIONER),
+    Persona("bea.practitioner", "Bea", "Lindqvist", Role.PRACTITIONER),
+    Persona("morgan.manager", "Morgan", "Reid", Role.MANAGER),
+    Persona("omar.operator", "Omar", "Haddad", Role.OPERATOR, in_team=False),
+    Persona("priya.police", "Priya", "Shah", Role.POLICE_ANALYST, in_team=False),
+    Persona("admin", "Ada", "Admin", Role.ADMINISTRATOR, in_team=False, staff=True),
+)
+
+
+def create_personas(password: str = DEMO_PASSWORD) -> dict[str, User]:
+    team, _ = Team.objects.get_or_create(name=TEAM, defaults={"region": "East Midlands"})
+    users: dict[str, User] = {}
+    for p in PERSONAS:
+        user, _ = User.objects.get_or_create(username=p.username)
+        user.first_name, user.last_name, user.role = p.first_name, p.last_name, p.role.value
+        user.team = team if p.in_team else None
+        user.is_staff = user.is_superuser = p.staff
+        user.set_password(password)
+        user.save()
+        users[p.username] = user
+    return users

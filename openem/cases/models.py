@@ -1,0 +1,306 @@
+"""People on probation, their orders and monitoring conditions, and variations kept as versions.
+
+Status logic lives here: an order knows whether it is active on a date and which of its conditions
+apply, in Europe/London local dates (orders are made in local dates, both inclusive).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from openem.accounts.models import Role, Team
+from openem.engine.casefile import ConditionSpec, OrderSpec, parse_condition
+from openem.engine.enums import (
+    ConditionType,
+    LabelledEnum,
+    LicenceKind,
+    OrderType,
+    RiskFlag,
+    Rosh,
+)
+
+if TYPE_CHECKING:
+    from openem.accounts.models import User
+
+
+class Sex(LabelledEnum):
+    FEMALE = "female"
+    MALE = "male"
+    INTERSEX = "intersex"
+    PREFER_NOT_TO_SAY = "prefer_not_to_say"
+
+
+class Gender(LabelledEnum):
+    WOMAN = "woman"
+    MAN = "man"
+    NON_BINARY = "non_binary"
+    OTHER = "other"
+    PREFER_NOT_TO_SAY = "prefer_not_to_say"
+
+
+class Ethnicity(LabelledEnum):
+    ASIAN = "asian"
+    BLACK = "black"
+    MIXED = "mixed"
+    WHITE = "white"
+    OTHER = "other"
+    PREFER_NOT_TO_SAY = "prefer_not_to_say"
+
+
+class Disability(LabelledEnum):
+    YES = "yes"
+    NO = "no"
+    PREFER_NOT_TO_SAY = "prefer_not_to_say"
+
+
+class Religion(LabelledEnum):
+    NONE = "none"
+    BUDDHIST = "buddhist"
+    CHRISTIAN = "christian"
+    HINDU = "hindu"
+    JEWISH = "jewish"
+    MUSLIM = "muslim"
+    SIKH = "sikh"
+    OTHER = "other"
+    PREFER_NOT_TO_SAY = "prefer_not_to_say"
+
+
+class OrderStatus(LabelledEnum):
+    NOT_STARTED = "not_started"
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+def local_today() -> date:
+    return timezone.localdate()
+
+
+class PersonQuerySet(models.QuerySet["Person"]):
+    def visible_to(self, user: User) -> PersonQuerySet:
+        """Object-level access: a practitioner sees their own caseload, a manager their team's,
+        operators and administrators every case, police analysts and victim liaison no case record."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.sees_all_cases:
+            return self.all()
+        if user.role == Role.PRACTITIONER:
+            return self.filter(practitioner=user)
+        if user.role == Role.MANAGER and user.team_id:
+            return self.filter(Q(team_id=user.team_id) | Q(practitioner__team_id=user.team_id))
+        return self.none()
+
+
+class Person(models.Model):
+    ref = models.CharField("case file id", max_length=40, unique=True)
+    crn = models.CharField("CRN", max_length=7, unique=True, null=True, blank=True)
+    pnc = models.CharField("PNC number", max_length=20, blank=True)
+    nomis = models.CharField("NOMIS number", max_length=7, blank=True)
+    name = models.CharField(max_length=200)
+    date_of_birth = models.DateField(null=True, blank=True)
+    sex = models.CharField(max_length=20, choices=Sex.choices(), blank=True)
+    gender = models.CharField(max_length=20, choices=Gender.choices(), blank=True)
+    ethnicity = models.CharField(max_length=20, choices=Ethnicity.choices(), blank=True)
+    disability = models.CharField(max_length=20, choices=Disability.choices(), blank=True)
+    religion = models.CharField(max_length=20, choices=Religion.choices(), blank=True)
+    rosh = models.CharField("Risk of Serious Harm", max_length=12, choices=Rosh.choices(), blank=True)
+    mappa_category = models.PositiveSmallIntegerField(null=True, blank=True, choices=[(i, str(i)) for i in (1, 2, 3)])
+    mappa_level = models.PositiveSmallIntegerField(null=True, blank=True, choices=[(i, str(i)) for i in (1, 2, 3)])
+    flags = models.JSONField(default=list, blank=True)
+    practitioner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="caseload")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="cases")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    objects = PersonQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "people"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.crn or self.ref})"
+
+    @property
+    def flag_labels(self) -> list[str]:
+        return [RiskFlag(f).label for f in self.flags if f in RiskFlag._value2member_map_]
+
+    @property
+    def rosh_label(self) -> str:
+        return Rosh(self.rosh).label if self.rosh else "Not assessed"
+
+    @property
+    def mappa(self) -> str:
+        if self.mappa_category and self.mappa_level:
+            return f"Category {self.mappa_category}, level {self.mappa_level}"
+        return "Not MAPPA"
+
+    def age_on(self, day: date) -> int | None:
+        if not self.date_of_birth:
+            return None
+        dob = self.date_of_birth
+        return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
+
+    @property
+    def age_band(self) -> str:
+        """Age band for monitoring fairness (the bands HMPPS equality reporting uses)."""
+        age = self.age_on(local_today())
+        if age is None:
+            return "Not recorded"
+        for upper, band in ((17, "Under 18"), (24, "18-24"), (29, "25-29"), (39, "30-39"), (49, "40-49"),
+                            (59, "50-59")):
+            if age <= upper:
+                return band
+        return "60 and over"
+
+    def current_orders(self, day: date | None = None) -> QuerySet[Order]:
+        day = day or local_today()
+        return self.orders.filter(start__lte=day, end__gte=day)
+
+
+class Order(models.Model):
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="orders")
+    ref = models.CharField("order id", max_length=40)
+    type = models.CharField(max_length=32, choices=OrderType.choices())
+    start = models.DateField()
+    end = models.DateField()
+    licence_kind = models.CharField(max_length=12, choices=LicenceKind.choices(), blank=True)
+    convicted_before_pcsc_act = models.BooleanField(
+        "convicted before the PCSC Act 2022 came in", default=False,
+        help_text="Court curfews for offences convicted before 28 June 2022 allow at most 16 hours a day.")
+    audit_score = models.PositiveSmallIntegerField("AUDIT score", null=True, blank=True)
+    alcohol_treatment_requirement = models.BooleanField(default=False)
+    version = models.PositiveIntegerField(default=1)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-start", "ref"]
+        constraints = [models.UniqueConstraint(fields=["person", "ref"], name="order_ref_unique_per_person")]
+
+    def __str__(self) -> str:
+        return f"{self.type_enum.label} {self.ref}"
+
+    @property
+    def type_enum(self) -> OrderType:
+        return OrderType(self.type)
+
+    def status_on(self, day: date | None = None) -> OrderStatus:
+        day = day or local_today()
+        if day < self.start:
+            return OrderStatus.NOT_STARTED
+        if day > self.end:
+            return OrderStatus.ENDED
+        return OrderStatus.ACTIVE
+
+    @property
+    def status(self) -> OrderStatus:
+        return self.status_on()
+
+    def days_left(self, day: date | None = None) -> int:
+        return (self.end - (day or local_today())).days
+
+    def live_conditions(self) -> QuerySet[Condition]:
+        return self.conditions.filter(removed_in_version__isnull=True).order_by("position", "id")
+
+    def conditions_in_force(self, day: date | None = None) -> list[Condition]:
+        day = day or local_today()
+        return [c for c in self.live_conditions() if c.applies_on(day)]
+
+    def to_spec(self) -> OrderSpec:
+        return OrderSpec(
+            id=self.ref,
+            type=self.type_enum,
+            start=self.start,
+            end=self.end,
+            conditions=[c.to_spec() for c in self.live_conditions()],
+            licence_kind=LicenceKind(self.licence_kind) if self.licence_kind else None,
+            convicted_before_pcsc_act=self.convicted_before_pcsc_act,
+            audit_score=self.audit_score,
+            alcohol_treatment_requirement=self.alcohol_treatment_requirement,
+        )
+
+    def findings(self) -> list[Any]:
+        from .rules import check_order
+
+        return check_order(self.to_spec(), path=self.ref)
+
+
+class Condition(models.Model):
+    """One monitoring condition. ``spec`` holds it in the case-file form (FORMATS.md); the columns
+    beside it are copies for queries and listing."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="conditions")
+    ref = models.CharField("condition id", max_length=40)
+    type = models.CharField(max_length=24, choices=ConditionType.choices())
+    start = models.DateField(null=True, blank=True)
+    end = models.DateField(null=True, blank=True)
+    monitored = models.BooleanField(default=True)
+    spec = models.JSONField()
+    position = models.PositiveSmallIntegerField(default=0)
+    added_in_version = models.PositiveIntegerField(default=1)
+    removed_in_version = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.type_enum.label} {self.ref}"
+
+    @property
+    def type_enum(self) -> ConditionType:
+        return ConditionType(self.type)
+
+    def to_spec(self) -> ConditionSpec:
+        return parse_condition(self.spec)
+
+    @property
+    def effective_start(self) -> date:
+        return self.start or self.order.start
+
+    @property
+    def effective_end(self) -> date:
+        return self.end or self.order.end
+
+    def applies_on(self, day: date) -> bool:
+        return self.removed_in_version is None and self.effective_start <= day <= self.effective_end
+
+    @property
+    def raises_alerts(self) -> bool:
+        """A zone raises alerts only if the order explicitly makes it GPS-monitored."""
+        if self.type_enum.is_zone:
+            return bool(self.spec.get("monitored"))
+        return True
+
+    def apply_spec(self, spec: ConditionSpec) -> None:
+        self.ref = spec.id
+        self.type = spec.type.value
+        self.start = spec.start
+        self.end = spec.end
+        self.monitored = spec.monitored if spec.type.is_zone else True
+        self.spec = spec.to_json()
+
+
+class OrderVersion(models.Model):
+    """Every creation and variation of an order: who changed what, when and why."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    changed_at = models.DateTimeField(default=timezone.now)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    reason = models.TextField()
+    changes = models.JSONField(default=list)
+    snapshot = models.JSONField()
+
+    class Meta:
+        ordering = ["order", "-number"]
+        constraints = [models.UniqueConstraint(fields=["order", "number"], name="order_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.order} v{self.number}"

@@ -1,0 +1,480 @@
+"""The case file (``openem-cases/1``): parsing and structural validation, with no database.
+
+A bad file is rejected whole, with every error and its path, e.g.
+``people[3].orders[0].conditions[1].windows[0].end: "25:00" is not a time``.
+Statutory and good-practice rules live in ``openem.cases.rules`` and run on the parsed objects.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema import Draft202012Validator, FormatChecker
+
+from .enums import (
+    AlcoholMode,
+    AlcoholRequirement,
+    ConditionType,
+    DeviceKind,
+    LicenceKind,
+    OrderType,
+    RiskFlag,
+    Rosh,
+    Technology,
+)
+from .geometry import Circle, area_problem
+from .schedule import Window, parse_hhmm
+
+FORMAT = "openem-cases/1"
+
+
+class CaseFileError(ValueError):
+    """The file is rejected; ``errors`` lists every problem as "path: message"."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+@dataclass(frozen=True)
+class Appointment:
+    start: datetime
+    end: datetime
+    label: str = ""
+
+
+@dataclass
+class ConditionSpec:
+    id: str
+    type: ConditionType
+    start: date | None = None
+    end: date | None = None
+    note: str = ""
+    technology: Technology | None = None
+    address: Circle | None = None
+    windows: tuple[Window, ...] = ()
+    release_day_start: int | None = None
+    name: str = ""
+    monitored: bool = False
+    victim_sensitive: bool = False
+    area: dict[str, Any] | None = None
+    place: Circle | None = None
+    appointments: tuple[Appointment, ...] = ()
+    mode: AlcoholMode | None = None
+    level_g_dl: float | None = None
+    requirement: AlcoholRequirement | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "type": self.type.value}
+        if self.start:
+            out["start"] = self.start.isoformat()
+        if self.end:
+            out["end"] = self.end.isoformat()
+        if self.note:
+            out["note"] = self.note
+        t = self.type
+        if t == ConditionType.CURFEW:
+            out["technology"] = self.technology.value if self.technology else Technology.RF.value
+            out["address"] = self.address.to_json() if self.address else None
+            out["windows"] = [w.to_json() for w in self.windows]
+            if self.release_day_start is not None:
+                out["release_day_start"] = f"{self.release_day_start // 60:02d}:{self.release_day_start % 60:02d}"
+        elif t.is_zone:
+            out["monitored"] = self.monitored
+            if self.name:
+                out["name"] = self.name
+            if self.victim_sensitive:
+                out["victim_sensitive"] = True
+            out["area"] = self.area
+            if self.windows:
+                out["windows"] = [w.to_json() for w in self.windows]
+        elif t == ConditionType.ATTENDANCE:
+            if self.name:
+                out["name"] = self.name
+            out["place"] = self.place.to_json() if self.place else None
+            out["appointments"] = [
+                {"start": _iso(a.start), "end": _iso(a.end), **({"label": a.label} if a.label else {})}
+                for a in self.appointments
+            ]
+        elif t == ConditionType.ALCOHOL:
+            out["mode"] = self.mode.value if self.mode else AlcoholMode.ABSTINENCE.value
+            if self.level_g_dl is not None:
+                out["level_g_dl"] = self.level_g_dl
+            if self.requirement:
+                out["requirement"] = self.requirement.value
+        return out
+
+
+@dataclass
+class OrderSpec:
+    id: str
+    type: OrderType
+    start: date
+    end: date
+    conditions: list[ConditionSpec] = field(default_factory=list)
+    licence_kind: LicenceKind | None = None
+    convicted_before_pcsc_act: bool = False
+    audit_score: int | None = None
+    alcohol_treatment_requirement: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "type": self.type.value,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+        }
+        if self.licence_kind:
+            out["licence_kind"] = self.licence_kind.value
+        if self.convicted_before_pcsc_act:
+            out["convicted_before_pcsc_act"] = True
+        if self.audit_score is not None:
+            out["audit_score"] = self.audit_score
+        if self.alcohol_treatment_requirement:
+            out["alcohol_treatment_requirement"] = True
+        out["conditions"] = [c.to_json() for c in self.conditions]
+        return out
+
+
+@dataclass
+class DeviceSpec:
+    id: str
+    kind: DeviceKind
+    fitted: datetime | None = None
+    removed: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "fitted": _iso(self.fitted) if self.fitted else None,
+            "removed": _iso(self.removed) if self.removed else None,
+        }
+
+
+@dataclass
+class PersonSpec:
+    id: str
+    name: str
+    date_of_birth: date | None = None
+    crn: str = ""
+    pnc: str = ""
+    nomis: str = ""
+    sex: str = ""
+    gender: str = ""
+    ethnicity: str = ""
+    disability: str = ""
+    religion: str = ""
+    practitioner: str = ""
+    team: str = ""
+    rosh: Rosh | None = None
+    mappa_category: int | None = None
+    mappa_level: int | None = None
+    flags: tuple[RiskFlag, ...] = ()
+    orders: list[OrderSpec] = field(default_factory=list)
+    devices: list[DeviceSpec] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "name": self.name}
+        if self.date_of_birth:
+            out["date_of_birth"] = self.date_of_birth.isoformat()
+        for key in ("crn", "pnc", "nomis", "sex", "gender", "ethnicity", "disability", "religion",
+                    "practitioner", "team"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        risk: dict[str, Any] = {}
+        if self.rosh:
+            risk["rosh"] = self.rosh.value
+        if self.mappa_category:
+            risk["mappa_category"] = self.mappa_category
+        if self.mappa_level:
+            risk["mappa_level"] = self.mappa_level
+        if self.flags:
+            risk["flags"] = [f.value for f in self.flags]
+        if risk:
+            out["risk"] = risk
+        out["orders"] = [o.to_json() for o in self.orders]
+        out["devices"] = [d.to_json() for d in self.devices]
+        return out
+
+
+@dataclass
+class CaseFile:
+    people: list[PersonSpec]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": FORMAT, "people": [p.to_json() for p in self.people]}
+
+
+def _iso(value: datetime) -> str:
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+# ---------------------------------------------------------------- validation
+
+
+def schema() -> dict[str, Any]:
+    return _schema()
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    text = resources.files("openem.engine").joinpath("schemas/openem-cases-1.schema.json").read_text()
+    return dict(json.loads(text))
+
+
+_FORMATS = FormatChecker()
+
+
+@_FORMATS.checks("date", raises=ValueError)
+def _is_date(value: object) -> bool:
+    if isinstance(value, str):
+        date.fromisoformat(value) if len(value) == 10 else _raise()
+    return True
+
+
+@_FORMATS.checks("date-time", raises=ValueError)
+def _is_datetime(value: object) -> bool:
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise ValueError("no offset")
+    return True
+
+
+@_FORMATS.checks("hh:mm", raises=ValueError)
+def _is_hhmm(value: object) -> bool:
+    if isinstance(value, str):
+        parse_hhmm(value)
+    return True
+
+
+def _raise() -> None:
+    raise ValueError("bad")
+
+
+FORMAT_NAMES = {"date": "date (YYYY-MM-DD)", "date-time": "date-time with an offset", "hh:mm": "time"}
+
+
+def format_path(parts: Any) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(file)"
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, (dict, list)) else type(value).__name__
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    v = error.validator
+    inst = error.instance
+    if v == "format":
+        return f"{_show(inst)} is not a {FORMAT_NAMES.get(str(error.validator_value), error.validator_value)}"
+    if v == "enum":
+        allowed = ", ".join(json.dumps(x) for x in error.validator_value if x is not None)
+        return f"{_show(inst)} is not one of {allowed}"
+    if v == "const":
+        return f"must be {json.dumps(error.validator_value)}, not {_show(inst)}"
+    if v == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return f'"{missing}" is missing'
+    if v == "additionalProperties":
+        extra = sorted(set(inst) - set(error.schema.get("properties", {})))
+        return "unknown field" + ("s " if len(extra) > 1 else " ") + ", ".join(f'"{e}"' for e in extra)
+    if v == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"{_show(inst)} is not a{'n' if str(expected)[0] in 'aeiou' else ''} {expected}"
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        words = {"minimum": "below the minimum", "maximum": "above the maximum",
+                 "exclusiveMinimum": "not above", "exclusiveMaximum": "not below"}
+        return f"{_show(inst)} is {words[str(v)]} {error.validator_value}"
+    if v == "pattern":
+        return f"{_show(inst)} is not in the expected form"
+    if v == "minItems":
+        return f"needs at least {error.validator_value} item{'s' if error.validator_value != 1 else ''}"
+    if v == "uniqueItems":
+        return "has repeated items"
+    if v == "oneOf":
+        return "is neither a GeoJSON Polygon or MultiPolygon nor a circle {lat, lon, radius_m}"
+    return error.message
+
+
+def _leaf_errors(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
+    # For if/then and oneOf, the useful messages are in the context of the failing branch.
+    if error.validator == "oneOf" and error.context:
+        area = error.instance
+        if isinstance(area, dict):
+            branch = {"Polygon": 0, "MultiPolygon": 1}.get(area.get("type"), 2)
+            picked = [e for e in error.context if e.relative_schema_path[0] == branch]
+            return [leaf for e in picked for leaf in _leaf_errors(e)]
+    return [error]
+
+
+def structural_errors(data: Any) -> list[str]:
+    validator = Draft202012Validator(_schema(), format_checker=_FORMATS)
+    out: list[str] = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        for leaf in _leaf_errors(error):
+            out.append(f"{format_path(leaf.absolute_path)}: {_message(leaf)}")
+    return sorted(set(out), key=out.index)
+
+
+def load(path: str | Path) -> CaseFile:
+    """Read and parse a case file; raises CaseFileError with every problem."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CaseFileError([f"(file): not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]) from exc
+    return parse(data)
+
+
+def parse(data: Any) -> CaseFile:
+    errors = structural_errors(data)
+    if errors:
+        raise CaseFileError(errors)
+    people: list[PersonSpec] = []
+    errors = []
+    person_ids: set[str] = set()
+    device_ids: dict[str, str] = {}
+    for pi, p in enumerate(data["people"]):
+        here = f"people[{pi}]"
+        if p["id"] in person_ids:
+            errors.append(f'{here}.id: "{p["id"]}" is used by another person')
+        person_ids.add(p["id"])
+        risk = p.get("risk", {})
+        person = PersonSpec(
+            id=p["id"],
+            name=p["name"],
+            date_of_birth=_date(p.get("date_of_birth")),
+            crn=p.get("crn", ""),
+            pnc=p.get("pnc", ""),
+            nomis=p.get("nomis", ""),
+            sex=p.get("sex", ""),
+            gender=p.get("gender", ""),
+            ethnicity=p.get("ethnicity", ""),
+            disability=p.get("disability", ""),
+            religion=p.get("religion", ""),
+            practitioner=p.get("practitioner", ""),
+            team=p.get("team", ""),
+            rosh=Rosh(risk["rosh"]) if risk.get("rosh") else None,
+            mappa_category=risk.get("mappa_category"),
+            mappa_level=risk.get("mappa_level"),
+            flags=tuple(RiskFlag(f) for f in risk.get("flags", [])),
+        )
+        if (person.mappa_category is None) != (person.mappa_level is None):
+            errors.append(f"{here}.risk: MAPPA category and level go together; give both or neither")
+        order_ids: set[str] = set()
+        for oi, o in enumerate(p["orders"]):
+            order, order_errors = _parse_order(o, f"{here}.orders[{oi}]")
+            if order.id in order_ids:
+                errors.append(f'{here}.orders[{oi}].id: "{order.id}" is used by another order of this person')
+            order_ids.add(order.id)
+            errors.extend(order_errors)
+            person.orders.append(order)
+        for di, d in enumerate(p.get("devices", [])):
+            dev = DeviceSpec(d["id"], DeviceKind(d["kind"]), _dt(d.get("fitted")), _dt(d.get("removed")))
+            if dev.id in device_ids:
+                errors.append(f'{here}.devices[{di}].id: "{dev.id}" is also listed for {device_ids[dev.id]}')
+            device_ids[dev.id] = person.id
+            if dev.removed and not dev.fitted:
+                errors.append(f"{here}.devices[{di}].removed: a device cannot be removed without being fitted")
+            elif dev.removed and dev.fitted and dev.removed < dev.fitted:
+                errors.append(f"{here}.devices[{di}].removed: removed before it was fitted")
+            person.devices.append(dev)
+        people.append(person)
+    if errors:
+        raise CaseFileError(errors)
+    return CaseFile(people)
+
+
+def _parse_order(o: dict[str, Any], here: str) -> tuple[OrderSpec, list[str]]:
+    errors: list[str] = []
+    order = OrderSpec(
+        id=o["id"],
+        type=OrderType(o["type"]),
+        start=date.fromisoformat(o["start"]),
+        end=date.fromisoformat(o["end"]),
+        licence_kind=LicenceKind(o["licence_kind"]) if o.get("licence_kind") else None,
+        convicted_before_pcsc_act=bool(o.get("convicted_before_pcsc_act", False)),
+        audit_score=o.get("audit_score"),
+        alcohol_treatment_requirement=bool(o.get("alcohol_treatment_requirement", False)),
+    )
+    if order.end < order.start:
+        errors.append(f"{here}.end: the order ends ({order.end}) before it starts ({order.start})")
+    cond_ids: set[str] = set()
+    for ci, c in enumerate(o["conditions"]):
+        where = f"{here}.conditions[{ci}]"
+        if c["id"] in cond_ids:
+            errors.append(f'{where}.id: "{c["id"]}" is used by another condition of this order')
+        cond_ids.add(c["id"])
+        cond = parse_condition(c)
+        if cond.start and cond.end and cond.end < cond.start:
+            errors.append(f"{where}.end: the condition ends ({cond.end}) before it starts ({cond.start})")
+        if cond.area is not None:
+            problem = area_problem(cond.area)
+            if problem:
+                errors.append(f"{where}.area: {problem}")
+        for ai, a in enumerate(cond.appointments):
+            if a.end <= a.start:
+                errors.append(f"{where}.appointments[{ai}].end: the appointment ends before it starts")
+        order.conditions.append(cond)
+    return order, errors
+
+
+def parse_condition(c: dict[str, Any]) -> ConditionSpec:
+    """A structurally valid condition object as a ConditionSpec."""
+    ctype = ConditionType(c["type"])
+    return ConditionSpec(
+        id=c["id"],
+        type=ctype,
+        start=_date(c.get("start")),
+        end=_date(c.get("end")),
+        note=c.get("note", ""),
+        technology=Technology(c["technology"]) if c.get("technology") else None,
+        address=_circle(c.get("address")),
+        windows=tuple(Window.from_json(w) for w in c.get("windows", [])),
+        release_day_start=parse_hhmm(c["release_day_start"]) if c.get("release_day_start") else None,
+        name=c.get("name", ""),
+        monitored=bool(c.get("monitored", False)),
+        victim_sensitive=bool(c.get("victim_sensitive", False)),
+        area=c.get("area"),
+        place=_circle(c.get("place")),
+        appointments=tuple(
+            Appointment(_dt_req(a["start"]), _dt_req(a["end"]), a.get("label", "")) for a in c.get("appointments", [])
+        ),
+        mode=AlcoholMode(c["mode"]) if c.get("mode") else None,
+        level_g_dl=c.get("level_g_dl"),
+        requirement=AlcoholRequirement(c["requirement"]) if c.get("requirement") else None,
+    )
+
+
+def _circle(d: dict[str, Any] | None) -> Circle | None:
+    if not d:
+        return None
+    return Circle(float(d["lat"]), float(d["lon"]), float(d["radius_m"]), d.get("label", ""))
+
+
+def _date(s: str | None) -> date | None:
+    return date.fromisoformat(s) if s else None
+
+
+def _dt(s: str | None) -> datetime | None:
+    return datetime.fromisoformat(s) if s else None
+
+
+def _dt_req(s: str) -> datetime:
+    return datetime.fromisoformat(s)

@@ -1,0 +1,125 @@
+"""Geometry helpers: zones as shapely 2 geometries, distances in metres via pyproj.
+
+Coordinates in the exchange formats are WGS84 (lon, lat). Metric work happens in a local azimuthal
+equidistant projection centred on the data, which keeps distances true to well under a metre across
+a county and works anywhere (the GPX samples are not in the UK).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import shapely
+from pyproj import Transformer
+from shapely.geometry import Point, shape
+from shapely.geometry.base import BaseGeometry
+
+
+@dataclass(frozen=True)
+class Circle:
+    lat: float
+    lon: float
+    radius_m: float
+    label: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"lat": self.lat, "lon": self.lon, "radius_m": self.radius_m}
+        if self.label:
+            out["label"] = self.label
+        return out
+
+
+class LocalProjection:
+    """Forward and inverse transforms between WGS84 and metres around (lat0, lon0)."""
+
+    def __init__(self, lat0: float, lon0: float) -> None:
+        crs = f"+proj=aeqd +lat_0={lat0:.6f} +lon_0={lon0:.6f} +datum=WGS84 +units=m +no_defs"
+        self.forward = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+        self.inverse = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+
+    def to_metric(self, geom: BaseGeometry) -> BaseGeometry:
+        return shapely.transform(geom, lambda xy: _stack(self.forward.transform(xy[:, 0], xy[:, 1])))
+
+    def to_lonlat(self, geom: BaseGeometry) -> BaseGeometry:
+        return shapely.transform(geom, lambda xy: _stack(self.inverse.transform(xy[:, 0], xy[:, 1])))
+
+
+def _stack(xy: tuple[Any, Any]) -> Any:
+    import numpy as np
+
+    return np.column_stack(xy)
+
+
+@lru_cache(maxsize=512)
+def projection_near(lat: float, lon: float) -> LocalProjection:
+    # Rounded centre: nearby zones share one cached projection.
+    return LocalProjection(round(lat, 2), round(lon, 2))
+
+
+def circle_polygon(circle: Circle, segments: int = 32) -> BaseGeometry:
+    """The circle as a lon/lat polygon, buffered in metres."""
+    proj = projection_near(circle.lat, circle.lon)
+    centre = proj.to_metric(Point(circle.lon, circle.lat))
+    return proj.to_lonlat(centre.buffer(circle.radius_m, quad_segs=max(4, segments // 4)))
+
+
+def area_shape(area: dict[str, Any]) -> BaseGeometry:
+    """A zone's area (GeoJSON Polygon/MultiPolygon or circle dict) as a lon/lat shapely geometry."""
+    if "radius_m" in area:
+        return circle_polygon(Circle(float(area["lat"]), float(area["lon"]), float(area["radius_m"])))
+    return shape(area)
+
+
+def area_problem(area: dict[str, Any]) -> str | None:
+    """A plain description of what is wrong with an area, or None if it is usable."""
+    if "radius_m" in area:
+        return None
+    for ring_set in _rings(area):
+        for ring in ring_set:
+            if list(ring[0][:2]) != list(ring[-1][:2]):
+                return "polygon ring is not closed (the last point must repeat the first)"
+    try:
+        geom = shape(area)
+    except (ValueError, TypeError, AttributeError) as exc:
+        return f"is not a usable polygon ({exc})"
+    if geom.is_empty:
+        return "polygon is empty"
+    if not geom.is_valid:
+        reason = shapely.is_valid_reason(geom)
+        return f"polygon is not valid: {reason.lower()}"
+    if geom.area == 0:
+        return "polygon has no area"
+    return None
+
+
+def _rings(area: dict[str, Any]) -> list[list[list[list[float]]]]:
+    if area.get("type") == "Polygon":
+        return [area["coordinates"]]
+    if area.get("type") == "MultiPolygon":
+        return list(area["coordinates"])
+    return []
+
+
+def area_centre(area: dict[str, Any]) -> tuple[float, float]:
+    """(lat, lon) of a point inside the area."""
+    if "radius_m" in area:
+        return float(area["lat"]), float(area["lon"])
+    p = area_shape(area).representative_point()
+    return p.y, p.x
+
+
+def circle_intersects_area(circle: Circle, area: dict[str, Any]) -> bool:
+    """Whether any part of a property (circle) lies inside an area, measured in metres."""
+    proj = projection_near(circle.lat, circle.lon)
+    zone = proj.to_metric(area_shape(area))
+    centre = proj.to_metric(Point(circle.lon, circle.lat))
+    return bool(zone.intersects(centre.buffer(circle.radius_m)))
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    proj = projection_near(lat1, lon1)
+    a = proj.to_metric(Point(lon1, lat1))
+    b = proj.to_metric(Point(lon2, lat2))
+    return float(a.distance(b))

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.urls import reverse
+
+from openem.accounts.models import Role
+
+
+def portal(request: HttpRequest) -> dict[str, Any]:
+    user = request.user
+    nav: list[tuple[str, str]] = []
+    if user.is_authenticated and user.sees_case_records:
+        label = {Role.PRACTITIONER: "My cases", Role.MANAGER: "Team cases"}.get(Role(user.role), "All cases")
+        nav.append((label, reverse("portal:cases")))
+    if user.is_authenticated and user.is_staff:
+        nav.append(("Administration", reverse("admin:index")))
+    return {"nav_items": nav, "hours": range(24), "tile_url": settings.OPENEM_TILE_URL,
+            "tile_attribution": settings.OPENEM_TILE_ATTRIBUTION}

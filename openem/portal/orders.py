@@ -1,0 +1,158 @@
+"""Making and varying orders and their conditions. Every save is a new version with a reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from openem.audit.models import AuditAction, AuditEvent
+from openem.cases.models import Order, local_today
+from openem.cases.rules import Finding
+from openem.cases.services import OrderRejected, save_order
+from openem.engine.casefile import OrderSpec
+from openem.engine.enums import ConditionType, OrderType
+
+from .access import case_records_required, order_setup_required, visible_order, visible_person
+from .forms import CONDITION_FORMS, OrderForm, RemoveConditionForm, main_fields
+from .presenters import condition_rows, map_features
+
+
+def _report(request: HttpRequest, warnings: list[Finding]) -> None:
+    for w in warnings:
+        messages.warning(request, w.message)
+
+
+def _rejected(form: Any, exc: OrderRejected) -> None:
+    for finding in exc.findings:
+        form.add_error(None, finding.message[0].upper() + finding.message[1:])
+
+
+@order_setup_required
+def order_create(request: HttpRequest, pk: int) -> HttpResponse:
+    person = visible_person(request, pk)
+    suggested = f"O{person.orders.count() + 1:04d}-{person.ref}"
+    form = OrderForm(request.POST or None, initial={"ref": suggested, "start": local_today()})
+    if request.method == "POST" and form.is_valid():
+        spec = form.apply_to(OrderSpec(id="", type=OrderType.COMMUNITY_ORDER, start=local_today(),
+                                       end=local_today()))
+        if person.orders.filter(ref=spec.id).exists():
+            form.add_error("ref", "This person already has an order with this reference")
+        else:
+            try:
+                order, warnings = save_order(person, spec, request.user, form.cleaned_data["reason"])
+            except OrderRejected as exc:
+                _rejected(form, exc)
+            else:
+                messages.success(request, f"Order {order.ref} made. Now add its monitoring conditions.")
+                _report(request, warnings)
+                return redirect("portal:order", pk=order.pk)
+    return render(request, "portal/order_form.html", {"form": form, "person": person, "order": None,
+                                                      "fields": main_fields(form)})
+
+
+@case_records_required
+def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    order = visible_order(request, pk)
+    AuditEvent.record(request.user, AuditAction.VIEW, person=order.person, obj=order, summary="order page")
+    rows = condition_rows(order)
+    return render(request, "portal/order.html", {
+        "order": order, "person": order.person, "rows": rows, "findings": order.findings(),
+        "versions": order.versions.select_related("changed_by"), "status": order.status,
+        "features": map_features([r["cond"] for r in rows]), "can_set_up": request.user.can_set_up_orders,
+        "condition_types": ConditionType.choices(),
+    })
+
+
+@order_setup_required
+def order_vary(request: HttpRequest, pk: int) -> HttpResponse:
+    order = visible_order(request, pk)
+    spec = order.to_spec()
+    form = OrderForm(request.POST or None, initial=OrderForm.initial_from(spec))
+    if request.method == "POST" and form.is_valid():
+        new_ref = form.cleaned_data["ref"]
+        if new_ref != order.ref and order.person.orders.filter(ref=new_ref).exists():
+            form.add_error("ref", "This person already has an order with this reference")
+        else:
+            try:
+                order, warnings = save_order(order.person, form.apply_to(spec), request.user,
+                                             form.cleaned_data["reason"], order=order)
+            except OrderRejected as exc:
+                _rejected(form, exc)
+            else:
+                messages.success(request, f"Order {order.ref} varied (version {order.version}).")
+                _report(request, warnings)
+                return redirect("portal:order", pk=order.pk)
+    return render(request, "portal/order_form.html", {"form": form, "person": order.person, "order": order,
+                                                      "fields": main_fields(form)})
+
+
+def _next_ref(spec: OrderSpec) -> str:
+    used = {c.id for c in spec.conditions}
+    n = len(spec.conditions) + 1
+    while f"C{n}" in used:
+        n += 1
+    return f"C{n}"
+
+
+@order_setup_required
+def condition_edit(request: HttpRequest, pk: int, ctype: str = "", cpk: int | None = None) -> HttpResponse:
+    order = visible_order(request, pk)
+    spec = order.to_spec()
+    existing = None
+    if cpk is not None:
+        existing = get_object_or_404(order.conditions.filter(removed_in_version__isnull=True), pk=cpk)
+        ctype_enum = existing.type_enum
+    else:
+        if ctype not in ConditionType._value2member_map_:
+            raise Http404("No such kind of condition")
+        ctype_enum = ConditionType(ctype)
+    form_class = CONDITION_FORMS[ctype_enum]
+    initial = form_class.initial_from(existing.to_spec()) if existing else {}
+    form = form_class(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        ref = existing.ref if existing else _next_ref(spec)
+        new = form.to_spec(ref)
+        if existing:
+            spec.conditions = [new if c.id == ref else c for c in spec.conditions]
+        else:
+            spec.conditions.append(new)
+        try:
+            order, warnings = save_order(order.person, spec, request.user, form.cleaned_data["reason"],
+                                         order=order)
+        except OrderRejected as exc:
+            _rejected(form, exc)
+        else:
+            verb = "varied" if existing else "added"
+            messages.success(request, f"{ctype_enum.label} {ref} {verb} (order version {order.version}).")
+            _report(request, warnings)
+            return redirect("portal:order", pk=order.pk)
+    windows = form.window_rows() if hasattr(form, "window_rows") else []
+    return render(request, "portal/condition_form.html", {
+        "form": form, "order": order, "person": order.person, "ctype": ctype_enum, "existing": existing,
+        "fields": main_fields(form), "windows": windows,
+        "features": map_features(order.conditions_in_force()) if order.conditions.exists() else [],
+    })
+
+
+@order_setup_required
+def condition_remove(request: HttpRequest, pk: int, cpk: int) -> HttpResponse:
+    order = visible_order(request, pk)
+    cond = get_object_or_404(order.conditions.filter(removed_in_version__isnull=True), pk=cpk)
+    form = RemoveConditionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        spec = order.to_spec()
+        spec.conditions = [c for c in spec.conditions if c.id != cond.ref]
+        try:
+            order, warnings = save_order(order.person, spec, request.user, form.cleaned_data["reason"],
+                                         order=order)
+        except OrderRejected as exc:
+            _rejected(form, exc)
+        else:
+            messages.success(request, f"{cond.type_enum.label} {cond.ref} removed (order version {order.version}).")
+            _report(request, warnings)
+            return redirect("portal:order", pk=order.pk)
+    return render(request, "portal/condition_remove.html", {"form": form, "order": order, "cond": cond,
+                                                            "person": order.person})

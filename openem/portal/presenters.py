@@ -1,0 +1,84 @@
+"""Turning orders and conditions into what the pages show: map features, week grids, summaries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openem.cases.models import Condition, Order
+from openem.engine.casefile import ConditionSpec
+from openem.engine.enums import ConditionType, Day
+from openem.engine.schedule import grid
+
+HOURS = list(range(24))
+
+
+def map_features(conditions: list[Condition]) -> list[dict[str, Any]]:
+    """GeoJSON-like features for Leaflet. Circles stay circles (centre and radius)."""
+    features: list[dict[str, Any]] = []
+    for cond in conditions:
+        spec = cond.to_spec()
+        props = {"condition": cond.ref, "order": cond.order.ref, "kind": cond.type,
+                 "label": _label(spec), "monitored": spec.monitored if spec.type.is_zone else True,
+                 "victim_sensitive": spec.victim_sensitive}
+        shape: dict[str, Any] | None = None
+        if spec.type.is_zone and spec.area:
+            shape = spec.area
+        elif spec.type == ConditionType.CURFEW and spec.address:
+            shape = spec.address.to_json()
+        elif spec.type == ConditionType.ATTENDANCE and spec.place:
+            shape = spec.place.to_json()
+        if shape is None:
+            continue
+        if "radius_m" in shape:
+            features.append({"type": "Feature", "properties": {**props, "radius_m": shape["radius_m"]},
+                             "geometry": {"type": "Point", "coordinates": [shape["lon"], shape["lat"]]}})
+        else:
+            features.append({"type": "Feature", "properties": props, "geometry": shape})
+    return features
+
+
+def _label(spec: ConditionSpec) -> str:
+    if spec.type == ConditionType.CURFEW:
+        return "Curfew address" + (f" ({spec.address.label})" if spec.address and spec.address.label else "")
+    if spec.type == ConditionType.ATTENDANCE:
+        return spec.name or "Appointment place"
+    return spec.name or spec.type.label
+
+
+def week_grid(spec: ConditionSpec) -> list[dict[str, Any]]:
+    """Rows of the curfew week grid: one per day, 48 half-hour cells."""
+    cells = grid(spec.windows, slot_min=30)
+    rows = []
+    for day in Day:
+        hours = sum(cells[day]) / 2
+        rows.append({"day": day.label, "short": day.label[:3], "cells": cells[day], "hours": hours})
+    return rows
+
+
+def condition_summary(spec: ConditionSpec) -> str:
+    t = spec.type
+    if t == ConditionType.CURFEW:
+        tech = spec.technology.label if spec.technology else "Radio frequency"
+        return f"{tech}; " + "; ".join(w.describe() for w in spec.windows)
+    if t.is_zone:
+        watched = "GPS-monitored" if spec.monitored else "not monitored: will not raise alerts"
+        times = "; ".join(w.describe() for w in spec.windows) if spec.windows else "at all times"
+        return f"{spec.name or t.label}, {times} ({watched})"
+    if t == ConditionType.ATTENDANCE:
+        n = len(spec.appointments)
+        return f"{spec.name or 'Appointments'}: {n} appointment{'s' if n != 1 else ''}"
+    if t == ConditionType.ALCOHOL:
+        mode = "Abstinence" if spec.mode is None or spec.mode.value == "abstinence" else \
+            f"Not above {spec.level_g_dl} g/dl"
+        return f"{mode}" + (f" ({spec.requirement.value.upper()})" if spec.requirement else "")
+    return "GPS trail recorded"
+
+
+def condition_rows(order: Order) -> list[dict[str, Any]]:
+    rows = []
+    for cond in order.live_conditions():
+        spec = cond.to_spec()
+        rows.append({"cond": cond, "spec": spec, "summary": condition_summary(spec),
+                     "grid": week_grid(spec) if spec.type == ConditionType.CURFEW else None,
+                     "start": cond.effective_start, "end": cond.effective_end})
+    return rows

@@ -1,0 +1,63 @@
+// Draws an order's zones, curfew addresses and appointment places with Leaflet.
+// Works offline: the layers are our own vector data; a tile server is optional (OPENEM_TILE_URL).
+(function () {
+  "use strict";
+  var STYLES = {
+    exclusion_zone: {color: "#d4351c", fillColor: "#d4351c", fillOpacity: 0.25, weight: 2},
+    inclusion_zone: {color: "#00703c", fillColor: "#00703c", fillOpacity: 0.08, weight: 2, dashArray: "6 4"},
+    unmonitored: {color: "#b58800", fillColor: "#ffdd00", fillOpacity: 0.2, weight: 2, dashArray: "2 4"},
+    curfew: {color: "#1d70b8", fillColor: "#1d70b8", fillOpacity: 0.35, weight: 2},
+    attendance: {color: "#4c2c92", fillColor: "#4c2c92", fillOpacity: 0.3, weight: 2}
+  };
+
+  function styleFor(props) {
+    if ((props.kind === "exclusion_zone" || props.kind === "inclusion_zone") && !props.monitored) {
+      return STYLES.unmonitored;
+    }
+    return STYLES[props.kind] || STYLES.curfew;
+  }
+
+  function draw(el) {
+    var data = JSON.parse(document.getElementById(el.dataset.features).textContent);
+    var map = L.map(el, {zoomSnap: 0.5, attributionControl: true});
+    var tiles = window.OPENEM_TILES || {};
+    if (tiles.url) {
+      L.tileLayer(tiles.url, {maxZoom: 19, attribution: tiles.attribution || ""}).addTo(map);
+    } else {
+      el.classList.add("app-map--no-tiles");
+    }
+    L.control.scale({imperial: false}).addTo(map);
+    var group = L.featureGroup();
+    var bounds = L.latLngBounds([]);
+    data.forEach(function (f) {
+      var style = styleFor(f.properties);
+      var layer;
+      if (f.geometry.type === "Point" && f.properties.radius_m) {
+        var c = f.geometry.coordinates;
+        layer = L.circle([c[1], c[0]], Object.assign({radius: f.properties.radius_m}, style));
+        // A circle's own getBounds needs a map view; compute it from the radius instead.
+        bounds.extend(L.latLng(c[1], c[0]).toBounds(f.properties.radius_m * 2));
+      } else {
+        layer = L.geoJSON(f, {style: function () { return style; }});
+        bounds.extend(layer.getBounds());
+      }
+      var label = f.properties.label + " (" + f.properties.condition + ")";
+      if (f.properties.kind.indexOf("zone") >= 0) {
+        label += f.properties.monitored ? " – GPS-monitored" : " – not monitored, raises no alerts";
+      }
+      layer.bindTooltip(label);
+      layer.options.openemKind = f.properties.kind;
+      group.addLayer(layer);
+    });
+    if (bounds.isValid()) {
+      map.fitBounds(bounds.pad(0.15), {maxZoom: 17});
+    } else {
+      map.setView([52.67, -0.73], 12);
+    }
+    group.addTo(map);
+    el.dataset.layerCount = String(group.getLayers().length);
+    el.classList.add("app-map--ready");
+  }
+
+  document.querySelectorAll(".app-map").forEach(draw);
+})();

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import orders, views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("cases/", views.case_list, name="cases"),
+    path("people/<int:pk>/", views.person_detail, name="person"),
+    path("people/<int:pk>/orders/new/", orders.order_create, name="order-create"),
+    path("orders/<int:pk>/", orders.order_detail, name="order"),
+    path("orders/<int:pk>/vary/", orders.order_vary, name="order-vary"),
+    path("orders/<int:pk>/conditions/new/<str:ctype>/", orders.condition_edit, name="condition-add"),
+    path("orders/<int:pk>/conditions/<int:cpk>/vary/", orders.condition_edit, name="condition-vary"),
+    path("orders/<int:pk>/conditions/<int:cpk>/remove/", orders.condition_remove, name="condition-remove"),
+]

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from openem.accounts.personas import DEMO_PASSWORD, PERSONAS, create_personas
+from openem.cases.casefile_io import import_casefile
+from openem.cases.models import Person
+from openem.engine import casefile
+from openem.simulate.caseload import generate
+
+
+class Command(BaseCommand):
+    help = "Create the demo logins and a simulated caseload in Rutland (idempotent)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--people", type=int, default=36)
+        parser.add_argument("--seed", type=int, default=1)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        create_personas()
+        if not Person.objects.exists():
+            data = generate(people=options["people"], seed=options["seed"])
+            result = import_casefile(casefile.parse(data), None, "Demo caseload")
+            self.stdout.write(f"Demo caseload: {result.people_created} people, {result.orders_created} orders.")
+        self.stdout.write("")
+        self.stdout.write("Demo logins (password for all: %s)" % DEMO_PASSWORD)
+        for p in PERSONAS:
+            self.stdout.write(f"  {p.username:<20} {p.role.label}")
+        self.stdout.write("")
