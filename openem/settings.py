@@ -116,6 +116,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Front-end packages come from npm at set-up time and are served straight from node_modules.
 NODE_MODULES = BASE_DIR / "node_modules"
 STATICFILES_DIRS = [

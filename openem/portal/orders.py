@@ -34,7 +34,7 @@ def _rejected(form: Any, exc: OrderRejected) -> None:
 def order_create(request: HttpRequest, pk: int) -> HttpResponse:
     person = visible_person(request, pk)
     suggested = f"O{person.orders.count() + 1:04d}-{person.ref}"
-    form = OrderForm(request.POST or None, initial={"ref": suggested, "start": local_today()})
+    form = OrderForm(request.POST if request.method == "POST" else None, initial={"ref": suggested, "start": local_today()})
     if request.method == "POST" and form.is_valid():
         spec = form.apply_to(OrderSpec(id="", type=OrderType.COMMUNITY_ORDER, start=local_today(),
                                        end=local_today()))
@@ -70,7 +70,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def order_vary(request: HttpRequest, pk: int) -> HttpResponse:
     order = visible_order(request, pk)
     spec = order.to_spec()
-    form = OrderForm(request.POST or None, initial=OrderForm.initial_from(spec))
+    form = OrderForm(request.POST if request.method == "POST" else None, initial=OrderForm.initial_from(spec))
     if request.method == "POST" and form.is_valid():
         new_ref = form.cleaned_data["ref"]
         if new_ref != order.ref and order.person.orders.filter(ref=new_ref).exists():
@@ -111,7 +111,7 @@ def condition_edit(request: HttpRequest, pk: int, ctype: str = "", cpk: int | No
         ctype_enum = ConditionType(ctype)
     form_class = CONDITION_FORMS[ctype_enum]
     initial = form_class.initial_from(existing.to_spec()) if existing else {}
-    form = form_class(request.POST or None, initial=initial)
+    form = form_class(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         ref = existing.ref if existing else _next_ref(spec)
         new = form.to_spec(ref)
@@ -141,7 +141,7 @@ def condition_edit(request: HttpRequest, pk: int, ctype: str = "", cpk: int | No
 def condition_remove(request: HttpRequest, pk: int, cpk: int) -> HttpResponse:
     order = visible_order(request, pk)
     cond = get_object_or_404(order.conditions.filter(removed_in_version__isnull=True), pk=cpk)
-    form = RemoveConditionForm(request.POST or None)
+    form = RemoveConditionForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         spec = order.to_spec()
         spec.conditions = [c for c in spec.conditions if c.id != cond.ref]

@@ -1,0 +1,48 @@
+"""A practitioner signs in, finds a person and sees their exclusion zone on the map."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import shot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in(page, live_server, username="alex.practitioner"):
+    page.goto(f"{live_server.url}/")
+    assert page.title().startswith("Sign in")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw")
+    shot(page, "01-sign-in")
+    page.click("button[type=submit]")
+
+
+def test_sign_in_open_a_person_and_see_the_zone_on_the_map(page, live_server, personas, case):
+    sign_in(page, live_server)
+    page.wait_for_selector("h1:has-text('My cases')")
+    shot(page, "02-my-cases")
+    page.click("text=Sam Example")
+    page.wait_for_selector(".app-map--ready")
+    shot(page, "03-person")
+    # Curfew address, exclusion zone, inclusion zone and appointment place are drawn.
+    assert page.get_attribute("#map", "data-layer-count") == "4"
+    zone = page.locator(".leaflet-overlay-pane path[stroke='#d4351c']")
+    assert zone.count() == 1
+    box = zone.bounding_box()
+    assert box["width"] > 20 and box["height"] > 20, "the exclusion zone is visible, not a speck"
+    assert page.js_errors == []
+
+
+def test_vary_a_curfew_in_the_browser(page, live_server, personas, case):
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/orders/{case.orders.get().pk}/")
+    page.click("#condition-C1 >> text=Vary")
+    page.fill("#id_w0_start", "21:00")
+    page.fill("#id_reason", "Varied by the court on 20 November")
+    shot(page, "04-vary-curfew")
+    page.click("button:has-text('Save variation')")
+    page.wait_for_selector("text=Curfew C1 varied (order version 2).")
+    shot(page, "05-order")
+    assert "21:00 to 07:00" in page.inner_text("#condition-C1")
+    assert page.js_errors == []

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import json
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openem.engine import casefile
+
+SHARED = Path(os.environ.get("OPENEM_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+EXAMPLE_CASE_FILE = {
+    "format": "openem-cases/1",
+    "people": [{
+        "id": "P0001",
+        "name": "Sam Example",
+        "date_of_birth": "1991-04-01",
+        "risk": {"rosh": "high", "mappa_category": 2, "mappa_level": 1, "flags": ["domestic_abuse"]},
+        "orders": [{
+            "id": "O0001",
+            "type": "community_order",
+            "start": "2026-11-01", "end": "2027-04-30",
+            "conditions": [
+                {"id": "C1", "type": "curfew", "technology": "rf", "start": "2026-11-01", "end": "2027-01-31",
+                 "address": {"lat": 52.6702, "lon": -0.7321, "radius_m": 30},
+                 "windows": [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "19:00",
+                              "end": "07:00"}]},
+                {"id": "C2", "type": "exclusion_zone", "monitored": True, "name": "Victim's street",
+                 "start": "2026-11-01", "end": "2027-04-30",
+                 "area": {"type": "Polygon", "coordinates": [[[-0.74, 52.66], [-0.73, 52.66], [-0.73, 52.665],
+                                                              [-0.74, 52.665], [-0.74, 52.66]]]}},
+                {"id": "C3", "type": "inclusion_zone", "monitored": True, "name": "Oakham",
+                 "area": {"lat": 52.67, "lon": -0.73, "radius_m": 3000},
+                 "windows": [{"days": ["sat", "sun"], "start": "00:00", "end": "24:00"}]},
+                {"id": "C4", "type": "attendance", "place": {"lat": 52.671, "lon": -0.728, "radius_m": 50},
+                 "appointments": [{"start": "2026-11-05T10:00:00Z", "end": "2026-11-05T11:00:00Z"}]},
+                {"id": "C5", "type": "trail", "start": "2026-11-01", "end": "2027-01-31"},
+                {"id": "C6", "type": "alcohol", "mode": "abstinence", "start": "2026-11-01", "end": "2027-02-28"},
+            ],
+        }],
+        "devices": [
+            {"id": "RF-0001", "kind": "rf", "fitted": "2026-11-01T15:00:00Z", "removed": None},
+            {"id": "GPS-0001", "kind": "gps", "fitted": "2026-11-01T15:00:00Z", "removed": None},
+        ],
+    }],
+}
+
+
+def example() -> dict[str, Any]:
+    """The case file of FORMATS.md, fresh for each use (tests mutate it)."""
+    return json.loads(json.dumps(EXAMPLE_CASE_FILE))
+
+
+@pytest.fixture
+def example_file() -> dict[str, Any]:
+    return example()
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def personas(db: Any) -> dict[str, Any]:
+    """practitioner, other practitioner, manager, operator, police analyst, administrator."""
+    from openem.accounts.personas import create_personas
+
+    users = create_personas("pw")
+    return {
+        "practitioner": users["alex.practitioner"],
+        "other": users["bea.practitioner"],
+        "manager": users["morgan.manager"],
+        "operator": users["omar.operator"],
+        "police": users["priya.police"],
+        "admin": users["admin"],
+    }
+
+
+@pytest.fixture
+def case(personas: dict[str, Any]) -> Any:
+    """Sam Example (FORMATS.md) on the practitioner's caseload; the other practitioner has none of it."""
+    from openem.cases.casefile_io import import_casefile
+    from openem.cases.models import Person
+
+    data = example()
+    data["people"][0]["practitioner"] = "alex.practitioner"
+    data["people"][0]["crn"] = "X123456"
+    import_casefile(casefile.parse(data), None, "test")
+    return Person.objects.get(ref="P0001")
+
+
+def shared_data(*parts: str) -> Path:
+    path = SHARED.joinpath("data", *parts)
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path}; run from a checkout with ../shared beside it")
+    return path
+
+
+TODAY = date(2026, 11, 23)

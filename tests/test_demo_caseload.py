@@ -1,0 +1,49 @@
+"""The demo caseload: big enough, varied enough, valid, and the same for the same seed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from openem.cases.models import Person
+from openem.cases.rules import Severity, check_order
+from openem.engine import casefile
+from openem.engine.enums import ConditionType, OrderType
+from openem.simulate.caseload import generate
+
+from .conftest import TODAY
+
+
+def test_every_order_type_and_condition_kind_is_in_the_demo():
+    cf = casefile.parse(generate(people=36, seed=1, today=TODAY))
+    assert len(cf.people) >= 30
+    orders = [o for p in cf.people for o in p.orders]
+    assert {o.type for o in orders} == set(OrderType)
+    assert {c.type for o in orders for c in o.conditions} == set(ConditionType)
+    assert any(c.type.is_zone and not c.monitored for o in orders for c in o.conditions)
+    assert any(d.fitted is None for p in cf.people for d in p.devices), "a tag never fitted"
+    assert len({p.name for p in cf.people}) == len(cf.people), "names must not repeat on a caseload"
+    for o in orders:
+        assert [f for f in check_order(o) if f.severity == Severity.ERROR] == []
+        assert o.start <= TODAY <= o.end, "every demo order is current"
+
+
+def test_the_same_seed_gives_the_same_caseload():
+    assert generate(seed=7, today=TODAY) == generate(seed=7, today=TODAY)
+    assert generate(seed=7, today=TODAY) != generate(seed=8, today=TODAY)
+
+
+@pytest.mark.django_db
+def test_demo_setup_prints_the_logins_and_is_idempotent():
+    out = StringIO()
+    call_command("demo_setup", stdout=out)
+    call_command("demo_setup", stdout=StringIO())
+    text = out.getvalue()
+    assert "Demo logins (password for all: openem-demo)" in text
+    assert "alex.practitioner" in text and "priya.police" in text
+    assert Person.objects.count() == 36
+    counts = Counter(Person.objects.values_list("practitioner__username", flat=True))
+    assert counts == {"alex.practitioner": 18, "bea.practitioner": 18}
