@@ -7,8 +7,11 @@ from openem.portal.forms import SignInForm
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="portal:cases", permanent=False)),
-    path("sign-in/", auth_views.LoginView.as_view(template_name="portal/sign_in.html",
-                                                   authentication_form=SignInForm), name="login"),
+    path(
+        "sign-in/",
+        auth_views.LoginView.as_view(template_name="portal/sign_in.html", authentication_form=SignInForm),
+        name="login",
+    ),
     path("sign-out/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("openem.portal.urls")),

@@ -13,38 +13,79 @@ from openem.engine import casefile
 SHARED = Path(os.environ.get("OPENEM_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 EXAMPLE_CASE_FILE = {
     "format": "openem-cases/1",
-    "people": [{
-        "id": "P0001",
-        "name": "Sam Example",
-        "date_of_birth": "1991-04-01",
-        "risk": {"rosh": "high", "mappa_category": 2, "mappa_level": 1, "flags": ["domestic_abuse"]},
-        "orders": [{
-            "id": "O0001",
-            "type": "community_order",
-            "start": "2026-11-01", "end": "2027-04-30",
-            "conditions": [
-                {"id": "C1", "type": "curfew", "technology": "rf", "start": "2026-11-01", "end": "2027-01-31",
-                 "address": {"lat": 52.6702, "lon": -0.7321, "radius_m": 30},
-                 "windows": [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "19:00",
-                              "end": "07:00"}]},
-                {"id": "C2", "type": "exclusion_zone", "monitored": True, "name": "Victim's street",
-                 "start": "2026-11-01", "end": "2027-04-30",
-                 "area": {"type": "Polygon", "coordinates": [[[-0.74, 52.66], [-0.73, 52.66], [-0.73, 52.665],
-                                                              [-0.74, 52.665], [-0.74, 52.66]]]}},
-                {"id": "C3", "type": "inclusion_zone", "monitored": True, "name": "Oakham",
-                 "area": {"lat": 52.67, "lon": -0.73, "radius_m": 3000},
-                 "windows": [{"days": ["sat", "sun"], "start": "00:00", "end": "24:00"}]},
-                {"id": "C4", "type": "attendance", "place": {"lat": 52.671, "lon": -0.728, "radius_m": 50},
-                 "appointments": [{"start": "2026-11-05T10:00:00Z", "end": "2026-11-05T11:00:00Z"}]},
-                {"id": "C5", "type": "trail", "start": "2026-11-01", "end": "2027-01-31"},
-                {"id": "C6", "type": "alcohol", "mode": "abstinence", "start": "2026-11-01", "end": "2027-02-28"},
+    "people": [
+        {
+            "id": "P0001",
+            "name": "Sam Example",
+            "date_of_birth": "1991-04-01",
+            "risk": {"rosh": "high", "mappa_category": 2, "mappa_level": 1, "flags": ["domestic_abuse"]},
+            "orders": [
+                {
+                    "id": "O0001",
+                    "type": "community_order",
+                    "start": "2026-11-01",
+                    "end": "2027-04-30",
+                    "conditions": [
+                        {
+                            "id": "C1",
+                            "type": "curfew",
+                            "technology": "rf",
+                            "start": "2026-11-01",
+                            "end": "2027-01-31",
+                            "address": {"lat": 52.6702, "lon": -0.7321, "radius_m": 30},
+                            "windows": [
+                                {
+                                    "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                                    "start": "19:00",
+                                    "end": "07:00",
+                                }
+                            ],
+                        },
+                        {
+                            "id": "C2",
+                            "type": "exclusion_zone",
+                            "monitored": True,
+                            "name": "Victim's street",
+                            "start": "2026-11-01",
+                            "end": "2027-04-30",
+                            "area": {
+                                "type": "Polygon",
+                                "coordinates": [
+                                    [[-0.74, 52.66], [-0.73, 52.66], [-0.73, 52.665], [-0.74, 52.665], [-0.74, 52.66]]
+                                ],
+                            },
+                        },
+                        {
+                            "id": "C3",
+                            "type": "inclusion_zone",
+                            "monitored": True,
+                            "name": "Oakham",
+                            "area": {"lat": 52.67, "lon": -0.73, "radius_m": 3000},
+                            "windows": [{"days": ["sat", "sun"], "start": "00:00", "end": "24:00"}],
+                        },
+                        {
+                            "id": "C4",
+                            "type": "attendance",
+                            "place": {"lat": 52.671, "lon": -0.728, "radius_m": 50},
+                            "appointments": [{"start": "2026-11-05T10:00:00Z", "end": "2026-11-05T11:00:00Z"}],
+                        },
+                        {"id": "C5", "type": "trail", "start": "2026-11-01", "end": "2027-01-31"},
+                        {
+                            "id": "C6",
+                            "type": "alcohol",
+                            "mode": "abstinence",
+                            "start": "2026-11-01",
+                            "end": "2027-02-28",
+                        },
+                    ],
+                }
             ],
-        }],
-        "devices": [
-            {"id": "RF-0001", "kind": "rf", "fitted": "2026-11-01T15:00:00Z", "removed": None},
-            {"id": "GPS-0001", "kind": "gps", "fitted": "2026-11-01T15:00:00Z", "removed": None},
-        ],
-    }],
+            "devices": [
+                {"id": "RF-0001", "kind": "rf", "fitted": "2026-11-01T15:00:00Z", "removed": None},
+                {"id": "GPS-0001", "kind": "gps", "fitted": "2026-11-01T15:00:00Z", "removed": None},
+            ],
+        }
+    ],
 }
 
 

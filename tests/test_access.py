@@ -13,11 +13,11 @@ from openem.audit.models import AuditAction, AuditEvent
 READ_VIEWS = {"cases", "person", "order"}
 MATRIX = {
     #                 owner other manager operator police admin
-    "cases":         (200, 200, 200, 200, 403, 200),
-    "person":        (200, 404, 200, 200, 403, 200),
-    "order":         (200, 404, 200, 200, 403, 200),
-    "order-create":  (200, 404, 200, 403, 403, 403),
-    "order-vary":    (200, 404, 200, 403, 403, 403),
+    "cases": (200, 200, 200, 200, 403, 200),
+    "person": (200, 404, 200, 200, 403, 200),
+    "order": (200, 404, 200, 200, 403, 200),
+    "order-create": (200, 404, 200, 403, 403, 403),
+    "order-vary": (200, 404, 200, 403, 403, 403),
     "condition-add": (200, 404, 200, 403, 403, 403),
     "condition-vary": (200, 404, 200, 403, 403, 403),
     "condition-remove": (200, 404, 200, 403, 403, 403),

@@ -24,8 +24,13 @@ def test_the_example_in_formats_parses(example_file):
     order = person.orders[0]
     assert order.type == OrderType.COMMUNITY_ORDER
     assert [c.type for c in order.conditions] == [
-        ConditionType.CURFEW, ConditionType.EXCLUSION_ZONE, ConditionType.INCLUSION_ZONE,
-        ConditionType.ATTENDANCE, ConditionType.TRAIL, ConditionType.ALCOHOL]
+        ConditionType.CURFEW,
+        ConditionType.EXCLUSION_ZONE,
+        ConditionType.INCLUSION_ZONE,
+        ConditionType.ATTENDANCE,
+        ConditionType.TRAIL,
+        ConditionType.ALCOHOL,
+    ]
     curfew = order.conditions[0]
     assert curfew.windows[0].overnight and curfew.windows[0].duration_min == 12 * 60
 
@@ -35,8 +40,11 @@ def test_round_trip_keeps_every_field(example_file):
     again = casefile.parse(cf.to_json())
     assert again.to_json() == cf.to_json()
     c1 = cf.to_json()["people"][0]["orders"][0]["conditions"][0]
-    assert c1["windows"][0] == {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "19:00",
-                                "end": "07:00"}
+    assert c1["windows"][0] == {
+        "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        "start": "19:00",
+        "end": "07:00",
+    }
 
 
 def test_a_bad_time_is_reported_with_its_full_path(example_file):
@@ -52,8 +60,10 @@ def test_every_error_is_reported_at_once(example_file):
     order["conditions"][3]["place"]["lat"] = 123
     example_file["people"][0]["devices"][0]["kind"] = "ankle"
     errs = errors_of(example_file)
-    assert 'people[0].orders[0].type: "custody" is not one of "community_order", "suspended_sentence_order", ' \
-           '"hdc", "licence", "parole_licence", "post_sentence_supervision", "bail"' in errs
+    assert (
+        'people[0].orders[0].type: "custody" is not one of "community_order", "suspended_sentence_order", '
+        '"hdc", "licence", "parole_licence", "post_sentence_supervision", "bail"' in errs
+    )
     assert 'people[0].orders[0].conditions[0].windows[0].start: "7pm" is not a time' in errs
     assert 'people[0].orders[0].conditions[1]: "area" is missing' in errs
     assert "people[0].orders[0].conditions[3].place.lat: 123 is above the maximum 90" in errs
@@ -61,20 +71,34 @@ def test_every_error_is_reported_at_once(example_file):
     assert len(errs) == 5
 
 
-@pytest.mark.parametrize(("mutate", "expected"), [
-    (lambda d: d["people"][0].pop("name"), 'people[0]: "name" is missing'),
-    (lambda d: d.update(format="openem-cases/2"), 'format: must be "openem-cases/1", not "openem-cases/2"'),
-    (lambda d: d["people"][0]["orders"][0].update(start="2026-13-01"),
-     'people[0].orders[0].start: "2026-13-01" is not a date (YYYY-MM-DD)'),
-    (lambda d: d["people"][0]["orders"][0]["conditions"][3]["appointments"][0].update(start="2026-11-05 10:00"),
-     'people[0].orders[0].conditions[3].appointments[0].start: "2026-11-05 10:00" is not a date-time with an offset'),
-    (lambda d: d["people"][0]["orders"][0]["conditions"][0].update(colour="red"),
-     'people[0].orders[0].conditions[0]: unknown field "colour"'),
-    (lambda d: d["people"][0]["orders"][0]["conditions"][5].update(mode="level"),
-     'people[0].orders[0].conditions[5]: "level_g_dl" is missing'),
-    (lambda d: d["people"][0]["orders"][0]["conditions"][2]["area"].update(radius_m=-5),
-     "people[0].orders[0].conditions[2].area.radius_m: -5 is not above 0"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d["people"][0].pop("name"), 'people[0]: "name" is missing'),
+        (lambda d: d.update(format="openem-cases/2"), 'format: must be "openem-cases/1", not "openem-cases/2"'),
+        (
+            lambda d: d["people"][0]["orders"][0].update(start="2026-13-01"),
+            'people[0].orders[0].start: "2026-13-01" is not a date (YYYY-MM-DD)',
+        ),
+        (
+            lambda d: d["people"][0]["orders"][0]["conditions"][3]["appointments"][0].update(start="2026-11-05 10:00"),
+            'people[0].orders[0].conditions[3].appointments[0].start: "2026-11-05 10:00" '
+            "is not a date-time with an offset",
+        ),
+        (
+            lambda d: d["people"][0]["orders"][0]["conditions"][0].update(colour="red"),
+            'people[0].orders[0].conditions[0]: unknown field "colour"',
+        ),
+        (
+            lambda d: d["people"][0]["orders"][0]["conditions"][5].update(mode="level"),
+            'people[0].orders[0].conditions[5]: "level_g_dl" is missing',
+        ),
+        (
+            lambda d: d["people"][0]["orders"][0]["conditions"][2]["area"].update(radius_m=-5),
+            "people[0].orders[0].conditions[2].area.radius_m: -5 is not above 0",
+        ),
+    ],
+)
 def test_structural_errors_say_what_and_where(example_file, mutate, expected):
     mutate(example_file)
     assert expected in errors_of(example_file)
@@ -84,7 +108,8 @@ def test_a_polygon_ring_must_be_closed(example_file):
     ring = example_file["people"][0]["orders"][0]["conditions"][1]["area"]["coordinates"][0]
     ring[-1] = [-0.7405, 52.66]
     assert errors_of(example_file) == [
-        "people[0].orders[0].conditions[1].area: polygon ring is not closed (the last point must repeat the first)"]
+        "people[0].orders[0].conditions[1].area: polygon ring is not closed (the last point must repeat the first)"
+    ]
 
 
 def test_a_self_intersecting_polygon_is_rejected(example_file):
@@ -107,8 +132,7 @@ def test_duplicate_ids_and_reversed_dates(example_file):
 
 def test_mappa_category_and_level_go_together(example_file):
     del example_file["people"][0]["risk"]["mappa_level"]
-    assert errors_of(example_file) == [
-        "people[0].risk: MAPPA category and level go together; give both or neither"]
+    assert errors_of(example_file) == ["people[0].risk: MAPPA category and level go together; give both or neither"]
 
 
 def test_invalid_json_names_the_line(tmp_path):

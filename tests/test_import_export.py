@@ -55,8 +55,9 @@ def test_a_bad_file_is_rejected_whole_with_every_error(tmp_path):
     err = StringIO()
     with pytest.raises(CommandError):
         call_command("import_cases", write(tmp_path, data), stderr=err)
-    assert "people[1].orders[0].conditions[5].end: the AAMR lasts 151 days; it can last at most 120 days" \
-        in err.getvalue()
+    assert (
+        "people[1].orders[0].conditions[5].end: the AAMR lasts 151 days; it can last at most 120 days" in err.getvalue()
+    )
     assert Person.objects.count() == 0
 
 
@@ -85,8 +86,10 @@ def test_warnings_are_printed_and_the_file_loads(tmp_path):
     data["people"][0]["orders"][0]["conditions"][1]["monitored"] = False
     out = StringIO()
     call_command("import_cases", write(tmp_path, data), stdout=out)
-    assert "warning: people[0].orders[0].conditions[1].monitored: \"Victim's street\" is drawn but not " \
-           "GPS-monitored, so this zone will not raise alerts" in out.getvalue()
+    assert (
+        'warning: people[0].orders[0].conditions[1].monitored: "Victim\'s street" is drawn but not '
+        "GPS-monitored, so this zone will not raise alerts" in out.getvalue()
+    )
     assert Person.objects.count() == 1
 
 

@@ -9,8 +9,14 @@ from django.urls import reverse
 from openem.cases.models import Order, OrderVersion
 
 CURFEW = {
-    "technology": "rf", "address_label": "12 Station Road", "lat": "52.6702", "lon": "-0.7321", "radius_m": "30",
-    "w0_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "w0_start": "19:00", "w0_end": "07:00",
+    "technology": "rf",
+    "address_label": "12 Station Road",
+    "lat": "52.6702",
+    "lon": "-0.7321",
+    "radius_m": "30",
+    "w0_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+    "w0_start": "19:00",
+    "w0_end": "07:00",
     "reason": "Court order of 1 November",
 }
 
@@ -21,21 +27,26 @@ def client_for(personas):
         c = Client()
         c.force_login(personas[persona])
         return c
+
     return make
 
 
 @pytest.mark.django_db
 def test_make_an_order_then_add_a_curfew(client_for, case):
     client = client_for()
-    response = client.post(reverse("portal:order-create", args=[case.pk]), {
-        "ref": "O0002", "type": "hdc", "start": "2026-12-01", "end": "2027-03-31",
-        "reason": "Released on HDC"})
+    response = client.post(
+        reverse("portal:order-create", args=[case.pk]),
+        {"ref": "O0002", "type": "hdc", "start": "2026-12-01", "end": "2027-03-31", "reason": "Released on HDC"},
+    )
     order = Order.objects.get(person=case, ref="O0002")
     assert response.status_code == 302 and response["Location"] == reverse("portal:order", args=[order.pk])
     response = client.post(reverse("portal:condition-add", args=[order.pk, "curfew"]), CURFEW, follow=True)
     page = response.content.decode()
     assert "Curfew C1 added (order version 2)." in page
-    assert order.to_spec().conditions[0].windows[0].describe() == "Mon, Tue, Wed, Thu, Fri, Sat, Sun 19:00 to 07:00 (next day)"
+    assert (
+        order.to_spec().conditions[0].windows[0].describe()
+        == "Mon, Tue, Wed, Thu, Fri, Sat, Sun 19:00 to 07:00 (next day)"
+    )
     versions = OrderVersion.objects.filter(order=order).order_by("number")
     assert [v.changes for v in versions] == [["Order made with 0 condition(s)"], ["Added curfew C1"]]
 
@@ -61,9 +72,18 @@ def test_a_curfew_over_the_statutory_limit_is_refused_with_the_reason(client_for
 @pytest.mark.django_db
 def test_an_unmonitored_zone_is_saved_with_a_warning(client_for, case):
     order = case.orders.get()
-    response = client_for().post(reverse("portal:condition-add", args=[order.pk, "exclusion_zone"]), {
-        "name": "Park", "shape": "circle", "lat": "52.69", "lon": "-0.70", "radius_m": "200",
-        "reason": "Added by the court"}, follow=True)
+    response = client_for().post(
+        reverse("portal:condition-add", args=[order.pk, "exclusion_zone"]),
+        {
+            "name": "Park",
+            "shape": "circle",
+            "lat": "52.69",
+            "lon": "-0.70",
+            "radius_m": "200",
+            "reason": "Added by the court",
+        },
+        follow=True,
+    )
     page = response.content.decode()
     assert "Exclusion zone C7 added" in page
     assert "&quot;Park&quot; is drawn but not GPS-monitored, so this zone will not raise alerts" in page
@@ -72,10 +92,23 @@ def test_an_unmonitored_zone_is_saved_with_a_warning(client_for, case):
 @pytest.mark.django_db
 def test_a_polygon_zone_with_a_bad_ring_is_explained(client_for, case):
     order = case.orders.get()
-    page = client_for().post(reverse("portal:condition-add", args=[order.pk, "exclusion_zone"]), {
-        "name": "Street", "shape": "polygon", "monitored": "on", "reason": "x",
-        "geojson": '{"type": "Polygon", "coordinates": [[[-0.74, 52.66], [-0.73, 52.66], [-0.73, 52.665], [-0.74, 52.665]]]}'
-    }).content.decode()
+    page = (
+        client_for()
+        .post(
+            reverse("portal:condition-add", args=[order.pk, "exclusion_zone"]),
+            {
+                "name": "Street",
+                "shape": "polygon",
+                "monitored": "on",
+                "reason": "x",
+                "geojson": (
+                    '{"type": "Polygon", "coordinates": '
+                    "[[[-0.74, 52.66], [-0.73, 52.66], [-0.73, 52.665], [-0.74, 52.665]]]}"
+                ),
+            },
+        )
+        .content.decode()
+    )
     assert "The zone&#x27;s polygon ring is not closed" in page
 
 
@@ -83,9 +116,17 @@ def test_a_polygon_zone_with_a_bad_ring_is_explained(client_for, case):
 def test_vary_an_order_and_the_history_says_who_what_and_why(client_for, case, personas):
     order = case.orders.get()
     client = client_for("manager")
-    response = client.post(reverse("portal:order-vary", args=[order.pk]), {
-        "ref": order.ref, "type": order.type, "start": "2026-11-01", "end": "2027-05-31",
-        "reason": "Order extended by the court on 20 November"}, follow=True)
+    response = client.post(
+        reverse("portal:order-vary", args=[order.pk]),
+        {
+            "ref": order.ref,
+            "type": order.type,
+            "start": "2026-11-01",
+            "end": "2027-05-31",
+            "reason": "Order extended by the court on 20 November",
+        },
+        follow=True,
+    )
     assert "Order O0001 varied (version 2)." in response.content.decode()
     version = OrderVersion.objects.get(order=order, number=2)
     assert version.changed_by == personas["manager"]
@@ -101,8 +142,9 @@ def test_vary_and_remove_a_condition(client_for, case):
     client = client_for()
     page = client.get(reverse("portal:condition-vary", args=[order.pk, alcohol.pk])).content.decode()
     assert 'value="abstinence" checked' in page
-    response = client.post(reverse("portal:condition-remove", args=[order.pk, alcohol.pk]),
-                           {"reason": "Requirement revoked"}, follow=True)
+    response = client.post(
+        reverse("portal:condition-remove", args=[order.pk, alcohol.pk]), {"reason": "Requirement revoked"}, follow=True
+    )
     assert "Alcohol monitoring C6 removed (order version 2)." in response.content.decode()
     assert [c.id for c in Order.objects.get().to_spec().conditions] == ["C1", "C2", "C3", "C4", "C5"]
 

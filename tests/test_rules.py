@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -21,12 +21,19 @@ def window(start: str, end: str, days: tuple[Day, ...] = ALL_DAYS) -> Window:
 
 
 def curfew(*windows: Window, technology: Technology = Technology.RF, **kw) -> ConditionSpec:
-    return ConditionSpec(id="C1", type=ConditionType.CURFEW, technology=technology, address=HOME,
-                         windows=windows or (window("19:00", "07:00"),), **kw)
+    return ConditionSpec(
+        id="C1",
+        type=ConditionType.CURFEW,
+        technology=technology,
+        address=HOME,
+        windows=windows or (window("19:00", "07:00"),),
+        **kw,
+    )
 
 
-def order(kind: OrderType, *conditions: ConditionSpec, start=date(2026, 11, 1), end=date(2027, 10, 31),
-          **kw) -> OrderSpec:
+def order(
+    kind: OrderType, *conditions: ConditionSpec, start=date(2026, 11, 1), end=date(2027, 10, 31), **kw
+) -> OrderSpec:
     conds = list(conditions)
     for i, c in enumerate(conds):
         c.id = f"C{i + 1}"
@@ -43,8 +50,9 @@ def zone(kind=ConditionType.EXCLUSION_ZONE, monitored=True, area=None, **kw) -> 
 
 
 def alcohol(requirement=AlcoholRequirement.AAMR, start=None, end=None) -> ConditionSpec:
-    return ConditionSpec(id="A", type=ConditionType.ALCOHOL, mode=AlcoholMode.ABSTINENCE, requirement=requirement,
-                         start=start, end=end)
+    return ConditionSpec(
+        id="A", type=ConditionType.ALCOHOL, mode=AlcoholMode.ABSTINENCE, requirement=requirement, start=start, end=end
+    )
 
 
 def messages(spec: OrderSpec, severity: Severity = Severity.ERROR) -> list[str]:
@@ -58,10 +66,12 @@ def test_a_well_made_order_has_no_findings():
 
 # Court curfew (Sentencing Act 2020 Sch 9 para 9)
 
+
 def test_court_curfew_at_least_two_hours_in_a_day():
     spec = order(OrderType.COMMUNITY_ORDER, curfew(window("20:00", "21:30", (Day.FRI,))))
-    assert messages(spec) == ["Friday: 1 hours 30 minutes of curfew; a court curfew must be at least 2 hours in "
-                              "any day it applies"]
+    assert messages(spec) == [
+        "Friday: 1 hours 30 minutes of curfew; a court curfew must be at least 2 hours in any day it applies"
+    ]
 
 
 def test_court_curfew_at_most_twenty_hours_in_a_day():
@@ -74,7 +84,8 @@ def test_court_curfew_sixteen_hours_if_convicted_before_the_pcsc_act():
     assert messages(order(OrderType.COMMUNITY_ORDER, seventeen)) == []
     assert messages(order(OrderType.COMMUNITY_ORDER, seventeen, convicted_before_pcsc_act=True)) == [
         "Sunday: 17 hours of curfew; a court curfew can be at most 16 hours in any day (convicted before the "
-        "PCSC Act 2022)"]
+        "PCSC Act 2022)"
+    ]
 
 
 def test_court_curfew_at_most_112_hours_in_seven_days():
@@ -87,8 +98,9 @@ def test_court_curfew_at_most_112_hours_in_seven_days():
 def test_court_curfew_within_two_years():
     long = curfew(start=date(2026, 11, 1), end=date(2028, 11, 1))
     spec = order(OrderType.COMMUNITY_ORDER, long, end=date(2029, 1, 1))
-    assert messages(spec) == ["the curfew runs from 1 November 2026 to 1 November 2028; a court curfew must end "
-                              "within 2 years"]
+    assert messages(spec) == [
+        "the curfew runs from 1 November 2026 to 1 November 2028; a court curfew must end within 2 years"
+    ]
     ok = curfew(start=date(2026, 11, 1), end=date(2028, 10, 31))
     assert messages(order(OrderType.COMMUNITY_ORDER, ok, end=date(2029, 1, 1))) == []
 
@@ -98,6 +110,7 @@ def test_bail_curfews_are_not_held_to_court_order_limits():
 
 
 # Home detention curfew (CJA 2003 s.253)
+
 
 def test_hdc_at_least_nine_hours_every_day():
     spec = order(OrderType.HDC, curfew(window("19:00", "07:00", tuple(Day)[:6]), window("23:00", "07:00", (Day.SUN,))))
@@ -122,6 +135,7 @@ def test_a_sunday_night_window_overlapping_monday_morning_is_caught():
 
 # Alcohol (AAMR and AML)
 
+
 def test_aamr_at_most_120_days():
     ok = alcohol(start=date(2026, 11, 1), end=date(2027, 2, 28))  # 120 days
     assert messages(order(OrderType.COMMUNITY_ORDER, ok)) == []
@@ -131,8 +145,9 @@ def test_aamr_at_most_120_days():
 
 def test_aamr_not_for_dependent_drinkers():
     spec = order(OrderType.COMMUNITY_ORDER, alcohol(end=date(2027, 1, 1)), audit_score=15)
-    assert messages(spec) == ["AUDIT score 15 suggests alcohol dependency; an AAMR is not for dependent drinkers "
-                              "(AUDIT 15 or more)"]
+    assert messages(spec) == [
+        "AUDIT score 15 suggests alcohol dependency; an AAMR is not for dependent drinkers (AUDIT 15 or more)"
+    ]
     assert messages(order(OrderType.COMMUNITY_ORDER, alcohol(end=date(2027, 1, 1)), audit_score=14)) == []
 
 
@@ -144,73 +159,90 @@ def test_aamr_not_with_an_alcohol_treatment_requirement():
 def test_aml_between_30_days_and_12_months():
     short = alcohol(AlcoholRequirement.AML, start=date(2026, 11, 1), end=date(2026, 11, 29))
     assert messages(order(OrderType.LICENCE, short)) == [
-        "alcohol monitoring on licence lasts 29 days; it must last at least 30 days"]
+        "alcohol monitoring on licence lasts 29 days; it must last at least 30 days"
+    ]
     long = alcohol(AlcoholRequirement.AML, start=date(2026, 11, 1), end=date(2027, 11, 1))
     assert messages(order(OrderType.LICENCE, long, end=date(2028, 1, 1))) == [
-        "alcohol monitoring on licence runs from 1 November 2026 to 1 November 2027; it can last at most 12 months"]
+        "alcohol monitoring on licence runs from 1 November 2026 to 1 November 2027; it can last at most 12 months"
+    ]
     ok = alcohol(AlcoholRequirement.AML, start=date(2026, 11, 1), end=date(2027, 10, 31))
     assert messages(order(OrderType.LICENCE, ok, end=date(2028, 1, 1))) == []
 
 
 # The inspectorate's technology table
 
+
 def test_alcohol_monitoring_is_not_for_bail():
     assert messages(order(OrderType.BAIL, alcohol(requirement=None, end=date(2027, 1, 1)))) == [
-        "alcohol monitoring is for community orders (AAMR) and licences (AML), not bail"]
+        "alcohol monitoring is for community orders (AAMR) and licences (AML), not bail"
+    ]
 
 
 def test_aamr_is_a_court_requirement_and_aml_a_licence_one():
     assert messages(order(OrderType.LICENCE, alcohol(AlcoholRequirement.AAMR, end=date(2027, 1, 1))))[0].startswith(
-        "an AAMR is a requirement of a community order or suspended sentence order")
-    assert messages(order(OrderType.COMMUNITY_ORDER, alcohol(AlcoholRequirement.AML, end=date(2027, 1, 1))))[0] \
-        .startswith("alcohol monitoring on licence (AML) needs a licence")
+        "an AAMR is a requirement of a community order or suspended sentence order"
+    )
+    assert messages(order(OrderType.COMMUNITY_ORDER, alcohol(AlcoholRequirement.AML, end=date(2027, 1, 1))))[
+        0
+    ].startswith("alcohol monitoring on licence (AML) needs a licence")
 
 
 def test_gps_curfew_only_with_location_monitoring():
     spec = order(OrderType.BAIL, curfew(technology=Technology.GPS))
-    assert messages(spec) == ["a curfew can be monitored by GPS only together with location monitoring: add a trail "
-                              "condition or use a radio-frequency tag"]
+    assert messages(spec) == [
+        "a curfew can be monitored by GPS only together with location monitoring: add a trail "
+        "condition or use a radio-frequency tag"
+    ]
     assert messages(order(OrderType.BAIL, curfew(technology=Technology.GPS), trail())) == []
 
 
 def test_attendance_needs_location_monitoring():
-    appt = Appointment(datetime(2026, 11, 5, 10, tzinfo=timezone.utc), datetime(2026, 11, 5, 11, tzinfo=timezone.utc))
+    appt = Appointment(datetime(2026, 11, 5, 10, tzinfo=UTC), datetime(2026, 11, 5, 11, tzinfo=UTC))
     att = ConditionSpec(id="A", type=ConditionType.ATTENDANCE, place=HOME, appointments=(appt,))
     assert messages(order(OrderType.LICENCE, att)) == [
-        "attendance at appointments is monitored through GPS location monitoring: add a trail condition to this order"]
+        "attendance at appointments is monitored through GPS location monitoring: add a trail condition to this order"
+    ]
     late = ConditionSpec(id="A", type=ConditionType.ATTENDANCE, place=HOME, appointments=(appt,))
     spec = order(OrderType.LICENCE, late, trail(start=date(2026, 11, 10)))
-    assert messages(spec, Severity.WARNING) == ["the appointment on 5 November 2026 falls outside location monitoring, so attendance "
-                              "could not be checked"]
+    assert messages(spec, Severity.WARNING) == [
+        "the appointment on 5 November 2026 falls outside location monitoring, so attendance could not be checked"
+    ]
 
 
 # Zones
 
+
 def test_exclusion_at_most_two_years():
     spec = order(OrderType.LICENCE, trail(), zone(start=date(2026, 11, 1), end=date(2028, 11, 1)), end=date(2029, 1, 1))
-    assert "the exclusion runs from 1 November 2026 to 1 November 2028; an exclusion requirement can last at most " \
-           "2 years" in messages(spec)
+    assert (
+        "the exclusion runs from 1 November 2026 to 1 November 2028; an exclusion requirement can last at most "
+        "2 years" in messages(spec)
+    )
 
 
 def test_a_zone_drawn_but_not_monitored_will_not_raise_alerts():
     spec = order(OrderType.LICENCE, trail(), zone(monitored=False))
     assert messages(spec) == []
     assert messages(spec, Severity.WARNING) == [
-        "\"Victim's street\" is drawn but not GPS-monitored, so this zone will not raise alerts. Mark it monitored if "
-        "the order makes it a GPS-monitored exclusion or inclusion zone"]
+        '"Victim\'s street" is drawn but not GPS-monitored, so this zone will not raise alerts. Mark it monitored if '
+        "the order makes it a GPS-monitored exclusion or inclusion zone"
+    ]
 
 
 def test_a_monitored_zone_needs_location_monitoring():
     assert messages(order(OrderType.LICENCE, zone())) == [
-        "\"Victim's street\" is marked GPS-monitored but the order has no location monitoring: add a trail "
-        "condition, or the zone cannot be monitored"]
+        '"Victim\'s street" is marked GPS-monitored but the order has no location monitoring: add a trail '
+        "condition, or the zone cannot be monitored"
+    ]
 
 
 def test_an_exclusion_zone_that_contains_the_curfew_address():
     around_home = {"lat": HOME.lat + 0.0005, "lon": HOME.lon, "radius_m": 100}
     spec = order(OrderType.COMMUNITY_ORDER, curfew(), trail(), zone(area=around_home))
-    assert messages(spec) == ["exclusion zone \"Victim's street\" contains the curfew address: the person could not "
-                              "keep the curfew without entering the zone"]
+    assert messages(spec) == [
+        'exclusion zone "Victim\'s street" contains the curfew address: the person could not '
+        "keep the curfew without entering the zone"
+    ]
     # 80 m from the address boundary is not "containing" it.
     near = {"lat": HOME.lat + 0.0014, "lon": HOME.lon, "radius_m": 100}
     assert messages(order(OrderType.COMMUNITY_ORDER, curfew(), trail(), zone(area=near))) == []
@@ -218,24 +250,29 @@ def test_an_exclusion_zone_that_contains_the_curfew_address():
 
 # Monitoring that ends before the order
 
+
 def test_location_monitoring_ending_before_the_order_is_flagged():
     spec = order(OrderType.LICENCE, trail(end=date(2027, 3, 31)))
     assert messages(spec, Severity.WARNING) == [
         "Location monitoring ends on 31 March 2027, before the order ends on 31 October 2027: check that is what the "
-        "order says, or arrange an extension"]
+        "order says, or arrange an extension"
+    ]
 
 
 def test_a_monitored_zone_outliving_its_trail_would_go_unmonitored():
     spec = order(OrderType.LICENCE, trail(end=date(2027, 3, 31)), zone())
-    assert "\"Victim's street\" needs GPS location monitoring, but there is none from 1 April 2027: it would go " \
-           "unmonitored. Extend the trail condition or end this condition earlier" in messages(spec, Severity.WARNING)
+    assert (
+        '"Victim\'s street" needs GPS location monitoring, but there is none from 1 April 2027: it would go '
+        "unmonitored. Extend the trail condition or end this condition earlier" in messages(spec, Severity.WARNING)
+    )
 
 
 def test_conditions_must_lie_within_their_order():
     spec = order(OrderType.COMMUNITY_ORDER, curfew(start=date(2026, 10, 1), end=date(2027, 12, 1)))
     assert messages(spec)[:2] == [
         "the curfew starts on 1 October 2026, before the order starts on 1 November 2026",
-        "the curfew ends on 1 December 2027, after the order ends on 31 October 2027"]
+        "the curfew ends on 1 December 2027, after the order ends on 31 October 2027",
+    ]
 
 
 @pytest.mark.parametrize("text", ["25:00", "24:01", "7:00", "19.00", "", "ab:cd", "12:60"])

@@ -54,8 +54,7 @@ class User(AbstractUser):
     # What each role may see. Views ask these, never compare role strings themselves.
     @property
     def sees_case_records(self) -> bool:
-        return self.is_superuser or self.role in (
-            Role.PRACTITIONER, Role.MANAGER, Role.OPERATOR, Role.ADMINISTRATOR)
+        return self.is_superuser or self.role in (Role.PRACTITIONER, Role.MANAGER, Role.OPERATOR, Role.ADMINISTRATOR)
 
     @property
     def can_set_up_orders(self) -> bool:

@@ -34,8 +34,9 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     actor_name = models.CharField(max_length=150, help_text="Kept even if the user is later removed.")
     action = models.CharField(max_length=16, choices=AuditAction.choices())
-    person = models.ForeignKey("cases.Person", null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="audit_events")
+    person = models.ForeignKey(
+        "cases.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
     person_ref = models.CharField(max_length=40, blank=True)
     object_type = models.CharField(max_length=40, blank=True)
     object_id = models.CharField(max_length=40, blank=True)
@@ -60,8 +61,17 @@ class AuditEvent(models.Model):
         raise AppendOnlyError("audit events cannot be deleted")
 
     @classmethod
-    def record(cls, user: User | None, action: AuditAction, *, person: Any = None, obj: Any = None,
-               summary: str = "", reason: str = "", period: tuple[datetime, datetime] | None = None) -> AuditEvent:
+    def record(
+        cls,
+        user: User | None,
+        action: AuditAction,
+        *,
+        person: Any = None,
+        obj: Any = None,
+        summary: str = "",
+        reason: str = "",
+        period: tuple[datetime, datetime] | None = None,
+    ) -> AuditEvent:
         return cls.objects.create(
             actor=user if user is not None and user.is_authenticated else None,
             actor_name=user.get_username() if user is not None and user.is_authenticated else "system",

@@ -33,8 +33,18 @@ class OrderAdmin(admin.ModelAdmin):
     list_display = ("ref", "person", "type", "start", "end", "version")
     list_filter = ("type",)
     search_fields = ("ref", "person__name", "person__crn")
-    readonly_fields = ("person", "ref", "type", "start", "end", "licence_kind", "convicted_before_pcsc_act",
-                       "audit_score", "alcohol_treatment_requirement", "version")
+    readonly_fields = (
+        "person",
+        "ref",
+        "type",
+        "start",
+        "end",
+        "licence_kind",
+        "convicted_before_pcsc_act",
+        "audit_score",
+        "alcohol_treatment_requirement",
+        "version",
+    )
     inlines = [ConditionInline]
 
 

@@ -58,8 +58,10 @@ def check_casefile(cf: CaseFile) -> tuple[list[str], list[Finding]]:
         for di, dev in enumerate(person.devices):
             existing = Device.objects.filter(ref=dev.id).first()
             if existing and existing.kind != dev.kind.value:
-                errors.append(f'{here}.devices[{di}].kind: device "{dev.id}" is a {existing.kind_enum.label} '
-                              f"in stock, not {dev.kind.label}")
+                errors.append(
+                    f'{here}.devices[{di}].kind: device "{dev.id}" is a {existing.kind_enum.label} '
+                    f"in stock, not {dev.kind.label}"
+                )
             if existing and dev.fitted and not dev.removed:
                 clash = existing.fittings.filter(removed_at__isnull=True).exclude(person__ref=person.id).first()
                 if clash:
@@ -89,9 +91,14 @@ def import_casefile(cf: CaseFile, user: UserT | None, reason: str = "Imported fr
             for dev in spec.devices:
                 _upsert_fitting(person, dev)
                 result.devices += 1
-        AuditEvent.record(user, AuditAction.IMPORT, summary=f"case file: {len(cf.people)} people "
-                          f"({result.people_created} new), {result.orders_created} orders made, "
-                          f"{result.orders_varied} varied", reason=reason)
+        AuditEvent.record(
+            user,
+            AuditAction.IMPORT,
+            summary=f"case file: {len(cf.people)} people "
+            f"({result.people_created} new), {result.orders_created} orders made, "
+            f"{result.orders_varied} varied",
+            reason=reason,
+        )
     return result
 
 
@@ -154,8 +161,10 @@ def export_people(people: QuerySet[Person]) -> dict[str, Any]:
             mappa_level=person.mappa_level,
             flags=tuple(RiskFlag(f) for f in person.flags),
             orders=[o.to_spec() for o in person.orders.order_by("start", "ref")],
-            devices=[DeviceSpec(f.device.ref, DeviceKind(f.device.kind), f.fitted_at, f.removed_at)
-                     for f in person.fittings.order_by("fitted_at", "id")],
+            devices=[
+                DeviceSpec(f.device.ref, DeviceKind(f.device.kind), f.fitted_at, f.removed_at)
+                for f in person.fittings.order_by("fitted_at", "id")
+            ],
         )
         out.append(spec.to_json())
     return {"format": FORMAT, "people": out}

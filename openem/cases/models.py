@@ -113,7 +113,8 @@ class Person(models.Model):
     mappa_level = models.PositiveSmallIntegerField(null=True, blank=True, choices=[(i, str(i)) for i in (1, 2, 3)])
     flags = models.JSONField(default=list, blank=True)
     practitioner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="caseload")
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="caseload"
+    )
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="cases")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -153,8 +154,14 @@ class Person(models.Model):
         age = self.age_on(local_today())
         if age is None:
             return "Not recorded"
-        for upper, band in ((17, "Under 18"), (24, "18-24"), (29, "25-29"), (39, "30-39"), (49, "40-49"),
-                            (59, "50-59")):
+        for upper, band in (
+            (17, "Under 18"),
+            (24, "18-24"),
+            (29, "25-29"),
+            (39, "30-39"),
+            (49, "40-49"),
+            (59, "50-59"),
+        ):
             if age <= upper:
                 return band
         return "60 and over"
@@ -172,8 +179,10 @@ class Order(models.Model):
     end = models.DateField()
     licence_kind = models.CharField(max_length=12, choices=LicenceKind.choices(), blank=True)
     convicted_before_pcsc_act = models.BooleanField(
-        "convicted before the PCSC Act 2022 came in", default=False,
-        help_text="Court curfews for offences convicted before 28 June 2022 allow at most 16 hours a day.")
+        "convicted before the PCSC Act 2022 came in",
+        default=False,
+        help_text="Court curfews for offences convicted before 28 June 2022 allow at most 16 hours a day.",
+    )
     audit_score = models.PositiveSmallIntegerField("AUDIT score", null=True, blank=True)
     alcohol_treatment_requirement = models.BooleanField(default=False)
     version = models.PositiveIntegerField(default=1)

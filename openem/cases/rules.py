@@ -82,7 +82,9 @@ def check_order(order: OrderSpec, path: str = "order") -> list[Finding]:
     """Every finding for one order, errors first."""
     out: list[Finding] = []
     if order.end < order.start:
-        out.append(Finding(f"{path}.end", f"the order ends on {_fmt(order.end)}, before it starts on {_fmt(order.start)}"))
+        out.append(
+            Finding(f"{path}.end", f"the order ends on {_fmt(order.end)}, before it starts on {_fmt(order.start)}")
+        )
     trails = [c for c in order.conditions if c.type == ConditionType.TRAIL]
     has_trail = bool(trails)
     curfews = [c for c in order.conditions if c.type == ConditionType.CURFEW]
@@ -106,29 +108,39 @@ def _check_dates(order: OrderSpec, cond: ConditionSpec, here: str) -> list[Findi
     start, end = condition_dates(order, cond)
     label = cond.type.label.lower() if cond.type != ConditionType.TRAIL else "location monitoring"
     if cond.start and cond.start < order.start:
-        out.append(Finding(f"{here}.start", f"the {label} starts on {_fmt(cond.start)}, before the order starts "
-                           f"on {_fmt(order.start)}"))
+        out.append(
+            Finding(
+                f"{here}.start",
+                f"the {label} starts on {_fmt(cond.start)}, before the order starts on {_fmt(order.start)}",
+            )
+        )
     if cond.end and cond.end > order.end:
-        out.append(Finding(f"{here}.end", f"the {label} ends on {_fmt(cond.end)}, after the order ends on "
-                           f"{_fmt(order.end)}"))
+        out.append(
+            Finding(f"{here}.end", f"the {label} ends on {_fmt(cond.end)}, after the order ends on {_fmt(order.end)}")
+        )
     if end < start:
         out.append(Finding(f"{here}.end", f"the {label} ends on {_fmt(end)}, before it starts on {_fmt(start)}"))
     # GPS monitoring that lapses while the order runs is how zones went unmonitored for months.
     lapses = cond.type == ConditionType.TRAIL or (cond.type.is_zone and cond.monitored)
     if lapses and start <= end < order.end:
-        out.append(Finding(
-            f"{here}.end",
-            f"{'Location monitoring' if cond.type == ConditionType.TRAIL else label.capitalize()} ends on "
-            f"{_fmt(end)}, before the order ends on {_fmt(order.end)}: check that is what the order says, "
-            "or arrange an extension",
-            Severity.WARNING,
-        ))
+        out.append(
+            Finding(
+                f"{here}.end",
+                f"{'Location monitoring' if cond.type == ConditionType.TRAIL else label.capitalize()} ends on "
+                f"{_fmt(end)}, before the order ends on {_fmt(order.end)}: check that is what the order says, "
+                "or arrange an extension",
+                Severity.WARNING,
+            )
+        )
     return out
 
 
 def _needs_gps(cond: ConditionSpec) -> bool:
-    return ((cond.type.is_zone and cond.monitored) or cond.type == ConditionType.ATTENDANCE
-            or (cond.type == ConditionType.CURFEW and cond.technology == Technology.GPS))
+    return (
+        (cond.type.is_zone and cond.monitored)
+        or cond.type == ConditionType.ATTENDANCE
+        or (cond.type == ConditionType.CURFEW and cond.technology == Technology.GPS)
+    )
 
 
 def _check_gps_cover(order: OrderSpec, trails: list[ConditionSpec], path: str) -> list[Finding]:
@@ -147,9 +159,15 @@ def _check_gps_cover(order: OrderSpec, trails: list[ConditionSpec], path: str) -
             for ai, appt in enumerate(cond.appointments):
                 when = appt.start.date()
                 if not any(s_start <= when <= s_end for s_start, s_end in spans):
-                    out.append(Finding(f"{path}.conditions[{i}].appointments[{ai}]", f"the appointment on "
-                                       f"{_fmt(when)} falls outside location monitoring, so attendance could "
-                                       "not be checked", Severity.WARNING))
+                    out.append(
+                        Finding(
+                            f"{path}.conditions[{i}].appointments[{ai}]",
+                            f"the appointment on "
+                            f"{_fmt(when)} falls outside location monitoring, so attendance could "
+                            "not be checked",
+                            Severity.WARNING,
+                        )
+                    )
             continue
         start, end = condition_dates(order, cond)
         day = start
@@ -158,9 +176,15 @@ def _check_gps_cover(order: OrderSpec, trails: list[ConditionSpec], path: str) -
                 day = s_end + timedelta(days=1)
         if day <= end:
             name = f'"{cond.name}"' if cond.name else f"the {cond.type.label.lower()}"
-            out.append(Finding(f"{path}.conditions[{i}]", f"{name} needs GPS location monitoring, but there is "
-                               f"none from {_fmt(day)}: it would go unmonitored. Extend the trail condition or "
-                               "end this condition earlier", Severity.WARNING))
+            out.append(
+                Finding(
+                    f"{path}.conditions[{i}]",
+                    f"{name} needs GPS location monitoring, but there is "
+                    f"none from {_fmt(day)}: it would go unmonitored. Extend the trail condition or "
+                    "end this condition earlier",
+                    Severity.WARNING,
+                )
+            )
     return out
 
 
@@ -168,22 +192,44 @@ def _check_technology(order: OrderSpec, cond: ConditionSpec, has_trail: bool, he
     """The inspectorate's table of which technology serves which requirement."""
     t = cond.type
     if t == ConditionType.CURFEW and cond.technology == Technology.GPS and not has_trail:
-        return [Finding(f"{here}.technology", "a curfew can be monitored by GPS only together with location "
-                        "monitoring: add a trail condition or use a radio-frequency tag")]
+        return [
+            Finding(
+                f"{here}.technology",
+                "a curfew can be monitored by GPS only together with location "
+                "monitoring: add a trail condition or use a radio-frequency tag",
+            )
+        ]
     if t == ConditionType.ATTENDANCE and not has_trail:
-        return [Finding(here, "attendance at appointments is monitored through GPS location monitoring: "
-                        "add a trail condition to this order")]
+        return [
+            Finding(
+                here,
+                "attendance at appointments is monitored through GPS location monitoring: "
+                "add a trail condition to this order",
+            )
+        ]
     if t == ConditionType.ALCOHOL and order.type == OrderType.BAIL:
-        return [Finding(f"{here}.type", "alcohol monitoring is for community orders (AAMR) and licences (AML), "
-                        "not bail")]
+        return [
+            Finding(f"{here}.type", "alcohol monitoring is for community orders (AAMR) and licences (AML), not bail")
+        ]
     if t == ConditionType.ALCOHOL and cond.requirement:
         if cond.requirement == AlcoholRequirement.AAMR and order.type not in (
-                OrderType.COMMUNITY_ORDER, OrderType.SUSPENDED_SENTENCE_ORDER):
-            return [Finding(f"{here}.requirement", "an AAMR is a requirement of a community order or suspended "
-                            "sentence order; on licence use alcohol monitoring on licence (AML)")]
+            OrderType.COMMUNITY_ORDER,
+            OrderType.SUSPENDED_SENTENCE_ORDER,
+        ):
+            return [
+                Finding(
+                    f"{here}.requirement",
+                    "an AAMR is a requirement of a community order or suspended "
+                    "sentence order; on licence use alcohol monitoring on licence (AML)",
+                )
+            ]
         if cond.requirement == AlcoholRequirement.AML and order.type not in LICENCE_TYPES:
-            return [Finding(f"{here}.requirement", "alcohol monitoring on licence (AML) needs a licence; "
-                            "for a court order use an AAMR")]
+            return [
+                Finding(
+                    f"{here}.requirement",
+                    "alcohol monitoring on licence (AML) needs a licence; for a court order use an AAMR",
+                )
+            ]
     return []
 
 
@@ -191,59 +237,110 @@ def _check_curfew(order: OrderSpec, cond: ConditionSpec, here: str) -> list[Find
     out: list[Finding] = []
     start, end = condition_dates(order, cond)
     for a, b, day in overlaps(cond.windows):
-        out.append(Finding(f"{here}.windows[{b}]", f"overlaps window {a + 1} on {day.label}: a curfew window "
-                           "must not overlap another"))
+        out.append(
+            Finding(
+                f"{here}.windows[{b}]",
+                f"overlaps window {a + 1} on {day.label}: a curfew window must not overlap another",
+            )
+        )
     per_day = minutes_by_start_day(cond.windows)
     if order.type.is_court_order:
         limit = COURT_CURFEW_MAX_H_PRE_PCSC if order.convicted_before_pcsc_act else COURT_CURFEW_MAX_H
         for day in Day:
             minutes = per_day[day]
             if minutes and minutes < COURT_CURFEW_MIN_H * 60:
-                out.append(Finding(f"{here}.windows", f"{day.label}: {_hours(minutes)} of curfew; a court curfew "
-                                   f"must be at least {COURT_CURFEW_MIN_H} hours in any day it applies"))
+                out.append(
+                    Finding(
+                        f"{here}.windows",
+                        f"{day.label}: {_hours(minutes)} of curfew; a court curfew "
+                        f"must be at least {COURT_CURFEW_MIN_H} hours in any day it applies",
+                    )
+                )
             if minutes > limit * 60:
                 why = " (convicted before the PCSC Act 2022)" if order.convicted_before_pcsc_act else ""
-                out.append(Finding(f"{here}.windows", f"{day.label}: {_hours(minutes)} of curfew; a court curfew "
-                                   f"can be at most {limit} hours in any day{why}"))
+                out.append(
+                    Finding(
+                        f"{here}.windows",
+                        f"{day.label}: {_hours(minutes)} of curfew; a court curfew "
+                        f"can be at most {limit} hours in any day{why}",
+                    )
+                )
         week = sum(per_day.values())
         if week > COURT_CURFEW_MAX_WEEK_H * 60:
-            out.append(Finding(f"{here}.windows", f"{_hours(week)} of curfew in a week; a court curfew can be at "
-                               f"most {COURT_CURFEW_MAX_WEEK_H} hours in any 7 days"))
+            out.append(
+                Finding(
+                    f"{here}.windows",
+                    f"{_hours(week)} of curfew in a week; a court curfew can be at "
+                    f"most {COURT_CURFEW_MAX_WEEK_H} hours in any 7 days",
+                )
+            )
         if end > add_years(start, COURT_CURFEW_MAX_YEARS) - timedelta(days=1):
-            out.append(Finding(f"{here}.end", f"the curfew runs from {_fmt(start)} to {_fmt(end)}; a court curfew "
-                               f"must end within {COURT_CURFEW_MAX_YEARS} years"))
+            out.append(
+                Finding(
+                    f"{here}.end",
+                    f"the curfew runs from {_fmt(start)} to {_fmt(end)}; a court curfew "
+                    f"must end within {COURT_CURFEW_MAX_YEARS} years",
+                )
+            )
     if order.type == OrderType.HDC:
         # The first and last days are exempt (release day and the day the curfew ends), so the
         # weekly timetable itself must give at least 9 hours every day.
         for day in Day:
             if per_day[day] < HDC_MIN_H * 60:
-                out.append(Finding(f"{here}.windows", f"{day.label}: {_hours(per_day[day])} of curfew; home "
-                                   f"detention curfew must be at least {HDC_MIN_H} hours a day"))
+                out.append(
+                    Finding(
+                        f"{here}.windows",
+                        f"{day.label}: {_hours(per_day[day])} of curfew; home "
+                        f"detention curfew must be at least {HDC_MIN_H} hours a day",
+                    )
+                )
     if cond.release_day_start is not None and cond.release_day_start >= MINUTES_PER_DAY:
         out.append(Finding(f"{here}.release_day_start", "the release-day curfew must start before midnight"))
     return out
 
 
-def _check_zone(order: OrderSpec, cond: ConditionSpec, curfews: list[ConditionSpec], has_trail: bool,
-                here: str) -> list[Finding]:
+def _check_zone(
+    order: OrderSpec, cond: ConditionSpec, curfews: list[ConditionSpec], has_trail: bool, here: str
+) -> list[Finding]:
     out: list[Finding] = []
     start, end = condition_dates(order, cond)
     name = f'"{cond.name}"' if cond.name else "this zone"
     if cond.type == ConditionType.EXCLUSION_ZONE and end > add_years(start, EXCLUSION_MAX_YEARS) - timedelta(days=1):
-        out.append(Finding(f"{here}.end", f"the exclusion runs from {_fmt(start)} to {_fmt(end)}; an exclusion "
-                           f"requirement can last at most {EXCLUSION_MAX_YEARS} years"))
+        out.append(
+            Finding(
+                f"{here}.end",
+                f"the exclusion runs from {_fmt(start)} to {_fmt(end)}; an exclusion "
+                f"requirement can last at most {EXCLUSION_MAX_YEARS} years",
+            )
+        )
     if cond.monitored and not has_trail:
-        out.append(Finding(f"{here}.monitored", f"{name} is marked GPS-monitored but the order has no location "
-                           "monitoring: add a trail condition, or the zone cannot be monitored"))
+        out.append(
+            Finding(
+                f"{here}.monitored",
+                f"{name} is marked GPS-monitored but the order has no location "
+                "monitoring: add a trail condition, or the zone cannot be monitored",
+            )
+        )
     if not cond.monitored and has_trail:
-        out.append(Finding(f"{here}.monitored", f"{name} is drawn but not GPS-monitored, so this zone will not "
-                           "raise alerts. Mark it monitored if the order makes it a GPS-monitored exclusion "
-                           "or inclusion zone", Severity.WARNING))
+        out.append(
+            Finding(
+                f"{here}.monitored",
+                f"{name} is drawn but not GPS-monitored, so this zone will not "
+                "raise alerts. Mark it monitored if the order makes it a GPS-monitored exclusion "
+                "or inclusion zone",
+                Severity.WARNING,
+            )
+        )
     if cond.type == ConditionType.EXCLUSION_ZONE and cond.area is not None:
         for curfew in curfews:
             if curfew.address and circle_intersects_area(curfew.address, cond.area):
-                out.append(Finding(f"{here}.area", f"exclusion zone {name} contains the curfew address: the "
-                                   "person could not keep the curfew without entering the zone"))
+                out.append(
+                    Finding(
+                        f"{here}.area",
+                        f"exclusion zone {name} contains the curfew address: the "
+                        "person could not keep the curfew without entering the zone",
+                    )
+                )
     return out
 
 
@@ -252,23 +349,37 @@ def _check_alcohol(order: OrderSpec, cond: ConditionSpec, here: str) -> list[Fin
     start, end = condition_dates(order, cond)
     days = (end - start).days + 1
     requirement = cond.requirement or (
-        AlcoholRequirement.AML if order.type in LICENCE_TYPES else AlcoholRequirement.AAMR)
+        AlcoholRequirement.AML if order.type in LICENCE_TYPES else AlcoholRequirement.AAMR
+    )
     if requirement == AlcoholRequirement.AAMR:
         if days > AAMR_MAX_DAYS:
             out.append(Finding(f"{here}.end", f"the AAMR lasts {days} days; it can last at most {AAMR_MAX_DAYS} days"))
         if order.audit_score is not None and order.audit_score >= AUDIT_DEPENDENT:
-            out.append(Finding(f"{here}.type", f"AUDIT score {order.audit_score} suggests alcohol dependency; an "
-                               f"AAMR is not for dependent drinkers (AUDIT {AUDIT_DEPENDENT} or more)"))
+            out.append(
+                Finding(
+                    f"{here}.type",
+                    f"AUDIT score {order.audit_score} suggests alcohol dependency; an "
+                    f"AAMR is not for dependent drinkers (AUDIT {AUDIT_DEPENDENT} or more)",
+                )
+            )
         if order.alcohol_treatment_requirement:
-            out.append(Finding(f"{here}.type", "an AAMR cannot be made together with an alcohol treatment "
-                               "requirement"))
+            out.append(Finding(f"{here}.type", "an AAMR cannot be made together with an alcohol treatment requirement"))
     else:
         if days < AML_MIN_DAYS:
-            out.append(Finding(f"{here}.end", f"alcohol monitoring on licence lasts {days} days; it must last at "
-                               f"least {AML_MIN_DAYS} days"))
+            out.append(
+                Finding(
+                    f"{here}.end",
+                    f"alcohol monitoring on licence lasts {days} days; it must last at least {AML_MIN_DAYS} days",
+                )
+            )
         if end > add_months(start, AML_MAX_MONTHS) - timedelta(days=1):
-            out.append(Finding(f"{here}.end", f"alcohol monitoring on licence runs from {_fmt(start)} to "
-                               f"{_fmt(end)}; it can last at most {AML_MAX_MONTHS} months"))
+            out.append(
+                Finding(
+                    f"{here}.end",
+                    f"alcohol monitoring on licence runs from {_fmt(start)} to "
+                    f"{_fmt(end)}; it can last at most {AML_MAX_MONTHS} months",
+                )
+            )
     return out
 
 

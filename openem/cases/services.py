@@ -30,8 +30,15 @@ def describe_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> li
     if before is None:
         return [f"Order made with {len(after['conditions'])} condition(s)"]
     out: list[str] = []
-    for key in ("type", "start", "end", "licence_kind", "convicted_before_pcsc_act", "audit_score",
-                "alcohol_treatment_requirement"):
+    for key in (
+        "type",
+        "start",
+        "end",
+        "licence_kind",
+        "convicted_before_pcsc_act",
+        "audit_score",
+        "alcohol_treatment_requirement",
+    ):
         if before.get(key) != after.get(key):
             out.append(f"{key.replace('_', ' ').capitalize()}: {before.get(key, '-')} -> {after.get(key, '-')}")
     old = {c["id"]: c for c in before["conditions"]}
@@ -49,8 +56,9 @@ def describe_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> li
 
 
 @transaction.atomic
-def save_order(person: Person, spec: OrderSpec, user: User | None, reason: str,
-               order: Order | None = None, path: str = "order") -> tuple[Order, list[Finding]]:
+def save_order(
+    person: Person, spec: OrderSpec, user: User | None, reason: str, order: Order | None = None, path: str = "order"
+) -> tuple[Order, list[Finding]]:
     """Create (order=None) or vary an order. Raises OrderRejected with every error; returns the
     order and the warnings a practitioner should read."""
     findings = check_order(spec, path)
@@ -88,8 +96,15 @@ def save_order(person: Person, spec: OrderSpec, user: User | None, reason: str,
         cond.save(update_fields=["removed_in_version"])
     after = spec.to_json()
     changes = describe_changes(before, after)
-    OrderVersion.objects.create(order=order, number=order.version, changed_by=user, reason=reason,
-                                changes=changes, snapshot=after)
-    AuditEvent.record(user, AuditAction.CREATE if before is None else AuditAction.CHANGE, person=person,
-                      obj=order, summary="; ".join(changes), reason=reason)
+    OrderVersion.objects.create(
+        order=order, number=order.version, changed_by=user, reason=reason, changes=changes, snapshot=after
+    )
+    AuditEvent.record(
+        user,
+        AuditAction.CREATE if before is None else AuditAction.CHANGE,
+        person=person,
+        obj=order,
+        summary="; ".join(changes),
+        reason=reason,
+    )
     return order, [f for f in findings if f not in errors(findings)]

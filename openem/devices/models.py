@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -38,8 +37,11 @@ class Device(models.Model):
 
     def fitting_at(self, when: datetime | None = None) -> Fitting | None:
         when = when or timezone.now()
-        return (self.fittings.filter(fitted_at__lte=when)
-                .filter(Q(removed_at__isnull=True) | Q(removed_at__gt=when)).first())
+        return (
+            self.fittings.filter(fitted_at__lte=when)
+            .filter(Q(removed_at__isnull=True) | Q(removed_at__gt=when))
+            .first()
+        )
 
     @property
     def status(self) -> DeviceStatus:
@@ -65,10 +67,13 @@ class Fitting(models.Model):
     class Meta:
         ordering = ["-fitted_at"]
         constraints = [
-            models.UniqueConstraint(fields=["device"], condition=Q(removed_at__isnull=True),
-                                    name="one_open_fitting_per_device"),
-            models.CheckConstraint(condition=Q(removed_at__isnull=True) | Q(removed_at__gte=models.F("fitted_at")),
-                                   name="removed_after_fitted"),
+            models.UniqueConstraint(
+                fields=["device"], condition=Q(removed_at__isnull=True), name="one_open_fitting_per_device"
+            ),
+            models.CheckConstraint(
+                condition=Q(removed_at__isnull=True) | Q(removed_at__gte=models.F("fitted_at")),
+                name="removed_after_fitted",
+            ),
         ]
 
     def __str__(self) -> str:

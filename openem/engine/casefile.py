@@ -185,8 +185,18 @@ class PersonSpec:
         out: dict[str, Any] = {"id": self.id, "name": self.name}
         if self.date_of_birth:
             out["date_of_birth"] = self.date_of_birth.isoformat()
-        for key in ("crn", "pnc", "nomis", "sex", "gender", "ethnicity", "disability", "religion",
-                    "practitioner", "team"):
+        for key in (
+            "crn",
+            "pnc",
+            "nomis",
+            "sex",
+            "gender",
+            "ethnicity",
+            "disability",
+            "religion",
+            "practitioner",
+            "team",
+        ):
             if getattr(self, key):
                 out[key] = getattr(self, key)
         risk: dict[str, Any] = {}
@@ -280,11 +290,13 @@ def _show(value: Any) -> str:
 
 def _message(error: jsonschema.ValidationError) -> str:
     v = error.validator
-    inst = error.instance
+    inst: Any = error.instance
+    value: Any = error.validator_value
+    schema_here: Any = error.schema
     if v == "format":
         return f"{_show(inst)} is not a {FORMAT_NAMES.get(str(error.validator_value), error.validator_value)}"
     if v == "enum":
-        allowed = ", ".join(json.dumps(x) for x in error.validator_value if x is not None)
+        allowed = ", ".join(json.dumps(x) for x in value if x is not None)
         return f"{_show(inst)} is not one of {allowed}"
     if v == "const":
         return f"must be {json.dumps(error.validator_value)}, not {_show(inst)}"
@@ -292,15 +304,19 @@ def _message(error: jsonschema.ValidationError) -> str:
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         return f'"{missing}" is missing'
     if v == "additionalProperties":
-        extra = sorted(set(inst) - set(error.schema.get("properties", {})))
+        extra = sorted(set(inst) - set(schema_here.get("properties", {})))
         return "unknown field" + ("s " if len(extra) > 1 else " ") + ", ".join(f'"{e}"' for e in extra)
     if v == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
         return f"{_show(inst)} is not a{'n' if str(expected)[0] in 'aeiou' else ''} {expected}"
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        words = {"minimum": "below the minimum", "maximum": "above the maximum",
-                 "exclusiveMinimum": "not above", "exclusiveMaximum": "not below"}
+        words = {
+            "minimum": "below the minimum",
+            "maximum": "above the maximum",
+            "exclusiveMinimum": "not above",
+            "exclusiveMaximum": "not below",
+        }
         return f"{_show(inst)} is {words[str(v)]} {error.validator_value}"
     if v == "pattern":
         return f"{_show(inst)} is not in the expected form"
@@ -316,9 +332,9 @@ def _message(error: jsonschema.ValidationError) -> str:
 def _leaf_errors(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
     # For if/then and oneOf, the useful messages are in the context of the failing branch.
     if error.validator == "oneOf" and error.context:
-        area = error.instance
+        area: Any = error.instance
         if isinstance(area, dict):
-            branch = {"Polygon": 0, "MultiPolygon": 1}.get(area.get("type"), 2)
+            branch = {"Polygon": 0, "MultiPolygon": 1}.get(str(area.get("type")), 2)
             picked = [e for e in error.context if e.relative_schema_path[0] == branch]
             return [leaf for e in picked for leaf in _leaf_errors(e)]
     return [error]

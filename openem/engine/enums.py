@@ -114,7 +114,8 @@ class Day(LabelledEnum):
     SUN = "sun"
 
     @property
-    def index(self) -> int:
+    def number(self) -> int:
+        """0 for Monday to 6 for Sunday, as date.weekday()."""
         return list(Day).index(self)
 
 

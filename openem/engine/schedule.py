@@ -65,13 +65,15 @@ class Window:
     def intervals(self) -> list[tuple[int, int]]:
         """Occurrences as [start, end) week-minutes; end may pass the end of the week (wraps)."""
         return [
-            (d.index * MINUTES_PER_DAY + self.start_min, d.index * MINUTES_PER_DAY + self.start_min
-             + self.duration_min)
+            (
+                d.number * MINUTES_PER_DAY + self.start_min,
+                d.number * MINUTES_PER_DAY + self.start_min + self.duration_min,
+            )
             for d in self.days
         ]
 
     def describe(self) -> str:
-        days = ", ".join(d.label[:3] for d in sorted(self.days, key=lambda d: d.index))
+        days = ", ".join(d.label[:3] for d in sorted(self.days, key=lambda d: d.number))
         suffix = " (next day)" if self.overnight else ""
         return f"{days} {self.start} to {self.end}{suffix}"
 

@@ -17,5 +17,9 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         nav.append((label, reverse("portal:cases")))
     if user.is_authenticated and user.is_staff:
         nav.append(("Administration", reverse("admin:index")))
-    return {"nav_items": nav, "hours": range(24), "tile_url": settings.OPENEM_TILE_URL,
-            "tile_attribution": settings.OPENEM_TILE_ATTRIBUTION}
+    return {
+        "nav_items": nav,
+        "hours": range(24),
+        "tile_url": settings.OPENEM_TILE_URL,
+        "tile_attribution": settings.OPENEM_TILE_ATTRIBUTION,
+    }

@@ -41,25 +41,36 @@ class SignInForm(AuthenticationForm):
 
 class ReasonMixin(forms.Form):
     reason = forms.CharField(
-        label="Reason for this change", widget=forms.Textarea(attrs={"rows": 3}),
+        label="Reason for this change",
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text="For example: the court order of 3 November, or the variation granted on 12 December. "
-                  "Kept with the order's history.")
+        "Kept with the order's history.",
+    )
 
 
 class OrderForm(ReasonMixin):
-    ref = forms.CharField(label="Order reference", max_length=40,
-                          help_text="The court or licence reference, or leave the suggested one.")
+    ref = forms.CharField(
+        label="Order reference", max_length=40, help_text="The court or licence reference, or leave the suggested one."
+    )
     type = forms.ChoiceField(label="Type of order", choices=OrderType.choices())
-    licence_kind = forms.ChoiceField(label="Kind of licence", required=False,
-                                     choices=[("", "Not a licence / standard"), *LicenceKind.choices()])
+    licence_kind = forms.ChoiceField(
+        label="Kind of licence", required=False, choices=[("", "Not a licence / standard"), *LicenceKind.choices()]
+    )
     start = forms.DateField(label="Start date", widget=DATE_WIDGET)
     end = forms.DateField(label="End date", widget=DATE_WIDGET)
     convicted_before_pcsc_act = forms.BooleanField(
-        label="Convicted before the PCSC Act 2022 came in (court curfews at most 16 hours a day)", required=False)
-    audit_score = forms.IntegerField(label="AUDIT score", required=False, min_value=0, max_value=40,
-                                     help_text="Alcohol Use Disorders Identification Test, if assessed.")
-    alcohol_treatment_requirement = forms.BooleanField(label="The order has an alcohol treatment requirement",
-                                                       required=False)
+        label="Convicted before the PCSC Act 2022 came in (court curfews at most 16 hours a day)", required=False
+    )
+    audit_score = forms.IntegerField(
+        label="AUDIT score",
+        required=False,
+        min_value=0,
+        max_value=40,
+        help_text="Alcohol Use Disorders Identification Test, if assessed.",
+    )
+    alcohol_treatment_requirement = forms.BooleanField(
+        label="The order has an alcohol treatment requirement", required=False
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -80,23 +91,38 @@ class OrderForm(ReasonMixin):
 
     @staticmethod
     def initial_from(spec: OrderSpec) -> dict[str, Any]:
-        return {"ref": spec.id, "type": spec.type.value, "licence_kind": spec.licence_kind or "",
-                "start": spec.start, "end": spec.end, "convicted_before_pcsc_act": spec.convicted_before_pcsc_act,
-                "audit_score": spec.audit_score,
-                "alcohol_treatment_requirement": spec.alcohol_treatment_requirement}
+        return {
+            "ref": spec.id,
+            "type": spec.type.value,
+            "licence_kind": spec.licence_kind or "",
+            "start": spec.start,
+            "end": spec.end,
+            "convicted_before_pcsc_act": spec.convicted_before_pcsc_act,
+            "audit_score": spec.audit_score,
+            "alcohol_treatment_requirement": spec.alcohol_treatment_requirement,
+        }
 
 
 def _time_field(label: str, required: bool = False) -> forms.CharField:
-    return forms.CharField(label=label, required=required, max_length=5,
-                           widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "HH:MM"}))
+    return forms.CharField(
+        label=label,
+        required=required,
+        max_length=5,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "HH:MM"}),
+    )
 
 
 class ConditionForm(ReasonMixin):
     ctype: ConditionType
-    start = forms.DateField(label="Start date", required=False, widget=DATE_WIDGET,
-                            help_text="Leave empty to run from the start of the order.")
-    end = forms.DateField(label="End date", required=False, widget=DATE_WIDGET,
-                          help_text="Leave empty to run to the end of the order.")
+    start = forms.DateField(
+        label="Start date",
+        required=False,
+        widget=DATE_WIDGET,
+        help_text="Leave empty to run from the start of the order.",
+    )
+    end = forms.DateField(
+        label="End date", required=False, widget=DATE_WIDGET, help_text="Leave empty to run to the end of the order."
+    )
 
     def to_spec(self, ref: str) -> ConditionSpec:
         d = self.cleaned_data
@@ -116,8 +142,11 @@ class WindowRowsMixin(forms.Form):
         super().__init__(*args, **kwargs)
         for i in range(WINDOW_ROWS):
             self.fields[f"w{i}_days"] = forms.MultipleChoiceField(
-                label=f"Window {i + 1}: days", required=False, choices=Day.choices(),
-                widget=forms.CheckboxSelectMultiple)
+                label=f"Window {i + 1}: days",
+                required=False,
+                choices=Day.choices(),
+                widget=forms.CheckboxSelectMultiple,
+            )
             self.fields[f"w{i}_start"] = _time_field("From")
             self.fields[f"w{i}_end"] = _time_field("To")
 
@@ -140,8 +169,9 @@ class WindowRowsMixin(forms.Form):
                 try:
                     parse_hhmm(value)
                 except ValueError:
-                    self.add_error(name, f'Window {i + 1}: "{value}" is not a time; use 24-hour HH:MM, '
-                                         "for example 19:00")
+                    self.add_error(
+                        name, f'Window {i + 1}: "{value}" is not a time; use 24-hour HH:MM, for example 19:00'
+                    )
                     ok = False
             if ok:
                 out.append(Window(tuple(Day(d) for d in days), parse_hhmm(start), parse_hhmm(end)))
@@ -162,8 +192,9 @@ class WindowRowsMixin(forms.Form):
 class CircleMixin(forms.Form):
     lat = forms.FloatField(label="Latitude", min_value=-90, max_value=90)
     lon = forms.FloatField(label="Longitude", min_value=-180, max_value=180)
-    radius_m = forms.FloatField(label="Radius in metres", min_value=1, max_value=100000,
-                                help_text="The boundary of the property or site.")
+    radius_m = forms.FloatField(
+        label="Radius in metres", min_value=1, max_value=100000, help_text="The boundary of the property or site."
+    )
 
     def circle(self, label: str = "") -> Circle:
         d = self.cleaned_data
@@ -172,9 +203,13 @@ class CircleMixin(forms.Form):
 
 class CurfewForm(CircleMixin, WindowRowsMixin, ConditionForm):
     ctype = ConditionType.CURFEW
-    technology = forms.ChoiceField(label="Technology", choices=Technology.choices(), initial=Technology.RF,
-                                   widget=forms.RadioSelect,
-                                   help_text="GPS curfews need location monitoring on the same order.")
+    technology = forms.ChoiceField(
+        label="Technology",
+        choices=Technology.choices(),
+        initial=Technology.RF,
+        widget=forms.RadioSelect,
+        help_text="GPS curfews need location monitoring on the same order.",
+    )
     address_label = forms.CharField(label="Curfew address", max_length=200, required=False)
     release_day_start = _time_field("Release-day curfew starts at (HDC)")
     field_order = ["technology", "address_label", "lat", "lon", "radius_m", "start", "end", "release_day_start"]
@@ -205,8 +240,12 @@ class CurfewForm(CircleMixin, WindowRowsMixin, ConditionForm):
         out.update(cls.window_initial(spec.windows))
         out["technology"] = spec.technology.value if spec.technology else "rf"
         if spec.address:
-            out.update(lat=spec.address.lat, lon=spec.address.lon, radius_m=spec.address.radius_m,
-                       address_label=spec.address.label)
+            out.update(
+                lat=spec.address.lat,
+                lon=spec.address.lon,
+                radius_m=spec.address.radius_m,
+                address_label=spec.address.label,
+            )
         if spec.release_day_start is not None:
             out["release_day_start"] = format_hhmm(spec.release_day_start)
         return out
@@ -214,24 +253,44 @@ class CurfewForm(CircleMixin, WindowRowsMixin, ConditionForm):
 
 class ZoneForm(WindowRowsMixin, ConditionForm):
     windows_required = False
-    name = forms.CharField(label="Name of the zone", max_length=200,
-                           help_text="As the order describes it, for example \"Victim's street\".")
+    name = forms.CharField(
+        label="Name of the zone", max_length=200, help_text='As the order describes it, for example "Victim\'s street".'
+    )
     monitored = forms.BooleanField(
-        label="The order makes this zone GPS-monitored", required=False,
+        label="The order makes this zone GPS-monitored",
+        required=False,
         help_text="Only zones the order explicitly makes GPS-monitored raise alerts. Others are shown on the "
-                  "map for information.")
-    victim_sensitive = forms.BooleanField(label="Protects a victim: hide it when showing the map to the person",
-                                          required=False)
-    shape = forms.ChoiceField(label="Shape", choices=[("circle", "A circle around a point"),
-                                                      ("polygon", "A polygon (GeoJSON)")],
-                              initial="circle", widget=forms.RadioSelect)
+        "map for information.",
+    )
+    victim_sensitive = forms.BooleanField(
+        label="Protects a victim: hide it when showing the map to the person", required=False
+    )
+    shape = forms.ChoiceField(
+        label="Shape",
+        choices=[("circle", "A circle around a point"), ("polygon", "A polygon (GeoJSON)")],
+        initial="circle",
+        widget=forms.RadioSelect,
+    )
     lat = forms.FloatField(label="Centre latitude", required=False, min_value=-90, max_value=90)
     lon = forms.FloatField(label="Centre longitude", required=False, min_value=-180, max_value=180)
     radius_m = forms.FloatField(label="Radius in metres", required=False, min_value=1, max_value=100000)
-    geojson = forms.CharField(label="GeoJSON Polygon or MultiPolygon (longitude, latitude)", required=False,
-                              widget=forms.Textarea(attrs={"rows": 4, "class": "app-code"}))
-    field_order = ["name", "monitored", "victim_sensitive", "shape", "lat", "lon", "radius_m", "geojson",
-                   "start", "end"]
+    geojson = forms.CharField(
+        label="GeoJSON Polygon or MultiPolygon (longitude, latitude)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "class": "app-code"}),
+    )
+    field_order = [
+        "name",
+        "monitored",
+        "victim_sensitive",
+        "shape",
+        "lat",
+        "lon",
+        "radius_m",
+        "geojson",
+        "start",
+        "end",
+    ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -290,8 +349,11 @@ class AttendanceForm(CircleMixin, ConditionForm):
     ctype = ConditionType.ATTENDANCE
     name = forms.CharField(label="Place", max_length=200, help_text="For example: Oakham probation office.")
     appointments = forms.CharField(
-        label="Appointments", widget=forms.Textarea(attrs={"rows": 4, "class": "app-code"}), required=False,
-        help_text="One a line, in local time: date, start and end, for example 2026-12-03 10:00-11:00.")
+        label="Appointments",
+        widget=forms.Textarea(attrs={"rows": 4, "class": "app-code"}),
+        required=False,
+        help_text="One a line, in local time: date, start and end, for example 2026-12-03 10:00-11:00.",
+    )
     field_order = ["name", "lat", "lon", "radius_m", "appointments", "start", "end"]
 
     def clean_appointments(self) -> tuple[Appointment, ...]:
@@ -309,7 +371,8 @@ class AttendanceForm(CircleMixin, ConditionForm):
                 end = datetime.combine(day, time.fromisoformat(end_text), LONDON)
             except ValueError as exc:
                 raise forms.ValidationError(
-                    f'Line {n}: "{line}" is not an appointment; write it as 2026-12-03 10:00-11:00') from exc
+                    f'Line {n}: "{line}" is not an appointment; write it as 2026-12-03 10:00-11:00'
+                ) from exc
             if end <= start:
                 raise forms.ValidationError(f"Line {n}: the appointment ends before it starts")
             out.append(Appointment(start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC"))))
@@ -329,7 +392,8 @@ class AttendanceForm(CircleMixin, ConditionForm):
         if spec.place:
             out.update(lat=spec.place.lat, lon=spec.place.lon, radius_m=spec.place.radius_m)
         out["appointments"] = "\n".join(
-            f"{a.start.astimezone(LONDON):%Y-%m-%d %H:%M}-{a.end.astimezone(LONDON):%H:%M}" for a in spec.appointments)
+            f"{a.start.astimezone(LONDON):%Y-%m-%d %H:%M}-{a.end.astimezone(LONDON):%H:%M}" for a in spec.appointments
+        )
         return out
 
 
@@ -339,13 +403,14 @@ class TrailForm(ConditionForm):
 
 class AlcoholForm(ConditionForm):
     ctype = ConditionType.ALCOHOL
-    requirement = forms.ChoiceField(label="Requirement", choices=AlcoholRequirement.choices(),
-                                    widget=forms.RadioSelect)
-    mode = forms.ChoiceField(label="What the person must do", widget=forms.RadioSelect, initial="abstinence",
-                             choices=[("abstinence", "Abstain from alcohol"),
-                                      ("level", "Not exceed a stated level")])
-    level_g_dl = forms.FloatField(label="Level in g/dl (transdermal)", required=False, min_value=0.001,
-                                  max_value=0.5)
+    requirement = forms.ChoiceField(label="Requirement", choices=AlcoholRequirement.choices(), widget=forms.RadioSelect)
+    mode = forms.ChoiceField(
+        label="What the person must do",
+        widget=forms.RadioSelect,
+        initial="abstinence",
+        choices=[("abstinence", "Abstain from alcohol"), ("level", "Not exceed a stated level")],
+    )
+    level_g_dl = forms.FloatField(label="Level in g/dl (transdermal)", required=False, min_value=0.001, max_value=0.5)
     field_order = ["requirement", "mode", "level_g_dl", "start", "end"]
 
     def clean(self) -> dict[str, Any]:
@@ -365,8 +430,11 @@ class AlcoholForm(ConditionForm):
     @classmethod
     def initial_from(cls, spec: ConditionSpec) -> dict[str, Any]:
         out = super().initial_from(spec)
-        out.update(requirement=spec.requirement.value if spec.requirement else "",
-                   mode=spec.mode.value if spec.mode else "abstinence", level_g_dl=spec.level_g_dl)
+        out.update(
+            requirement=spec.requirement.value if spec.requirement else "",
+            mode=spec.mode.value if spec.mode else "abstinence",
+            level_g_dl=spec.level_g_dl,
+        )
         return out
 
 
@@ -386,5 +454,4 @@ class RemoveConditionForm(ReasonMixin):
 
 def main_fields(form: forms.Form) -> list[Any]:
     """Fields other than the window rows and the reason, which the templates lay out themselves."""
-    return [f for f in form.visible_fields() if not f.name.startswith("w") or "_" not in f.name
-            if f.name != "reason"]
+    return [f for f in form.visible_fields() if not f.name.startswith("w") or "_" not in f.name if f.name != "reason"]

@@ -5,22 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from openem.audit.models import AuditAction, AuditEvent
-from openem.cases.models import Order, local_today
+from openem.cases.models import local_today
 from openem.cases.rules import Finding
 from openem.cases.services import OrderRejected, save_order
 from openem.engine.casefile import OrderSpec
 from openem.engine.enums import ConditionType, OrderType
 
-from .access import case_records_required, order_setup_required, visible_order, visible_person
+from .access import AuthedRequest, case_records_required, order_setup_required, visible_order, visible_person
 from .forms import CONDITION_FORMS, OrderForm, RemoveConditionForm, main_fields
 from .presenters import condition_rows, map_features
 
 
-def _report(request: HttpRequest, warnings: list[Finding]) -> None:
+def _report(request: AuthedRequest, warnings: list[Finding]) -> None:
     for w in warnings:
         messages.warning(request, w.message)
 
@@ -31,13 +31,14 @@ def _rejected(form: Any, exc: OrderRejected) -> None:
 
 
 @order_setup_required
-def order_create(request: HttpRequest, pk: int) -> HttpResponse:
+def order_create(request: AuthedRequest, pk: int) -> HttpResponse:
     person = visible_person(request, pk)
     suggested = f"O{person.orders.count() + 1:04d}-{person.ref}"
-    form = OrderForm(request.POST if request.method == "POST" else None, initial={"ref": suggested, "start": local_today()})
+    form = OrderForm(
+        request.POST if request.method == "POST" else None, initial={"ref": suggested, "start": local_today()}
+    )
     if request.method == "POST" and form.is_valid():
-        spec = form.apply_to(OrderSpec(id="", type=OrderType.COMMUNITY_ORDER, start=local_today(),
-                                       end=local_today()))
+        spec = form.apply_to(OrderSpec(id="", type=OrderType.COMMUNITY_ORDER, start=local_today(), end=local_today()))
         if person.orders.filter(ref=spec.id).exists():
             form.add_error("ref", "This person already has an order with this reference")
         else:
@@ -49,25 +50,35 @@ def order_create(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, f"Order {order.ref} made. Now add its monitoring conditions.")
                 _report(request, warnings)
                 return redirect("portal:order", pk=order.pk)
-    return render(request, "portal/order_form.html", {"form": form, "person": person, "order": None,
-                                                      "fields": main_fields(form)})
+    return render(
+        request, "portal/order_form.html", {"form": form, "person": person, "order": None, "fields": main_fields(form)}
+    )
 
 
 @case_records_required
-def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def order_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     order = visible_order(request, pk)
     AuditEvent.record(request.user, AuditAction.VIEW, person=order.person, obj=order, summary="order page")
     rows = condition_rows(order)
-    return render(request, "portal/order.html", {
-        "order": order, "person": order.person, "rows": rows, "findings": order.findings(),
-        "versions": order.versions.select_related("changed_by"), "status": order.status,
-        "features": map_features([r["cond"] for r in rows]), "can_set_up": request.user.can_set_up_orders,
-        "condition_types": ConditionType.choices(),
-    })
+    return render(
+        request,
+        "portal/order.html",
+        {
+            "order": order,
+            "person": order.person,
+            "rows": rows,
+            "findings": order.findings(),
+            "versions": order.versions.select_related("changed_by"),
+            "status": order.status,
+            "features": map_features([r["cond"] for r in rows]),
+            "can_set_up": request.user.can_set_up_orders,
+            "condition_types": ConditionType.choices(),
+        },
+    )
 
 
 @order_setup_required
-def order_vary(request: HttpRequest, pk: int) -> HttpResponse:
+def order_vary(request: AuthedRequest, pk: int) -> HttpResponse:
     order = visible_order(request, pk)
     spec = order.to_spec()
     form = OrderForm(request.POST if request.method == "POST" else None, initial=OrderForm.initial_from(spec))
@@ -77,16 +88,20 @@ def order_vary(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error("ref", "This person already has an order with this reference")
         else:
             try:
-                order, warnings = save_order(order.person, form.apply_to(spec), request.user,
-                                             form.cleaned_data["reason"], order=order)
+                order, warnings = save_order(
+                    order.person, form.apply_to(spec), request.user, form.cleaned_data["reason"], order=order
+                )
             except OrderRejected as exc:
                 _rejected(form, exc)
             else:
                 messages.success(request, f"Order {order.ref} varied (version {order.version}).")
                 _report(request, warnings)
                 return redirect("portal:order", pk=order.pk)
-    return render(request, "portal/order_form.html", {"form": form, "person": order.person, "order": order,
-                                                      "fields": main_fields(form)})
+    return render(
+        request,
+        "portal/order_form.html",
+        {"form": form, "person": order.person, "order": order, "fields": main_fields(form)},
+    )
 
 
 def _next_ref(spec: OrderSpec) -> str:
@@ -98,7 +113,7 @@ def _next_ref(spec: OrderSpec) -> str:
 
 
 @order_setup_required
-def condition_edit(request: HttpRequest, pk: int, ctype: str = "", cpk: int | None = None) -> HttpResponse:
+def condition_edit(request: AuthedRequest, pk: int, ctype: str = "", cpk: int | None = None) -> HttpResponse:
     order = visible_order(request, pk)
     spec = order.to_spec()
     existing = None
@@ -120,8 +135,7 @@ def condition_edit(request: HttpRequest, pk: int, ctype: str = "", cpk: int | No
         else:
             spec.conditions.append(new)
         try:
-            order, warnings = save_order(order.person, spec, request.user, form.cleaned_data["reason"],
-                                         order=order)
+            order, warnings = save_order(order.person, spec, request.user, form.cleaned_data["reason"], order=order)
         except OrderRejected as exc:
             _rejected(form, exc)
         else:
@@ -130,15 +144,24 @@ def condition_edit(request: HttpRequest, pk: int, ctype: str = "", cpk: int | No
             _report(request, warnings)
             return redirect("portal:order", pk=order.pk)
     windows = form.window_rows() if hasattr(form, "window_rows") else []
-    return render(request, "portal/condition_form.html", {
-        "form": form, "order": order, "person": order.person, "ctype": ctype_enum, "existing": existing,
-        "fields": main_fields(form), "windows": windows,
-        "features": map_features(order.conditions_in_force()) if order.conditions.exists() else [],
-    })
+    return render(
+        request,
+        "portal/condition_form.html",
+        {
+            "form": form,
+            "order": order,
+            "person": order.person,
+            "ctype": ctype_enum,
+            "existing": existing,
+            "fields": main_fields(form),
+            "windows": windows,
+            "features": map_features(order.conditions_in_force()) if order.conditions.exists() else [],
+        },
+    )
 
 
 @order_setup_required
-def condition_remove(request: HttpRequest, pk: int, cpk: int) -> HttpResponse:
+def condition_remove(request: AuthedRequest, pk: int, cpk: int) -> HttpResponse:
     order = visible_order(request, pk)
     cond = get_object_or_404(order.conditions.filter(removed_in_version__isnull=True), pk=cpk)
     form = RemoveConditionForm(request.POST if request.method == "POST" else None)
@@ -146,13 +169,13 @@ def condition_remove(request: HttpRequest, pk: int, cpk: int) -> HttpResponse:
         spec = order.to_spec()
         spec.conditions = [c for c in spec.conditions if c.id != cond.ref]
         try:
-            order, warnings = save_order(order.person, spec, request.user, form.cleaned_data["reason"],
-                                         order=order)
+            order, warnings = save_order(order.person, spec, request.user, form.cleaned_data["reason"], order=order)
         except OrderRejected as exc:
             _rejected(form, exc)
         else:
             messages.success(request, f"{cond.type_enum.label} {cond.ref} removed (order version {order.version}).")
             _report(request, warnings)
             return redirect("portal:order", pk=order.pk)
-    return render(request, "portal/condition_remove.html", {"form": form, "order": order, "cond": cond,
-                                                            "person": order.person})
+    return render(
+        request, "portal/condition_remove.html", {"form": form, "order": order, "cond": cond, "person": order.person}
+    )

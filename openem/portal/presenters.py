@@ -17,9 +17,14 @@ def map_features(conditions: list[Condition]) -> list[dict[str, Any]]:
     features: list[dict[str, Any]] = []
     for cond in conditions:
         spec = cond.to_spec()
-        props = {"condition": cond.ref, "order": cond.order.ref, "kind": cond.type,
-                 "label": _label(spec), "monitored": spec.monitored if spec.type.is_zone else True,
-                 "victim_sensitive": spec.victim_sensitive}
+        props = {
+            "condition": cond.ref,
+            "order": cond.order.ref,
+            "kind": cond.type,
+            "label": _label(spec),
+            "monitored": spec.monitored if spec.type.is_zone else True,
+            "victim_sensitive": spec.victim_sensitive,
+        }
         shape: dict[str, Any] | None = None
         if spec.type.is_zone and spec.area:
             shape = spec.area
@@ -30,8 +35,13 @@ def map_features(conditions: list[Condition]) -> list[dict[str, Any]]:
         if shape is None:
             continue
         if "radius_m" in shape:
-            features.append({"type": "Feature", "properties": {**props, "radius_m": shape["radius_m"]},
-                             "geometry": {"type": "Point", "coordinates": [shape["lon"], shape["lat"]]}})
+            features.append(
+                {
+                    "type": "Feature",
+                    "properties": {**props, "radius_m": shape["radius_m"]},
+                    "geometry": {"type": "Point", "coordinates": [shape["lon"], shape["lat"]]},
+                }
+            )
         else:
             features.append({"type": "Feature", "properties": props, "geometry": shape})
     return features
@@ -68,8 +78,11 @@ def condition_summary(spec: ConditionSpec) -> str:
         n = len(spec.appointments)
         return f"{spec.name or 'Appointments'}: {n} appointment{'s' if n != 1 else ''}"
     if t == ConditionType.ALCOHOL:
-        mode = "Abstinence" if spec.mode is None or spec.mode.value == "abstinence" else \
-            f"Not above {spec.level_g_dl} g/dl"
+        mode = (
+            "Abstinence"
+            if spec.mode is None or spec.mode.value == "abstinence"
+            else f"Not above {spec.level_g_dl} g/dl"
+        )
         return f"{mode}" + (f" ({spec.requirement.value.upper()})" if spec.requirement else "")
     return "GPS trail recorded"
 
@@ -78,7 +91,14 @@ def condition_rows(order: Order) -> list[dict[str, Any]]:
     rows = []
     for cond in order.live_conditions():
         spec = cond.to_spec()
-        rows.append({"cond": cond, "spec": spec, "summary": condition_summary(spec),
-                     "grid": week_grid(spec) if spec.type == ConditionType.CURFEW else None,
-                     "start": cond.effective_start, "end": cond.effective_end})
+        rows.append(
+            {
+                "cond": cond,
+                "spec": spec,
+                "summary": condition_summary(spec),
+                "grid": week_grid(spec) if spec.type == ConditionType.CURFEW else None,
+                "start": cond.effective_start,
+                "end": cond.effective_end,
+            }
+        )
     return rows

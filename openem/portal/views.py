@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from openem.accounts.models import Role
 from openem.audit.models import AuditAction, AuditEvent
-from openem.cases.models import OrderStatus, Person, local_today
+from openem.cases.models import Condition, OrderStatus, Person, local_today
 from openem.cases.rules import Severity
 from openem.engine.enums import ConditionType, OrderType, Rosh
 
-from .access import case_records_required, visible_person
+from .access import AuthedRequest, case_records_required, visible_person
 from .presenters import condition_rows, map_features
 
 ROSH_ORDER = {r.value: i for i, r in enumerate(Rosh)}
@@ -30,11 +30,12 @@ SORTS = {"name": "Name", "ends": "Order ends", "rosh": "Risk of Serious Harm"}
 
 
 @case_records_required
-def case_list(request: HttpRequest) -> HttpResponse:
+def case_list(request: AuthedRequest) -> HttpResponse:
     user = request.user
     today = local_today()
-    people = (Person.objects.visible_to(user).select_related("practitioner", "team")
-              .prefetch_related("orders__conditions"))
+    people = (
+        Person.objects.visible_to(user).select_related("practitioner", "team").prefetch_related("orders__conditions")
+    )
     q = request.GET.get("q", "").strip()
     if q:
         people = people.filter(Q(name__icontains=q) | Q(crn__icontains=q) | Q(ref__icontains=q))
@@ -53,14 +54,16 @@ def case_list(request: HttpRequest) -> HttpResponse:
                     kinds.append(cond.type)
             warnings += sum(1 for f in order.findings() if f.severity == Severity.WARNING)
         ends = current[0].end if current else None
-        rows.append({
-            "person": person,
-            "orders": current,
-            "kinds": [SHORT_LABELS[ConditionType(k)] for k in kinds],
-            "ends": ends,
-            "ending_soon": ends is not None and (ends - today).days <= 14,
-            "warnings": warnings,
-        })
+        rows.append(
+            {
+                "person": person,
+                "orders": current,
+                "kinds": [SHORT_LABELS[ConditionType(k)] for k in kinds],
+                "ends": ends,
+                "ending_soon": ends is not None and (ends - today).days <= 14,
+                "warnings": warnings,
+            }
+        )
     attention = request.GET.get("attention") == "1"
     if attention:
         rows = [r for r in rows if r["warnings"] or r["ending_soon"]]
@@ -70,19 +73,29 @@ def case_list(request: HttpRequest) -> HttpResponse:
     elif sort == "rosh":
         rows.sort(key=lambda r: -ROSH_ORDER.get(r["person"].rosh, -1))
     title = {Role.PRACTITIONER: "My cases", Role.MANAGER: "Team cases"}.get(Role(user.role), "All cases")
-    return render(request, "portal/case_list.html", {
-        "title": title, "rows": rows, "q": q, "type": order_type, "order_types": OrderType.choices(),
-        "sort": sort, "sorts": SORTS, "attention": attention,
-    })
+    return render(
+        request,
+        "portal/case_list.html",
+        {
+            "title": title,
+            "rows": rows,
+            "q": q,
+            "type": order_type,
+            "order_types": OrderType.choices(),
+            "sort": sort,
+            "sorts": SORTS,
+            "attention": attention,
+        },
+    )
 
 
 @case_records_required
-def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     person = visible_person(request, pk)
     AuditEvent.record(request.user, AuditAction.VIEW, person=person, obj=person, summary="person page")
     today = local_today()
     orders = []
-    live_conditions = []
+    live_conditions: list[Condition] = []
     for order in person.orders.all().order_by("-end"):
         status = order.status_on(today)
         rows = condition_rows(order)
@@ -90,7 +103,15 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
             live_conditions.extend(r["cond"] for r in rows)
         orders.append({"order": order, "status": status, "rows": rows, "findings": order.findings()})
     fittings = person.fittings.select_related("device").order_by("-fitted_at")
-    return render(request, "portal/person.html", {
-        "person": person, "orders": orders, "fittings": fittings, "features": map_features(live_conditions),
-        "can_set_up": request.user.can_set_up_orders, "today": today,
-    })
+    return render(
+        request,
+        "portal/person.html",
+        {
+            "person": person,
+            "orders": orders,
+            "fittings": fittings,
+            "features": map_features(live_conditions),
+            "can_set_up": request.user.can_set_up_orders,
+            "today": today,
+        },
+    )

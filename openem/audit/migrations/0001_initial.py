@@ -7,35 +7,62 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('cases', '0001_initial'),
+        ("cases", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor_name', models.CharField(help_text='Kept even if the user is later removed.', max_length=150)),
-                ('action', models.CharField(choices=[('view', 'View'), ('create', 'Create'), ('change', 'Change'), ('import', 'Import'), ('export', 'Export'), ('sign_in', 'Sign in'), ('denied', 'Denied')], max_length=16)),
-                ('person_ref', models.CharField(blank=True, max_length=40)),
-                ('object_type', models.CharField(blank=True, max_length=40)),
-                ('object_id', models.CharField(blank=True, max_length=40)),
-                ('summary', models.TextField(blank=True)),
-                ('reason', models.TextField(blank=True)),
-                ('period_start', models.DateTimeField(blank=True, null=True)),
-                ('period_end', models.DateTimeField(blank=True, null=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('person', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='audit_events', to='cases.person')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("actor_name", models.CharField(help_text="Kept even if the user is later removed.", max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("view", "View"),
+                            ("create", "Create"),
+                            ("change", "Change"),
+                            ("import", "Import"),
+                            ("export", "Export"),
+                            ("sign_in", "Sign in"),
+                            ("denied", "Denied"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("person_ref", models.CharField(blank=True, max_length=40)),
+                ("object_type", models.CharField(blank=True, max_length=40)),
+                ("object_id", models.CharField(blank=True, max_length=40)),
+                ("summary", models.TextField(blank=True)),
+                ("reason", models.TextField(blank=True)),
+                ("period_start", models.DateTimeField(blank=True, null=True)),
+                ("period_end", models.DateTimeField(blank=True, null=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "person",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="audit_events",
+                        to="cases.person",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['person', '-at'], name='audit_audit_person__c6840d_idx')],
+                "ordering": ["-at", "-id"],
+                "indexes": [models.Index(fields=["person", "-at"], name="audit_audit_person__c6840d_idx")],
             },
         ),
     ]

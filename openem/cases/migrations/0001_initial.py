@@ -7,107 +7,259 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ref', models.CharField(max_length=40, verbose_name='order id')),
-                ('type', models.CharField(choices=[('community_order', 'Community order'), ('suspended_sentence_order', 'Suspended sentence order'), ('hdc', 'Home detention curfew'), ('licence', 'Licence'), ('parole_licence', 'Parole licence'), ('post_sentence_supervision', 'Post-sentence supervision'), ('bail', 'Bail')], max_length=32)),
-                ('start', models.DateField()),
-                ('end', models.DateField()),
-                ('licence_kind', models.CharField(blank=True, choices=[('standard', 'Standard'), ('life', 'Life'), ('ipp', 'IPP'), ('extended', 'Extended')], max_length=12)),
-                ('convicted_before_pcsc_act', models.BooleanField(default=False, help_text='Court curfews for offences convicted before 28 June 2022 allow at most 16 hours a day.', verbose_name='convicted before the PCSC Act 2022 came in')),
-                ('audit_score', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='AUDIT score')),
-                ('alcohol_treatment_requirement', models.BooleanField(default=False)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('updated', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ref", models.CharField(max_length=40, verbose_name="order id")),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("community_order", "Community order"),
+                            ("suspended_sentence_order", "Suspended sentence order"),
+                            ("hdc", "Home detention curfew"),
+                            ("licence", "Licence"),
+                            ("parole_licence", "Parole licence"),
+                            ("post_sentence_supervision", "Post-sentence supervision"),
+                            ("bail", "Bail"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("start", models.DateField()),
+                ("end", models.DateField()),
+                (
+                    "licence_kind",
+                    models.CharField(
+                        blank=True,
+                        choices=[("standard", "Standard"), ("life", "Life"), ("ipp", "IPP"), ("extended", "Extended")],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "convicted_before_pcsc_act",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Court curfews for offences convicted before 28 June 2022 allow at most 16 hours a day.",
+                        verbose_name="convicted before the PCSC Act 2022 came in",
+                    ),
+                ),
+                ("audit_score", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="AUDIT score")),
+                ("alcohol_treatment_requirement", models.BooleanField(default=False)),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("updated", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-start', 'ref'],
+                "ordering": ["-start", "ref"],
             },
         ),
         migrations.CreateModel(
-            name='Condition',
+            name="Condition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ref', models.CharField(max_length=40, verbose_name='condition id')),
-                ('type', models.CharField(choices=[('curfew', 'Curfew'), ('exclusion_zone', 'Exclusion zone'), ('inclusion_zone', 'Inclusion zone'), ('attendance', 'Attendance'), ('trail', 'Location monitoring (trail)'), ('alcohol', 'Alcohol monitoring')], max_length=24)),
-                ('start', models.DateField(blank=True, null=True)),
-                ('end', models.DateField(blank=True, null=True)),
-                ('monitored', models.BooleanField(default=True)),
-                ('spec', models.JSONField()),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('added_in_version', models.PositiveIntegerField(default=1)),
-                ('removed_in_version', models.PositiveIntegerField(blank=True, null=True)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conditions', to='cases.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ref", models.CharField(max_length=40, verbose_name="condition id")),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("curfew", "Curfew"),
+                            ("exclusion_zone", "Exclusion zone"),
+                            ("inclusion_zone", "Inclusion zone"),
+                            ("attendance", "Attendance"),
+                            ("trail", "Location monitoring (trail)"),
+                            ("alcohol", "Alcohol monitoring"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("start", models.DateField(blank=True, null=True)),
+                ("end", models.DateField(blank=True, null=True)),
+                ("monitored", models.BooleanField(default=True)),
+                ("spec", models.JSONField()),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                ("added_in_version", models.PositiveIntegerField(default=1)),
+                ("removed_in_version", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="conditions", to="cases.order"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'id'],
+                "ordering": ["position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Person',
+            name="Person",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ref', models.CharField(max_length=40, unique=True, verbose_name='case file id')),
-                ('crn', models.CharField(blank=True, max_length=7, null=True, unique=True, verbose_name='CRN')),
-                ('pnc', models.CharField(blank=True, max_length=20, verbose_name='PNC number')),
-                ('nomis', models.CharField(blank=True, max_length=7, verbose_name='NOMIS number')),
-                ('name', models.CharField(max_length=200)),
-                ('date_of_birth', models.DateField(blank=True, null=True)),
-                ('sex', models.CharField(blank=True, choices=[('female', 'Female'), ('male', 'Male'), ('intersex', 'Intersex'), ('prefer_not_to_say', 'Prefer not to say')], max_length=20)),
-                ('gender', models.CharField(blank=True, choices=[('woman', 'Woman'), ('man', 'Man'), ('non_binary', 'Non binary'), ('other', 'Other'), ('prefer_not_to_say', 'Prefer not to say')], max_length=20)),
-                ('ethnicity', models.CharField(blank=True, choices=[('asian', 'Asian'), ('black', 'Black'), ('mixed', 'Mixed'), ('white', 'White'), ('other', 'Other'), ('prefer_not_to_say', 'Prefer not to say')], max_length=20)),
-                ('disability', models.CharField(blank=True, choices=[('yes', 'Yes'), ('no', 'No'), ('prefer_not_to_say', 'Prefer not to say')], max_length=20)),
-                ('religion', models.CharField(blank=True, choices=[('none', 'None'), ('buddhist', 'Buddhist'), ('christian', 'Christian'), ('hindu', 'Hindu'), ('jewish', 'Jewish'), ('muslim', 'Muslim'), ('sikh', 'Sikh'), ('other', 'Other'), ('prefer_not_to_say', 'Prefer not to say')], max_length=20)),
-                ('rosh', models.CharField(blank=True, choices=[('low', 'Low'), ('medium', 'Medium'), ('high', 'High'), ('very_high', 'Very high')], max_length=12, verbose_name='Risk of Serious Harm')),
-                ('mappa_category', models.PositiveSmallIntegerField(blank=True, choices=[(1, '1'), (2, '2'), (3, '3')], null=True)),
-                ('mappa_level', models.PositiveSmallIntegerField(blank=True, choices=[(1, '1'), (2, '2'), (3, '3')], null=True)),
-                ('flags', models.JSONField(blank=True, default=list)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('updated', models.DateTimeField(auto_now=True)),
-                ('practitioner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='caseload', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='cases', to='accounts.team')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ref", models.CharField(max_length=40, unique=True, verbose_name="case file id")),
+                ("crn", models.CharField(blank=True, max_length=7, null=True, unique=True, verbose_name="CRN")),
+                ("pnc", models.CharField(blank=True, max_length=20, verbose_name="PNC number")),
+                ("nomis", models.CharField(blank=True, max_length=7, verbose_name="NOMIS number")),
+                ("name", models.CharField(max_length=200)),
+                ("date_of_birth", models.DateField(blank=True, null=True)),
+                (
+                    "sex",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("female", "Female"),
+                            ("male", "Male"),
+                            ("intersex", "Intersex"),
+                            ("prefer_not_to_say", "Prefer not to say"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "gender",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("woman", "Woman"),
+                            ("man", "Man"),
+                            ("non_binary", "Non binary"),
+                            ("other", "Other"),
+                            ("prefer_not_to_say", "Prefer not to say"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "ethnicity",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("asian", "Asian"),
+                            ("black", "Black"),
+                            ("mixed", "Mixed"),
+                            ("white", "White"),
+                            ("other", "Other"),
+                            ("prefer_not_to_say", "Prefer not to say"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "disability",
+                    models.CharField(
+                        blank=True,
+                        choices=[("yes", "Yes"), ("no", "No"), ("prefer_not_to_say", "Prefer not to say")],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "religion",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("none", "None"),
+                            ("buddhist", "Buddhist"),
+                            ("christian", "Christian"),
+                            ("hindu", "Hindu"),
+                            ("jewish", "Jewish"),
+                            ("muslim", "Muslim"),
+                            ("sikh", "Sikh"),
+                            ("other", "Other"),
+                            ("prefer_not_to_say", "Prefer not to say"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "rosh",
+                    models.CharField(
+                        blank=True,
+                        choices=[("low", "Low"), ("medium", "Medium"), ("high", "High"), ("very_high", "Very high")],
+                        max_length=12,
+                        verbose_name="Risk of Serious Harm",
+                    ),
+                ),
+                (
+                    "mappa_category",
+                    models.PositiveSmallIntegerField(blank=True, choices=[(1, "1"), (2, "2"), (3, "3")], null=True),
+                ),
+                (
+                    "mappa_level",
+                    models.PositiveSmallIntegerField(blank=True, choices=[(1, "1"), (2, "2"), (3, "3")], null=True),
+                ),
+                ("flags", models.JSONField(blank=True, default=list)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("updated", models.DateTimeField(auto_now=True)),
+                (
+                    "practitioner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="caseload",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="cases",
+                        to="accounts.team",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'people',
-                'ordering': ['name'],
+                "verbose_name_plural": "people",
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='order',
-            name='person',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='orders', to='cases.person'),
+            model_name="order",
+            name="person",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="orders", to="cases.person"
+            ),
         ),
         migrations.CreateModel(
-            name='OrderVersion',
+            name="OrderVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('changed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('reason', models.TextField()),
-                ('changes', models.JSONField(default=list)),
-                ('snapshot', models.JSONField()),
-                ('changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='cases.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.PositiveIntegerField()),
+                ("changed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("reason", models.TextField()),
+                ("changes", models.JSONField(default=list)),
+                ("snapshot", models.JSONField()),
+                (
+                    "changed_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="versions", to="cases.order"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['order', '-number'],
-                'constraints': [models.UniqueConstraint(fields=('order', 'number'), name='order_version_unique')],
+                "ordering": ["order", "-number"],
+                "constraints": [models.UniqueConstraint(fields=("order", "number"), name="order_version_unique")],
             },
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.UniqueConstraint(fields=('person', 'ref'), name='order_ref_unique_per_person'),
+            model_name="order",
+            constraint=models.UniqueConstraint(fields=("person", "ref"), name="order_ref_unique_per_person"),
         ),
     ]

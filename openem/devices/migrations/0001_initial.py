@@ -5,42 +5,74 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('cases', '0001_initial'),
+        ("cases", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Device',
+            name="Device",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ref', models.CharField(max_length=40, unique=True, verbose_name='serial number')),
-                ('kind', models.CharField(choices=[('rf', 'Radio frequency'), ('gps', 'GPS'), ('alcohol', 'Alcohol monitoring'), ('non_fitted', 'Non-fitted device')], max_length=16)),
-                ('faulty', models.BooleanField(default=False)),
-                ('retired', models.BooleanField(default=False)),
-                ('created', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ref", models.CharField(max_length=40, unique=True, verbose_name="serial number")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("rf", "Radio frequency"),
+                            ("gps", "GPS"),
+                            ("alcohol", "Alcohol monitoring"),
+                            ("non_fitted", "Non-fitted device"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("faulty", models.BooleanField(default=False)),
+                ("retired", models.BooleanField(default=False)),
+                ("created", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['ref'],
+                "ordering": ["ref"],
             },
         ),
         migrations.CreateModel(
-            name='Fitting',
+            name="Fitting",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('fitted_at', models.DateTimeField()),
-                ('removed_at', models.DateTimeField(blank=True, null=True)),
-                ('fitted_by', models.CharField(blank=True, max_length=150)),
-                ('removal_reason', models.CharField(blank=True, max_length=200)),
-                ('device', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='fittings', to='devices.device')),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='fittings', to='cases.person')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("fitted_at", models.DateTimeField()),
+                ("removed_at", models.DateTimeField(blank=True, null=True)),
+                ("fitted_by", models.CharField(blank=True, max_length=150)),
+                ("removal_reason", models.CharField(blank=True, max_length=200)),
+                (
+                    "device",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="fittings", to="devices.device"
+                    ),
+                ),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="fittings", to="cases.person"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-fitted_at'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('removed_at__isnull', True)), fields=('device',), name='one_open_fitting_per_device'), models.CheckConstraint(condition=models.Q(('removed_at__isnull', True), ('removed_at__gte', models.F('fitted_at')), _connector='OR'), name='removed_after_fitted')],
+                "ordering": ["-fitted_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("removed_at__isnull", True)),
+                        fields=("device",),
+                        name="one_open_fitting_per_device",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("removed_at__isnull", True), ("removed_at__gte", models.F("fitted_at")), _connector="OR"
+                        ),
+                        name="removed_after_fitted",
+                    ),
+                ],
             },
         ),
     ]

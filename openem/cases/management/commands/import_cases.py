@@ -30,10 +30,12 @@ class Command(BaseCommand):
         except casefile.CaseFileError as exc:
             for line in exc.errors:
                 self.stderr.write(line)
-            raise CommandError(f"{options['file']}: rejected, {len(exc.errors)} error(s); nothing was imported",
-                               returncode=2) from exc
+            raise CommandError(
+                f"{options['file']}: rejected, {len(exc.errors)} error(s); nothing was imported", returncode=2
+            ) from exc
         for w in result.warnings:
             self.stdout.write(f"warning: {w}")
         self.stdout.write(
             f"Imported {result.people_created + result.people_updated} people ({result.people_created} new), "
-            f"{result.orders_created} orders made, {result.orders_varied} varied, {result.devices} device fittings.")
+            f"{result.orders_created} orders made, {result.orders_varied} varied, {result.devices} device fittings."
+        )

@@ -25,7 +25,7 @@ class Command(BaseCommand):
             result = import_casefile(casefile.parse(data), None, "Demo caseload")
             self.stdout.write(f"Demo caseload: {result.people_created} people, {result.orders_created} orders.")
         self.stdout.write("")
-        self.stdout.write("Demo logins (password for all: %s)" % DEMO_PASSWORD)
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
         for p in PERSONAS:
             self.stdout.write(f"  {p.username:<20} {p.role.label}")
         self.stdout.write("")
