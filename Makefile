@@ -48,7 +48,7 @@ test-slow: bootstrap system-packages
 	$(BIN)/pytest -m slow
 
 test-postgres: bootstrap
-	DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not slow and not browser"
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not slow"
 
 lint: bootstrap
 	$(BIN)/ruff check openem tests
