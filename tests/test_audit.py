@@ -22,3 +22,35 @@ def test_changes_to_orders_are_audited_with_who_and_why(personas, case):
     assert event.person == case
     assert event.summary == "Order made with 6 condition(s)"
     assert event.actor_name == "system"
+
+
+@pytest.mark.django_db
+def test_changes_in_the_admin_are_audited(personas, case):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(personas["admin"])
+    response = client.post(
+        f"/admin/cases/person/{case.pk}/change/",
+        {
+            "ref": case.ref,
+            "crn": case.crn,
+            "name": "Samuel Example",
+            "rosh": "high",
+            "flags": '["domestic_abuse"]',
+            "orders-TOTAL_FORMS": "1",
+            "orders-INITIAL_FORMS": "1",
+            "orders-MIN_NUM_FORMS": "0",
+            "orders-MAX_NUM_FORMS": "1000",
+            "orders-0-id": case.orders.get().pk,
+            "orders-0-person": case.pk,
+            "orders-0-ref": "O0001",
+            "orders-0-type": "community_order",
+            "orders-0-start": "2026-11-01",
+            "orders-0-end": "2027-04-30",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event = AuditEvent.objects.filter(summary__startswith="admin:").get()
+    assert event.actor == personas["admin"] and event.person == case
+    assert "name" in event.summary

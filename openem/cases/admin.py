@@ -1,4 +1,9 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
+
+from openem.audit.mixins import AuditedAdminMixin
 
 from .models import Condition, Order, OrderVersion, Person
 
@@ -7,11 +12,16 @@ class OrderInline(admin.TabularInline):
     model = Order
     extra = 0
     fields = ("ref", "type", "start", "end", "version")
-    readonly_fields = ("version",)
+    readonly_fields = fields  # orders are made and varied in the portal, where the rules run
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
+class PersonAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "crn", "ref", "rosh", "practitioner", "team")
     list_filter = ("rosh", "team")
     search_fields = ("name", "crn", "ref", "pnc", "nomis")
@@ -27,7 +37,7 @@ class ConditionInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """Orders are set up and varied in the portal, where the statutory checks run; here they are read."""
 
     list_display = ("ref", "person", "type", "start", "end", "version")
@@ -49,6 +59,6 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(OrderVersion)
-class OrderVersionAdmin(admin.ModelAdmin):
+class OrderVersionAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("order", "number", "changed_at", "changed_by", "reason")
     readonly_fields = ("order", "number", "changed_at", "changed_by", "reason", "changes", "snapshot")

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from openem.audit.mixins import AuditedAdminMixin
+
 from .models import Device, Fitting
 
 
@@ -9,7 +11,7 @@ class FittingInline(admin.TabularInline):
 
 
 @admin.register(Device)
-class DeviceAdmin(admin.ModelAdmin):
+class DeviceAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("ref", "kind", "faulty", "retired")
     list_filter = ("kind", "faulty", "retired")
     search_fields = ("ref",)
