@@ -8,6 +8,9 @@ Monday 00:00, so a week is 10,080 minutes and Sunday-night windows wrap round to
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from zoneinfo import ZoneInfo
 
 from .enums import Day
 
@@ -135,3 +138,30 @@ def grid(windows: list[Window] | tuple[Window, ...], slot_min: int = 30) -> dict
                 day = days[(slot_start // MINUTES_PER_DAY) % 7]
                 cells[day][(slot_start % MINUTES_PER_DAY) // slot_min] = True
     return cells
+
+
+def occurrences(
+    windows: list[Window] | tuple[Window, ...], first: date, last: date, tz: str = "Europe/London"
+) -> list[tuple[datetime, datetime, Window]]:
+    """Each window's occurrences that start on local dates first..last, as aware UTC datetimes.
+
+    Wall-clock times are placed in ``tz`` with zoneinfo, so a 19:00-07:00 curfew lasts 11 hours on the
+    night the clocks go forward and 13 on the night they go back; a time that does not exist (01:30 on
+    the spring change) is read with the offset before the change, as zoneinfo does.
+    """
+    zone = ZoneInfo(tz)
+    out = []
+    day = first
+    while day <= last:
+        weekday = list(Day)[day.weekday()]
+        for w in windows:
+            if weekday not in w.days:
+                continue
+            start = datetime.combine(day, dtime(w.start_min // 60, w.start_min % 60), zone)
+            end_day = day + timedelta(days=1) if w.overnight or w.end_min == MINUTES_PER_DAY else day
+            end_min = 0 if w.end_min == MINUTES_PER_DAY else w.end_min
+            end = datetime.combine(end_day, dtime(end_min // 60, end_min % 60), zone)
+            out.append((start.astimezone(UTC), end.astimezone(UTC), w))
+        day += timedelta(days=1)
+    out.sort(key=lambda o: o[0])
+    return out

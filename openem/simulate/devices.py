@@ -1,0 +1,377 @@
+"""Device models: what a GPS tag, an RF tag with its home unit, and an alcohol tag report.
+
+Each turns a person's true timeline into readings with the defects of real kit: GPS error that grows
+indoors and among buildings, multipath jumps that claim to be accurate, no fix indoors, gaps,
+batteries that drain and are not always charged, RF range flapping at the edge of the home, home
+units unplugged, devices gone silent. Equipment faults that are violations go into the truth.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import fastjson
+from .population import TOWNS, iso
+from .profiles import FaultRates
+from .timeline import Stay, Timeline, environmental_curve, tac_curve
+from .truth import EQUIPMENT, violation
+from .world import World
+
+MIN = 60.0
+HOUR = 3600.0
+RF_RANGE_M = 35.0
+UPLOAD_S = {"gps": 900.0, "rf": 300.0, "alcohol": 1800.0}
+
+
+@dataclass
+class DeviceState:
+    """What a device carries from one day to the next."""
+
+    seq: int = 0
+    battery_pct: float = 100.0
+    drain_pct_h: float = 3.0
+    depleted_since: float | None = None
+    last_in_range: bool | None = None
+
+
+@dataclass
+class DayOutput:
+    batches: list[tuple[float, str, bytes]] = field(default_factory=list)  # (arrival, device, lines)
+    truth: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    readings: int = 0
+
+
+def _iso_many(t: np.ndarray) -> list[str]:
+    return [b.decode() for b in fastjson.iso_utc_strings(np.round(t).astype(np.int64))]
+
+
+def _intervals(mask: np.ndarray, t: np.ndarray, step: float) -> list[tuple[float, float]]:
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return [(float(t[a]), float(t[b - 1] + step)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+class DeviceSimulator:
+    def __init__(self, world: World, faults: FaultRates, seed: int, device_width: int) -> None:
+        self.world = world
+        self.faults = faults
+        self.seed = seed
+        self.state: dict[str, DeviceState] = {}
+        self.device_width = device_width
+        self.town_xy = np.array(list(TOWNS.values()))
+
+    def _rng(self, *key: int | str) -> np.random.Generator:
+        # One stream per (device, day): the output does not depend on the order of the work.
+        return np.random.default_rng([self.seed, *[hash(k) & 0xFFFFFFFF if isinstance(k, str) else k for k in key]])
+
+    def day(
+        self, tl: Timeline, day_index: int, d0: float, d1: float, outage: tuple[float, float] | None, out: DayOutput
+    ) -> None:
+        p = tl.person
+        for kind, device in sorted(p.devices.items()):
+            st = self.state.setdefault(device, DeviceState(drain_pct_h=100 / self._rng(device).uniform(24, 40)))
+            rng = self._rng(device, day_index)
+            start = max(d0, p.fitted_at)
+            if kind in p.never_fitted or start >= d1:
+                continue
+            lines: list[tuple[float, str]] = []
+            fixes: tuple[np.ndarray, ...] | None = None
+            silent = None
+            if rng.random() < self.faults.device_silent:
+                s = d0 + rng.uniform(8, 18) * HOUR
+                silent = (s, s + rng.uniform(3, 6) * HOUR)
+                out.truth.append(violation(p, "no_signal", EQUIPMENT, silent[0], silent[1], None, device=device))
+            if kind == "gps":
+                fixes = self._gps(tl, device, st, rng, start, d1, silent, lines, out)
+            elif kind == "rf":
+                self._rf(tl, device, st, rng, start, d1, silent, lines, out)
+            else:
+                self._alcohol(tl, device, rng, start, d1, silent, lines, out)
+            for k, s, e in tl.tampers:
+                if k == kind and start <= s < d1:
+                    lines.append(
+                        (
+                            s,
+                            json.dumps(
+                                {"device": device, "time": iso(s), "type": "tamper", "kind": "strap", "state": "open"}
+                            ),
+                        )
+                    )
+                    lines.append(
+                        (
+                            e,
+                            json.dumps(
+                                {"device": device, "time": iso(e), "type": "tamper", "kind": "strap", "state": "closed"}
+                            ),
+                        )
+                    )
+            self._batches(device, kind, rng, lines, fixes, outage, out)
+
+    # ---------------------------------------------------------------- GPS tag
+
+    def _battery(
+        self, tl: Timeline, st: DeviceState, rng: np.random.Generator, t: np.ndarray, charge: bool
+    ) -> np.ndarray:
+        """Battery percentage each minute: drains all day, charges in the evening at home if remembered."""
+        pct = np.empty(len(t))
+        charging = np.zeros(len(t), dtype=bool)
+        if charge:
+            home = tl.stays_at(tl.person.home)
+            evening = t[0] + rng.uniform(18, 21) * HOUR
+            for s, e in home:
+                cs = max(s, evening)
+                if cs < e and cs < t[-1]:
+                    charging = (t >= cs) & (t < min(e, cs + 2.5 * HOUR))
+                    break
+        level = st.battery_pct
+        step_h = (t[1] - t[0]) / HOUR if len(t) > 1 else 1 / 60
+        for i in range(0, len(t), 30):  # half-hour blocks keep this cheap and smooth enough
+            block = slice(i, i + 30)
+            n = len(t[block])
+            rate = np.where(charging[block], 45.0, -st.drain_pct_h) * step_h
+            seg = np.clip(level + np.cumsum(rate), 0.0, 100.0)
+            pct[block] = seg
+            level = float(seg[-1]) if n else level
+        st.battery_pct = level
+        return pct
+
+    def _gps(
+        self,
+        tl: Timeline,
+        device: str,
+        st: DeviceState,
+        rng: np.random.Generator,
+        d0: float,
+        d1: float,
+        silent: tuple[float, float] | None,
+        lines: list[tuple[float, str]],
+        out: DayOutput,
+    ) -> tuple[np.ndarray, ...]:
+        p, f = tl.person, self.faults
+        t = np.arange(d0 + rng.uniform(0, 59), d1, MIN)
+        not_charged = rng.random() < f.battery_not_charged and not tl.bad_days
+        pct = self._battery(tl, st, rng, t, charge=not not_charged)
+        powered = pct > 0
+        # Battery episodes: low warning, then flat until the next charge.
+        flat = _intervals(~powered, t, MIN)
+        for s, e in flat:
+            if st.depleted_since is None:
+                st.depleted_since = s
+            if e < t[-1] + MIN - 1:
+                out.truth.append(violation(p, "battery_depleted", EQUIPMENT, st.depleted_since, e, None, device=device))
+                st.depleted_since = None
+        if powered[-1] and st.depleted_since is not None:
+            st.depleted_since = None
+        alive = powered.copy()
+        if silent:
+            alive &= ~((t >= silent[0]) & (t < silent[1]))
+        # Power and heartbeat readings.
+        stamps = _iso_many(t)
+        for i in range(0, len(t), 30):
+            if alive[i]:
+                charging = "true" if pct[min(i + 1, len(pct) - 1)] > pct[i] else "false"
+                lines.append(
+                    (
+                        t[i],
+                        f'{{"device": "{device}", "time": "{stamps[i]}", "type": "power", '
+                        f'"battery_pct": {int(pct[i])}, "charging": {charging}}}',
+                    )
+                )
+        for i in range(7, len(t), 15):
+            if alive[i]:
+                lines.append((t[i], f'{{"device": "{device}", "time": "{stamps[i]}", "type": "heartbeat"}}'))
+        x, y, indoors = tl.positions(t)
+        has_fix = alive.copy()
+        if rng.random() < f.location_failure and not tl.bad_days:
+            s = d0 + rng.uniform(7, 16) * HOUR
+            lf = (s, s + rng.uniform(2.5, 5) * HOUR)
+            has_fix &= ~((t >= lf[0]) & (t < lf[1]))
+            out.truth.append(
+                violation(p, "location_failure", EQUIPMENT, lf[0], lf[1], p.trail_id or None, device=device)
+            )
+        # Indoors: a fix now and then, and poor; short visits to big buildings get none.
+        stay_len = self._stay_lengths(tl, t)
+        indoor_p = np.where(stay_len > 45 * MIN, 0.45, 0.05)
+        has_fix &= np.where(indoors, rng.random(len(t)) < indoor_p, rng.random(len(t)) < 0.98)
+        for _ in range(rng.poisson(f.gap_per_hour * 24)):
+            g0 = rng.uniform(d0, d1)
+            has_fix &= ~((t >= g0) & (t < g0 + rng.uniform(2, 10) * MIN))
+        near_town = (
+            np.min(np.hypot(x[:, None] - self.town_xy[None, :, 0], y[:, None] - self.town_xy[None, :, 1]), axis=1)
+            < 1500
+        )
+        acc = np.clip(rng.lognormal(np.log(7.0), 0.4, len(t)) * np.where(near_town, 1.4, 1.0), 3, 50)
+        acc = np.where(indoors, rng.uniform(20, 60, len(t)), acc)
+        sigma = acc / 2.45
+        ex, ey = rng.normal(0, 1, len(t)) * sigma, rng.normal(0, 1, len(t)) * sigma
+        jump = rng.random(len(t)) < f.multipath_per_fix
+        if jump.any():
+            ang = rng.uniform(0, 2 * np.pi, jump.sum())
+            dist = rng.uniform(80, 300, jump.sum())
+            ex[jump] += dist * np.cos(ang)
+            ey[jump] += dist * np.sin(ang)
+            out.faults.append(
+                {"fault": "multipath", "person": p.id, "device": device, "count": int(jump[has_fix].sum())}
+            )
+        keep = has_fix
+        lon, lat = self.world.to_lonlat(x[keep] + ex[keep], y[keep] + ey[keep])
+        seq = st.seq + np.arange(int(keep.sum()))
+        st.seq += int(keep.sum())
+        return (t[keep], lat, lon, np.round(acc[keep], 1), seq)
+
+    @staticmethod
+    def _stay_lengths(tl: Timeline, t: np.ndarray) -> np.ndarray:
+        starts = np.array([s.start for s in tl.segments])
+        idx = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(tl.segments) - 1)
+        lengths = np.array([s.end - s.start if isinstance(s, Stay) else 0.0 for s in tl.segments])
+        return lengths[idx]
+
+    # ---------------------------------------------------------------- RF tag and home unit
+
+    def _rf(
+        self,
+        tl: Timeline,
+        device: str,
+        st: DeviceState,
+        rng: np.random.Generator,
+        d0: float,
+        d1: float,
+        silent: tuple[float, float] | None,
+        lines: list[tuple[float, str]],
+        out: DayOutput,
+    ) -> None:
+        p, f = tl.person, self.faults
+        t = np.arange(d0, d1, 30.0)
+        x, y, _ = tl.positions(t)
+        in_range = np.hypot(x - p.home.x, y - p.home.y) <= RF_RANGE_M
+        if rng.random() < f.rf_flapping and not tl.bad_days:
+            home_idx = np.flatnonzero(in_range)
+            for _ in range(rng.integers(1, 5)):
+                if len(home_idx):
+                    i = int(rng.choice(home_idx))
+                    n = int(rng.integers(1, 5))  # 30 s to 2 min out of range while at home
+                    in_range[i : i + n] = False
+                    out.faults.append(
+                        {
+                            "fault": "rf_flapping",
+                            "person": p.id,
+                            "device": device,
+                            "start": iso(t[i]),
+                            "end": iso(t[min(i + n, len(t) - 1)]),
+                        }
+                    )
+        alive = np.ones(len(t), dtype=bool)
+        if silent:
+            alive &= ~((t >= silent[0]) & (t < silent[1]))
+        changes = np.flatnonzero(np.diff(in_range.astype(np.int8))) + 1
+        status = np.arange(0, len(t), 60)  # every 30 minutes
+        picks = np.union1d(changes, status)
+        picks = picks[alive[picks]]
+        for i, stamp in zip(picks, _iso_many(t[picks]), strict=True):
+            state = "true" if in_range[i] else "false"
+            lines.append((t[i], f'{{"device": "{device}", "time": "{stamp}", "type": "rf", "in_range": {state}}}'))
+        unplug = None
+        if rng.random() < f.home_unit_unplugged and not tl.bad_days:
+            s = d0 + rng.uniform(8, 20) * HOUR
+            unplug = (s, min(d1 - MIN, s + rng.uniform(1, 5) * HOUR))
+            out.truth.append(violation(p, "home_unit_power", EQUIPMENT, unplug[0], unplug[1], None, device=device))
+        for i in range(0, len(t), 720):  # mains status every 6 hours
+            if alive[i]:
+                on = not (unplug and unplug[0] <= t[i] < unplug[1])
+                lines.append((t[i], json.dumps({"device": device, "time": iso(t[i]), "type": "power", "mains": on})))
+        if unplug:
+            lines.append(
+                (unplug[0], json.dumps({"device": device, "time": iso(unplug[0]), "type": "power", "mains": False}))
+            )
+            lines.append(
+                (unplug[1], json.dumps({"device": device, "time": iso(unplug[1]), "type": "power", "mains": True}))
+            )
+
+    # ---------------------------------------------------------------- alcohol tag
+
+    def _alcohol(
+        self,
+        tl: Timeline,
+        device: str,
+        rng: np.random.Generator,
+        d0: float,
+        d1: float,
+        silent: tuple[float, float] | None,
+        lines: list[tuple[float, str]],
+        out: DayOutput,
+    ) -> None:
+        p = tl.person
+        t = np.arange(d0 + rng.uniform(0, 1799), d1, 1800.0)
+        spikes: list[tuple[float, float]] = []
+        if rng.random() < self.faults.environmental_alcohol and not tl.bad_days:
+            s = d0 + rng.uniform(8, 20) * HOUR
+            spikes.append((s, float(rng.uniform(0.025, 0.045))))
+            out.faults.append({"fault": "environmental_alcohol", "person": p.id, "device": device, "start": iso(s)})
+        tac = tac_curve(tl.drinking, t) + environmental_curve(spikes, t) + rng.normal(0, 0.0012, len(t))
+        tac = np.clip(tac, 0, None)
+        hour = ((t - d0) / HOUR) % 24
+        ir = 1.15 + rng.normal(0, 0.04, len(t))
+        temp = np.where((hour < 7) | (hour > 22), 34.3, 33.4) + rng.normal(0, 0.4, len(t))
+        for k, s, e in tl.tampers:
+            if k == "alcohol":
+                obstructed = (t >= s) & (t < e + HOUR)
+                ir[obstructed] = 2.3 + rng.normal(0, 0.05, obstructed.sum())
+                temp[obstructed] = 24.5 + rng.normal(0, 0.8, obstructed.sum())
+        for i, stamp in enumerate(_iso_many(t)):
+            if silent and silent[0] <= t[i] < silent[1]:
+                continue
+            lines.append(
+                (
+                    t[i],
+                    f'{{"device": "{device}", "time": "{stamp}", "type": "alcohol", '
+                    f'"tac_g_dl": {tac[i]:.3f}, "ir_v": {ir[i]:.2f}, "temp_c": {temp[i]:.1f}}}',
+                )
+            )
+
+    # ---------------------------------------------------------------- upload batches
+
+    def _batches(
+        self,
+        device: str,
+        kind: str,
+        rng: np.random.Generator,
+        lines: list[tuple[float, str]],
+        fixes: tuple[np.ndarray, ...] | None,
+        outage: tuple[float, float] | None,
+        out: DayOutput,
+    ) -> None:
+        every = UPLOAD_S[kind]
+
+        def arrival(t: np.ndarray) -> np.ndarray:
+            a = (np.floor(t / every) + 1) * every + 2.0
+            if outage:
+                held = (t >= outage[0]) & (t < outage[1])
+                a = np.where(held, outage[1] + 30.0, a)
+            return a
+
+        groups: dict[float, list[bytes]] = {}
+        if fixes is not None and len(fixes[0]):
+            t, lat, lon, acc, seq = fixes
+            block = fastjson.fix_lines(device, np.round(t).astype(np.int64), lat, lon, acc, seq, self.device_width)
+            width = block.shape[1]
+            data = block.tobytes()
+            arr = arrival(t)
+            bounds = np.concatenate([[0], np.flatnonzero(np.diff(arr)) + 1, [len(t)]])
+            for a0, a1 in itertools.pairwise(bounds):
+                # Now and then a device sends its buffer newest first.
+                reverse = rng.random() < 0.03
+                chunk = block[a0:a1][::-1].tobytes() if reverse else data[a0 * width : a1 * width]
+                groups.setdefault(float(arr[a0]), []).append(chunk)
+            out.readings += len(t)
+        if lines:
+            times = np.array([x[0] for x in lines])
+            for a, (_, text) in zip(arrival(times), lines, strict=True):
+                groups.setdefault(float(a), []).append(text.encode() + b"\n")
+            out.readings += len(lines)
+        for a, parts in groups.items():
+            out.batches.append((a, device, b"".join(parts)))

@@ -1,0 +1,114 @@
+"""`openem simulate`: a case file, the telemetry its devices would send, and the truth, streamed to disk.
+
+Timelines for everyone are planned first (small: a few segments a day); device readings are then
+generated and written one day at a time, so memory does not grow with the number of days.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .devices import DayOutput, DeviceSimulator
+from .population import TOWNS, PopulationBuilder, SimPerson, case_file, iso, local_epoch
+from .profiles import SimConfig
+from .timeline import DayPlanner, Timeline, choose_bad_days
+from .truth import behaviour_truth, violation
+from .world import World
+
+CASES, TELEMETRY, TRUTH = "cases.json", "telemetry.jsonl", "truth.jsonl"
+
+
+@dataclass
+class SimResult:
+    people: int
+    device_days: int
+    readings: int
+    violations: int
+    seconds: float
+    out: Path
+
+
+_WORLD: World | None = None
+
+
+def world() -> World:
+    global _WORLD
+    if _WORLD is None:
+        _WORLD = World()
+    return _WORLD
+
+
+def default_start(days: int) -> date:
+    return date.today() - timedelta(days=days)
+
+
+def plan(config: SimConfig, start: date) -> tuple[list[SimPerson], list[Timeline]]:
+    w = world()
+    people = PopulationBuilder(w, config, start).build()
+    days = [start + timedelta(days=i) for i in range(config.days)]
+    timelines = []
+    for p in people:
+        rng = random.Random(config.seed * 1_000_003 + p.index)
+        bad = choose_bad_days(p, days, config, rng)
+        tl = DayPlanner(w, p, config, rng).run(days, bad)
+        tl.bad_days = sorted(bad.items())
+        timelines.append(tl)
+    return people, timelines
+
+
+def simulate(config: SimConfig, out: Path, practitioners: tuple[str, ...] = (), team: str = "") -> SimResult:
+    began = time.perf_counter()
+    start = date.fromisoformat(config.start) if config.start else default_start(config.days)
+    out.mkdir(parents=True, exist_ok=True)
+    people, timelines = plan(config, start)
+    (out / CASES).write_text(json.dumps(case_file(people, practitioners, team), indent=1) + "\n")
+    first, last = start, start + timedelta(days=config.days - 1)
+    t0, t1 = local_epoch(first, "00:00"), local_epoch(last, "24:00")
+    truth: list[dict[str, Any]] = []
+    faults: list[dict[str, Any]] = []
+    for tl in timelines:
+        truth.extend(behaviour_truth(tl, t0, t1, first, last))
+        for kind in sorted(tl.person.never_fitted):
+            truth.append(
+                violation(tl.person, "not_fitted", "equipment", t0, None, None, device=tl.person.devices[kind])
+            )
+    width = max([len(d) for p in people for d in p.devices.values()] + [8])
+    sim = DeviceSimulator(world(), config.faults, config.seed, width)
+    rng = np.random.default_rng([config.seed, 7])
+    readings = device_days = 0
+    with open(out / TELEMETRY, "wb") as fh:
+        for i in range(config.days):
+            day = start + timedelta(days=i)
+            d0, d1 = local_epoch(day, "00:00"), local_epoch(day, "24:00")
+            outages: dict[str, tuple[float, float]] = {}
+            for area in TOWNS:
+                if rng.random() < config.faults.network_outage_per_area_day:
+                    s = d0 + rng.uniform(8, 20) * 3600
+                    outages[area] = (s, s + rng.uniform(1, 3) * 3600)
+                    faults.append(
+                        {"fault": "network_outage", "area": area, "start": iso(s), "end": iso(outages[area][1])}
+                    )
+            output = DayOutput()
+            for tl in timelines:
+                sim.day(tl, i, d0, d1, outages.get(tl.person.area), output)
+                device_days += sum(1 for k in tl.person.devices if k not in tl.person.never_fitted)
+            output.batches.sort(key=lambda b: (b[0], b[1]))
+            fh.write(b"".join(b[2] for b in output.batches))
+            readings += output.readings
+            truth.extend(output.truth)
+            faults.extend(output.faults)
+    truth.sort(key=lambda v: (v["person"], v["start"], v["type"]))
+    with open(out / TRUTH, "w") as fh:
+        for v in truth:
+            fh.write(json.dumps(v) + "\n")
+        for f in faults:
+            fh.write(json.dumps(f) + "\n")
+    return SimResult(len(people), device_days, readings, len(truth), time.perf_counter() - began, out)
