@@ -36,7 +36,7 @@ class DeviceState:
     battery_pct: float = 100.0
     drain_pct_h: float = 3.0
     depleted_since: float | None = None
-    last_in_range: bool | None = None
+    charge_until: float = 0.0  # an evening's charge can run past midnight
 
 
 @dataclass
@@ -45,6 +45,8 @@ class DayOutput:
     truth: list[dict[str, Any]] = field(default_factory=list)
     faults: list[dict[str, Any]] = field(default_factory=list)
     readings: int = 0
+    # When each device could not have shown behaviour: (device, start, end).
+    blind: list[tuple[str, float, float]] = field(default_factory=list)
 
 
 def _iso_many(t: np.ndarray) -> list[str]:
@@ -64,15 +66,26 @@ class DeviceSimulator:
         self.state: dict[str, DeviceState] = {}
         self.device_width = device_width
         self.town_xy = np.array(list(TOWNS.values()))
+        self.bad_today = False
 
     def _rng(self, *key: int | str) -> np.random.Generator:
         # One stream per (device, day): the output does not depend on the order of the work.
         return np.random.default_rng([self.seed, *[hash(k) & 0xFFFFFFFF if isinstance(k, str) else k for k in key]])
 
     def day(
-        self, tl: Timeline, day_index: int, d0: float, d1: float, outage: tuple[float, float] | None, out: DayOutput
+        self,
+        tl: Timeline,
+        day_index: int,
+        d0: float,
+        d1: float,
+        outage: tuple[float, float] | None,
+        out: DayOutput,
+        bad_today: bool = False,
     ) -> None:
+        """One day of every device of one person. Faults are not injected on the person's bad days, so
+        that what they did stays observable and is measured as such."""
         p = tl.person
+        self.bad_today = bad_today
         for kind, device in sorted(p.devices.items()):
             st = self.state.setdefault(device, DeviceState(drain_pct_h=100 / self._rng(device).uniform(24, 40)))
             rng = self._rng(device, day_index)
@@ -82,10 +95,11 @@ class DeviceSimulator:
             lines: list[tuple[float, str]] = []
             fixes: tuple[np.ndarray, ...] | None = None
             silent = None
-            if rng.random() < self.faults.device_silent:
+            if rng.random() < self.faults.device_silent and not bad_today:
                 s = d0 + rng.uniform(8, 18) * HOUR
                 silent = (s, s + rng.uniform(3, 6) * HOUR)
                 out.truth.append(violation(p, "no_signal", EQUIPMENT, silent[0], silent[1], None, device=device))
+                out.blind.append((device, silent[0], silent[1]))
             if kind == "gps":
                 fixes = self._gps(tl, device, st, rng, start, d1, silent, lines, out)
             elif kind == "rf":
@@ -119,14 +133,15 @@ class DeviceSimulator:
     ) -> np.ndarray:
         """Battery percentage each minute: drains all day, charges in the evening at home if remembered."""
         pct = np.empty(len(t))
-        charging = np.zeros(len(t), dtype=bool)
+        charging = t < st.charge_until
         if charge:
             home = tl.stays_at(tl.person.home)
             evening = t[0] + rng.uniform(18, 21) * HOUR
             for s, e in home:
                 cs = max(s, evening)
                 if cs < e and cs < t[-1]:
-                    charging = (t >= cs) & (t < min(e, cs + 2.5 * HOUR))
+                    st.charge_until = min(e, cs + 2.5 * HOUR)
+                    charging = charging | ((t >= cs) & (t < st.charge_until))
                     break
         level = st.battery_pct
         step_h = (t[1] - t[0]) / HOUR if len(t) > 1 else 1 / 60
@@ -154,11 +169,12 @@ class DeviceSimulator:
     ) -> tuple[np.ndarray, ...]:
         p, f = tl.person, self.faults
         t = np.arange(d0 + rng.uniform(0, 59), d1, MIN)
-        not_charged = rng.random() < f.battery_not_charged and not tl.bad_days
+        not_charged = rng.random() < f.battery_not_charged and not self.bad_today
         pct = self._battery(tl, st, rng, t, charge=not not_charged)
         powered = pct > 0
         # Battery episodes: low warning, then flat until the next charge.
         flat = _intervals(~powered, t, MIN)
+        out.blind.extend((device, s, e) for s, e in flat)
         for s, e in flat:
             if st.depleted_since is None:
                 st.depleted_since = s
@@ -187,7 +203,7 @@ class DeviceSimulator:
                 lines.append((t[i], f'{{"device": "{device}", "time": "{stamps[i]}", "type": "heartbeat"}}'))
         x, y, indoors = tl.positions(t)
         has_fix = alive.copy()
-        if rng.random() < f.location_failure and not tl.bad_days:
+        if rng.random() < f.location_failure and not self.bad_today:
             s = d0 + rng.uniform(7, 16) * HOUR
             lf = (s, s + rng.uniform(2.5, 5) * HOUR)
             has_fix &= ~((t >= lf[0]) & (t < lf[1]))
@@ -249,7 +265,7 @@ class DeviceSimulator:
         t = np.arange(d0, d1, 30.0)
         x, y, _ = tl.positions(t)
         in_range = np.hypot(x - p.home.x, y - p.home.y) <= RF_RANGE_M
-        if rng.random() < f.rf_flapping and not tl.bad_days:
+        if rng.random() < f.rf_flapping and not self.bad_today:
             home_idx = np.flatnonzero(in_range)
             for _ in range(rng.integers(1, 5)):
                 if len(home_idx):
@@ -276,7 +292,7 @@ class DeviceSimulator:
             state = "true" if in_range[i] else "false"
             lines.append((t[i], f'{{"device": "{device}", "time": "{stamp}", "type": "rf", "in_range": {state}}}'))
         unplug = None
-        if rng.random() < f.home_unit_unplugged and not tl.bad_days:
+        if rng.random() < f.home_unit_unplugged and not self.bad_today:
             s = d0 + rng.uniform(8, 20) * HOUR
             unplug = (s, min(d1 - MIN, s + rng.uniform(1, 5) * HOUR))
             out.truth.append(violation(p, "home_unit_power", EQUIPMENT, unplug[0], unplug[1], None, device=device))
@@ -308,7 +324,7 @@ class DeviceSimulator:
         p = tl.person
         t = np.arange(d0 + rng.uniform(0, 1799), d1, 1800.0)
         spikes: list[tuple[float, float]] = []
-        if rng.random() < self.faults.environmental_alcohol and not tl.bad_days:
+        if rng.random() < self.faults.environmental_alcohol and not self.bad_today:
             s = d0 + rng.uniform(8, 20) * HOUR
             spikes.append((s, float(rng.uniform(0.025, 0.045))))
             out.faults.append({"fault": "environmental_alcohol", "person": p.id, "device": device, "start": iso(s)})

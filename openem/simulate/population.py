@@ -201,6 +201,25 @@ def _polygon_area(x: float, y: float, half: float, rng: random.Random) -> tuple[
     return {"type": "Polygon", "coordinates": [ring]}, poly
 
 
+def _straight_point(
+    x: np.ndarray, y: np.ndarray, rng: random.Random, half_m: float = 800.0
+) -> tuple[float, float] | None:
+    """A point on a polyline whose path within half_m either side is nearly straight."""
+    seg = np.hypot(np.diff(x), np.diff(y))
+    dist = np.concatenate([[0.0], np.cumsum(seg)])
+    total = dist[-1]
+    if total < 2 * half_m + 1_000:
+        return None
+    for frac in sorted(np.linspace(0.25, 0.75, 11), key=lambda _: rng.random()):
+        d = total * frac
+        a, b = d - half_m, d + half_m
+        ax, ay = np.interp(a, dist, x), np.interp(a, dist, y)
+        bx, by = np.interp(b, dist, x), np.interp(b, dist, y)
+        if np.hypot(bx - ax, by - ay) > 0.97 * 2 * half_m:
+            return float(np.interp(d, dist, x)), float(np.interp(d, dist, y))
+    return None
+
+
 class PopulationBuilder:
     def __init__(self, world: World, config: SimConfig, start: date) -> None:
         self.world = world
@@ -401,8 +420,12 @@ class PopulationBuilder:
                 if not 3_000 < dist < 15_000:
                     continue
                 r = world.route(p.home, dest, "car")
-                mid = len(r.x) // 2
-                cx, cy = r.x[mid], r.y[mid]
+                # Put the zone on a straight stretch: fixes a minute apart either side of it then
+                # lie on a line through it, as they would for a real drive past a victim's road.
+                centre = _straight_point(r.x, r.y, rng)
+                if centre is None:
+                    continue
+                cx, cy = centre
                 radius = rng.uniform(120, 200)
                 a, sh = _circle_area(cx, cy, round(radius))
                 if sh.distance(routine) < 60 or sh.distance(p_home) < 500 or sh.distance(Point(dest.x, dest.y)) < 300:

@@ -10,7 +10,7 @@ import json
 import random
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,7 @@ def simulate(config: SimConfig, out: Path, practitioners: tuple[str, ...] = (), 
     sim = DeviceSimulator(world(), config.faults, config.seed, width)
     rng = np.random.default_rng([config.seed, 7])
     readings = device_days = 0
+    blind: dict[str, list[tuple[float, float]]] = {}
     with open(out / TELEMETRY, "wb") as fh:
         for i in range(config.days):
             day = start + timedelta(days=i)
@@ -98,13 +99,17 @@ def simulate(config: SimConfig, out: Path, practitioners: tuple[str, ...] = (), 
                     )
             output = DayOutput()
             for tl in timelines:
-                sim.day(tl, i, d0, d1, outages.get(tl.person.area), output)
+                bad_today = any(d == day for d, _ in tl.bad_days)
+                sim.day(tl, i, d0, d1, outages.get(tl.person.area), output, bad_today)
                 device_days += sum(1 for k in tl.person.devices if k not in tl.person.never_fitted)
             output.batches.sort(key=lambda b: (b[0], b[1]))
             fh.write(b"".join(b[2] for b in output.batches))
             readings += output.readings
             truth.extend(output.truth)
             faults.extend(output.faults)
+            for device, s, e in output.blind:
+                blind.setdefault(device, []).append((s, e))
+    _mark_unobservable(truth, people, blind)
     truth.sort(key=lambda v: (v["person"], v["start"], v["type"]))
     with open(out / TRUTH, "w") as fh:
         for v in truth:
@@ -112,3 +117,48 @@ def simulate(config: SimConfig, out: Path, practitioners: tuple[str, ...] = (), 
         for f in faults:
             fh.write(json.dumps(f) + "\n")
     return SimResult(len(people), device_days, readings, len(truth), time.perf_counter() - began, out)
+
+
+# Which device shows which kind of behaviour.
+WATCHED_BY = {
+    "curfew_absence": ("rf", "gps"),
+    "exclusion_zone_entry": ("gps",),
+    "inclusion_zone_exit": ("gps",),
+    "attendance_missed": ("gps",),
+    "alcohol_confirmed": ("alcohol",),
+    "alcohol_level_exceeded": ("alcohol",),
+}
+
+
+def _mark_unobservable(
+    truth: list[dict[str, Any]], people: list[SimPerson], blind: dict[str, list[tuple[float, float]]]
+) -> None:
+    """A violation that happened while its device was flat, silent or not fitted really happened, but
+    no system could have seen it: say so, so that detection is measured on what could be detected."""
+    by_id = {p.id: p for p in people}
+    for v in truth:
+        kinds = WATCHED_BY.get(v["type"])
+        if not kinds or v["end"] is None:
+            continue
+        p = by_id[v["person"]]
+        kind = next((k for k in kinds if k in p.devices), None)
+        if kind is None:
+            continue
+        device = p.devices[kind]
+        s = datetime.fromisoformat(v["start"].replace("Z", "+00:00")).timestamp()
+        e = datetime.fromisoformat(v["end"].replace("Z", "+00:00")).timestamp()
+        covered = kind in p.never_fitted or any(
+            bs <= s + 120 and be >= e - 120 for bs, be in _merged(blind.get(device, []))
+        )
+        if covered:
+            v["evidence"]["observable"] = False
+
+
+def _merged(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for s, e in sorted(intervals):
+        if out and s <= out[-1][1] + 120:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out

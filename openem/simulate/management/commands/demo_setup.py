@@ -1,14 +1,25 @@
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from openem.accounts.personas import DEMO_PASSWORD, PERSONAS, create_personas
+from openem.accounts.personas import DEMO_PASSWORD, PERSONAS, TEAM, create_personas
 from openem.cases.casefile_io import import_casefile
 from openem.cases.models import Person
 from openem.engine import casefile
-from openem.simulate.caseload import generate
+from openem.simulate.population import case_file
+from openem.simulate.profiles import SimConfig
+from openem.simulate.runner import plan
+
+
+def demo_case_file(people: int = 36, seed: int = 1, today: date | None = None) -> dict[str, Any]:
+    """The demo caseload: the simulator's people in Rutland, split between the two demo practitioners."""
+    start = (today or date.today()) - timedelta(days=7)
+    config = SimConfig(people=people, days=8, seed=seed, start=start.isoformat())
+    sim_people, _ = plan(config, start)
+    return case_file(sim_people, ("alex.practitioner", "bea.practitioner"), TEAM)
 
 
 class Command(BaseCommand):
@@ -21,7 +32,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         create_personas()
         if not Person.objects.exists():
-            data = generate(people=options["people"], seed=options["seed"])
+            data = demo_case_file(options["people"], options["seed"])
             result = import_casefile(casefile.parse(data), None, "Demo caseload")
             self.stdout.write(f"Demo caseload: {result.people_created} people, {result.orders_created} orders.")
         self.stdout.write("")
