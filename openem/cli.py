@@ -9,6 +9,15 @@ import sys
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
+    # The engine's commands need no database, so they do not start Django.
+    if len(argv) > 1 and argv[1] == "replay":
+        from openem.engine.replay import main as replay_main
+
+        sys.exit(replay_main(argv[2:]))
+    if len(argv) > 1 and argv[1] == "bench":
+        from openem.bench import main as bench_main
+
+        sys.exit(bench_main(argv[2:]))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openem.settings")
     if len(argv) > 1 and not argv[1].startswith("-"):
         argv[1] = argv[1].replace("-", "_")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import shapely
 from pyproj import Transformer
 from shapely.geometry import Point, shape
@@ -32,12 +33,36 @@ class Circle:
 
 
 class LocalProjection:
-    """Forward and inverse transforms between WGS84 and metres around (lat0, lon0)."""
+    """Forward and inverse transforms between WGS84 and metres around (lat0, lon0).
+
+    ``forward``/``inverse`` are pyproj azimuthal equidistant transforms. ``fast_xy`` is the engine's hot
+    path: the same plane to within 0.3 m up to 20 km from the centre (tested against pyproj), from the
+    ellipsoid's radii of curvature, at a fraction of pyproj's cost per point. The engine puts fixes and
+    zones through the same function, so containment is exact in its plane.
+    """
 
     def __init__(self, lat0: float, lon0: float) -> None:
         crs = f"+proj=aeqd +lat_0={lat0:.6f} +lon_0={lon0:.6f} +datum=WGS84 +units=m +no_defs"
+        self.lat0, self.lon0 = lat0, lon0
         self.forward = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
         self.inverse = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        # Radii of curvature of the WGS84 ellipsoid at lat0 (meridian M, prime vertical N).
+        a, f = 6378137.0, 1 / 298.257223563
+        e2 = f * (2 - f)
+        s = np.sin(np.radians(lat0))
+        w = 1 - e2 * s * s
+        self._m = a * (1 - e2) / w**1.5
+        self._n = a / np.sqrt(w)
+
+    def fast_xy(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        phi = np.radians(lat)
+        dlam = np.radians(np.asarray(lon) - self.lon0)
+        dphi = phi - np.radians(self.lat0)
+        # Second order in the offsets: the meridians converge (cos of each point's own latitude) and
+        # the parallels curve (the dlam^2 term).
+        x = self._n * np.cos(phi) * dlam
+        y = self._m * dphi + 0.5 * self._n * np.cos(phi) * np.sin(phi) * dlam * dlam
+        return x, y
 
     def to_metric(self, geom: BaseGeometry) -> BaseGeometry:
         return shapely.transform(geom, lambda xy: _stack(self.forward.transform(xy[:, 0], xy[:, 1])))
@@ -47,8 +72,6 @@ class LocalProjection:
 
 
 def _stack(xy: tuple[Any, Any]) -> Any:
-    import numpy as np
-
     return np.column_stack(xy)
 
 
@@ -123,3 +146,8 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     a = proj.to_metric(Point(lon1, lat1))
     b = proj.to_metric(Point(lon2, lat2))
     return float(a.distance(b))
+
+
+def fast_metric(proj: LocalProjection, geom: BaseGeometry) -> BaseGeometry:
+    """A lon/lat geometry in the engine's metric plane (``LocalProjection.fast_xy``)."""
+    return shapely.transform(geom, lambda xy: np.column_stack(proj.fast_xy(xy[:, 1], xy[:, 0])))

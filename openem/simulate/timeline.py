@@ -180,9 +180,15 @@ class DayPlanner:
             leave = morning_end - rng.uniform(25, 90) * MIN
         plan: list[tuple[Place, float, float]] = []  # (place, arrive_at, leave_at)
         if p.work is not None and not weekend:
-            plan.append(
-                (p.work, leave + self._travel_s(home, p.work), local_epoch(day, "16:30") + rng.uniform(0, 60) * MIN)
-            )
+            work_end = local_epoch(day, "16:30") + rng.uniform(0, 60) * MIN
+            arrive = leave + self._travel_s(home, p.work)
+            if appt is not None and bad != Behaviour.MISSES_APPOINTMENT:
+                # Out of work for the appointment, and back afterwards.
+                to_office = self._travel_s(p.work, self.world.office)
+                plan.append((p.work, arrive, appt[0] - to_office - 15 * MIN))
+                plan.append((p.work, appt[1] + to_office + 10 * MIN, work_end))
+            else:
+                plan.append((p.work, arrive, work_end))
         elif rng.random() < 0.7 or bad == Behaviour.LEAVES_EARLY:
             shop = rng.choice(p.shops)
             arrive = leave + self._travel_s(home, shop)

@@ -6,7 +6,7 @@ same timeline the device readings come from. Equipment faults are added by the d
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -75,7 +75,8 @@ def curfew_truth(tl: Timeline, t0: float, t1: float, first: date, last: date) ->
     windows = [Window.from_json(w) for w in p.curfew["windows"]]
     home = tl.stays_at(p.home)
     out = []
-    for s, e, _ in occurrences(windows, max(first, cstart), min(last, cend)):
+    # The night before the first day ends on the first morning: include it.
+    for s, e, _ in occurrences(windows, max(first - timedelta(days=1), cstart), min(last, cend)):
         a, b = max(s.timestamp(), t0), min(e.timestamp(), t1)
         if a >= b:
             continue
@@ -194,8 +195,11 @@ def behaviour_truth(tl: Timeline, t0: float, t1: float, first: date, last: date)
     out = curfew_truth(tl, t0, t1, first, last)
     for zone in p.zones:
         out.extend(zone_truth(tl, zone, t0, t1, first, last))
-    for s, e in tl.missed:
-        out.append(violation(p, "attendance_missed", BEHAVIOUR, s, e, p.attendance_id))
+    # Missed if the person was never at the office during the appointment, whatever the plan said.
+    office = [(st.start, st.end) for st in tl.segments if isinstance(st, Stay) and st.place.kind == "office"]
+    for s, e in p.appointments:
+        if t0 <= s < t1 and not any(a < e and b > s for a, b in office):
+            out.append(violation(p, "attendance_missed", BEHAVIOUR, s, e, p.attendance_id))
     out.extend(alcohol_truth(tl, t0, t1))
     for kind, s, e in tl.tampers:
         out.append(violation(p, "tamper", BEHAVIOUR, s, e, None, device=p.devices[kind], kind="strap"))

@@ -1,0 +1,68 @@
+"""Alcohol: confirmed drinking, level exceedance and sober days, from transdermal readings.
+
+A drinking event is confirmed when transdermal alcohol reaches 0.02 g/dl over consecutive readings
+with a rise drinking can cause; a single reading, or a rise faster than drinking can cause, is
+reported as environmental exposure for an analyst, not as drinking.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+
+from ..enums import AlcoholMode, ConditionType
+from ..intervals import runs
+from ..model import LONDON
+from ..violations import Violation, ViolationType
+from .context import Context
+
+
+def evaluate(ctx: Context, confirmed_tamper: list[Violation]) -> list[Violation]:
+    f, p = ctx.frame, ctx.params
+    out: list[Violation] = []
+    for cond in ctx.subject.of_type(ConditionType.ALCOHOL):
+        lo, hi = max(cond.span[0], ctx.t_start), min(cond.span[1], ctx.t_end)
+        sel = (f.alc_t >= lo) & (f.alc_t < hi)
+        t, tac = f.alc_t[sel], f.tac[sel]
+        level = cond.spec.level_g_dl if cond.spec.mode == AlcoholMode.LEVEL else None
+        threshold = level if level is not None else p.alcohol_threshold_g_dl
+        vtype = ViolationType.ALCOHOL_LEVEL_EXCEEDED if level is not None else ViolationType.ALCOHOL_CONFIRMED
+        above = tac >= threshold if level is None else tac > level
+        for a, b in runs(above):
+            prev_t = t[a - 1] if a > 0 else None
+            rise = (tac[a] - tac[a - 1]) / max((t[a] - t[a - 1]) / 3600, 1e-6) if prev_t is not None else 0.0
+            plausible = rise <= p.alcohol_max_rise_g_dl_h
+            if b - a >= p.alcohol_confirm_readings and (plausible or b - a >= p.alcohol_confirm_readings + 1):
+                end = float(t[b]) if b < len(t) else None
+                out.append(Violation(ctx.subject.id, cond.order.id, cond.id, vtype, float(t[a]), end,
+                                     {"device": f.device, "peak_g_dl": round(float(tac[a:b].max()), 3),
+                                      "readings": b - a, "rise_g_dl_h": round(float(rise), 3)}))
+            else:
+                ctx.info.append({"info": "environmental_exposure" if not plausible else "single_alcohol_reading",
+                                 "person": ctx.subject.id, "device": f.device, "time": float(t[a]),
+                                 "tac_g_dl": round(float(tac[a:b].max()), 3)})
+        ctx.info.append({"info": "sober_days", "person": ctx.subject.id, "device": f.device,
+                         **sober_days(t, [v for v in out if v.condition == cond.id] + confirmed_tamper)})
+    return out
+
+
+def sober_days(t: np.ndarray, events: list[Violation]) -> dict[str, int]:
+    """A sober day is a local day worn (readings through it) with no confirmed alcohol or tamper."""
+    if not len(t):
+        return {"days_worn": 0, "sober_days": 0, "current_streak": 0}
+    days = np.array([datetime.fromtimestamp(x, LONDON).date().toordinal() for x in t])
+    worn = [d for d in np.unique(days) if (days == d).sum() >= 40]  # about 20 hours of half-hourly readings
+    bad = set()
+    for v in events:
+        end = v.end if v.end is not None else float(t[-1])
+        d0 = datetime.fromtimestamp(v.start, LONDON).date().toordinal()
+        d1 = datetime.fromtimestamp(end, LONDON).date().toordinal()
+        bad.update(range(d0, d1 + 1))
+    sober = [d for d in worn if d not in bad]
+    streak = 0
+    for d in reversed(worn):
+        if d in bad:
+            break
+        streak += 1
+    return {"days_worn": len(worn), "sober_days": len(sober), "current_streak": streak}

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from ..enums import DeviceKind
+from ..model import Cond, Params, Subject, local_day_start
+from ..schedule import occurrences
+from ..telemetry import DeviceFrame
+
+
+@dataclass
+class Fixes:
+    t: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    acc: np.ndarray
+
+
+@dataclass
+class Context:
+    subject: Subject
+    frame: DeviceFrame
+    kind: DeviceKind
+    params: Params
+    t_start: float  # fitted
+    t_end: float  # removed, or the end of the data
+    data_end: float  # the end of all the data: what is open then stays open
+    data_start: float = 0.0  # the start of the data: silence before it is not silence
+    info: list[dict[str, Any]] = field(default_factory=list)
+
+    @cached_property
+    def fixes(self) -> Fixes:
+        """Usable fixes in metres: accurate enough, and not a multipath spike."""
+        f, p = self.frame, self.params
+        ok = f.acc <= p.max_accuracy_m
+        t, lat, lon, acc = f.fix_t[ok], f.lat[ok], f.lon[ok], f.acc[ok]
+        x, y = self.subject.to_metric(lat, lon)
+        keep = ~spikes(x, y, acc, p.spike_jump_m)
+        dropped = int((~ok).sum() + (~keep).sum())
+        if dropped:
+            self.info.append({"device": f.device, "info": "fixes_filtered", "count": dropped,
+                              "why": "accuracy worse than max_accuracy_m, or a multipath spike"})
+        return Fixes(t[keep], x[keep], y[keep], acc[keep])
+
+    def spans(self, cond: Cond) -> list[tuple[float, float]]:
+        """When a condition with windows applies, as occurrences within its dates and this context."""
+        lo, hi = max(cond.span[0], self.t_start), min(cond.span[1], self.t_end)
+        if lo >= hi:
+            return []
+        if not cond.spec.windows:
+            return [(lo, hi)]
+        first = _local_date(lo) - timedelta(days=1)
+        last = _local_date(hi)
+        out = []
+        for s, e, _ in occurrences(cond.spec.windows, first, last):
+            a, b = max(s.timestamp(), lo), min(e.timestamp(), hi)
+            if a < b:
+                out.append((a, b))
+        rel = cond.spec.release_day_start
+        if rel is not None:
+            # Release day: from the release-day start to the end of that night's curfew.
+            day0 = cond.order.start
+            s0 = local_day_start(day0) + rel * 60
+            later = [e for s, e in out if s >= s0 - 1]
+            e0 = min(later) if later else s0 + 12 * 3600
+            out = [(a, b) for a, b in out if b <= s0 or a >= e0]
+            if lo <= s0 < hi:
+                out.append((s0, min(e0, hi)))
+            out.sort()
+        return out
+
+
+def _local_date(t: float) -> Any:
+    from datetime import datetime
+
+    from ..model import LONDON
+
+    return datetime.fromtimestamp(t, LONDON).date()
+
+
+def spikes(x: np.ndarray, y: np.ndarray, acc: np.ndarray, jump_m: float) -> np.ndarray:
+    """A fix far from both neighbours while the neighbours agree: a multipath jump, not a movement."""
+    n = len(x)
+    out = np.zeros(n, dtype=bool)
+    if n < 3:
+        return out
+    d_prev = np.hypot(x[1:-1] - x[:-2], y[1:-1] - y[:-2])
+    d_next = np.hypot(x[2:] - x[1:-1], y[2:] - y[1:-1])
+    d_skip = np.hypot(x[2:] - x[:-2], y[2:] - y[:-2])
+    tol = jump_m + acc[1:-1]
+    out[1:-1] = (d_prev > tol) & (d_next > tol) & (d_skip < 0.5 * np.minimum(d_prev, d_next))
+    return out
