@@ -84,13 +84,27 @@ class Engine:
                 end = fitting.removed if fitting.removed is not None else float("inf")
                 part = slice_frame(frame, fitting.fitted, end)
                 assigned += len(part.t)
-                ctx = Context(fitting.subject, part, fitting.kind, self.params, fitting.fitted, min(end, data_end),
-                              data_end, data_start)
+                ctx = Context(
+                    fitting.subject,
+                    part,
+                    fitting.kind,
+                    self.params,
+                    fitting.fitted,
+                    min(end, data_end),
+                    data_end,
+                    data_start,
+                )
                 violations += evaluate_context(ctx)
                 info += ctx.info
             if assigned < len(frame.t):
-                info.append({"info": "unassigned_readings", "device": device, "count": len(frame.t) - assigned,
-                             "why": "the device was not fitted to anyone when these were measured"})
+                info.append(
+                    {
+                        "info": "unassigned_readings",
+                        "device": device,
+                        "count": len(frame.t) - assigned,
+                        "why": "the device was not fitted to anyone when these were measured",
+                    }
+                )
         for subject in self.model.subjects.values():
             violations += monitoring.evaluate(self.model, subject, self.params, data_start, data_end)
         violations.sort(key=Violation.sort_key)

@@ -9,8 +9,9 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Index ranges [a, b) where mask is True."""
     if not len(mask):
         return []
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.view(np.int8) if mask.dtype == bool
-                                                   else mask.astype(np.int8), [0]))))
+    edges = np.flatnonzero(
+        np.diff(np.concatenate(([0], mask.view(np.int8) if mask.dtype == bool else mask.astype(np.int8), [0])))
+    )
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 

@@ -25,12 +25,14 @@ class Params:
 
     rf_grace_s: float = 180.0  # out of range for less than this is range flapping, not absence
     gps_away_margin_m: float = 25.0  # beyond the property plus the fix's accuracy plus this: away
-    gps_away_fixes: int = 2  # consecutive away fixes to start a GPS curfew absence
+    gps_away_fixes: int = 3  # consecutive away fixes to start a GPS curfew absence
+    gps_stale_s: float = 1200.0  # with no fix for longer than this, what the fixes show ends
     gps_home_fixes: int = 1
     zone_enter_fixes: int = 2  # consecutive certainly-inside fixes for a zone entry
     zone_leave_fixes: int = 2  # consecutive certainly-outside fixes to end it (hysteresis)
     pass_through_max_gap_s: float = 300.0  # fixes further apart than this cannot show a pass-through
     pass_through_max_speed_mps: float = 45.0
+    pass_through_depth: float = 0.1  # the line must pass this share of its length inside the zone's edge
     max_accuracy_m: float = 100.0  # a fix worse than this is not used for rules
     spike_jump_m: float = 60.0  # a fix further than this from both neighbours that agree: multipath
     attendance_tolerance_s: float = 600.0
@@ -173,5 +175,6 @@ def compile_cases(cf: CaseFile) -> Model:
             if d.fitted is None:
                 continue
             fittings.setdefault(d.id, []).append(
-                Fitting(subj, d.kind, d.fitted.timestamp(), d.removed.timestamp() if d.removed else None))
+                Fitting(subj, d.kind, d.fitted.timestamp(), d.removed.timestamp() if d.removed else None)
+            )
     return Model(subjects, fittings)

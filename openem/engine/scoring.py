@@ -84,8 +84,9 @@ def score(truth: list[dict[str, Any]], found: list[dict[str, Any]], data_end: fl
                 s.correct += 1
             else:
                 result.false.append(v)
-                if vtype in BEHAVIOUR and any(ts - TOLERANCE_S <= fe and te + TOLERANCE_S >= fs
-                                              for ts, te in equipment[person]):
+                if vtype in BEHAVIOUR and any(
+                    ts - TOLERANCE_S <= fe and te + TOLERANCE_S >= fs for ts, te in equipment[person]
+                ):
                     result.equipment_as_behaviour += 1
     for t in ViolationType:
         result.by_type.setdefault(t.value, TypeScore())

@@ -114,8 +114,16 @@ def parse_reading(d: Any, raw: str = "", now: float | None = None) -> Reading:
     if type(seq) is not int:
         raise ReadingError("seq", f"{json.dumps(seq)} is not a whole number")
     if rtype is ReadingType.FIX:
-        return Reading(device, t, rtype, seq, _num(d, "lat", -90, 90), _num(d, "lon", -180, 180),
-                       _num(d, "accuracy_m", 0, 100_000, required=False), raw=raw)
+        return Reading(
+            device,
+            t,
+            rtype,
+            seq,
+            _num(d, "lat", -90, 90),
+            _num(d, "lon", -180, 180),
+            _num(d, "accuracy_m", 0, 100_000, required=False),
+            raw=raw,
+        )
     if rtype is ReadingType.RF:
         return Reading(device, t, rtype, seq, flag=_bool(d, "in_range"), raw=raw)
     if rtype is ReadingType.TAMPER:
@@ -133,9 +141,16 @@ def parse_reading(d: Any, raw: str = "", now: float | None = None) -> Reading:
         charging = _bool(d, "charging") if "charging" in d else -1
         return Reading(device, t, rtype, seq, kind="battery", value=pct, flag=charging, raw=raw)
     if rtype is ReadingType.ALCOHOL:
-        return Reading(device, t, rtype, seq, value=_num(d, "tac_g_dl", 0, 1),
-                       ir_v=_num(d, "ir_v", 0, 10, required=False), temp_c=_num(d, "temp_c", -40, 60, required=False),
-                       raw=raw)
+        return Reading(
+            device,
+            t,
+            rtype,
+            seq,
+            value=_num(d, "tac_g_dl", 0, 1),
+            ir_v=_num(d, "ir_v", 0, 10, required=False),
+            temp_c=_num(d, "temp_c", -40, 60, required=False),
+            raw=raw,
+        )
     return Reading(device, t, rtype, seq, raw=raw)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import shapely
 
 from . import fastjson
 from .population import TOWNS, iso
@@ -171,6 +172,11 @@ class DeviceSimulator:
         t = np.arange(d0 + rng.uniform(0, 59), d1, MIN)
         not_charged = rng.random() < f.battery_not_charged and not self.bad_today
         pct = self._battery(tl, st, rng, t, charge=not not_charged)
+        if silent and np.interp(silent[0], t, pct) < 20 and out.truth and out.truth[-1]["type"] == "no_signal":
+            # A tag about to go flat going silent would be a flat battery, not a fault: no such fault.
+            out.truth.pop()
+            out.blind.pop()
+            silent = None
         powered = pct > 0
         # Battery episodes: low warning, then flat until the next charge.
         flat = _intervals(~powered, t, MIN)
@@ -201,6 +207,21 @@ class DeviceSimulator:
         for i in range(7, len(t), 15):
             if alive[i]:
                 lines.append((t[i], f'{{"device": "{device}", "time": "{stamps[i]}", "type": "heartbeat"}}'))
+        zones = [z.shape for z in p.zones if z.kind == "exclusion_zone" and z.monitored]
+        if zones:
+            # Tags hold their zones and fix every 15 s while inside one (as Attenti and SCRAM do).
+            fine = np.arange(t[0], d1, 15.0)
+            fx, fy, _ = tl.positions(fine)
+            inside = np.zeros(len(fine), dtype=bool)
+            for z in zones:
+                inside |= shapely.contains_xy(z.buffer(30), fx, fy)
+            if inside.any():
+                extra = fine[inside]
+                k = np.clip(np.searchsorted(t, extra, side="right") - 1, 0, len(t) - 1)
+                extra, extra_alive = extra[alive[k]], alive[k][alive[k]]
+                order = np.argsort(np.concatenate([t, extra]), kind="stable")
+                t = np.concatenate([t, extra])[order]
+                alive = np.concatenate([alive, extra_alive])[order]
         x, y, indoors = tl.positions(t)
         has_fix = alive.copy()
         if rng.random() < f.location_failure and not self.bad_today:
@@ -212,7 +233,7 @@ class DeviceSimulator:
             )
         # Indoors: a fix now and then, and poor; short visits to big buildings get none.
         stay_len = self._stay_lengths(tl, t)
-        indoor_p = np.where(stay_len > 45 * MIN, 0.45, 0.05)
+        indoor_p = np.where(stay_len > 45 * MIN, 0.45, 0.3)
         has_fix &= np.where(indoors, rng.random(len(t)) < indoor_p, rng.random(len(t)) < 0.98)
         for _ in range(rng.poisson(f.gap_per_hour * 24)):
             g0 = rng.uniform(d0, d1)
@@ -267,9 +288,13 @@ class DeviceSimulator:
         in_range = np.hypot(x - p.home.x, y - p.home.y) <= RF_RANGE_M
         if rng.random() < f.rf_flapping and not self.bad_today:
             home_idx = np.flatnonzero(in_range)
+            used: list[int] = []
             for _ in range(rng.integers(1, 5)):
                 if len(home_idx):
                     i = int(rng.choice(home_idx))
+                    if any(abs(i - j) < 40 for j in used):
+                        continue  # blips are minutes apart, each a few seconds to two minutes
+                    used.append(i)
                     n = int(rng.integers(1, 5))  # 30 s to 2 min out of range while at home
                     in_range[i : i + n] = False
                     out.faults.append(

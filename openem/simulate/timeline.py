@@ -60,6 +60,7 @@ class Timeline:
     tampers: list[tuple[str, float, float]] = field(default_factory=list)  # (device kind, open, close)
     bad_days: list[tuple[date, Behaviour]] = field(default_factory=list)
     missed: list[tuple[float, float]] = field(default_factory=list)
+    edge_clips: list[tuple[float, float]] = field(default_factory=list)
 
     def positions(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """True (x, y) in metres at times t, and whether the person is indoors (at a place)."""

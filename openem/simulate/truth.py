@@ -106,6 +106,7 @@ def _inside_intervals(
     shapely.prepare(shape)
     minx, miny, maxx, maxy = shape.bounds
     out: list[tuple[float, float, bool]] = []
+    edge_clips = tl.edge_clips
     for seg in tl.segments:
         if seg.end <= t0 or seg.start >= t1:
             continue
@@ -125,6 +126,11 @@ def _inside_intervals(
             continue
         edges = np.flatnonzero(np.diff(np.concatenate([[0], inside.astype(np.int8), [0]])))
         for a, b in zip(edges[::2], edges[1::2], strict=True):
+            depth = float(shapely.distance(shape.boundary, shapely.points(x[a:b], y[a:b])).max())
+            if b - a < 15 and depth < 25:
+                # Clipping the edge for seconds, metres deep: below what GPS can resolve. It happened,
+                # but no system could see it; reported as unobservable.
+                edge_clips.append((float(ts[a]), float(ts[b - 1] + step)))
             out.append((float(ts[a]), float(ts[b - 1] + step), True))
     merged: list[tuple[float, float, bool]] = []
     for s, e, moving in sorted(out):
@@ -151,9 +157,11 @@ def zone_truth(tl: Timeline, zone: Zone, t0: float, t1: float, first: date, last
             for a, b in spans:
                 xs, xe = max(s, a), min(e, b)
                 if xs < xe:
-                    out.append(
-                        violation(p, "exclusion_zone_entry", BEHAVIOUR, xs, xe, zone.condition_id, pass_through=moving)
-                    )
+                    v = violation(p, "exclusion_zone_entry", BEHAVIOUR, xs, xe, zone.condition_id, pass_through=moving)
+                    if moving and any(cs <= s + 1 and ce >= e - 1 for cs, ce in tl.edge_clips):
+                        v["evidence"]["observable"] = False
+                        v["evidence"]["edge_clip"] = True
+                    out.append(v)
     else:
         inside = [(s, e) for s, e, _ in _inside_intervals(tl, zone.shape, t0, t1, step=10.0)]
         for a, b in spans:

@@ -35,15 +35,40 @@ def evaluate(ctx: Context, confirmed_tamper: list[Violation]) -> list[Violation]
             plausible = rise <= p.alcohol_max_rise_g_dl_h
             if b - a >= p.alcohol_confirm_readings and (plausible or b - a >= p.alcohol_confirm_readings + 1):
                 end = float(t[b]) if b < len(t) else None
-                out.append(Violation(ctx.subject.id, cond.order.id, cond.id, vtype, float(t[a]), end,
-                                     {"device": f.device, "peak_g_dl": round(float(tac[a:b].max()), 3),
-                                      "readings": b - a, "rise_g_dl_h": round(float(rise), 3)}))
+                out.append(
+                    Violation(
+                        ctx.subject.id,
+                        cond.order.id,
+                        cond.id,
+                        vtype,
+                        float(t[a]),
+                        end,
+                        {
+                            "device": f.device,
+                            "peak_g_dl": round(float(tac[a:b].max()), 3),
+                            "readings": b - a,
+                            "rise_g_dl_h": round(float(rise), 3),
+                        },
+                    )
+                )
             else:
-                ctx.info.append({"info": "environmental_exposure" if not plausible else "single_alcohol_reading",
-                                 "person": ctx.subject.id, "device": f.device, "time": float(t[a]),
-                                 "tac_g_dl": round(float(tac[a:b].max()), 3)})
-        ctx.info.append({"info": "sober_days", "person": ctx.subject.id, "device": f.device,
-                         **sober_days(t, [v for v in out if v.condition == cond.id] + confirmed_tamper)})
+                ctx.info.append(
+                    {
+                        "info": "environmental_exposure" if not plausible else "single_alcohol_reading",
+                        "person": ctx.subject.id,
+                        "device": f.device,
+                        "time": float(t[a]),
+                        "tac_g_dl": round(float(tac[a:b].max()), 3),
+                    }
+                )
+        ctx.info.append(
+            {
+                "info": "sober_days",
+                "person": ctx.subject.id,
+                "device": f.device,
+                **sober_days(t, [v for v in out if v.condition == cond.id] + confirmed_tamper),
+            }
+        )
     return out
 
 
@@ -53,7 +78,7 @@ def sober_days(t: np.ndarray, events: list[Violation]) -> dict[str, int]:
         return {"days_worn": 0, "sober_days": 0, "current_streak": 0}
     days = np.array([datetime.fromtimestamp(x, LONDON).date().toordinal() for x in t])
     worn = [d for d in np.unique(days) if (days == d).sum() >= 40]  # about 20 hours of half-hourly readings
-    bad = set()
+    bad: set[int] = set()
     for v in events:
         end = v.end if v.end is not None else float(t[-1])
         d0 = datetime.fromtimestamp(v.start, LONDON).date().toordinal()

@@ -33,11 +33,30 @@ def evaluate(ctx: Context) -> list[Violation]:
                 continue
             if away.sum() >= p.attendance_away_fixes:
                 nearest = float(d.min()) if len(d) else None
-                out.append(Violation(ctx.subject.id, cond.order.id, cond.id, ViolationType.ATTENDANCE_MISSED, s, e,
-                                     {"device": ctx.frame.device, "place": cond.spec.name,
-                                      "fixes_elsewhere": int(away.sum()),
-                                      "nearest_m": round(nearest) if nearest is not None else None}))
+                out.append(
+                    Violation(
+                        ctx.subject.id,
+                        cond.order.id,
+                        cond.id,
+                        ViolationType.ATTENDANCE_MISSED,
+                        s,
+                        e,
+                        {
+                            "device": ctx.frame.device,
+                            "place": cond.spec.name,
+                            "fixes_elsewhere": int(away.sum()),
+                            "nearest_m": round(nearest) if nearest is not None else None,
+                        },
+                    )
+                )
             else:
-                ctx.info.append({"info": "attendance_unknown", "person": ctx.subject.id, "condition": cond.id,
-                                 "appointment_start": appt.start.isoformat(), "why": "no fixes during it"})
+                ctx.info.append(
+                    {
+                        "info": "attendance_unknown",
+                        "person": ctx.subject.id,
+                        "condition": cond.id,
+                        "appointment_start": appt.start.isoformat(),
+                        "why": "no fixes during it",
+                    }
+                )
     return out

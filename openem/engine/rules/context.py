@@ -43,8 +43,14 @@ class Context:
         keep = ~spikes(x, y, acc, p.spike_jump_m)
         dropped = int((~ok).sum() + (~keep).sum())
         if dropped:
-            self.info.append({"device": f.device, "info": "fixes_filtered", "count": dropped,
-                              "why": "accuracy worse than max_accuracy_m, or a multipath spike"})
+            self.info.append(
+                {
+                    "device": f.device,
+                    "info": "fixes_filtered",
+                    "count": dropped,
+                    "why": "accuracy worse than max_accuracy_m, or a multipath spike",
+                }
+            )
         return Fixes(t[keep], x[keep], y[keep], acc[keep])
 
     def spans(self, cond: Cond) -> list[tuple[float, float]]:

@@ -43,7 +43,8 @@ class CurfewByRadio:
             end = self.ctx.data_end if self.ctx.data_end - last_out <= silence else last_out
             out.append((start, end))
         # Out of range for less than the grace period is the tag at the edge of the home unit's range.
-        return [(s, e) for s, e in out if e - s >= p.rf_grace_s or e >= self.ctx.data_end]
+        # An episode still open at the end of the data becomes an absence once it outlasts the grace too.
+        return [(s, e) for s, e in out if e - s >= p.rf_grace_s]
 
 
 class CurfewByGps:
@@ -52,6 +53,9 @@ class CurfewByGps:
         self.cond = cond
 
     def away(self) -> list[tuple[float, float]]:
+        """Episodes away from the address, each from its first away fix to its last: the person is
+        given the benefit of the doubt for the unobserved time either side, and a gap in the fixes
+        (indoors, flat battery) ends what the fixes can show."""
         fx, p, home = self.ctx.fixes, self.ctx.params, self.cond.place
         if home is None or not len(fx.t):
             return []
@@ -60,8 +64,12 @@ class CurfewByGps:
         at_home = d <= fx.acc
         out = []
         for a, b in hysteresis(away, at_home, p.gps_away_fixes, p.gps_home_fixes):
-            end = float(fx.t[b]) if b < len(fx.t) else self.ctx.data_end
-            out.append((float(fx.t[a]), end))
+            idx = a + np.flatnonzero(away[a:b])
+            t = fx.t[idx]
+            cuts = np.flatnonzero(np.diff(t) > p.gps_stale_s) + 1
+            for part in np.split(t, cuts):
+                if len(part) >= p.gps_away_fixes:
+                    out.append((float(part[0]), float(part[-1])))
         return out
 
 
@@ -78,15 +86,18 @@ def evaluate(ctx: Context) -> list[Violation]:
             radio = radio if radio is not None else CurfewByRadio(ctx).out_of_range()
             absent = radio
         for ws, we in ctx.spans(cond):
-            pieces = merge([(max(s, ws), min(e, we)) for s, e in absent if s < we and e > ws], gap=ctx.params.rf_grace_s)
+            pieces = merge(
+                [(max(s, ws), min(e, we)) for s, e in absent if s < we and e > ws], gap=ctx.params.rf_grace_s
+            )
             total = sum(e - s for s, e in pieces)
             for s, e in pieces:
                 still_open = e >= ctx.data_end and we > ctx.data_end
                 out.append(Violation(
                     ctx.subject.id, cond.order.id, cond.id, ViolationType.CURFEW_ABSENCE, s, None if still_open else e,
                     {"device": ctx.frame.device, "technology": "gps" if gps else "rf",
-                     "late_arrival": s <= ws, "early_departure": e >= we and s > ws, "whole_period": s <= ws and e >= we,
-                     "minutes_absent_in_period": round(total / 60), "window_start": _iso(ws), "window_end": _iso(we)},
+                     "late_arrival": s <= ws, "early_departure": e >= we and s > ws,
+                     "whole_period": s <= ws and e >= we, "minutes_absent_in_period": round(total / 60),
+                     "window_start": _iso(ws), "window_end": _iso(we)},
                 ))  # fmt: skip
     return out
 

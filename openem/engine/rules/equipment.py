@@ -28,19 +28,42 @@ def tamper(ctx: Context) -> list[Violation]:
         if is_open and kind not in opened:
             opened[kind] = t
         elif not is_open and kind in opened:
-            out.append(Violation(ctx.subject.id, order, None, ViolationType.TAMPER, opened.pop(kind), t,
-                                 {"device": ctx.frame.device, "kind": kind}))
+            out.append(
+                Violation(
+                    ctx.subject.id,
+                    order,
+                    None,
+                    ViolationType.TAMPER,
+                    opened.pop(kind),
+                    t,
+                    {"device": ctx.frame.device, "kind": kind},
+                )
+            )
     for kind, t in opened.items():
-        out.append(Violation(ctx.subject.id, order, None, ViolationType.TAMPER, t, None,
-                             {"device": ctx.frame.device, "kind": kind}))
+        out.append(
+            Violation(
+                ctx.subject.id, order, None, ViolationType.TAMPER, t, None, {"device": ctx.frame.device, "kind": kind}
+            )
+        )
     f, p = ctx.frame, ctx.params
     if len(f.alc_t):
         # An alcohol tag covered or taken off: infrared sees no skin and the temperature falls.
-        blocked = (np.nan_to_num(f.ir_v) > p.obstruction_ir_v) & (np.nan_to_num(f.temp_c, nan=99) < p.obstruction_temp_c)
+        blocked = (np.nan_to_num(f.ir_v) > p.obstruction_ir_v) & (
+            np.nan_to_num(f.temp_c, nan=99) < p.obstruction_temp_c
+        )
         for a, b in confirmed_runs(blocked, 2):
             end = float(f.alc_t[b]) if b < len(f.alc_t) else None
-            out.append(Violation(ctx.subject.id, order, None, ViolationType.TAMPER, float(f.alc_t[a]), end,
-                                 {"device": f.device, "kind": "obstruction", "readings": b - a}))
+            out.append(
+                Violation(
+                    ctx.subject.id,
+                    order,
+                    None,
+                    ViolationType.TAMPER,
+                    float(f.alc_t[a]),
+                    end,
+                    {"device": f.device, "kind": "obstruction", "readings": b - a},
+                )
+            )
     return out
 
 
@@ -77,12 +100,18 @@ def home_unit_power(ctx: Context) -> list[Violation]:
         if not on and off is None:
             off = t
         elif on and off is not None:
-            out.append(Violation(ctx.subject.id, _order_of(ctx), None, ViolationType.HOME_UNIT_POWER, off, t,
-                                 {"device": f.device}))
+            out.append(
+                Violation(
+                    ctx.subject.id, _order_of(ctx), None, ViolationType.HOME_UNIT_POWER, off, t, {"device": f.device}
+                )
+            )
             off = None
     if off is not None:
-        out.append(Violation(ctx.subject.id, _order_of(ctx), None, ViolationType.HOME_UNIT_POWER, off, None,
-                             {"device": f.device}))
+        out.append(
+            Violation(
+                ctx.subject.id, _order_of(ctx), None, ViolationType.HOME_UNIT_POWER, off, None, {"device": f.device}
+            )
+        )
     return out
 
 
@@ -106,6 +135,15 @@ def location_failure(ctx: Context) -> list[Violation]:
         if cond is None:
             continue
         end = None if i + 1 == len(edges) - 1 else e
-        out.append(Violation(ctx.subject.id, cond.order.id, cond.id, ViolationType.LOCATION_FAILURE, s, end,
-                             {"device": f.device, "reports_without_fix": int(len(alive))}))
+        out.append(
+            Violation(
+                ctx.subject.id,
+                cond.order.id,
+                cond.id,
+                ViolationType.LOCATION_FAILURE,
+                s,
+                end,
+                {"device": f.device, "reports_without_fix": len(alive)},
+            )
+        )
     return out

@@ -35,6 +35,15 @@ def evaluate(model: Model, subject: Subject, params: Params, data_start: float, 
         if key in seen:
             continue  # one violation per missing device, not one per condition it serves
         seen.add(key)
-        out.append(Violation(subject.id, cond.order.id, cond.id, ViolationType.NOT_FITTED, max(due, data_start), end,
-                             {"device_kind": kind.value}))
+        out.append(
+            Violation(
+                subject.id,
+                cond.order.id,
+                cond.id,
+                ViolationType.NOT_FITTED,
+                max(due, data_start),
+                end,
+                {"device_kind": kind.value},
+            )
+        )
     return out

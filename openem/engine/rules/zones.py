@@ -20,7 +20,7 @@ from ..model import Cond
 from ..violations import Violation, ViolationType
 from .context import Context, Fixes
 
-ACC_BUCKETS = (10.0, 20.0, 35.0, 60.0, 100.0)
+DEPTH_BUCKETS = (15.0, 30.0, 45.0, 60.0, 80.0, 100.0, 130.0, 180.0)
 
 
 def _clearance(cond: Cond, fx: Fixes) -> tuple[np.ndarray, np.ndarray]:
@@ -30,9 +30,19 @@ def _clearance(cond: Cond, fx: Fixes) -> tuple[np.ndarray, np.ndarray]:
         c = cond.shape.centroid
         d = area["radius_m"] - np.hypot(fx.x - c.x, fx.y - c.y)
         return d > 0, d
-    inside = shapely.contains_xy(cond.shape, fx.x, fx.y)
-    dist = shapely.distance(cond.shape.boundary, shapely.points(fx.x, fx.y))
-    return inside, np.where(inside, dist, -dist)
+    # Fixes well clear of the zone's bounding box are outside by at least that much: only the rest
+    # need the exact distance to the boundary.
+    minx, miny, maxx, maxy = cond.shape.bounds
+    dx = np.maximum(np.maximum(minx - fx.x, fx.x - maxx), 0.0)
+    dy = np.maximum(np.maximum(miny - fx.y, fx.y - maxy), 0.0)
+    d = -np.hypot(dx, dy)
+    near = d > -(fx.acc + 1.0)
+    if near.any():
+        x, y = fx.x[near], fx.y[near]
+        inside = shapely.contains_xy(cond.shape, x, y)
+        dist = shapely.distance(cond.shape.boundary, shapely.points(x, y))
+        d[near] = np.where(inside, dist, -dist)
+    return d > 0, d
 
 
 class ZoneEvaluator:
@@ -56,7 +66,9 @@ class ZoneEvaluator:
         out.extend(self._pass_throughs(fx, certainly_in, busy))
         return sorted(out, key=lambda e: e[0])
 
-    def _pass_throughs(self, fx: Fixes, certainly_in: np.ndarray, busy: np.ndarray) -> list[tuple[float, float, dict[str, Any]]]:
+    def _pass_throughs(
+        self, fx: Fixes, certainly_in: np.ndarray, busy: np.ndarray
+    ) -> list[tuple[float, float, dict[str, Any]]]:
         p = self.ctx.params
         if len(fx.t) < 2:
             return []
@@ -72,21 +84,31 @@ class ZoneEvaluator:
         idx = np.flatnonzero(cand)
         if not len(idx):
             return []
-        acc = np.maximum(fx.acc[idx], fx.acc[idx + 1])
+        # How far inside the zone's edge the line must pass: the fixes' accuracy, plus a share of the
+        # line's length, since a long straight line can cut a corner the road goes round.
+        depth = np.maximum(fx.acc[idx], fx.acc[idx + 1]) + np.minimum(p.pass_through_depth * seg[idx], 80.0)
         out = []
-        for bucket in ACC_BUCKETS:
-            sel = idx[(acc <= bucket) & (acc > ([0.0, *ACC_BUCKETS][ACC_BUCKETS.index(bucket)]))]
+        lower = 0.0
+        for bucket in DEPTH_BUCKETS:
+            sel = idx[(depth > lower) & (depth <= bucket)]
+            lower = bucket
             if not len(sel):
                 continue
             core = self.cond.shape.buffer(-bucket)
             if core.is_empty:
                 continue
-            lines = shapely.linestrings(np.stack([np.column_stack([x0[sel], y0[sel]]),
-                                                  np.column_stack([x1[sel], y1[sel]])], axis=1))
+            lines = shapely.linestrings(
+                np.stack([np.column_stack([x0[sel], y0[sel]]), np.column_stack([x1[sel], y1[sel]])], axis=1)
+            )
             hit = shapely.intersects(core, lines)
             for i in sel[hit]:
-                out.append((float(fx.t[i]), float(fx.t[i + 1]), {"pass_through": True,
-                                                                 "implied_speed_mps": round(float(speed[i]), 1)}))
+                out.append(
+                    (
+                        float(fx.t[i]),
+                        float(fx.t[i + 1]),
+                        {"pass_through": True, "implied_speed_mps": round(float(speed[i]), 1)},
+                    )
+                )
         return out
 
     def exits(self) -> list[tuple[float, float | None]]:
@@ -96,8 +118,10 @@ class ZoneEvaluator:
         _, d = _clearance(self.cond, fx)
         certainly_out = -d >= fx.acc
         certainly_in = d >= fx.acc
-        return [(float(fx.t[a]), float(fx.t[b]) if b < len(fx.t) else None)
-                for a, b in hysteresis(certainly_out, certainly_in, p.zone_enter_fixes, p.zone_leave_fixes)]
+        return [
+            (float(fx.t[a]), float(fx.t[b]) if b < len(fx.t) else None)
+            for a, b in hysteresis(certainly_out, certainly_in, p.zone_enter_fixes, p.zone_leave_fixes)
+        ]
 
 
 def evaluate(ctx: Context) -> list[Violation]:
@@ -117,9 +141,15 @@ def evaluate(ctx: Context) -> list[Violation]:
                 lo, hi = max(s, a), min(end, b)
                 if lo >= hi and not (evidence.get("pass_through") and a <= s <= b):
                     continue
-                v = Violation(ctx.subject.id, cond.order.id, cond.id, vtype, lo,
-                              None if (e is None and hi >= ctx.data_end) else max(hi, lo),
-                              {"device": ctx.frame.device, "zone": cond.spec.name, **evidence})
+                v = Violation(
+                    ctx.subject.id,
+                    cond.order.id,
+                    cond.id,
+                    vtype,
+                    lo,
+                    None if (e is None and hi >= ctx.data_end) else max(hi, lo),
+                    {"device": ctx.frame.device, "zone": cond.spec.name, **evidence},
+                )
                 if cond.monitored:
                     out.append(v)
                 else:
