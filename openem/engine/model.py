@@ -43,6 +43,7 @@ class Params:
     not_fitted_grace_s: float = 4 * 3600.0
     alcohol_threshold_g_dl: float = 0.02
     alcohol_confirm_readings: int = 2
+    alcohol_episode_gap_s: float = 3 * 3600.0  # above-threshold readings closer than this: one episode
     alcohol_max_rise_g_dl_h: float = 0.08  # faster than drinking can raise transdermal alcohol
     obstruction_ir_v: float = 2.0
     obstruction_temp_c: float = 28.0

@@ -29,32 +29,26 @@ def evaluate(ctx: Context, confirmed_tamper: list[Violation]) -> list[Violation]
         threshold = level if level is not None else p.alcohol_threshold_g_dl
         vtype = ViolationType.ALCOHOL_LEVEL_EXCEEDED if level is not None else ViolationType.ALCOHOL_CONFIRMED
         above = tac >= threshold if level is None else tac > level
-        for a, b in runs(above):
-            prev_t = t[a - 1] if a > 0 else None
-            rise = (tac[a] - tac[a - 1]) / max((t[a] - t[a - 1]) / 3600, 1e-6) if prev_t is not None else 0.0
+        for a, b in episodes(t, above, p.alcohol_episode_gap_s):
+            sub = above[a:b]
+            longest = max((y - x for x, y in runs(sub)), default=0)
+            rise = (tac[a] - tac[a - 1]) / max((t[a] - t[a - 1]) / 3600, 1e-6) if a > 0 else 0.0
             plausible = rise <= p.alcohol_max_rise_g_dl_h
-            if b - a >= p.alcohol_confirm_readings and (plausible or b - a >= p.alcohol_confirm_readings + 1):
+            count = int(sub.sum())
+            if longest >= p.alcohol_confirm_readings and (plausible or count > p.alcohol_confirm_readings):
                 end = float(t[b]) if b < len(t) else None
-                out.append(
-                    Violation(
-                        ctx.subject.id,
-                        cond.order.id,
-                        cond.id,
-                        vtype,
-                        float(t[a]),
-                        end,
-                        {
-                            "device": f.device,
-                            "peak_g_dl": round(float(tac[a:b].max()), 3),
-                            "readings": b - a,
-                            "rise_g_dl_h": round(float(rise), 3),
-                        },
-                    )
-                )
+                evidence = {
+                    "device": f.device,
+                    "peak_g_dl": round(float(tac[a:b].max()), 3),
+                    "readings_above": count,
+                    "rise_g_dl_h": round(float(rise), 3),
+                }
+                out.append(Violation(ctx.subject.id, cond.order.id, cond.id, vtype, float(t[a]), end, evidence))
             else:
+                kind = "environmental_exposure" if not plausible else "single_alcohol_reading"
                 ctx.info.append(
                     {
-                        "info": "environmental_exposure" if not plausible else "single_alcohol_reading",
+                        "info": kind,
                         "person": ctx.subject.id,
                         "device": f.device,
                         "time": float(t[a]),
@@ -70,6 +64,18 @@ def evaluate(ctx: Context, confirmed_tamper: list[Violation]) -> list[Violation]
             }
         )
     return out
+
+
+def episodes(t: np.ndarray, above: np.ndarray, gap_s: float) -> list[tuple[int, int]]:
+    """Index ranges [a, b) from the first to just after the last above-threshold reading of each
+    episode; above-threshold readings less than gap_s apart belong to one episode. Transdermal
+    readings dip and jump while drinking goes on (the bar-crawl data does), but alcohol does not
+    leave the body and come back within the gap."""
+    idx = np.flatnonzero(above)
+    if not len(idx):
+        return []
+    splits = np.flatnonzero(np.diff(t[idx]) > gap_s) + 1
+    return [(int(g[0]), int(g[-1]) + 1) for g in np.split(idx, splits)]
 
 
 def sober_days(t: np.ndarray, events: list[Violation]) -> dict[str, int]:
