@@ -64,6 +64,7 @@ class Cond:
     place: Circle | None = None
     shape: Any = None  # metric polygon for zones
     monitored: bool = True
+    cores: dict[float, Any] = field(default_factory=dict)  # the zone shrunk by each depth, cached
 
     @property
     def id(self) -> str:

@@ -95,9 +95,12 @@ def spikes(x: np.ndarray, y: np.ndarray, acc: np.ndarray, jump_m: float) -> np.n
     out = np.zeros(n, dtype=bool)
     if n < 3:
         return out
-    d_prev = np.hypot(x[1:-1] - x[:-2], y[1:-1] - y[:-2])
-    d_next = np.hypot(x[2:] - x[1:-1], y[2:] - y[1:-1])
-    d_skip = np.hypot(x[2:] - x[:-2], y[2:] - y[:-2])
-    tol = jump_m + acc[1:-1]
-    out[1:-1] = (d_prev > tol) & (d_next > tol) & (d_skip < 0.5 * np.minimum(d_prev, d_next))
+    # Squared distances from one diff of each coordinate: this runs on every fix.
+    dx, dy = np.diff(x), np.diff(y)
+    d_prev = dx[:-1] ** 2 + dy[:-1] ** 2
+    d_next = dx[1:] ** 2 + dy[1:] ** 2
+    sx, sy = dx[:-1] + dx[1:], dy[:-1] + dy[1:]
+    d_skip = sx * sx + sy * sy
+    tol = (jump_m + acc[1:-1]) ** 2
+    out[1:-1] = (d_prev > tol) & (d_next > tol) & (d_skip < 0.25 * np.minimum(d_prev, d_next))
     return out

@@ -94,7 +94,10 @@ class ZoneEvaluator:
             lower = bucket
             if not len(sel):
                 continue
-            core = self.cond.shape.buffer(-bucket)
+            core = self.cond.cores.get(bucket)
+            if core is None:
+                core = self.cond.cores[bucket] = self.cond.shape.buffer(-bucket)
+                shapely.prepare(core)
             if core.is_empty:
                 continue
             lines = shapely.linestrings(
