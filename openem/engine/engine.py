@@ -44,6 +44,7 @@ def evaluate_context(ctx: Context) -> list[Violation]:
     if ctx.kind == DeviceKind.ALCOHOL:
         out += alcohol.evaluate(ctx, tampers)
     out += equipment.silence(ctx)
+    equipment.battery_low(ctx)
     return out
 
 

@@ -40,6 +40,7 @@ class Params:
     location_failure_s: float = 5400.0  # no usable fix for 90 minutes while the tag reports
     no_signal_s: dict[str, float] = field(default_factory=lambda: {"gps": 2700.0, "rf": 4500.0, "alcohol": 4500.0})
     battery_flat_pct: float = 10.0
+    battery_low_pct: float = 15.0
     not_fitted_grace_s: float = 4 * 3600.0
     alcohol_threshold_g_dl: float = 0.02
     alcohol_confirm_readings: int = 2

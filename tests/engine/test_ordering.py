@@ -72,3 +72,39 @@ def test_the_engine_imports_no_django():
         cwd=Path(__file__).resolve().parents[2],
     )
     assert out.stdout.strip() == "False"
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), batches=st.integers(3, 15))
+def test_streaming_in_batches_ends_with_the_batch_engines_violations(sim, seed, batches):
+    from openem.engine.streaming import StreamingEngine
+
+    cf, readings = sim
+    expected = violations(cf, [readings])
+    # Arrival roughly in time order with some readings late: sort by time plus a random delay.
+    rng = random.Random(seed)
+    arriving = sorted(readings, key=lambda r: r.t + rng.choice([0, 0, 0, 60, 600, 7200]))
+    stream = StreamingEngine(cf)
+    size = len(arriving) // batches + 1
+    amendments = []
+    for i in range(0, len(arriving), size):
+        amendments += stream.ingest(arriving[i : i + size])
+    amendments += stream.flush()
+    assert [v.to_json() for v in stream.violations] == expected
+    assert {a.action for a in amendments} <= {"open", "change", "retract"}
+
+
+def test_a_late_reading_amends_a_violation():
+    from openem.engine.streaming import StreamingEngine
+
+    from .helpers import case, curfew, device, rf
+
+    cf = case([curfew()], [device("rf")])
+    stream = StreamingEngine(cf, reorder_window_s=120)
+    on_time = [rf(f"2026-11-10T{h:02d}:{m:02d}:00Z", h < 20) for h in range(18, 23) for m in (0, 30)]
+    opened = stream.ingest(on_time)
+    assert [(a.action, a.violation.type.value) for a in opened] == [("open", "curfew_absence")]
+    # The home unit's buffered report that the tag came back at 20:40 arrives an hour late.
+    late = stream.ingest([rf("2026-11-10T20:40:00Z", True), rf("2026-11-10T20:45:00Z", True)])
+    kinds = [a.action for a in late]
+    assert "change" in kinds or "retract" in kinds

@@ -147,3 +147,19 @@ def location_failure(ctx: Context) -> list[Violation]:
             )
         )
     return out
+
+
+def battery_low(ctx: Context) -> None:
+    """Low battery is not a violation but work for the monitoring centre (call the wearer to charge)."""
+    f = ctx.frame
+    low = (f.batt_pct < ctx.params.battery_low_pct) & (f.batt_charging != 1)
+    for a, _b in confirmed_runs(low, 1):
+        ctx.info.append(
+            {
+                "info": "battery_low",
+                "person": ctx.subject.id,
+                "device": f.device,
+                "time": float(f.batt_t[a]),
+                "battery_pct": int(f.batt_pct[a]),
+            }
+        )
