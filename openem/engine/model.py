@@ -66,6 +66,7 @@ class Cond:
     shape: Any = None  # metric polygon for zones
     monitored: bool = True
     cores: dict[float, Any] = field(default_factory=dict)  # the zone shrunk by each depth, cached
+    spans_cache: dict[tuple[float, float], list[tuple[float, float]]] = field(default_factory=dict)
 
     @property
     def id(self) -> str:

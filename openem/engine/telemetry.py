@@ -221,6 +221,8 @@ class DeviceFrame:
 
 def slice_frame(f: DeviceFrame, t0: float, t1: float) -> DeviceFrame:
     """The part of a frame measured in [t0, t1)."""
+    if not len(f.t) or (f.t[0] >= t0 and f.t[-1] < t1):
+        return f  # the usual case: the device was fitted throughout
 
     def m(t: np.ndarray) -> np.ndarray:
         return (t >= t0) & (t < t1)

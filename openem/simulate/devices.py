@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +72,8 @@ class DeviceSimulator:
 
     def _rng(self, *key: int | str) -> np.random.Generator:
         # One stream per (device, day): the output does not depend on the order of the work.
-        return np.random.default_rng([self.seed, *[hash(k) & 0xFFFFFFFF if isinstance(k, str) else k for k in key]])
+        # zlib.crc32, not hash(): Python salts string hashes per process, which would make runs differ.
+        return np.random.default_rng([self.seed, *[zlib.crc32(k.encode()) if isinstance(k, str) else k for k in key]])
 
     def day(
         self,

@@ -78,17 +78,30 @@ def episodes(t: np.ndarray, above: np.ndarray, gap_s: float) -> list[tuple[int, 
     return [(int(g[0]), int(g[-1]) + 1) for g in np.split(idx, splits)]
 
 
+def _offset_s(t: float) -> float:
+    offset = datetime.fromtimestamp(t, LONDON).utcoffset()
+    return offset.total_seconds() if offset is not None else 0.0
+
+
+def local_day_numbers(t: np.ndarray) -> np.ndarray:
+    """Europe/London calendar day of each time, as a day number; the UTC offset is looked up once per
+    UTC day (at noon, after any clock change) rather than once per reading."""
+    utc_days = np.floor_divide(t, 86400).astype(np.int64)
+    uniq, inverse = np.unique(utc_days, return_inverse=True)
+    offsets = np.array([_offset_s(float(d) * 86400 + 43200) for d in uniq])
+    return np.floor_divide(t + offsets[inverse], 86400).astype(np.int64)
+
+
 def sober_days(t: np.ndarray, events: list[Violation]) -> dict[str, int]:
     """A sober day is a local day worn (readings through it) with no confirmed alcohol or tamper."""
     if not len(t):
         return {"days_worn": 0, "sober_days": 0, "current_streak": 0}
-    days = np.array([datetime.fromtimestamp(x, LONDON).date().toordinal() for x in t])
+    days = local_day_numbers(t)
     worn = [d for d in np.unique(days) if (days == d).sum() >= 40]  # about 20 hours of half-hourly readings
     bad: set[int] = set()
     for v in events:
         end = v.end if v.end is not None else float(t[-1])
-        d0 = datetime.fromtimestamp(v.start, LONDON).date().toordinal()
-        d1 = datetime.fromtimestamp(end, LONDON).date().toordinal()
+        d0, d1 = (int(d) for d in local_day_numbers(np.array([v.start, end])))
         bad.update(range(d0, d1 + 1))
     sober = [d for d in worn if d not in bad]
     streak = 0

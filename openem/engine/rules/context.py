@@ -20,6 +20,11 @@ class Fixes:
     y: np.ndarray
     acc: np.ndarray
 
+    @cached_property
+    def steps(self) -> tuple[np.ndarray, np.ndarray]:
+        """Time and distance between consecutive fixes, shared by every zone's pass-through test."""
+        return np.diff(self.t), np.hypot(np.diff(self.x), np.diff(self.y))
+
 
 @dataclass
 class Context:
@@ -60,6 +65,13 @@ class Context:
             return []
         if not cond.spec.windows:
             return [(lo, hi)]
+        key = (lo, hi)
+        cached = cond.spans_cache.get(key)
+        if cached is None:
+            cached = cond.spans_cache[key] = self._spans(cond, lo, hi)
+        return cached
+
+    def _spans(self, cond: Cond, lo: float, hi: float) -> list[tuple[float, float]]:
         first = _local_date(lo) - timedelta(days=1)
         last = _local_date(hi)
         out = []

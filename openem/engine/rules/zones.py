@@ -72,16 +72,20 @@ class ZoneEvaluator:
         p = self.ctx.params
         if len(fx.t) < 2:
             return []
-        dt = np.diff(fx.t)
-        seg = np.hypot(np.diff(fx.x), np.diff(fx.y))
-        speed = seg / np.maximum(dt, 1.0)
+        dt, seg = fx.steps
         minx, miny, maxx, maxy = self.cond.shape.bounds
         x0, x1, y0, y1 = fx.x[:-1], fx.x[1:], fx.y[:-1], fx.y[1:]
-        near = ~((np.maximum(x0, x1) < minx) | (np.minimum(x0, x1) > maxx) | (np.maximum(y0, y1) < miny)
-                 | (np.minimum(y0, y1) > maxy))  # fmt: skip
-        cand = near & (dt <= p.pass_through_max_gap_s) & (speed <= p.pass_through_max_speed_mps)
-        cand &= ~busy[:-1] & ~busy[1:]
-        idx = np.flatnonzero(cand)
+        # Only segments whose bounding box meets the zone's can cross it.
+        near = (np.maximum(x0, x1) >= minx) & (np.minimum(x0, x1) <= maxx)
+        near &= (np.maximum(y0, y1) >= miny) & (np.minimum(y0, y1) <= maxy)
+        idx = np.flatnonzero(near)
+        if not len(idx):
+            return []
+        speed = np.zeros(len(seg))
+        speed[idx] = seg[idx] / np.maximum(dt[idx], 1.0)
+        keep = (dt[idx] <= p.pass_through_max_gap_s) & (speed[idx] <= p.pass_through_max_speed_mps)
+        keep &= ~busy[idx] & ~busy[idx + 1]
+        idx = idx[keep]
         if not len(idx):
             return []
         # How far inside the zone's edge the line must pass: the fixes' accuracy, plus a share of the
