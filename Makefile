@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/openem
 
-.PHONY: demo test test-fast test-browser test-postgres test-slow check lint typecheck bootstrap system-packages clean
+.PHONY: demo test test-fast test-browser test-postgres test-slow check lint typecheck bootstrap system-packages bench bench-quick clean
 
 bootstrap: $(VENV)/.installed node_modules/.installed
 
@@ -49,6 +49,14 @@ test-slow: bootstrap system-packages
 
 test-postgres: bootstrap
 	DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not slow"
+
+bench: bootstrap
+	$(BIN)/openem bench engine
+	$(BIN)/openem bench detection
+
+bench-quick: bootstrap
+	$(BIN)/openem bench engine --quick
+	$(BIN)/openem bench detection --quick
 
 lint: bootstrap
 	$(BIN)/ruff check openem tests
