@@ -134,7 +134,7 @@ def test_a_drive_through_has_fixes_on_both_sides_of_the_zone(run):
             (r for r in run["readings"][device_of(person, "gps")] if r["type"] == "fix"), key=lambda r: r["t"]
         )
 
-        def outside(f):
+        def outside(f, zone=zone):
             return not zone.contains(shapely.Point(TO_BNG.transform(f["lon"], f["lat"])))
 
         # With GPS error a fix just before the entry can already read inside: take the nearest outside.
