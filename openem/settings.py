@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "openem.audit",
     "openem.cases",
     "openem.devices",
+    "openem.telemetry",
+    "openem.alerts",
     "openem.portal",
     "openem.simulate",
 ]

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from openem.portal.forms import SignInForm
+from openem.telemetry import views as telemetry_views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="portal:cases", permanent=False)),
@@ -14,5 +15,7 @@ urlpatterns = [
     ),
     path("sign-out/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("ingest/v1/telemetry", telemetry_views.telemetry_batch, name="ingest-telemetry"),
+    path("osmand/", telemetry_views.osmand, name="osmand"),
     path("", include("openem.portal.urls")),
 ]

@@ -91,7 +91,7 @@ def evaluate(ctx: Context) -> list[Violation]:
             )
             total = sum(e - s for s, e in pieces)
             for s, e in pieces:
-                still_open = e >= ctx.data_end and we > ctx.data_end
+                still_open = e >= ctx.data_end and we >= ctx.data_end  # cut by the end of the data
                 out.append(Violation(
                     ctx.subject.id, cond.order.id, cond.id, ViolationType.CURFEW_ABSENCE, s, None if still_open else e,
                     {"device": ctx.frame.device, "technology": "gps" if gps else "rf",

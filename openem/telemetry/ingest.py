@@ -1,0 +1,176 @@
+"""Ingest: validate each reading, store the good ones once, keep the bad ones with their reason.
+
+A batch is acknowledged only after its transaction commits: whatever the caller was told was
+accepted is on disk. Duplicates (same device and seq, or same device, time and payload) are stored
+once, whether they come in the same batch or a later one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from openem.engine.telemetry import ReadingError, ReadingType, parse_reading
+
+from .models import Fix, Gateway, Reading, RejectedReading, Source
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+def ingest_objects(
+    items: Iterable[tuple[int, str, Any]], source: Source, gateway: Gateway | None = None, now: float | None = None
+) -> IngestResult:
+    """items: (line number, raw text, decoded object or an Exception saying why it could not be)."""
+    now = time.time() if now is None else now
+    result = IngestResult()
+    rows: dict[tuple[str, str], tuple[Reading, dict[str, Any]]] = {}
+    by_seq: set[tuple[str, int]] = set()
+    rejected: list[RejectedReading] = []
+    for line, raw, obj in items:
+        try:
+            if isinstance(obj, Exception):
+                raise obj
+            r = parse_reading(obj, raw, now=now)
+        except ReadingError as exc:
+            result.rejected.append({"line": line, "field": exc.field, "error": str(exc)})
+            rejected.append(
+                RejectedReading(
+                    source=source.value, gateway=gateway, line=line, raw=raw[:4000], field=exc.field, reason=str(exc)
+                )
+            )
+            continue
+        digest = Reading.digest_of(r.device, obj)
+        seq = r.seq if r.seq >= 0 else None
+        if (r.device, digest) in rows or (seq is not None and (r.device, seq) in by_seq):
+            result.duplicates += 1
+            continue
+        if seq is not None:
+            by_seq.add((r.device, seq))
+        rows[(r.device, digest)] = (
+            Reading(
+                device=r.device,
+                t=datetime.fromtimestamp(r.t, UTC),
+                type=r.type.value,
+                seq=seq,
+                payload=obj,
+                digest=digest,
+                source=source.value,
+            ),
+            obj,
+        )
+    with transaction.atomic():
+        if rejected:
+            RejectedReading.objects.bulk_create(rejected)
+        fresh = _without_stored(rows)
+        result.duplicates += len(rows) - len(fresh)
+        created = _insert(fresh)
+        result.duplicates += len(fresh) - len(created)
+        result.accepted = len(created)
+        fixes = [
+            Fix(device=r.device, t=r.t, lat=obj["lat"], lon=obj["lon"], accuracy_m=obj.get("accuracy_m"), reading=r)
+            for r, obj in created
+            if r.type == ReadingType.FIX.value
+        ]
+        Fix.objects.bulk_create(fixes)
+    return result
+
+
+def _without_stored(rows: dict[tuple[str, str], tuple[Reading, dict[str, Any]]]) -> list[tuple[Reading, Any]]:
+    if not rows:
+        return []
+    devices = {d for d, _ in rows}
+    digests = [g for _, g in rows]
+    seen = set(Reading.objects.filter(device__in=devices, digest__in=digests).values_list("device", "digest"))
+    seqs = {(r.device, r.seq) for r, _ in rows.values() if r.seq is not None}
+    if seqs:
+        stored = Reading.objects.filter(device__in={d for d, _ in seqs}, seq__in={s for _, s in seqs})
+        seen_seq = set(stored.values_list("device", "seq"))
+    else:
+        seen_seq = set()
+    return [(r, obj) for key, (r, obj) in rows.items() if key not in seen and (r.device, r.seq) not in seen_seq]
+
+
+def _insert(rows: list[tuple[Reading, Any]]) -> list[tuple[Reading, Any]]:
+    """Insert; a row that a concurrent batch stored meanwhile is a duplicate, not an error."""
+    try:
+        with transaction.atomic():
+            Reading.objects.bulk_create([r for r, _ in rows], batch_size=2000)
+        return rows
+    except IntegrityError:
+        created = []
+        for r, obj in rows:
+            try:
+                with transaction.atomic():
+                    r.save()
+                created.append((r, obj))
+            except IntegrityError:
+                continue
+        return created
+
+
+def ingest_jsonl(
+    body: bytes | str, source: Source = Source.HTTP, gateway: Gateway | None = None, now: float | None = None
+) -> IngestResult:
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    items: list[tuple[int, str, Any]] = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append((n, line, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            items.append((n, line, ReadingError("(line)", f"not valid JSON at column {exc.colno}: {exc.msg}")))
+    return ingest_objects(items, source, gateway, now)
+
+
+def osmand_to_readings(params: dict[str, str]) -> list[dict[str, Any]]:
+    """The OsmAnd protocol (Traccar Client): id/deviceid, lat, lon, timestamp (Unix seconds or ISO),
+    speed (knots), bearing, altitude, accuracy, batt, charge."""
+    device = params.get("id") or params.get("deviceid")
+    stamp = params.get("timestamp", "")
+    when: str | None
+    if stamp.replace(".", "", 1).isdigit():
+        value = float(stamp)
+        value = value / 1000 if value > 1e11 else value  # milliseconds from some clients
+        when = datetime.fromtimestamp(value, UTC).isoformat().replace("+00:00", "Z")
+    else:
+        when = stamp or None
+    fix: dict[str, Any] = {"device": device, "time": when, "type": "fix"}
+    for key, name in (("lat", "lat"), ("lon", "lon"), ("accuracy", "accuracy_m"), ("bearing", "heading")):
+        if key in params:
+            fix[name] = _number(params[key])
+    if "speed" in params:
+        fix["speed_mps"] = round(_number(params["speed"]) * 0.514444, 2)
+    out = [fix]
+    if "batt" in params:
+        out.append(
+            {
+                "device": device,
+                "time": when,
+                "type": "power",
+                "battery_pct": _number(params["batt"]),
+                "charging": params.get("charge", "false").lower() in ("true", "1"),
+            }
+        )
+    return out
+
+
+def _number(text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        return text  # the parser names the field and says it is not a number

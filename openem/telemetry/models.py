@@ -1,0 +1,120 @@
+"""Stored device readings: every accepted reading once, every rejected one with its reason."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+
+from openem.engine.enums import LabelledEnum
+from openem.engine.telemetry import ReadingType
+
+
+class Source(LabelledEnum):
+    HTTP = "http"
+    OSMAND = "osmand"
+    MQTT = "mqtt"
+    FILE = "file"
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Gateway(models.Model):
+    """A device gateway (a vendor's platform, a monitoring centre's collector) with its own token."""
+
+    name = models.CharField(max_length=120, unique=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    active = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def create_with_token(cls, name: str) -> tuple[Gateway, str]:
+        """The token is shown once; only its digest is kept."""
+        token = secrets.token_urlsafe(32)
+        return cls.objects.create(name=name, token_hash=token_digest(token)), token
+
+    @classmethod
+    def for_token(cls, token: str) -> Gateway | None:
+        return cls.objects.filter(token_hash=token_digest(token), active=True).first()
+
+
+class Reading(models.Model):
+    device = models.CharField(max_length=40)
+    t = models.DateTimeField("measured")
+    type = models.CharField(max_length=12, choices=ReadingType.choices())
+    seq = models.BigIntegerField(null=True, blank=True)
+    payload = models.JSONField()
+    digest = models.CharField(max_length=64, help_text="sha256 of device, time and payload: one copy kept")
+    received = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=8, choices=Source.choices(), default=Source.HTTP)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["device", "digest"], name="reading_once_per_content"),
+            models.UniqueConstraint(
+                fields=["device", "seq"], condition=Q(seq__isnull=False), name="reading_once_per_seq"
+            ),
+        ]
+        indexes = [models.Index(fields=["device", "t"])]
+
+    def __str__(self) -> str:
+        return f"{self.device} {self.type} {self.t:%Y-%m-%d %H:%M:%S}"
+
+    @staticmethod
+    def digest_of(device: str, payload: dict[str, Any]) -> str:
+        import json
+
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(f"{device}\n{canonical}".encode()).hexdigest()
+
+
+class Fix(models.Model):
+    """GPS fixes again, narrow and indexed by device and time, for trail queries."""
+
+    device = models.CharField(max_length=40)
+    t = models.DateTimeField()
+    lat = models.FloatField()
+    lon = models.FloatField()
+    accuracy_m = models.FloatField(null=True)
+    reading = models.OneToOneField(Reading, on_delete=models.CASCADE, related_name="fix")
+
+    class Meta:
+        indexes = [models.Index(fields=["device", "t"])]
+
+
+class RejectedReading(models.Model):
+    """A reading that could not be accepted, kept with what was wrong, for operators to see."""
+
+    received = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=8, choices=Source.choices())
+    gateway = models.ForeignKey(Gateway, null=True, blank=True, on_delete=models.SET_NULL)
+    line = models.PositiveIntegerField(null=True)
+    raw = models.TextField()
+    field = models.CharField(max_length=40, blank=True)
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["-received", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.received:%Y-%m-%d %H:%M} line {self.line}: {self.field}: {self.reason}"
+
+
+class EngineCursor(models.Model):
+    """How far the engine worker has got; claimed with a conditional UPDATE so workers never overlap."""
+
+    name = models.CharField(max_length=40, unique=True)
+    last_reading_id = models.BigIntegerField(default=0)
+    locked_by = models.CharField(max_length=80, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.last_reading_id}"

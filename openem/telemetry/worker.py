@@ -1,0 +1,173 @@
+"""The engine worker: new stored readings in, stored violations amended.
+
+Each cycle claims the cursor with a conditional UPDATE (so several workers never process the same
+readings), re-evaluates every device that has new readings over all its stored readings, and makes
+the stored violations of those devices equal to what the engine says: new ones added, changed ones
+updated, ones later readings disproved marked retracted. Because the engine is a function of the
+stored readings, a worker killed at any point and restarted loses nothing and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from openem.alerts.models import Violation, violation_key
+from openem.cases.casefile_io import export_people
+from openem.cases.models import OrderVersion, Person
+from openem.devices.models import Fitting
+from openem.engine import casefile
+from openem.engine.engine import Engine
+from openem.engine.model import Model, Params, compile_cases
+from openem.engine.telemetry import ReadingError, parse_reading
+from openem.engine.violations import Violation as EngineViolation
+from openem.engine.violations import ViolationType
+
+from .models import EngineCursor, Reading
+
+CURSOR = "engine"
+LEASE = timedelta(seconds=60)
+
+
+@dataclass
+class CycleResult:
+    readings: int = 0
+    devices: int = 0
+    opened: int = 0
+    changed: int = 0
+    retracted: int = 0
+
+
+class EngineWorker:
+    def __init__(self, name: str | None = None, batch: int = 50_000, params: Params | None = None) -> None:
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.batch = batch
+        self.params = params or Params()
+        self._model: Model | None = None
+        self._fingerprint: tuple[object, ...] | None = None
+
+    def model(self) -> Model:
+        fp = (
+            Person.objects.count(),
+            OrderVersion.objects.aggregate(m=Max("id"))["m"],
+            Fitting.objects.count(),
+            Fitting.objects.aggregate(m=Max("id"))["m"],
+            Fitting.objects.filter(removed_at__isnull=False).count(),
+        )
+        if fp != self._fingerprint or self._model is None:
+            self._model = compile_cases(casefile.parse(export_people(Person.objects.all())))
+            self._fingerprint = fp
+        return self._model
+
+    def claim(self) -> EngineCursor | None:
+        EngineCursor.objects.get_or_create(name=CURSOR)
+        now = timezone.now()
+        free = Q(locked_until__isnull=True) | Q(locked_until__lt=now) | Q(locked_by=self.name)
+        if EngineCursor.objects.filter(free, name=CURSOR).update(locked_by=self.name, locked_until=now + LEASE) != 1:
+            return None
+        return EngineCursor.objects.get(name=CURSOR)
+
+    def release(self) -> None:
+        EngineCursor.objects.filter(name=CURSOR, locked_by=self.name).update(locked_by="", locked_until=None)
+
+    def cycle(self, now: datetime | None = None) -> CycleResult:
+        result = CycleResult()
+        cursor = self.claim()
+        if cursor is None:
+            return result  # another worker holds the cursor
+        new = list(
+            Reading.objects.filter(id__gt=cursor.last_reading_id)
+            .order_by("id")
+            .values_list("id", "device")[: self.batch]
+        )
+        devices = sorted({d for _, d in new})
+        result.readings = len(new)
+        data_end = (now or timezone.now()).timestamp()
+        if devices:
+            self._evaluate(devices, data_end, result)
+        with transaction.atomic():
+            updated = EngineCursor.objects.filter(name=CURSOR, locked_by=self.name)
+            if new:
+                updated.update(last_reading_id=new[-1][0])
+        self._not_fitted(data_end, result)
+        result.devices = len(devices)
+        return result
+
+    def _evaluate(self, devices: list[str], data_end: float, result: CycleResult) -> None:
+        model = self.model()
+        engine = Engine(model, self.params)
+        for device in devices:
+            rows = Reading.objects.filter(device=device).values_list("payload", flat=True)
+            batch = []
+            for payload in rows:
+                try:
+                    batch.append(parse_reading(payload, json.dumps(payload, sort_keys=True)))
+                except ReadingError:
+                    continue  # stored readings were validated on the way in
+            engine.add(batch)
+        found = engine.evaluate(data_end=max(data_end, _latest(engine))).violations
+        by_device: dict[str, list[EngineViolation]] = {d: [] for d in devices}
+        for v in found:
+            dev = v.evidence.get("device")
+            if dev in by_device:
+                by_device[dev].append(v)
+        for device, vs in by_device.items():
+            self._store(vs, Violation.objects.filter(device=device, retracted=False), result)
+
+    def _not_fitted(self, data_end: float, result: CycleResult) -> None:
+        engine = Engine(self.model(), self.params)
+        vs = [
+            v
+            for v in engine.evaluate(data_start=data_end - 86400, data_end=data_end).violations
+            if v.type == ViolationType.NOT_FITTED
+        ]
+        self._store(vs, Violation.objects.filter(type=ViolationType.NOT_FITTED.value, retracted=False), result)
+
+    def _store(self, found: list[EngineViolation], existing_qs: object, result: CycleResult) -> None:
+        people = {p.ref: p for p in Person.objects.filter(ref__in={v.person for v in found})}
+        existing = {v.key: v for v in existing_qs}  # type: ignore[attr-defined]
+        seen = set()
+        with transaction.atomic():
+            for v in found:
+                key = violation_key(v)
+                seen.add(key)
+                fields = {
+                    "person": people[v.person], "order_ref": v.order, "condition_ref": v.condition or "",
+                    "device": str(v.evidence.get("device", "")), "type": v.type.value, "category": v.category.value,
+                    "start": datetime.fromtimestamp(v.start, UTC),
+                    "end": datetime.fromtimestamp(v.end, UTC) if v.end is not None else None,
+                    "evidence": v.evidence, "retracted": False,
+                }  # fmt: skip
+                old = existing.get(key)
+                if old is None:
+                    _, created = Violation.objects.update_or_create(key=key, defaults=fields)
+                    result.opened += created
+                    result.changed += not created
+                elif old.end != fields["end"] or old.evidence != fields["evidence"]:
+                    Violation.objects.filter(pk=old.pk).update(**fields)
+                    result.changed += 1
+            gone = [pk for key, v in existing.items() if key not in seen for pk in [v.pk]]
+            if gone:
+                result.retracted += Violation.objects.filter(pk__in=gone).update(retracted=True)
+
+    def run(self, interval_s: float = 1.0, stop_after: float | None = None) -> None:
+        began = time.monotonic()
+        try:
+            while stop_after is None or time.monotonic() - began < stop_after:
+                if self.cycle().readings == 0:
+                    time.sleep(interval_s)
+        finally:
+            self.release()
+
+
+def _latest(engine: Engine) -> float:
+    frames = engine.frames().values()
+    return max((float(f.t[-1]) for f in frames if len(f.t)), default=0.0)

@@ -1,0 +1,125 @@
+"""Ingest over HTTP and OsmAnd, storage once, rejected readings kept, and the engine worker."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from openem.alerts.models import Violation
+from openem.telemetry.models import Fix, Gateway, Reading, RejectedReading
+from openem.telemetry.worker import EngineWorker
+
+
+def line(**kw) -> str:
+    return json.dumps(kw)
+
+
+@pytest.fixture
+def gateway(db):
+    gw, token = Gateway.create_with_token("Vendor A")
+    return token
+
+
+def post(client: Client, token: str, lines: list[str]):
+    return client.post(
+        "/ingest/v1/telemetry",
+        data="\n".join(lines),
+        content_type="application/x-ndjson",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+
+@pytest.mark.django_db
+def test_a_batch_is_stored_and_bad_lines_are_reported_without_losing_good_ones(gateway, case):
+    good = line(device="GPS-0001", time="2026-11-10T12:00:00Z", type="fix", lat=52.67, lon=-0.73, accuracy_m=8, seq=1)
+    lines = [
+        good,
+        "{oops",
+        line(device="GPS-0001", time="2026-11-10T12:01:00Z", type="fix", lat=91, lon=0),
+        line(device="GPS-0001", time="1901-12-13T20:45:52Z", type="fix", lat=46, lon=13),
+        line(device="RF-0001", time="2026-11-10T12:00:00Z", type="rf", in_range=True),
+    ]
+    response = post(Client(), gateway, lines)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["accepted"] == 2 and body["duplicates"] == 0
+    assert [(r["line"], r["field"]) for r in body["rejected"]] == [(2, "(line)"), (3, "lat"), (4, "time")]
+    assert body["rejected"][1]["error"] == "lat: 91 is out of range (-90 to 90)"
+    assert Reading.objects.count() == 2 and Fix.objects.count() == 1
+    assert RejectedReading.objects.count() == 3
+    # The same readings again, and the same seq with other content: stored once.
+    again = post(
+        Client(),
+        gateway,
+        [good, line(device="GPS-0001", time="2026-11-10T12:09:00Z", type="fix", lat=52.6, lon=-0.7, seq=1)],
+    ).json()
+    assert (again["accepted"], again["duplicates"]) == (0, 2)
+    assert Reading.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_bad_token_is_refused(gateway):
+    assert post(Client(), "nope", ["{}"]).status_code == 401
+    assert Client().post("/ingest/v1/telemetry", data="", content_type="application/x-ndjson").status_code == 401
+
+
+@pytest.mark.django_db
+def test_osmand_from_a_traccar_client(case):
+    client = Client()
+    ok = client.get(
+        "/osmand/",
+        {
+            "id": "GPS-0001",
+            "lat": "52.6702",
+            "lon": "-0.7321",
+            "timestamp": "1794830400",
+            "speed": "10",
+            "accuracy": "12",
+            "batt": "76",
+            "charge": "false",
+        },
+    )
+    assert ok.status_code == 200 and ok.json()["accepted"] == 2
+    fix = Fix.objects.get()
+    assert (fix.lat, fix.accuracy_m) == (52.6702, 12.0)
+    unknown = client.get("/osmand/", {"id": "NOPE", "lat": "52", "lon": "0", "timestamp": "1794830400"})
+    assert unknown.status_code == 400
+    assert RejectedReading.objects.get().reason == 'id: "NOPE" is not a known device'
+
+
+@pytest.mark.django_db
+def test_the_worker_stores_violations_and_amends_them_when_late_readings_arrive(gateway, case):
+    from openem.telemetry.ingest import ingest_jsonl
+
+    night = [
+        line(device="RF-0001", time=f"2026-11-10T{h:02d}:{m:02d}:00Z", type="rf", in_range=h < 20)
+        for h in range(18, 23)
+        for m in (0, 30)
+    ]
+    ingest_jsonl("\n".join(night))
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 10, 22, 35, tzinfo=UTC)
+    worker = EngineWorker("test")
+    first = worker.cycle(now=now)
+    assert first.opened >= 1
+    absence = Violation.objects.get(type="curfew_absence")
+    assert absence.person == case and absence.end is None and absence.start.isoformat() == "2026-11-10T20:00:00+00:00"
+    # Running again with nothing new changes nothing, and nothing is stored twice.
+    assert worker.cycle(now=now).opened == 0 and Violation.objects.filter(type="curfew_absence").count() == 1
+    # The tag was back at 22:40: the absence now has an end.
+    ingest_jsonl(line(device="RF-0001", time="2026-11-10T22:40:00Z", type="rf", in_range=True))
+    worker.cycle(now=datetime(2026, 11, 10, 22, 45, tzinfo=UTC))
+    absence.refresh_from_db()
+    assert absence.end is not None and absence.end.isoformat() == "2026-11-10T22:40:00+00:00"
+
+
+@pytest.mark.django_db
+def test_two_workers_never_hold_the_cursor_at_once(case):
+    a, b = EngineWorker("a"), EngineWorker("b")
+    assert a.claim() is not None
+    assert b.claim() is None
+    a.release()
+    assert b.claim() is not None
