@@ -35,8 +35,8 @@ system-packages:
 demo: bootstrap
 	$(BIN)/openem migrate --noinput
 	$(BIN)/openem demo-setup
-	@echo "OpenEM portal: http://$(HOST):$(PORT)/   (stop with Ctrl-C)"
-	$(BIN)/openem runserver $(HOST):$(PORT) --noreload
+	@echo "OpenEM portal: http://$(HOST):$(PORT)/  (the simulated caseload is fed live; stop with Ctrl-C)"
+	$(BIN)/openem run $(HOST):$(PORT) --demo-live
 
 test: bootstrap system-packages
 	$(BIN)/pytest -m "not slow"

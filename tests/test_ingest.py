@@ -18,7 +18,7 @@ def line(**kw) -> str:
 
 @pytest.fixture
 def gateway(db):
-    gw, token = Gateway.create_with_token("Vendor A")
+    _gw, token = Gateway.create_with_token("Vendor A")
     return token
 
 
@@ -123,3 +123,26 @@ def test_two_workers_never_hold_the_cursor_at_once(case):
     assert b.claim() is None
     a.release()
     assert b.claim() is not None
+
+
+@pytest.mark.django_db
+def test_stored_violations_show_on_the_person_page_only_to_those_who_may_see_them(personas, case):
+    from datetime import UTC, datetime
+
+    from django.urls import reverse
+
+    from openem.telemetry.ingest import ingest_jsonl
+
+    night = [
+        line(device="RF-0001", time=f"2026-11-10T{h:02d}:{m:02d}:00Z", type="rf", in_range=h < 20)
+        for h in range(18, 23)
+        for m in (0, 30)
+    ]
+    ingest_jsonl("\n".join(night))
+    EngineWorker("t").cycle(now=datetime(2026, 11, 10, 22, 35, tzinfo=UTC))
+    client = Client()
+    client.force_login(personas["practitioner"])
+    page = client.get(reverse("portal:person", args=[case.pk])).content.decode()
+    assert "Curfew absence" in page and "Ongoing" in page and "Not fitted" in page
+    client.force_login(personas["other"])
+    assert client.get(reverse("portal:person", args=[case.pk])).status_code == 404

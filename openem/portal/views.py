@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 
 from openem.accounts.models import Role
+from openem.alerts.models import Violation
 from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.models import Condition, OrderStatus, Person, local_today
 from openem.cases.rules import Severity
@@ -103,10 +104,12 @@ def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             live_conditions.extend(r["cond"] for r in rows)
         orders.append({"order": order, "status": status, "rows": rows, "findings": order.findings()})
     fittings = person.fittings.select_related("device").order_by("-fitted_at")
+    violations = Violation.objects.filter(person=person, retracted=False).order_by("-start")[:50]
     return render(
         request,
         "portal/person.html",
         {
+            "violations": violations,
             "person": person,
             "orders": orders,
             "fittings": fittings,

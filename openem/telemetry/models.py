@@ -89,6 +89,9 @@ class Fix(models.Model):
     class Meta:
         indexes = [models.Index(fields=["device", "t"])]
 
+    def __str__(self) -> str:
+        return f"{self.device} {self.t:%Y-%m-%d %H:%M:%S} {self.lat:.5f},{self.lon:.5f}"
+
 
 class RejectedReading(models.Model):
     """A reading that could not be accepted, kept with what was wrong, for operators to see."""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 from typing import Any
 
@@ -12,13 +13,21 @@ from openem.engine import casefile
 from openem.simulate.population import case_file
 from openem.simulate.profiles import SimConfig
 from openem.simulate.runner import plan
+from openem.telemetry.models import Gateway, token_digest
+
+DEMO_GATEWAY_TOKEN = os.environ.get("OPENEM_DEMO_GATEWAY_TOKEN", "openem-demo-gateway-token")
+
+
+def demo_config(people: int = 36, seed: int = 1, today: date | None = None) -> SimConfig:
+    """A week up to and including today: the live simulator feeds the same people and devices."""
+    start = (today or date.today()) - timedelta(days=7)
+    return SimConfig(people=people, days=8, seed=seed, start=start.isoformat())
 
 
 def demo_case_file(people: int = 36, seed: int = 1, today: date | None = None) -> dict[str, Any]:
     """The demo caseload: the simulator's people in Rutland, split between the two demo practitioners."""
-    start = (today or date.today()) - timedelta(days=7)
-    config = SimConfig(people=people, days=8, seed=seed, start=start.isoformat())
-    sim_people, _ = plan(config, start)
+    config = demo_config(people, seed, today)
+    sim_people, _ = plan(config, date.fromisoformat(config.start))
     return case_file(sim_people, ("alex.practitioner", "bea.practitioner"), TEAM)
 
 
@@ -31,6 +40,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         create_personas()
+        Gateway.objects.update_or_create(
+            name="Demo simulator", defaults={"token_hash": token_digest(DEMO_GATEWAY_TOKEN), "active": True}
+        )
         if not Person.objects.exists():
             data = demo_case_file(options["people"], options["seed"])
             result = import_casefile(casefile.parse(data), None, "Demo caseload")

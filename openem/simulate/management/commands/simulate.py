@@ -23,6 +23,16 @@ class Command(BaseCommand):
         parser.add_argument("--bad-day-rate", type=float, default=0.3)
         parser.add_argument("--practitioner", action="append", default=[], help="usernames to allocate cases to")
         parser.add_argument("--team", default="")
+        parser.add_argument("--live", action="store_true", help="feed a running OpenEM instead of writing files")
+        parser.add_argument("--speed", type=float, default=60.0, help="live: simulated seconds per real second")
+        parser.add_argument(
+            "--live-from",
+            type=float,
+            default=6.0,
+            help="live: hours before now from which readings are paced (older ones go at once)",
+        )
+        parser.add_argument("--url", default="http://127.0.0.1:8000/ingest/v1/telemetry")
+        parser.add_argument("--token", default="", help="live: the gateway token")
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = SimConfig(
@@ -39,6 +49,16 @@ class Command(BaseCommand):
                 config.faults = FaultRates.parse(options["faults"])
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        if options["live"]:
+            from openem.simulate.live import run_live
+
+            if not options["token"]:
+                raise CommandError("--live needs --token (a gateway token; openem demo-setup makes one for the demo)")
+            sent = run_live(
+                config, options["url"], options["token"], options["speed"], options["live_from"], log=self.stdout.write
+            )
+            self.stdout.write(f"live: finished, {sent} readings accepted")
+            return
         result = simulate(config, Path(options["out"]), tuple(options["practitioner"]), options["team"])
         self.stdout.write(
             f"{result.people} people, {result.device_days} device-days, {result.readings} readings, "

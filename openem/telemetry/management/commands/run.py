@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = (
+        "Run OpenEM: the web server and the engine worker together (and, with --demo-live, the simulator "
+        "feeding the demo caseload). Each also runs alone: runserver, engine-worker, simulate --live."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+        parser.add_argument("--workers", type=int, default=1, help="engine worker processes")
+        parser.add_argument("--demo-live", action="store_true", help="feed the demo caseload live")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        exe = [sys.executable, "-m", "openem.cli"]
+        procs = [subprocess.Popen([*exe, "runserver", options["addrport"], "--noreload"])]
+        procs += [subprocess.Popen([*exe, "engine-worker"]) for _ in range(options["workers"])]
+        if options["demo_live"]:
+            from openem.simulate.management.commands.demo_setup import DEMO_GATEWAY_TOKEN, demo_config
+
+            config = demo_config()
+            procs.append(
+                subprocess.Popen(
+                    [
+                        *exe,
+                        "simulate",
+                        "--live",
+                        "--people",
+                        str(config.people),
+                        "--days",
+                        str(config.days),
+                        "--seed",
+                        str(config.seed),
+                        "--start",
+                        config.start,
+                        "--token",
+                        DEMO_GATEWAY_TOKEN,
+                        "--url",
+                        f"http://{options['addrport']}/ingest/v1/telemetry",
+                    ]
+                )
+            )
+
+        def stop(*_: Any) -> None:
+            for p in procs:
+                if p.poll() is None:
+                    p.terminate()
+
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while all(p.poll() is None for p in procs[:2]):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop()
+            for p in procs:
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
