@@ -1,12 +1,14 @@
 from django.urls import path
 
-from . import orders, views
+from . import orders, trail, views
 
 app_name = "portal"
 
 urlpatterns = [
     path("cases/", views.case_list, name="cases"),
     path("people/<int:pk>/", views.person_detail, name="person"),
+    path("people/<int:pk>/trail/", trail.trail, name="trail"),
+    path("people/<int:pk>/trail.<str:fmt>", trail.trail_export, name="trail-export"),
     path("people/<int:pk>/orders/new/", orders.order_create, name="order-create"),
     path("orders/<int:pk>/", orders.order_detail, name="order"),
     path("orders/<int:pk>/vary/", orders.order_vary, name="order-vary"),

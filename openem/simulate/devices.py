@@ -27,7 +27,7 @@ from .world import World
 MIN = 60.0
 HOUR = 3600.0
 RF_RANGE_M = 35.0
-UPLOAD_S = {"gps": 900.0, "rf": 300.0, "alcohol": 1800.0}
+UPLOAD_S = {"gps": 900.0, "rf": 900.0, "alcohol": 1800.0}
 
 
 @dataclass
@@ -148,13 +148,15 @@ class DeviceSimulator:
                     break
         level = st.battery_pct
         step_h = (t[1] - t[0]) / HOUR if len(t) > 1 else 1 / 60
-        for i in range(0, len(t), 30):  # half-hour blocks keep this cheap and smooth enough
-            block = slice(i, i + 30)
-            n = len(t[block])
-            rate = np.where(charging[block], 45.0, -st.drain_pct_h) * step_h
-            seg = np.clip(level + np.cumsum(rate), 0.0, 100.0)
+        rate = np.where(charging, 45.0, -st.drain_pct_h) * step_h
+        # Within a run of charging (or not) the level moves one way, so clipping the running sum is exact.
+        edges = np.flatnonzero(np.diff(charging.astype(np.int8))) + 1
+        for block in np.split(np.arange(len(t)), edges):
+            if not len(block):
+                continue
+            seg = np.clip(level + np.cumsum(rate[block]), 0.0, 100.0)
             pct[block] = seg
-            level = float(seg[-1]) if n else level
+            level = float(seg[-1])
         st.battery_pct = level
         return pct
 
@@ -195,7 +197,8 @@ class DeviceSimulator:
         if silent:
             alive &= ~((t >= silent[0]) & (t < silent[1]))
         # Power and heartbeat readings.
-        stamps = _iso_many(t)
+        picks = np.union1d(np.arange(0, len(t), 30), np.arange(7, len(t), 15))
+        stamps = dict(zip(picks.tolist(), _iso_many(t[picks]), strict=True))
         for i in range(0, len(t), 30):
             if alive[i]:
                 charging = "true" if pct[min(i + 1, len(pct) - 1)] > pct[i] else "false"

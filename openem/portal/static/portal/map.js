@@ -56,6 +56,7 @@
     }
     group.addTo(map);
     el.dataset.layerCount = String(group.getLayers().length);
+    el._openemMap = map;
     el.classList.add("app-map--ready");
   }
 

@@ -1,0 +1,99 @@
+"""The trail page and its exports: any period of my case, with a reason, audited, in four formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from openem.audit.models import AuditAction, AuditEvent
+from openem.telemetry.ingest import ingest_jsonl
+
+PERIOD = {"start": "2026-11-10T08:00", "end": "2026-11-10T12:00", "reason": "supervision", "detail": "weekly review"}
+
+
+@pytest.fixture
+def trail_case(case):
+    t0 = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
+    lines = [json.dumps({"device": "GPS-0001", "time": (t0 + timedelta(minutes=i)).isoformat().replace("+00:00", "Z"),
+                         "type": "fix", "lat": 52.6702 + i * 0.0002, "lon": -0.7321, "accuracy_m": 8})
+             for i in range(60)]
+    lines.append(json.dumps({"device": "GPS-0001", "time": "2026-11-10T13:00:00Z", "type": "fix", "lat": 52.7,
+                             "lon": -0.7, "accuracy_m": 8}))
+    assert ingest_jsonl("\n".join(lines)).accepted == 61
+    return case
+
+
+def client_for(personas, who):
+    c = Client()
+    c.force_login(personas[who])
+    return c
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("who", "status"), [("practitioner", 200), ("other", 404), ("manager", 200),
+                                             ("operator", 200), ("police", 403)])
+def test_who_may_see_a_trail(personas, trail_case, who, status):
+    c = client_for(personas, who)
+    assert c.get(reverse("portal:trail", args=[trail_case.pk]), PERIOD).status_code == status
+    assert c.get(reverse("portal:trail-export", args=[trail_case.pk, "csv"]), PERIOD).status_code == status
+
+
+@pytest.mark.django_db
+def test_the_trail_of_a_period_with_the_reason_audited(personas, trail_case):
+    c = client_for(personas, "practitioner")
+    page = c.get(reverse("portal:trail", args=[trail_case.pk]), PERIOD).content.decode()
+    assert "<strong>60</strong> positions" in page
+    event = AuditEvent.objects.filter(action=AuditAction.VIEW, summary__startswith="trail").get()
+    assert event.reason == "Supervision: reviewing compliance with the person: weekly review"
+    assert event.period_start.isoformat() == "2026-11-10T08:00:00+00:00"
+    assert event.person == trail_case and event.actor == personas["practitioner"]
+
+
+@pytest.mark.django_db
+def test_a_reason_is_required_and_periods_are_limited(personas, trail_case):
+    c = client_for(personas, "practitioner")
+    page = c.get(reverse("portal:trail", args=[trail_case.pk]),
+                 {**PERIOD, "reason": "other", "detail": ""}).content.decode()
+    assert "Say why you are looking at this location data" in page
+    page = c.get(reverse("portal:trail", args=[trail_case.pk]),
+                 {**PERIOD, "end": "2026-12-30T00:00"}).content.decode()
+    assert "Choose a period of at most 31 days" in page
+    assert not AuditEvent.objects.filter(summary__startswith="trail").exists()
+
+
+@pytest.mark.django_db
+def test_exports_in_four_formats(personas, trail_case):
+    c = client_for(personas, "practitioner")
+    url = lambda fmt: reverse("portal:trail-export", args=[trail_case.pk, fmt])  # noqa: E731
+    geo = json.loads(c.get(url("geojson"), PERIOD).content)
+    assert len(geo["features"][0]["geometry"]["coordinates"]) == 60
+    gpx = ET.fromstring(c.get(url("gpx"), PERIOD).content)
+    assert len(gpx.findall(".//{http://www.topografix.com/GPX/1/1}trkpt")) == 60
+    kml = ET.fromstring(c.get(url("kml"), PERIOD).content)
+    assert len(kml.findall(".//{http://www.google.com/kml/ext/2.2}coord")) == 60
+    response = c.get(url("csv"), PERIOD)
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == 60 and rows[0]["device"] == "GPS-0001"
+    assert 'attachment; filename="trail-X123456-' in response["Content-Disposition"]
+    assert AuditEvent.objects.filter(action=AuditAction.EXPORT).count() == 4
+
+
+@pytest.mark.django_db
+def test_showing_the_person_hides_the_victims_zone(personas, trail_case):
+    from openem.cases.models import Condition
+
+    zone = Condition.objects.get(ref="C2", removed_in_version__isnull=True)
+    zone.spec = {**zone.spec, "victim_sensitive": True}
+    zone.save()
+    c = client_for(personas, "practitioner")
+    page = c.get(reverse("portal:trail", args=[trail_case.pk]), PERIOD).content.decode()
+    assert "Victim\\u0027s street" in page or "Victim's street" in page
+    page = c.get(reverse("portal:trail", args=[trail_case.pk]), {**PERIOD, "show": "person"}).content.decode()
+    assert "Victim's street" not in page and "Victim\\u0027s street" not in page
