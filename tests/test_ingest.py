@@ -146,3 +146,38 @@ def test_stored_violations_show_on_the_person_page_only_to_those_who_may_see_the
     assert "Curfew absence" in page and "Ongoing" in page and "Not fitted" in page
     client.force_login(personas["other"])
     assert client.get(reverse("portal:person", args=[case.pk])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_my_cases_shows_each_persons_monitoring_status(personas, case):
+    from datetime import UTC, datetime
+
+    from django.urls import reverse
+
+    from openem.telemetry.ingest import ingest_jsonl
+
+    client = Client()
+    client.force_login(personas["practitioner"])
+    # Fitted but nothing received yet; and the alcohol condition has no tag at all.
+    page = client.get(reverse("portal:cases")).content.decode()
+    assert "Tag not fitted" in page and "No alcohol device fitted" in page
+    night = [
+        line(device="RF-0001", time=f"2026-11-10T{h:02d}:{m:02d}:00Z", type="rf", in_range=h < 20)
+        for h in range(18, 23)
+        for m in (0, 30)
+    ]
+    ingest_jsonl("\n".join(night))
+    EngineWorker("t").cycle(now=datetime(2026, 11, 10, 22, 35, tzinfo=UTC))
+    from openem.cases.models import MonitoringStatus, monitoring_statuses
+    from openem.devices.models import Device, Fitting
+
+    assert monitoring_statuses([case])[case.pk][0] == MonitoringStatus.NOT_FITTED
+    # The alcohol tag is fitted; the engine withdraws "not fitted", and the open absence is what shows.
+    tag = Device.objects.create(ref="ALC-0001", kind="alcohol")
+    Fitting.objects.create(device=tag, person=case, fitted_at=datetime(2026, 11, 1, 12, tzinfo=UTC))
+    EngineWorker("t").cycle(now=datetime(2026, 11, 10, 22, 36, tzinfo=UTC))
+    status, why = monitoring_statuses([case])[case.pk]
+    assert (status, why) == (MonitoringStatus.VIOLATION_OPEN, ["Curfew absence"])
+    page = client.get(reverse("portal:cases"), {"status": "violation_open"}).content.decode()
+    assert "Sam Example" in page and "Violation open" in page
+    assert "Sam Example" not in client.get(reverse("portal:cases"), {"status": "compliant"}).content.decode()

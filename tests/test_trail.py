@@ -21,11 +21,31 @@ PERIOD = {"start": "2026-11-10T08:00", "end": "2026-11-10T12:00", "reason": "sup
 @pytest.fixture
 def trail_case(case):
     t0 = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
-    lines = [json.dumps({"device": "GPS-0001", "time": (t0 + timedelta(minutes=i)).isoformat().replace("+00:00", "Z"),
-                         "type": "fix", "lat": 52.6702 + i * 0.0002, "lon": -0.7321, "accuracy_m": 8})
-             for i in range(60)]
-    lines.append(json.dumps({"device": "GPS-0001", "time": "2026-11-10T13:00:00Z", "type": "fix", "lat": 52.7,
-                             "lon": -0.7, "accuracy_m": 8}))
+    lines = [
+        json.dumps(
+            {
+                "device": "GPS-0001",
+                "time": (t0 + timedelta(minutes=i)).isoformat().replace("+00:00", "Z"),
+                "type": "fix",
+                "lat": 52.6702 + i * 0.0002,
+                "lon": -0.7321,
+                "accuracy_m": 8,
+            }
+        )
+        for i in range(60)
+    ]
+    lines.append(
+        json.dumps(
+            {
+                "device": "GPS-0001",
+                "time": "2026-11-10T13:00:00Z",
+                "type": "fix",
+                "lat": 52.7,
+                "lon": -0.7,
+                "accuracy_m": 8,
+            }
+        )
+    )
     assert ingest_jsonl("\n".join(lines)).accepted == 61
     return case
 
@@ -37,8 +57,9 @@ def client_for(personas, who):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("who", "status"), [("practitioner", 200), ("other", 404), ("manager", 200),
-                                             ("operator", 200), ("police", 403)])
+@pytest.mark.parametrize(
+    ("who", "status"), [("practitioner", 200), ("other", 404), ("manager", 200), ("operator", 200), ("police", 403)]
+)
 def test_who_may_see_a_trail(personas, trail_case, who, status):
     c = client_for(personas, who)
     assert c.get(reverse("portal:trail", args=[trail_case.pk]), PERIOD).status_code == status
@@ -59,11 +80,11 @@ def test_the_trail_of_a_period_with_the_reason_audited(personas, trail_case):
 @pytest.mark.django_db
 def test_a_reason_is_required_and_periods_are_limited(personas, trail_case):
     c = client_for(personas, "practitioner")
-    page = c.get(reverse("portal:trail", args=[trail_case.pk]),
-                 {**PERIOD, "reason": "other", "detail": ""}).content.decode()
+    page = c.get(
+        reverse("portal:trail", args=[trail_case.pk]), {**PERIOD, "reason": "other", "detail": ""}
+    ).content.decode()
     assert "Say why you are looking at this location data" in page
-    page = c.get(reverse("portal:trail", args=[trail_case.pk]),
-                 {**PERIOD, "end": "2026-12-30T00:00"}).content.decode()
+    page = c.get(reverse("portal:trail", args=[trail_case.pk]), {**PERIOD, "end": "2026-12-30T00:00"}).content.decode()
     assert "Choose a period of at most 31 days" in page
     assert not AuditEvent.objects.filter(summary__startswith="trail").exists()
 

@@ -313,3 +313,101 @@ class OrderVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order} v{self.number}"
+
+
+class MonitoringStatus(LabelledEnum):
+    """What a practitioner needs to know at a glance, most urgent first."""
+
+    NOT_FITTED = "not_fitted"
+    VIOLATION_OPEN = "violation_open"
+    EQUIPMENT = "equipment"
+    NO_DATA = "no_data"
+    COMPLIANT = "compliant"
+    NOT_MONITORED = "not_monitored"
+
+    @property
+    def label(self) -> str:
+        return {
+            "not_fitted": "Tag not fitted",
+            "violation_open": "Violation open",
+            "equipment": "Equipment problem",
+            "no_data": "No data",
+            "compliant": "Compliant",
+            "not_monitored": "No monitoring now",
+        }[self.value]
+
+    @property
+    def tag_colour(self) -> str:
+        return {
+            "not_fitted": "red",
+            "violation_open": "red",
+            "equipment": "orange",
+            "no_data": "orange",
+            "compliant": "green",
+            "not_monitored": "grey",
+        }[self.value]
+
+
+def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatus, list[str]]]:
+    """Each person's monitoring status and the reasons for it, in a handful of queries for the list."""
+    from django.db.models import Max
+
+    from openem.alerts.models import Violation
+    from openem.devices.models import Fitting
+    from openem.telemetry.models import Reading
+
+    ids = [p.pk for p in people]
+    open_v: dict[int, list[Any]] = {}
+    for v in Violation.objects.filter(person_id__in=ids, retracted=False, end__isnull=True):
+        open_v.setdefault(v.person_id, []).append(v)
+    fittings: dict[int, list[Any]] = {}
+    for f in Fitting.objects.filter(person_id__in=ids, removed_at__isnull=True).select_related("device"):
+        fittings.setdefault(f.person_id, []).append(f)
+    devices = [f.device.ref for fs in fittings.values() for f in fs]
+    last_seen = dict(
+        Reading.objects.filter(device__in=devices).values("device").annotate(m=Max("t")).values_list("device", "m")
+    )
+    today = local_today()
+    out: dict[int, tuple[MonitoringStatus, list[str]]] = {}
+    for p in people:
+        needs: set[str] = set()
+        for order in p.orders.all():
+            if order.status_on(today) != OrderStatus.ACTIVE:
+                continue
+            for c in order.conditions.all():
+                kind = _device_kind_for(c)
+                if c.removed_in_version is None and c.applies_on(today) and c.raises_alerts and kind:
+                    needs.add(kind)
+        fitted = {f.device.kind for f in fittings.get(p.pk, [])}
+        opened = open_v.get(p.pk, [])
+        behaviour = [v for v in opened if v.category == "behaviour"]
+        equipment = [v for v in opened if v.category == "equipment" and v.type != "not_fitted"]
+        missing = sorted(k for k in needs if k not in fitted)
+        silent = [f.device.ref for f in fittings.get(p.pk, []) if f.device.ref not in last_seen]
+        if missing or any(v.type == "not_fitted" for v in opened):
+            out[p.pk] = (
+                MonitoringStatus.NOT_FITTED,
+                [f"No {k.replace('_', ' ')} device fitted" for k in missing] or ["Not fitted"],
+            )
+        elif behaviour:
+            out[p.pk] = (MonitoringStatus.VIOLATION_OPEN, [v.type_enum.label for v in behaviour])
+        elif equipment:
+            out[p.pk] = (MonitoringStatus.EQUIPMENT, [v.type_enum.label for v in equipment])
+        elif silent:
+            out[p.pk] = (MonitoringStatus.NO_DATA, [f"Nothing received from {d}" for d in silent])
+        elif needs:
+            out[p.pk] = (MonitoringStatus.COMPLIANT, [])
+        else:
+            out[p.pk] = (MonitoringStatus.NOT_MONITORED, [])
+    return out
+
+
+def _device_kind_for(c: Condition) -> str | None:
+    t = c.type_enum
+    if t == ConditionType.ATTENDANCE:
+        return "gps"
+    if t == ConditionType.CURFEW:
+        return "gps" if c.spec.get("technology") == "gps" else "rf"
+    if t == ConditionType.ALCOHOL:
+        return "alcohol"
+    return "gps"

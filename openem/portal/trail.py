@@ -41,10 +41,12 @@ DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="
 class TrailForm(forms.Form):
     start = forms.DateTimeField(label="From", widget=DATETIME_WIDGET, input_formats=["%Y-%m-%dT%H:%M"])
     end = forms.DateTimeField(label="To", widget=DATETIME_WIDGET, input_formats=["%Y-%m-%dT%H:%M"])
-    reason = forms.ChoiceField(label="Why you are looking at this location data", choices=REASONS,
-                               widget=forms.RadioSelect)
-    detail = forms.CharField(label="More detail", required=False, max_length=300,
-                             help_text="Recorded with your request in the audit log.")
+    reason = forms.ChoiceField(
+        label="Why you are looking at this location data", choices=REASONS, widget=forms.RadioSelect
+    )
+    detail = forms.CharField(
+        label="More detail", required=False, max_length=300, help_text="Recorded with your request in the audit log."
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -80,29 +82,51 @@ def fixes_for(person: Person, start: datetime, end: datetime) -> list[Fix]:
 def trail(request: AuthedRequest, pk: int) -> HttpResponse:
     person = visible_person(request, pk)
     now = timezone.localtime().replace(second=0, microsecond=0)
-    form = TrailForm(request.GET if "start" in request.GET else None,
-                     initial={"start": now - timedelta(hours=24), "end": now})
+    form = TrailForm(
+        request.GET if "start" in request.GET else None, initial={"start": now - timedelta(hours=24), "end": now}
+    )
     context: dict[str, Any] = {"person": person, "form": form, "formats": FORMATS}
     person_view = request.GET.get("show") == "person"
     if form.is_bound and form.is_valid():
         start, end = form.cleaned_data["start"], form.cleaned_data["end"]
         fixes = fixes_for(person, start, end)
-        AuditEvent.record(request.user, AuditAction.VIEW, person=person, obj=person,
-                          summary=f"trail: {len(fixes)} positions", reason=form.reason_text(), period=(start, end))
-        conditions = [c for o in person.orders.all() if o.status_on(start.date()) != OrderStatus.ENDED
-                      or o.status_on(end.date()) != OrderStatus.ENDED for c in o.live_conditions()]
+        AuditEvent.record(
+            request.user,
+            AuditAction.VIEW,
+            person=person,
+            obj=person,
+            summary=f"trail: {len(fixes)} positions",
+            reason=form.reason_text(),
+            period=(start, end),
+        )
+        conditions = [
+            c
+            for o in person.orders.all()
+            if o.status_on(start.date()) != OrderStatus.ENDED or o.status_on(end.date()) != OrderStatus.ENDED
+            for c in o.live_conditions()
+        ]
         features = map_features(conditions)
         if person_view:
             # Showing the map to the person: never reveal where a victim lives.
             features = [f for f in features if not f["properties"].get("victim_sensitive")]
-        violations = Violation.objects.filter(person=person, retracted=False, start__lt=end).exclude(
-            end__lt=start).order_by("start")
-        context.update({
-            "fixes": fixes[:500], "fix_count": len(fixes), "features": features, "violations": violations,
-            "person_view": person_view, "query": request.GET.urlencode(),
-            "trail": [[round(f.lat, 6), round(f.lon, 6), f.t.timestamp(), f.accuracy_m] for f in fixes],
-            "start": start, "end": end,
-        })
+        violations = (
+            Violation.objects.filter(person=person, retracted=False, start__lt=end)
+            .exclude(end__lt=start)
+            .order_by("start")
+        )
+        context.update(
+            {
+                "fixes": fixes[:500],
+                "fix_count": len(fixes),
+                "features": features,
+                "violations": violations,
+                "person_view": person_view,
+                "query": request.GET.urlencode(),
+                "trail": [[round(f.lat, 6), round(f.lon, 6), f.t.timestamp(), f.accuracy_m] for f in fixes],
+                "start": start,
+                "end": end,
+            }
+        )
     return render(request, "portal/trail.html", context)
 
 
@@ -111,13 +135,20 @@ def trail_export(request: AuthedRequest, pk: int, fmt: str) -> HttpResponse:
     person = visible_person(request, pk)
     form = TrailForm(request.GET)
     if fmt not in FORMATS or not form.is_valid():
-        return HttpResponse("Choose a period and give a reason on the trail page first.", status=400,
-                            content_type="text/plain")
+        return HttpResponse(
+            "Choose a period and give a reason on the trail page first.", status=400, content_type="text/plain"
+        )
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
     fixes = fixes_for(person, start, end)
-    AuditEvent.record(request.user, AuditAction.EXPORT, person=person, obj=person,
-                      summary=f"trail export ({fmt}): {len(fixes)} positions", reason=form.reason_text(),
-                      period=(start, end))
+    AuditEvent.record(
+        request.user,
+        AuditAction.EXPORT,
+        person=person,
+        obj=person,
+        summary=f"trail export ({fmt}): {len(fixes)} positions",
+        reason=form.reason_text(),
+        period=(start, end),
+    )
     name = f"trail-{person.crn or person.ref}-{start:%Y%m%d%H%M}-{end:%Y%m%d%H%M}"
     body, mime = EXPORTERS[fmt](person, fixes)
     response = HttpResponse(body, content_type=mime)
@@ -126,30 +157,50 @@ def trail_export(request: AuthedRequest, pk: int, fmt: str) -> HttpResponse:
 
 
 def to_geojson(person: Person, fixes: list[Fix]) -> tuple[str, str]:
-    data = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[f.lon, f.lat] for f in fixes]},
-         "properties": {"person": person.crn or person.ref, "kind": "trail"}},
-        *({"type": "Feature", "geometry": {"type": "Point", "coordinates": [f.lon, f.lat]},
-           "properties": {"time": f.t.isoformat(), "accuracy_m": f.accuracy_m}} for f in fixes)]}
+    data = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "LineString", "coordinates": [[f.lon, f.lat] for f in fixes]},
+                "properties": {"person": person.crn or person.ref, "kind": "trail"},
+            },
+            *(
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": [f.lon, f.lat]},
+                    "properties": {"time": f.t.isoformat(), "accuracy_m": f.accuracy_m},
+                }
+                for f in fixes
+            ),
+        ],
+    }
     return json.dumps(data), "application/geo+json"
 
 
 def to_gpx(person: Person, fixes: list[Fix]) -> tuple[str, str]:
-    points = "\n".join(f'      <trkpt lat="{f.lat:.6f}" lon="{f.lon:.6f}"><time>{f.t.isoformat()}</time>'
-                       f"<hdop>{(f.accuracy_m or 0) / 5:.1f}</hdop></trkpt>" for f in fixes)
-    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="OpenEM" '
-            f'xmlns="http://www.topografix.com/GPX/1/1">\n  <trk><name>{escape(person.crn or person.ref)}</name>'
-            f"<trkseg>\n{points}\n  </trkseg></trk>\n</gpx>\n")
+    points = "\n".join(
+        f'      <trkpt lat="{f.lat:.6f}" lon="{f.lon:.6f}"><time>{f.t.isoformat()}</time>'
+        f"<hdop>{(f.accuracy_m or 0) / 5:.1f}</hdop></trkpt>"
+        for f in fixes
+    )
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="OpenEM" '
+        f'xmlns="http://www.topografix.com/GPX/1/1">\n  <trk><name>{escape(person.crn or person.ref)}</name>'
+        f"<trkseg>\n{points}\n  </trkseg></trk>\n</gpx>\n"
+    )
     return body, "application/gpx+xml"
 
 
 def to_kml(person: Person, fixes: list[Fix]) -> tuple[str, str]:
     whens = "\n".join(f"<when>{f.t.isoformat()}</when>" for f in fixes)
     coords = "\n".join(f"<gx:coord>{f.lon:.6f} {f.lat:.6f} 0</gx:coord>" for f in fixes)
-    body = ('<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2" '
-            'xmlns:gx="http://www.google.com/kml/ext/2.2">\n<Document><name>'
-            f"{escape(person.crn or person.ref)}</name>\n<Placemark><name>Trail</name><gx:Track>\n{whens}\n{coords}\n"
-            "</gx:Track></Placemark>\n</Document>\n</kml>\n")
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2" '
+        'xmlns:gx="http://www.google.com/kml/ext/2.2">\n<Document><name>'
+        f"{escape(person.crn or person.ref)}</name>\n<Placemark><name>Trail</name><gx:Track>\n{whens}\n{coords}\n"
+        "</gx:Track></Placemark>\n</Document>\n</kml>\n"
+    )
     return body, "application/vnd.google-earth.kml+xml"
 
 
@@ -158,8 +209,16 @@ def to_csv(person: Person, fixes: list[Fix]) -> tuple[str, str]:
     w = csv.writer(buf)
     w.writerow(["person", "device", "time", "lat", "lon", "accuracy_m"])
     for f in fixes:
-        w.writerow([person.crn or person.ref, f.device, f.t.isoformat(), f"{f.lat:.6f}", f"{f.lon:.6f}",
-                    f.accuracy_m if f.accuracy_m is not None else ""])
+        w.writerow(
+            [
+                person.crn or person.ref,
+                f.device,
+                f.t.isoformat(),
+                f"{f.lat:.6f}",
+                f"{f.lon:.6f}",
+                f.accuracy_m if f.accuracy_m is not None else "",
+            ]
+        )
     return buf.getvalue(), "text/csv"
 
 

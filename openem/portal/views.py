@@ -11,7 +11,7 @@ from django.shortcuts import render
 from openem.accounts.models import Role
 from openem.alerts.models import Violation
 from openem.audit.models import AuditAction, AuditEvent
-from openem.cases.models import Condition, OrderStatus, Person, local_today
+from openem.cases.models import Condition, MonitoringStatus, OrderStatus, Person, local_today, monitoring_statuses
 from openem.cases.rules import Severity
 from openem.engine.enums import ConditionType, OrderType, Rosh
 
@@ -27,7 +27,7 @@ SHORT_LABELS = {
     ConditionType.TRAIL: "Trail",
     ConditionType.ALCOHOL: "Alcohol",
 }
-SORTS = {"name": "Name", "ends": "Order ends", "rosh": "Risk of Serious Harm"}
+SORTS = {"name": "Name", "status": "Monitoring status", "ends": "Order ends", "rosh": "Risk of Serious Harm"}
 
 
 @case_records_required
@@ -44,7 +44,9 @@ def case_list(request: AuthedRequest) -> HttpResponse:
     if order_type in OrderType._value2member_map_:
         people = people.filter(orders__type=order_type).distinct()
     rows: list[dict[str, Any]] = []
-    for person in people:
+    listed = list(people)
+    statuses = monitoring_statuses(listed)
+    for person in listed:
         orders = [o for o in person.orders.all() if o.status_on(today) != OrderStatus.ENDED]
         current = sorted(orders, key=lambda o: o.end)
         kinds: list[str] = []
@@ -63,14 +65,21 @@ def case_list(request: AuthedRequest) -> HttpResponse:
                 "ends": ends,
                 "ending_soon": ends is not None and (ends - today).days <= 14,
                 "warnings": warnings,
+                "status": statuses[person.pk][0],
+                "status_why": statuses[person.pk][1],
             }
         )
     attention = request.GET.get("attention") == "1"
     if attention:
-        rows = [r for r in rows if r["warnings"] or r["ending_soon"]]
+        rows = [r for r in rows if r["warnings"] or r["ending_soon"] or r["status"] != MonitoringStatus.COMPLIANT]
+    status_filter = request.GET.get("status", "")
+    if status_filter in MonitoringStatus._value2member_map_:
+        rows = [r for r in rows if r["status"] == status_filter]
     sort = request.GET.get("sort", "name")
     if sort == "ends":
         rows.sort(key=lambda r: (r["ends"] is None, r["ends"] or today))
+    elif sort == "status":
+        rows.sort(key=lambda r: list(MonitoringStatus).index(r["status"]))
     elif sort == "rosh":
         rows.sort(key=lambda r: -ROSH_ORDER.get(r["person"].rosh, -1))
     title = {Role.PRACTITIONER: "My cases", Role.MANAGER: "Team cases"}.get(Role(user.role), "All cases")
@@ -84,6 +93,8 @@ def case_list(request: AuthedRequest) -> HttpResponse:
             "type": order_type,
             "order_types": OrderType.choices(),
             "sort": sort,
+            "statuses": MonitoringStatus.choices(),
+            "status_filter": request.GET.get("status", ""),
             "sorts": SORTS,
             "attention": attention,
         },

@@ -55,9 +55,21 @@ def test_see_a_trail_and_play_it_back(page, live_server, personas, case):
     from openem.telemetry.ingest import ingest_jsonl
 
     t0 = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
-    ingest_jsonl("\n".join(json.dumps({
-        "device": "GPS-0001", "time": (t0 + timedelta(minutes=i)).isoformat().replace("+00:00", "Z"), "type": "fix",
-        "lat": 52.6702 + i * 0.0003, "lon": -0.7321 - (i % 20) * 0.0002, "accuracy_m": 8}) for i in range(90)))
+    ingest_jsonl(
+        "\n".join(
+            json.dumps(
+                {
+                    "device": "GPS-0001",
+                    "time": (t0 + timedelta(minutes=i)).isoformat().replace("+00:00", "Z"),
+                    "type": "fix",
+                    "lat": 52.6702 + i * 0.0003,
+                    "lon": -0.7321 - (i % 20) * 0.0002,
+                    "accuracy_m": 8,
+                }
+            )
+            for i in range(90)
+        )
+    )
     sign_in(page, live_server)
     page.goto(f"{live_server.url}/people/{case.pk}/")
     page.click("text=See the trail")
