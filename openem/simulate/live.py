@@ -44,6 +44,7 @@ def run_live(
     sleep: Callable[[float], None] = time.sleep,
     log: Callable[[str], None] = print,
     stop_at: float | None = None,
+    skip_before: float | None = None,
 ) -> int:
     start = date.fromisoformat(config.start) if config.start else date.today() - timedelta(days=config.days - 1)
     people, timelines = plan(config, start)
@@ -52,6 +53,8 @@ def run_live(
     rng = np.random.default_rng([config.seed, 7])
     wall0 = clock()
     paced_from = wall0 - live_from_h * 3600
+    if skip_before is not None:
+        paced_from = max(paced_from, skip_before)  # what came before was loaded already
     sent = 0
     pending: list[bytes] = []
 
@@ -61,6 +64,8 @@ def run_live(
             body = b"".join(pending)
             result = send(url, token, body)
             sent += int(result.get("accepted", 0))  # type: ignore[call-overload]
+            if result.get("rejected"):
+                log(f"live: {len(result['rejected'])} readings rejected, e.g. {result['rejected'][0]}")  # type: ignore[index, arg-type]
             pending.clear()
 
     for i in range(config.days):
@@ -78,6 +83,8 @@ def run_live(
             sim.day(tl, i, d0, d1, outages.get(tl.person.area), output, bad_today)
         output.batches.sort(key=lambda b: (b[0], b[1]))
         for arrival, _device, lines in output.batches:
+            if skip_before is not None and arrival <= skip_before:
+                continue
             if stop_at is not None and arrival > stop_at:
                 flush()
                 return sent

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from openem.accounts.personas import DEMO_PASSWORD, PERSONAS, TEAM, create_personas
@@ -31,12 +34,17 @@ def demo_case_file(people: int = 36, seed: int = 1, today: date | None = None) -
     return case_file(sim_people, ("alex.practitioner", "bea.practitioner"), TEAM)
 
 
+def history_marker() -> Path:
+    return Path(settings.DATA_DIR) / "demo-history-until"
+
+
 class Command(BaseCommand):
     help = "Create the demo logins and a simulated caseload in Rutland (idempotent)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--people", type=int, default=36)
         parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--no-history", action="store_true", help="do not load the week of readings so far")
 
     def handle(self, *args: Any, **options: Any) -> None:
         create_personas()
@@ -47,8 +55,37 @@ class Command(BaseCommand):
             data = demo_case_file(options["people"], options["seed"])
             result = import_casefile(casefile.parse(data), None, "Demo caseload")
             self.stdout.write(f"Demo caseload: {result.people_created} people, {result.orders_created} orders.")
+            if not options["no_history"]:
+                self._history(options["people"], options["seed"])
         self.stdout.write("")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
         for p in PERSONAS:
             self.stdout.write(f"  {p.username:<20} {p.role.label}")
         self.stdout.write("")
+
+    def _history(self, people: int, seed: int) -> None:
+        """The week so far, loaded straight into storage and evaluated, so the portal opens on a caseload
+        with a history; `openem run --demo-live` then feeds the rest live from where this stopped."""
+        from openem.simulate.live import run_live
+        from openem.telemetry.ingest import ingest_jsonl
+        from openem.telemetry.models import Source
+        from openem.telemetry.worker import EngineWorker
+
+        until = time.time() - 3600
+        self.stdout.write("Loading the demo caseload's week of device readings (a minute or two)...")
+        sent = run_live(
+            demo_config(people, seed),
+            "",
+            "",
+            live_from_h=0,
+            send=lambda _u, _t, body: ingest_jsonl(body, Source.FILE).to_json(),
+            sleep=lambda _s: None,
+            log=lambda _m: None,
+            stop_at=until,
+        )
+        worker = EngineWorker("demo-setup")
+        while worker.cycle().readings:
+            pass
+        worker.release()
+        history_marker().write_text(f"{until}\n")
+        self.stdout.write(f"Loaded {sent} readings and evaluated them.")

@@ -33,6 +33,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--url", default="http://127.0.0.1:8000/ingest/v1/telemetry")
         parser.add_argument("--token", default="", help="live: the gateway token")
+        parser.add_argument(
+            "--skip-before",
+            type=float,
+            default=None,
+            help="live: Unix time up to which readings were loaded already (not sent again)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = SimConfig(

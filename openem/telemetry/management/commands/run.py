@@ -25,30 +25,33 @@ class Command(BaseCommand):
         procs = [subprocess.Popen([*exe, "runserver", options["addrport"], "--noreload"])]
         procs += [subprocess.Popen([*exe, "engine-worker"]) for _ in range(options["workers"])]
         if options["demo_live"]:
-            from openem.simulate.management.commands.demo_setup import DEMO_GATEWAY_TOKEN, demo_config
+            from openem.simulate.management.commands.demo_setup import DEMO_GATEWAY_TOKEN, demo_config, history_marker
 
             config = demo_config()
-            procs.append(
-                subprocess.Popen(
-                    [
-                        *exe,
-                        "simulate",
-                        "--live",
-                        "--people",
-                        str(config.people),
-                        "--days",
-                        str(config.days),
-                        "--seed",
-                        str(config.seed),
-                        "--start",
-                        config.start,
-                        "--token",
-                        DEMO_GATEWAY_TOKEN,
-                        "--url",
-                        f"http://{options['addrport']}/ingest/v1/telemetry",
-                    ]
-                )
-            )
+            marker = history_marker()
+            # demo-setup loaded the week up to an hour ago; the simulator feeds the rest, live.
+            skip = ["--skip-before", marker.read_text().strip()] if marker.exists() else []
+            sim = [
+                *exe,
+                "simulate",
+                "--live",
+                "--people",
+                str(config.people),
+                "--days",
+                str(config.days),
+                "--seed",
+                str(config.seed),
+                "--start",
+                config.start,
+                "--token",
+                DEMO_GATEWAY_TOKEN,
+                "--live-from",
+                "1",
+                *skip,
+                "--url",
+                f"http://{options['addrport']}/ingest/v1/telemetry",
+            ]
+            procs.append(subprocess.Popen(sim))
 
         def stop(*_: Any) -> None:
             for p in procs:
