@@ -118,3 +118,12 @@ def test_showing_the_person_hides_the_victims_zone(personas, trail_case):
     assert "Victim\\u0027s street" in page or "Victim's street" in page
     page = c.get(reverse("portal:trail", args=[trail_case.pk]), {**PERIOD, "show": "person"}).content.decode()
     assert "Victim's street" not in page and "Victim\\u0027s street" not in page
+
+
+@pytest.mark.django_db
+def test_the_offline_road_map_is_for_signed_in_users(personas):
+    assert Client().get(reverse("portal:roads")).status_code == 302
+    data = json.loads(client_for(personas, "practitioner").get(reverse("portal:roads")).content)
+    assert "OpenStreetMap" in data["attribution"]
+    assert any(f["properties"].get("place") == "Oakham" for f in data["features"])
+    assert sum(1 for f in data["features"] if f["geometry"]["type"] == "LineString") > 1000

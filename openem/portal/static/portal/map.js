@@ -17,6 +17,28 @@
     return STYLES[props.kind] || STYLES.curfew;
   }
 
+  // Offline background: roads and towns from OpenEM's own OpenStreetMap extract, fetched once a page.
+  var roadsData = null;
+  function addRoads(map) {
+    map.createPane("roads");
+    map.getPane("roads").style.zIndex = 350;
+    var load = roadsData || (roadsData = fetch("/map/roads.geojson", {credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.json() : null; }));
+    load.then(function (data) {
+      if (!data) { return; }
+      L.geoJSON(data, {
+        pane: "roads",
+        interactive: false,
+        style: function (f) { return {color: "#b1b4b6", weight: f.properties.r + 0.5, opacity: 0.9}; },
+        pointToLayer: function (f, latlng) {
+          return L.marker(latlng, {pane: "roads", interactive: false, icon: L.divIcon({
+            className: "app-place-label", html: f.properties.place, iconSize: null})});
+        }
+      }).addTo(map);
+      map.attributionControl.addAttribution("© OpenStreetMap contributors");
+    });
+  }
+
   function draw(el) {
     var data = JSON.parse(document.getElementById(el.dataset.features).textContent);
     var map = L.map(el, {zoomSnap: 0.5, attributionControl: true});
@@ -25,6 +47,7 @@
       L.tileLayer(tiles.url, {maxZoom: 19, attribution: tiles.attribution || ""}).addTo(map);
     } else {
       el.classList.add("app-map--no-tiles");
+      addRoads(map);
     }
     L.control.scale({imperial: false}).addTo(map);
     var group = L.featureGroup();
