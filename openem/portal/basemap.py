@@ -53,9 +53,13 @@ def roads_geojson() -> bytes:
         features.append(
             {"type": "Feature", "properties": {"r": rank}, "geometry": {"type": "LineString", "coordinates": coords}}
         )
-    for name, (lat, lon) in PLACES.items():
+    for name, (plat, plon) in PLACES.items():
         features.append(
-            {"type": "Feature", "properties": {"place": name}, "geometry": {"type": "Point", "coordinates": [lon, lat]}}
+            {
+                "type": "Feature",
+                "properties": {"place": name},
+                "geometry": {"type": "Point", "coordinates": [plon, plat]},
+            }
         )
     data = {"type": "FeatureCollection", "attribution": basemap.ATTRIBUTION, "features": features}
     return json.dumps(data, separators=(",", ":")).encode()
