@@ -10,7 +10,7 @@ from django.urls import reverse
 from openem.audit.models import AuditAction, AuditEvent
 
 # Expected status per persona: 200 seen, 404 hidden (not even its existence), 403 role refused.
-READ_VIEWS = {"cases", "person", "order"}
+READ_VIEWS = {"cases", "person", "order", "centre"}
 MATRIX = {
     #                 owner other manager operator police admin
     "cases": (200, 200, 200, 200, 403, 200),
@@ -30,6 +30,7 @@ def url_for(name, case):
     cond = order.conditions.first()
     return {
         "cases": reverse("portal:cases"),
+        "centre": reverse("portal:centre"),
         "person": reverse("portal:person", args=[case.pk]),
         "order": reverse("portal:order", args=[order.pk]),
         "order-create": reverse("portal:order-create", args=[case.pk]),

@@ -181,3 +181,26 @@ def test_my_cases_shows_each_persons_monitoring_status(personas, case):
     page = client.get(reverse("portal:cases"), {"status": "violation_open"}).content.decode()
     assert "Sam Example" in page and "Violation open" in page
     assert "Sam Example" not in client.get(reverse("portal:cases"), {"status": "compliant"}).content.decode()
+
+
+@pytest.mark.django_db
+def test_the_monitoring_centre_sees_tags_not_fitted_equipment_work_and_rejected_readings(personas, gateway, case):
+    from datetime import UTC, datetime
+
+    from django.urls import reverse
+
+    post(
+        Client(),
+        gateway,
+        [
+            line(device="GPS-0001", time="2026-11-10T12:00:00Z", type="fix", lat=99, lon=0),
+            line(device="GPS-0001", time="2026-11-10T12:00:00Z", type="power", battery_pct=5, charging=False),
+        ],
+    )
+    EngineWorker("t").cycle(now=datetime(2026, 11, 10, 16, 0, tzinfo=UTC))
+    c = Client()
+    c.force_login(personas["operator"])
+    page = c.get(reverse("portal:centre")).content.decode()
+    assert "Sam Example" in page and "No alcohol device fitted" in page
+    assert "Battery depleted" in page and "Call the wearer to charge the tag" in page
+    assert "lat: 99 is out of range (-90 to 90)" in page

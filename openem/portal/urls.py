@@ -1,11 +1,12 @@
 from django.urls import path
 
-from . import basemap, orders, trail, views
+from . import basemap, centre, orders, trail, views
 
 app_name = "portal"
 
 urlpatterns = [
     path("cases/", views.case_list, name="cases"),
+    path("centre/", centre.centre, name="centre"),
     path("map/roads.geojson", basemap.roads, name="roads"),
     path("people/<int:pk>/", views.person_detail, name="person"),
     path("people/<int:pk>/trail/", trail.trail, name="trail"),

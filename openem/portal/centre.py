@@ -1,0 +1,55 @@
+"""The monitoring centre's view: every active order, tags not fitted, devices silent or faulty, and
+readings that could not be accepted."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Max
+from django.http import HttpResponse
+from django.shortcuts import render
+
+from openem.accounts.models import Role
+from openem.alerts.models import Violation
+from openem.cases.models import MonitoringStatus, Person, local_today, monitoring_statuses
+from openem.telemetry.models import RejectedReading
+
+from .access import AuthedRequest, case_records_required, forbidden
+
+EQUIPMENT = ("no_signal", "battery_depleted", "home_unit_power", "location_failure")
+
+
+@case_records_required
+def centre(request: AuthedRequest) -> HttpResponse:
+    if request.user.role not in (Role.OPERATOR, Role.ADMINISTRATOR, Role.MANAGER) and not request.user.is_superuser:
+        return forbidden(request, "The monitoring centre view is for operators and managers.")
+    today = local_today()
+    people = list(
+        Person.objects.visible_to(request.user)
+        .filter(orders__start__lte=today, orders__end__gte=today)
+        .distinct()
+        .prefetch_related("orders__conditions")
+        .select_related("practitioner")
+    )
+    statuses = monitoring_statuses(people)
+    not_fitted = [(p, statuses[p.pk][1]) for p in people if statuses[p.pk][0] == MonitoringStatus.NOT_FITTED]
+    equipment = (
+        Violation.objects.filter(person__in=people, retracted=False, end__isnull=True, type__in=EQUIPMENT)
+        .select_related("person")
+        .order_by("start")
+    )
+    counts = {s: sum(1 for p in people if statuses[p.pk][0] == s) for s in MonitoringStatus}
+    rejected = RejectedReading.objects.all()[:20]
+    rejected_by_reason = (
+        RejectedReading.objects.values("field").annotate(n=Count("id"), last=Max("received")).order_by("-n")[:10]
+    )
+    return render(
+        request,
+        "portal/centre.html",
+        {
+            "people": people,
+            "counts": [(s, counts[s]) for s in MonitoringStatus],
+            "not_fitted": not_fitted,
+            "equipment": equipment,
+            "rejected": rejected,
+            "rejected_by_reason": rejected_by_reason,
+        },
+    )
