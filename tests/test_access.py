@@ -115,3 +115,12 @@ def test_admin_is_for_administrators_only(personas):
     client.force_login(personas["admin"])
     assert client.get("/admin/").status_code == 200
     assert client.get("/admin/cases/person/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_missing_page_says_so_in_plain_words(personas):
+    client = Client()
+    client.force_login(personas["practitioner"])
+    response = client.get("/people/999999/")
+    assert response.status_code == 404
+    assert "may not be on your caseload" in response.content.decode()
