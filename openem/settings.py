@@ -137,6 +137,13 @@ CSRF_COOKIE_HTTPONLY = True
 OPENEM_TILE_URL = env_str("OPENEM_TILE_URL", "")
 OPENEM_TILE_ATTRIBUTION = env_str("OPENEM_TILE_ATTRIBUTION", "")
 
+# How long data is kept after a person's last order ends, in months, by kind (enforced by `openem retention`).
+OPENEM_RETENTION_MONTHS = {
+    "readings": int(env_str("OPENEM_RETAIN_READINGS_MONTHS", "12")),  # trails and all device readings
+    "violations": int(env_str("OPENEM_RETAIN_VIOLATIONS_MONTHS", "72")),
+}
+OPENEM_RETAIN_REJECTED_DAYS = int(env_str("OPENEM_RETAIN_REJECTED_DAYS", "90"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -116,6 +116,9 @@ class Person(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="caseload"
     )
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="cases")
+    held_for_proceedings = models.BooleanField(
+        default=False, help_text="Keep all monitoring data past the retention period (court proceedings, appeals)."
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

@@ -1,0 +1,79 @@
+"""Retention: device data is kept a set time after a person's last order ends, then deleted, unless
+the person's data is held for proceedings. Rejected readings are kept for a shorter time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from openem.alerts.models import Violation
+from openem.audit.models import AuditAction, AuditEvent
+from openem.cases.models import Person
+from openem.cases.rules import add_months
+
+from .models import Reading, RejectedReading
+
+
+@dataclass
+class RetentionResult:
+    people: int = 0
+    readings: int = 0
+    violations: int = 0
+    rejected: int = 0
+    held: int = 0
+
+
+def expired(last_order_end: date, months: int, today: date) -> bool:
+    return add_months(last_order_end, months) < today
+
+
+def enforce(today: date | None = None, dry_run: bool = False) -> RetentionResult:
+    today = today or timezone.localdate()
+    months = settings.OPENEM_RETENTION_MONTHS
+    result = RetentionResult()
+    ended = Person.objects.annotate(last_end=Max("orders__end")).filter(last_end__lt=today)
+    for person in ended:
+        last_end = person.last_end  # type: ignore[attr-defined]
+        if not expired(last_end, months["readings"], today):
+            continue
+        if person.held_for_proceedings:
+            result.held += 1
+            continue
+        readings = Reading.objects.none()
+        for f in person.fittings.select_related("device"):
+            part = Reading.objects.filter(device=f.device.ref, t__gte=f.fitted_at)
+            if f.removed_at:
+                part = part.filter(t__lt=f.removed_at)
+            readings = readings | part
+        violations = Violation.objects.filter(person=person)
+        old_violations = violations if expired(last_end, months["violations"], today) else violations.none()
+        n_readings, n_violations = readings.count(), old_violations.count()
+        if not n_readings and not n_violations:
+            continue
+        result.people += 1
+        result.readings += n_readings
+        result.violations += n_violations
+        if dry_run:
+            continue
+        with transaction.atomic():
+            readings.delete()  # fixes go with their readings
+            old_violations.delete()
+            AuditEvent.record(
+                None,
+                AuditAction.CHANGE,
+                person=person,
+                obj=person,
+                summary=f"retention: deleted {n_readings} readings and {n_violations} violations",
+                reason=f"last order ended {last_end}; kept {months['readings']} months",
+            )
+    cutoff = timezone.now() - timedelta(days=settings.OPENEM_RETAIN_REJECTED_DAYS)
+    rejected = RejectedReading.objects.filter(received__lt=cutoff)
+    result.rejected = rejected.count()
+    if not dry_run:
+        rejected.delete()
+    return result
