@@ -17,5 +17,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("ingest/v1/telemetry", telemetry_views.telemetry_batch, name="ingest-telemetry"),
     path("osmand/", telemetry_views.osmand, name="osmand"),
+    path("api/v1/", include("openem.api.urls")),
     path("", include("openem.portal.urls")),
 ]

@@ -64,3 +64,36 @@ class User(AbstractUser):
     def sees_all_cases(self) -> bool:
         """Operators monitor every active order; administrators manage reference data."""
         return self.is_superuser or self.role in (Role.OPERATOR, Role.ADMINISTRATOR)
+
+
+class ApiToken(models.Model):
+    """A token for the read API, acting as its user with the same access; only a digest is kept."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=120)
+    digest = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} / {self.name}"
+
+    @classmethod
+    def issue(cls, user: User, name: str) -> tuple[ApiToken, str]:
+        import hashlib
+        import secrets
+
+        token = secrets.token_urlsafe(32)
+        return cls.objects.create(user=user, name=name, digest=hashlib.sha256(token.encode()).hexdigest()), token
+
+    @classmethod
+    def user_for(cls, token: str) -> User | None:
+        import hashlib
+
+        from django.utils import timezone
+
+        found = cls.objects.select_related("user").filter(digest=hashlib.sha256(token.encode()).hexdigest()).first()
+        if found is None or not found.user.is_active:
+            return None
+        cls.objects.filter(pk=found.pk).update(last_used=timezone.now())
+        return found.user

@@ -1,0 +1,96 @@
+"""The OpenAPI 3.1 description of the read API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_PERSON_REF = {
+    "name": "ref",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The person's case file id",
+}
+_ERRORS = {
+    "401": {"description": "No valid API token"},
+    "403": {"description": "The token's role has no access to case records (police analysts)"},
+    "404": {"description": "Not on the token user's caseload (or does not exist)"},
+}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "OpenEM read API",
+        "version": "1",
+        "description": "People, orders, devices, violations and trails, for the people the token's user may "
+        "see in the portal. Every read of a person's data is audited; trails need a reason.",
+    },
+    "components": {
+        "securitySchemes": {
+            "token": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "Token <token>; `openem api-token USER` issues one",
+            }
+        }
+    },
+    "security": [{"token": []}],
+    "paths": {
+        "/api/v1/people": {
+            "get": {
+                "summary": "The people you may see",
+                "responses": {"200": {"description": "id, crn, name, rosh, practitioner for each"}, **_ERRORS},
+            }
+        },
+        "/api/v1/people/{ref}": {
+            "get": {
+                "summary": "A person with orders, conditions and devices (the case file form, openem-cases/1)",
+                "parameters": [_PERSON_REF],
+                "responses": {"200": {"description": "the person"}, **_ERRORS},
+            }
+        },
+        "/api/v1/people/{ref}/violations": {
+            "get": {
+                "summary": "Violations found by the engine (violations format)",
+                "parameters": [
+                    _PERSON_REF,
+                    {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                ],
+                "responses": {"200": {"description": "violations, oldest first"}, **_ERRORS},
+            }
+        },
+        "/api/v1/people/{ref}/trail": {
+            "get": {
+                "summary": "Positions in a period of at most 31 days; audited with the reason",
+                "parameters": [
+                    _PERSON_REF,
+                    {
+                        "name": "start",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "format": "date-time"},
+                    },
+                    {
+                        "name": "end",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "format": "date-time"},
+                    },
+                    {"name": "reason", "in": "query", "required": True, "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": {"description": "positions"},
+                    "400": {"description": "bad period or no reason"},
+                    **_ERRORS,
+                },
+            }
+        },
+        "/api/v1/devices": {
+            "get": {
+                "summary": "Devices fitted to the people you may see",
+                "responses": {"200": {"description": "devices"}, **_ERRORS},
+            }
+        },
+    },
+}

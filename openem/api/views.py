@@ -1,0 +1,149 @@
+"""The read API (/api/v1/): people, orders, devices, violations and trails, for the same people the
+portal would show the token's user, and audited the same way. OpenAPI at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_GET
+
+from openem.accounts.models import ApiToken, User
+from openem.alerts.models import Violation
+from openem.audit.models import AuditAction, AuditEvent
+from openem.cases.casefile_io import export_people
+from openem.cases.models import Person
+from openem.devices.models import Fitting
+from openem.portal.trail import MAX_DAYS, fixes_for
+
+from .openapi import OPENAPI
+
+
+def error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @require_GET
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        auth = request.headers.get("Authorization", "")
+        user = ApiToken.user_for(auth[6:]) if auth.startswith("Token ") else None
+        if user is None:
+            return error(401, "an API token is required: Authorization: Token <token>")
+        if not user.sees_case_records:
+            return error(403, "this role does not give access to case records")
+        return view(request, user, *args, **kwargs)
+
+    return wrapper
+
+
+def _person(user: User, ref: str) -> Person | None:
+    return Person.objects.visible_to(user).filter(ref=ref).first()
+
+
+@api
+def people(request: HttpRequest, user: User) -> HttpResponse:
+    rows = Person.objects.visible_to(user).select_related("practitioner")
+    return JsonResponse(
+        {
+            "people": [
+                {
+                    "id": p.ref,
+                    "crn": p.crn,
+                    "name": p.name,
+                    "rosh": p.rosh or None,
+                    "practitioner": p.practitioner.username if p.practitioner else None,
+                }
+                for p in rows
+            ]
+        }
+    )
+
+
+@api
+def person(request: HttpRequest, user: User, ref: str) -> HttpResponse:
+    p = _person(user, ref)
+    if p is None:
+        return error(404, f'no person "{ref}" on your caseload')
+    AuditEvent.record(user, AuditAction.VIEW, person=p, obj=p, summary="api: person")
+    return JsonResponse(export_people(Person.objects.filter(pk=p.pk))["people"][0])
+
+
+@api
+def violations(request: HttpRequest, user: User, ref: str) -> HttpResponse:
+    p = _person(user, ref)
+    if p is None:
+        return error(404, f'no person "{ref}" on your caseload')
+    qs = Violation.objects.filter(person=p, retracted=False).order_by("start")
+    since = request.GET.get("since")
+    if since:
+        when = parse_datetime(since)
+        if when is None:
+            return error(400, f'since: "{since}" is not a date-time')
+        qs = qs.filter(start__gte=when)
+    AuditEvent.record(user, AuditAction.VIEW, person=p, obj=p, summary="api: violations")
+    return JsonResponse({"violations": [v.to_json() for v in qs]})
+
+
+@api
+def trail(request: HttpRequest, user: User, ref: str) -> HttpResponse:
+    p = _person(user, ref)
+    if p is None:
+        return error(404, f'no person "{ref}" on your caseload')
+    start, end = parse_datetime(request.GET.get("start", "")), parse_datetime(request.GET.get("end", ""))
+    reason = request.GET.get("reason", "").strip()
+    if start is None or end is None:
+        return error(400, "start and end are required, as ISO 8601 date-times with an offset")
+    if not start < end <= start + timedelta(days=MAX_DAYS):
+        return error(400, f"end must be after start, and the period at most {MAX_DAYS} days")
+    if not reason:
+        return error(400, "reason is required: why you are looking at this location data (it is audited)")
+    fixes = fixes_for(p, start, end)
+    AuditEvent.record(
+        user,
+        AuditAction.VIEW,
+        person=p,
+        obj=p,
+        summary=f"api: trail, {len(fixes)} positions",
+        reason=reason,
+        period=(start, end),
+    )
+    return JsonResponse(
+        {
+            "person": p.ref,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "positions": [
+                {"device": f.device, "time": f.t.isoformat(), "lat": f.lat, "lon": f.lon, "accuracy_m": f.accuracy_m}
+                for f in fixes
+            ],
+        }
+    )
+
+
+@api
+def devices(request: HttpRequest, user: User) -> HttpResponse:
+    fittings = Fitting.objects.filter(person__in=Person.objects.visible_to(user)).select_related("device", "person")
+    return JsonResponse(
+        {
+            "devices": [
+                {
+                    "id": f.device.ref,
+                    "kind": f.device.kind,
+                    "person": f.person.ref,
+                    "fitted": f.fitted_at.isoformat(),
+                    "removed": f.removed_at.isoformat() if f.removed_at else None,
+                }
+                for f in fittings
+            ]
+        }
+    )
+
+
+def openapi(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(OPENAPI)
