@@ -1,0 +1,135 @@
+"""Durability: a server killed with SIGKILL in the middle of batches keeps every reading it
+acknowledged, and nothing is stored twice when the gateway sends again."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openem.cli", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def batch(k: int, size: int = 200) -> bytes:
+    return "\n".join(
+        json.dumps(
+            {
+                "device": "GPS-0001",
+                "time": f"2026-11-10T{(k * size + i) // 3600 % 24:02d}:"
+                f"{(k * size + i) // 60 % 60:02d}:{(k * size + i) % 60:02d}Z",
+                "type": "fix",
+                "lat": 52.67,
+                "lon": -0.73,
+                "seq": k * size + i,
+            }
+        )
+        for i in range(size)
+    ).encode()
+
+
+def post(port: int, token: str, body: bytes) -> dict:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/ingest/v1/telemetry",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def test_sigkill_loses_nothing_acknowledged_and_stores_nothing_twice(tmp_path):
+    db = tmp_path / "durable.sqlite3"
+    env = {**os.environ, "OPENEM_SQLITE_PATH": str(db), "OPENEM_DATA_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    subprocess.run([sys.executable, "-m", "openem.cli", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    token = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='openem.settings'; django.setup(); "
+                "from openem.telemetry.models import Gateway; print(Gateway.create_with_token('g')[1])"
+            ),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    port = free_port()
+    server = start_server(env, port)
+    acknowledged: list[int] = []
+    stop = threading.Event()
+
+    def sender() -> None:
+        for k in range(200):
+            if stop.is_set():
+                return
+            try:
+                post(port, token, batch(k))
+                acknowledged.append(k)
+            except Exception:
+                return
+
+    threads = [threading.Thread(target=sender) for _ in range(1)]
+    for t in threads:
+        t.start()
+    while len(acknowledged) < 5:
+        time.sleep(0.05)
+    os.kill(server.pid, signal.SIGKILL)  # in the middle of a batch
+    server.wait()
+    stop.set()
+    for t in threads:
+        t.join()
+    con = sqlite3.connect(db)
+    stored = {row[0] for row in con.execute("select seq from telemetry_reading")}
+    for k in acknowledged:
+        assert set(range(k * 200, k * 200 + 200)) <= stored, f"batch {k} was acknowledged but is not all stored"
+    con.close()
+    # The gateway sends everything again after the restart: nothing is stored twice.
+    server = start_server(env, port)
+    try:
+        for k in range(max(acknowledged) + 2):
+            post(port, token, batch(k))
+    finally:
+        server.kill()
+        server.wait()
+    con = sqlite3.connect(db)
+    total, distinct = con.execute("select count(*), count(distinct seq) from telemetry_reading").fetchone()
+    assert total == distinct == (max(acknowledged) + 2) * 200
