@@ -133,3 +133,45 @@ def test_sigkill_loses_nothing_acknowledged_and_stores_nothing_twice(tmp_path):
     con = sqlite3.connect(db)
     total, distinct = con.execute("select count(*), count(distinct seq) from telemetry_reading").fetchone()
     assert total == distinct == (max(acknowledged) + 2) * 200
+
+
+def test_osmand_on_its_own_port(tmp_path):
+    db = tmp_path / "osmand.sqlite3"
+    env = {**os.environ, "OPENEM_SQLITE_PATH": str(db), "OPENEM_DATA_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    subprocess.run([sys.executable, "-m", "openem.cli", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='openem.settings'; django.setup(); "
+                "from openem.devices.models import Device; Device.objects.create(ref='PHONE-1', kind='gps')"
+            ),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openem.cli", "osmand-server", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}/?id=PHONE-1&lat=52.67&lon=-0.73&timestamp=1794830400&accuracy=9&batt=80"
+        with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=5) as resp:
+            assert json.loads(resp.read())["accepted"] == 2
+    finally:
+        proc.kill()
+        proc.wait()
+    con = sqlite3.connect(db)
+    assert con.execute("select count(*) from telemetry_fix where device='PHONE-1'").fetchone() == (1,)

@@ -19,11 +19,17 @@ class Command(BaseCommand):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
         parser.add_argument("--workers", type=int, default=1, help="engine worker processes")
         parser.add_argument("--demo-live", action="store_true", help="feed the demo caseload live")
+        parser.add_argument("--osmand-port", type=int, default=5055, help="OsmAnd receiver port (0: none)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         exe = [sys.executable, "-m", "openem.cli"]
         procs = [subprocess.Popen([*exe, "runserver", options["addrport"], "--noreload"])]
         procs += [subprocess.Popen([*exe, "engine-worker"]) for _ in range(options["workers"])]
+        if options["osmand_port"]:
+            host = options["addrport"].rsplit(":", 1)[0]
+            procs.append(
+                subprocess.Popen([*exe, "osmand-server", "--host", host, "--port", str(options["osmand_port"])])
+            )
         if options["demo_live"]:
             from openem.simulate.management.commands.demo_setup import DEMO_GATEWAY_TOKEN, demo_config, history_marker
 
