@@ -204,3 +204,19 @@ def test_the_monitoring_centre_sees_tags_not_fitted_equipment_work_and_rejected_
     assert "Sam Example" in page and "No alcohol device fitted" in page
     assert "Battery depleted" in page and "Call the wearer to charge the tag" in page
     assert "lat: 99 is out of range (-90 to 90)" in page
+
+
+@pytest.mark.django_db
+def test_the_deadline_check_opens_no_signal_for_a_device_that_went_quiet(case):
+    from datetime import UTC, datetime
+
+    from openem.telemetry.ingest import ingest_jsonl
+
+    ingest_jsonl(line(device="RF-0001", time="2026-11-10T12:00:00Z", type="rf", in_range=True))
+    worker = EngineWorker("t")
+    worker.cycle(now=datetime(2026, 11, 10, 12, 5, tzinfo=UTC))
+    assert not Violation.objects.filter(type="no_signal").exists()
+    # Nothing new arrives; two hours later the silence itself is the violation.
+    worker.cycle(now=datetime(2026, 11, 10, 14, 0, tzinfo=UTC))
+    silence = Violation.objects.get(type="no_signal")
+    assert silence.device == "RF-0001" and silence.end is None and silence.category == "equipment"

@@ -98,8 +98,31 @@ class EngineWorker:
             if new:
                 updated.update(last_reading_id=new[-1][0])
         self._not_fitted(data_end, result)
-        result.devices = len(devices)
+        silent = self.silent_devices(data_end, exclude=set(devices))
+        if silent:
+            # The deadline check: a device that has gone quiet sends nothing to trigger evaluation.
+            self._evaluate(silent, data_end, result)
+        result.devices = len(devices) + len(silent)
         return result
+
+    def silent_devices(self, now: float, exclude: set[str]) -> list[str]:
+        """Fitted devices quieter than their no-signal limit with no open silence violation yet."""
+        fitted = dict(Fitting.objects.filter(removed_at__isnull=True).values_list("device__ref", "device__kind"))
+        last = dict(
+            Reading.objects.filter(device__in=fitted).values("device").annotate(m=Max("t")).values_list("device", "m")
+        )
+        flagged = set(
+            Violation.objects.filter(
+                device__in=fitted, end__isnull=True, retracted=False, type__in=("no_signal", "battery_depleted")
+            ).values_list("device", flat=True)
+        )
+        out = []
+        for device, kind in fitted.items():
+            seen = last.get(device)
+            limit = self.params.no_signal_s.get(kind, 4500.0)
+            if seen is not None and now - seen.timestamp() > limit and device not in flagged and device not in exclude:
+                out.append(device)
+        return sorted(out)
 
     def _evaluate(self, devices: list[str], data_end: float, result: CycleResult) -> None:
         model = self.model()
