@@ -52,3 +52,18 @@ def test_demo_setup_prints_the_logins_and_is_idempotent():
     assert Person.objects.count() == 36
     counts = Counter(Person.objects.values_list("practitioner__username", flat=True))
     assert counts == {"alex.practitioner": 18, "bea.practitioner": 18}
+
+
+@pytest.mark.django_db
+def test_demo_setup_loads_and_evaluates_the_week_so_far(settings, tmp_path):
+    from openem.telemetry.models import Reading
+
+    settings.DATA_DIR = tmp_path
+    out = StringIO()
+    call_command("demo_setup", "--people", "4", stdout=out)
+    assert Reading.objects.count() > 5000
+    assert "Loaded" in out.getvalue() and (tmp_path / "demo-history-until").exists()
+    # Everything loaded was evaluated: the worker's cursor is at the end.
+    from openem.telemetry.models import EngineCursor
+
+    assert EngineCursor.objects.get().last_reading_id == Reading.objects.order_by("-id").first().id
