@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from openem.engine.telemetry import ReadingError, ReadingType, parse_reading
 
@@ -72,54 +73,35 @@ def ingest_objects(
             ),
             obj,
         )
+    batch_id = uuid.uuid4().hex
+    for row, _obj in rows.values():
+        row.batch = batch_id
     with transaction.atomic():
         if rejected:
             RejectedReading.objects.bulk_create(rejected)
-        fresh = _without_stored(rows)
-        result.duplicates += len(rows) - len(fresh)
-        created = _insert(fresh)
-        result.duplicates += len(fresh) - len(created)
-        result.accepted = len(created)
-        fixes = [
-            Fix(device=r.device, t=r.t, lat=obj["lat"], lon=obj["lon"], accuracy_m=obj.get("accuracy_m"), reading=r)
-            for r, obj in created
-            if r.type == ReadingType.FIX.value
-        ]
-        Fix.objects.bulk_create(fixes)
+        # The unique constraints decide what is new, whoever else is storing the same readings now:
+        # INSERT ... ON CONFLICT DO NOTHING, then read back what this batch actually stored.
+        Reading.objects.bulk_create([r for r, _ in rows.values()], ignore_conflicts=True, batch_size=2000)
+        stored = list(Reading.objects.filter(batch=batch_id).values_list("id", "device", "digest", "type", "t"))
+        by_key = {key: obj for key, (_, obj) in rows.items()}
+        result.accepted = len(stored)
+        result.duplicates += len(rows) - len(stored)
+        fixes = []
+        for pk, device, digest, rtype, t in stored:
+            if rtype == ReadingType.FIX.value:
+                obj = by_key[(device, digest)]
+                fixes.append(
+                    Fix(
+                        device=device,
+                        t=t,
+                        lat=obj["lat"],
+                        lon=obj["lon"],
+                        accuracy_m=obj.get("accuracy_m"),
+                        reading_id=pk,
+                    )
+                )
+        Fix.objects.bulk_create(fixes, batch_size=2000)
     return result
-
-
-def _without_stored(rows: dict[tuple[str, str], tuple[Reading, dict[str, Any]]]) -> list[tuple[Reading, Any]]:
-    if not rows:
-        return []
-    devices = {d for d, _ in rows}
-    digests = [g for _, g in rows]
-    seen = set(Reading.objects.filter(device__in=devices, digest__in=digests).values_list("device", "digest"))
-    seqs = {(r.device, r.seq) for r, _ in rows.values() if r.seq is not None}
-    if seqs:
-        stored = Reading.objects.filter(device__in={d for d, _ in seqs}, seq__in={s for _, s in seqs})
-        seen_seq = set(stored.values_list("device", "seq"))
-    else:
-        seen_seq = set()
-    return [(r, obj) for key, (r, obj) in rows.items() if key not in seen and (r.device, r.seq) not in seen_seq]
-
-
-def _insert(rows: list[tuple[Reading, Any]]) -> list[tuple[Reading, Any]]:
-    """Insert; a row that a concurrent batch stored meanwhile is a duplicate, not an error."""
-    try:
-        with transaction.atomic():
-            Reading.objects.bulk_create([r for r, _ in rows], batch_size=2000)
-        return rows
-    except IntegrityError:
-        created = []
-        for r, obj in rows:
-            try:
-                with transaction.atomic():
-                    r.save()
-                created.append((r, obj))
-            except IntegrityError:
-                continue
-        return created
 
 
 def ingest_jsonl(

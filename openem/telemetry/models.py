@@ -55,6 +55,7 @@ class Reading(models.Model):
     digest = models.CharField(max_length=64, help_text="sha256 of device, time and payload: one copy kept")
     received = models.DateTimeField(auto_now_add=True)
     source = models.CharField(max_length=8, choices=Source.choices(), default=Source.HTTP)
+    batch = models.CharField(max_length=32, blank=True, db_index=True, help_text="the ingest batch that stored it")
 
     class Meta:
         constraints = [
