@@ -145,8 +145,8 @@ def bench_ingest(quick: bool) -> dict[str, Any]:
                     f"n={naive_n}\n"
                     "for i in range(n):\n"
                     "    with transaction.atomic():\n"
-                    "        r=Reading.objects.create(device='NAIVE', t=datetime.fromtimestamp(1794830400+i, UTC), type='fix', "
-                    "seq=10**9+i, payload={'lat': 52.67}, digest=str(i))\n"
+                    "        r=Reading.objects.create(device='NAIVE', t=datetime.fromtimestamp(1794830400+i, UTC), "
+                    "type='fix', seq=10**9+i, payload={'lat': 52.67}, digest=str(i))\n"
                     "        Fix.objects.create(device='NAIVE', t=r.t, lat=52.67, lon=-0.73, accuracy_m=8, reading=r)\n"
                     "print(n/(time.perf_counter()-t0))"
                 ),
