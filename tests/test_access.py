@@ -10,7 +10,7 @@ from django.urls import reverse
 from openem.audit.models import AuditAction, AuditEvent
 
 # Expected status per persona: 200 seen, 404 hidden (not even its existence), 403 role refused.
-READ_VIEWS = {"cases", "person", "order", "centre"}
+READ_VIEWS = {"cases", "person", "order", "centre", "sheet"}
 MATRIX = {
     #                 owner other manager operator police admin
     "cases": (200, 200, 200, 200, 403, 200),
@@ -31,6 +31,7 @@ def url_for(name, case):
     return {
         "cases": reverse("portal:cases"),
         "centre": reverse("portal:centre"),
+        "sheet": reverse("portal:information-sheet", args=[case.pk]),
         "person": reverse("portal:person", args=[case.pk]),
         "order": reverse("portal:order", args=[order.pk]),
         "order-create": reverse("portal:order-create", args=[case.pk]),

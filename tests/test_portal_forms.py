@@ -166,3 +166,18 @@ def test_person_page_shows_orders_conditions_map_data_and_week_grid(client_for, 
     assert "Domestic-abuse perpetrator" in page
     # The gap in the example (zones outliving the trail) is impossible to miss.
     assert "needs GPS location monitoring, but there is none from 1 February 2027" in page
+
+
+@pytest.mark.django_db
+def test_the_wearers_information_sheet_is_in_plain_words(client_for, case):
+    from openem.cases.models import Condition
+
+    zone = Condition.objects.get(ref="C2", removed_in_version__isnull=True)
+    zone.spec = {**zone.spec, "victim_sensitive": True}
+    zone.save()
+    page = client_for().get(reverse("portal:information-sheet", args=[case.pk])).content.decode()
+    assert "Be at home at these times (Mon, Tue, Wed, Thu, Fri, Sat, Sun 19:00 until 07:00 (next day))" in page
+    assert "Do not drink any alcohol, until 28 February 2027." in page
+    assert "call 999 first" in page and "charge it every day" in page
+    # A victim's zone is described without naming where it is.
+    assert "Stay out of the area your practitioner has shown you" in page and "Victim" not in page

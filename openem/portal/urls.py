@@ -10,6 +10,7 @@ urlpatterns = [
     path("map/roads.geojson", basemap.roads, name="roads"),
     path("people/<int:pk>/", views.person_detail, name="person"),
     path("people/<int:pk>/trail/", trail.trail, name="trail"),
+    path("people/<int:pk>/information-sheet/", views.information_sheet, name="information-sheet"),
     path("people/<int:pk>/trail.<str:fmt>", trail.trail_export, name="trail-export"),
     path("people/<int:pk>/orders/new/", orders.order_create, name="order-create"),
     path("orders/<int:pk>/", orders.order_detail, name="order"),

@@ -129,3 +129,59 @@ def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "today": today,
         },
     )
+
+
+@case_records_required
+def information_sheet(request: AuthedRequest, pk: int) -> HttpResponse:
+    """A plain-language sheet for the wearer: what the devices do, what to do, what counts as a breach."""
+    person = visible_person(request, pk)
+    today = local_today()
+    rows = []
+    for order in person.orders.all():
+        if order.status_on(today) == OrderStatus.ENDED:
+            continue
+        for cond in order.live_conditions():
+            if cond.effective_end < today:
+                continue
+            rows.append(plain_words(cond.to_spec(), cond.effective_start, cond.effective_end))
+    return render(
+        request,
+        "portal/information_sheet.html",
+        {
+            "person": person,
+            "rows": rows,
+            "fittings": person.fittings.filter(removed_at__isnull=True).select_related("device"),
+        },
+    )
+
+
+def plain_words(spec: Any, start: Any, end: Any) -> str:
+    until = f"until {end:%-d %B %Y}"
+    t = spec.type
+    if t == ConditionType.CURFEW:
+        times = "; ".join(w.describe().replace(" to ", " until ") for w in spec.windows)
+        return f"Be at home at these times ({times}), {until}."
+    if t == ConditionType.EXCLUSION_ZONE:
+        if spec.victim_sensitive:
+            # Never name it: the name of a zone that protects a victim can say where they live.
+            return f"Stay out of the area your practitioner has shown you, {until}."
+        return (
+            f"Stay out of {spec.name or 'the exclusion zone'} at all times, {until}."
+            if not spec.windows
+            else f"Stay out of {spec.name or 'the exclusion zone'} at the times you have been given, {until}."
+        )
+    if t == ConditionType.INCLUSION_ZONE:
+        return f"Stay inside {spec.name or 'the area you have been given'} at the times you have been given, {until}."
+    if t == ConditionType.ATTENDANCE:
+        if spec.appointments:
+            first = min(a.start for a in spec.appointments)
+            return (
+                f"Go to your appointments at {spec.name or 'the place you have been given'} (the next list starts "
+                f"{first:%A %-d %B at %H:%M})."
+            )
+        return f"Go to your appointments at {spec.name or 'the place you have been given'}."
+    if t == ConditionType.ALCOHOL:
+        if spec.mode and spec.mode.value == "level":
+            return f"Do not drink more than the level in your order, {until}."
+        return f"Do not drink any alcohol, {until}."
+    return f"Wear your location tag and keep it charged, {until}. Where you go is recorded."
