@@ -220,3 +220,37 @@ def test_the_deadline_check_opens_no_signal_for_a_device_that_went_quiet(case):
     worker.cycle(now=datetime(2026, 11, 10, 14, 0, tzinfo=UTC))
     silence = Violation.objects.get(type="no_signal")
     assert silence.device == "RF-0001" and silence.end is None and silence.category == "equipment"
+
+
+@pytest.mark.django_db
+def test_the_person_page_charts_alcohol_with_sober_days(personas, case):
+    from datetime import UTC, datetime
+
+    from django.urls import reverse
+
+    from openem.devices.models import Device, Fitting
+    from openem.telemetry.ingest import ingest_jsonl
+
+    tag = Device.objects.create(ref="ALC-0001", kind="alcohol")
+    Fitting.objects.create(device=tag, person=case, fitted_at=datetime(2026, 11, 1, 12, tzinfo=UTC))
+    values = [0.0] * 100 + [0.01, 0.03, 0.05, 0.06, 0.05, 0.04, 0.03, 0.02, 0.01] + [0.0] * 40
+    t0 = datetime(2026, 11, 8, 0, 10, tzinfo=UTC).timestamp()
+    ingest_jsonl(
+        "\n".join(
+            line(
+                device="ALC-0001",
+                time=datetime.fromtimestamp(t0 + 1800 * i, UTC).isoformat(),
+                type="alcohol",
+                tac_g_dl=v,
+                ir_v=1.15,
+                temp_c=33.5,
+            )
+            for i, v in enumerate(values)
+        )
+    )
+    EngineWorker("t").cycle(now=datetime(2026, 11, 11, 3, 0, tzinfo=UTC))
+    client = Client()
+    client.force_login(personas["practitioner"])
+    page = client.get(reverse("portal:person", args=[case.pk])).content.decode()
+    assert "Alcohol (ALC-0001)" in page and "1 confirmed drinking episode" in page
+    assert "2 of 3 days worn were sober" in page

@@ -62,3 +62,15 @@ class Violation(models.Model):
             "end": self.end.isoformat() if self.end else None,
             "evidence": self.evidence,
         }
+
+
+class DeviceSummary(models.Model):
+    """What the engine last worked out about a device that is not a violation (sober days, say)."""
+
+    device = models.CharField(max_length=40, unique=True)
+    person = models.ForeignKey("cases.Person", on_delete=models.CASCADE, related_name="device_summaries")
+    data = models.JSONField(default=dict)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.device}: {self.data}"

@@ -102,3 +102,65 @@ def condition_rows(order: Order) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def alcohol_charts(person: Any, days: int = 14) -> list[dict[str, Any]]:
+    """Transdermal alcohol over the last fortnight of each alcohol tag, as SVG coordinates, with the
+    confirmed drinking episodes shaded and the sober-day counts the engine stored."""
+    from datetime import timedelta
+
+    from django.db.models import Max
+
+    from openem.alerts.models import DeviceSummary, Violation
+    from openem.telemetry.models import Reading
+
+    width, height = 720.0, 160.0
+    out = []
+    for f in person.fittings.filter(device__kind="alcohol").select_related("device"):
+        qs = Reading.objects.filter(device=f.device.ref, type="alcohol", t__gte=f.fitted_at)
+        last = qs.aggregate(m=Max("t"))["m"]
+        if last is None:
+            continue
+        start = last - timedelta(days=days)
+        rows = list(qs.filter(t__gte=start).order_by("t").values_list("t", "payload"))
+        top = max([0.08, *[float(p.get("tac_g_dl", 0)) for _, p in rows]])
+        span = (last - start).total_seconds() or 1.0
+
+        def x(t: Any) -> float:
+            return round((t - start).total_seconds() / span * width, 1)
+
+        def y(v: float) -> float:
+            return round(height - v / top * height, 1)
+
+        points = " ".join(f"{x(t)},{y(float(p.get('tac_g_dl', 0)))}" for t, p in rows)
+        episodes = [
+            {
+                "x": x(max(v.start, start)),
+                "w": max(2.0, x(v.end or last) - x(max(v.start, start))),
+                "label": f"{v.start:%a %-d %b %H:%M}, peak {v.evidence.get('peak_g_dl', '?')} g/dl",
+            }
+            for v in Violation.objects.filter(
+                person=person,
+                device=f.device.ref,
+                retracted=False,
+                type__in=("alcohol_confirmed", "alcohol_level_exceeded"),
+                start__lt=last,
+            ).exclude(end__lt=start)
+        ]
+        summary = DeviceSummary.objects.filter(device=f.device.ref).first()
+        out.append(
+            {
+                "device": f.device.ref,
+                "points": points,
+                "episodes": episodes,
+                "width": width,
+                "height": height,
+                "threshold_y": y(0.02),
+                "top": round(top, 3),
+                "start": start,
+                "end": last,
+                "summary": summary.data if summary else None,
+                "readings": len(rows),
+            }
+        )
+    return out

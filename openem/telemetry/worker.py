@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from openem.alerts.models import Violation, violation_key
+from openem.alerts.models import DeviceSummary, Violation, violation_key
 from openem.cases.casefile_io import export_people
 from openem.cases.models import OrderVersion, Person
 from openem.devices.models import Fitting
@@ -136,7 +136,9 @@ class EngineWorker:
                 except ReadingError:
                     continue  # stored readings were validated on the way in
             engine.add(batch)
-        found = engine.evaluate(data_end=max(data_end, _latest(engine))).violations
+        evaluated = engine.evaluate(data_end=max(data_end, _latest(engine)))
+        found = evaluated.violations
+        self._summaries(evaluated.info)
         by_device: dict[str, list[EngineViolation]] = {d: [] for d in devices}
         for v in found:
             dev = v.evidence.get("device")
@@ -144,6 +146,18 @@ class EngineWorker:
                 by_device[dev].append(v)
         for device, vs in by_device.items():
             self._store(vs, Violation.objects.filter(device=device, retracted=False), result)
+
+    def _summaries(self, info: list[dict[str, object]]) -> None:
+        for item in info:
+            if item.get("info") != "sober_days":
+                continue
+            person = Person.objects.filter(ref=item["person"]).first()
+            if person is None:
+                continue
+            data = {k: v for k, v in item.items() if k not in ("info", "person", "device")}
+            DeviceSummary.objects.update_or_create(
+                device=str(item["device"]), defaults={"person": person, "data": data}
+            )
 
     def _not_fitted(self, data_end: float, result: CycleResult) -> None:
         engine = Engine(self.model(), self.params)
