@@ -126,10 +126,10 @@ def alcohol_charts(person: Any, days: int = 14) -> list[dict[str, Any]]:
         top = max([0.08, *[float(p.get("tac_g_dl", 0)) for _, p in rows]])
         span = (last - start).total_seconds() or 1.0
 
-        def x(t: Any) -> float:
+        def x(t: Any, start: Any = start, span: float = span) -> float:
             return round((t - start).total_seconds() / span * width, 1)
 
-        def y(v: float) -> float:
+        def y(v: float, top: float = top) -> float:
             return round(height - v / top * height, 1)
 
         points = " ".join(f"{x(t)},{y(float(p.get('tac_g_dl', 0)))}" for t, p in rows)
