@@ -144,6 +144,8 @@ def test_stored_violations_show_on_the_person_page_only_to_those_who_may_see_the
     client.force_login(personas["practitioner"])
     page = client.get(reverse("portal:person", args=[case.pk])).content.decode()
     assert "Curfew absence" in page and "Ongoing" in page and "Not fitted" in page
+    # The timeline puts the absence, the order's making and the fittings in one list.
+    assert "Timeline (" in page and "Community order O0001, version 1" in page and "Radio frequency fitted" in page
     client.force_login(personas["other"])
     assert client.get(reverse("portal:person", args=[case.pk])).status_code == 404
 

@@ -164,3 +164,46 @@ def alcohol_charts(person: Any, days: int = 14) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def timeline(person: Any, limit: int = 30) -> list[dict[str, Any]]:
+    """Order changes, fittings and violations, newest first, in one list."""
+    from openem.alerts.models import Violation
+    from openem.cases.models import OrderVersion
+
+    events: list[dict[str, Any]] = []
+    for ver in OrderVersion.objects.filter(order__person=person).select_related("order", "changed_by")[:limit]:
+        who = ver.changed_by.display_name if ver.changed_by else "Import"
+        events.append(
+            {
+                "at": ver.changed_at,
+                "kind": "order",
+                "title": f"{ver.order.type_enum.label} {ver.order.ref}, version {ver.number}",
+                "detail": f"{'; '.join(ver.changes)} ({who}: {ver.reason})",
+            }
+        )
+    for f in person.fittings.select_related("device")[:limit]:
+        events.append(
+            {"at": f.fitted_at, "kind": "device", "title": f"{f.device.kind_enum.label} fitted", "detail": f.device.ref}
+        )
+        if f.removed_at:
+            events.append(
+                {
+                    "at": f.removed_at,
+                    "kind": "device",
+                    "title": f"{f.device.kind_enum.label} removed",
+                    "detail": f"{f.device.ref} {f.removal_reason}".strip(),
+                }
+            )
+    for v in Violation.objects.filter(person=person, retracted=False).order_by("-start")[:limit]:
+        until = f" until {v.end:%a %-d %b %H:%M}" if v.end else ", ongoing"
+        events.append(
+            {
+                "at": v.start,
+                "kind": v.category,
+                "title": v.type_enum.label,
+                "detail": f"{v.condition_ref or v.device}{until}",
+            }
+        )
+    events.sort(key=lambda e: e["at"], reverse=True)
+    return events[:limit]

@@ -16,7 +16,7 @@ from openem.cases.rules import Severity
 from openem.engine.enums import ConditionType, OrderType, Rosh
 
 from .access import AuthedRequest, case_records_required, visible_person
-from .presenters import alcohol_charts, condition_rows, map_features
+from .presenters import alcohol_charts, condition_rows, map_features, timeline
 
 ROSH_ORDER = {r.value: i for i, r in enumerate(Rosh)}
 SHORT_LABELS = {
@@ -122,6 +122,7 @@ def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         {
             "violations": violations,
             "alcohol": alcohol_charts(person),
+            "timeline": timeline(person),
             "person": person,
             "orders": orders,
             "fittings": fittings,
