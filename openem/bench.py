@@ -88,7 +88,7 @@ def _baseline_readings_per_s(engine: Any, frames: list[Any], budget_s: float = 3
 def bench_engine(quick: bool) -> dict[str, Any]:
     from openem.engine.engine import Engine
 
-    people, days = (150, 3) if quick else (600, 7)
+    people, days = (150, 7) if quick else (600, 7)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         _simulate(people, days, 1, out)

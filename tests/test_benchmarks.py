@@ -1,0 +1,22 @@
+"""The benchmarks run and report their fields; detection is held to its bars on every run."""
+
+from __future__ import annotations
+
+import pytest
+
+from openem.bench import bench_detection, bench_engine
+
+
+def test_detection_meets_its_bars_on_a_quick_run():
+    r = bench_detection(quick=True)
+    assert r["device_days"] >= 300
+    assert r["behaviour_recall"] == 1.0, r["missed_examples"]
+    assert r["false_behaviour_per_1000_device_days"] < 1, r["false_examples"]
+    assert r["equipment_reported_as_behaviour"] == 0
+
+
+@pytest.mark.slow
+def test_engine_benchmark_reports_its_fields():
+    r = bench_engine(quick=True)
+    assert {"readings_per_s_per_core", "baseline_readings_per_s", "ratio", "state_bytes_per_device"} <= set(r)
+    assert r["readings_per_s_per_core"] > 1_000_000 and r["state_bytes_per_device"] < 2048
