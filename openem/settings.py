@@ -144,6 +144,11 @@ OPENEM_RETENTION_MONTHS = {
 }
 OPENEM_RETAIN_REJECTED_DAYS = int(env_str("OPENEM_RETAIN_REJECTED_DAYS", "90"))
 
+# Scale-out: a NATS JetStream URL (nats://127.0.0.1:4222) announces new readings to partitioned workers.
+OPENEM_BUS = env_str("OPENEM_BUS", "")
+OPENEM_BUS_PARTITIONS = int(env_str("OPENEM_BUS_PARTITIONS", "4"))
+OPENEM_BUS_PREFIX = env_str("OPENEM_BUS_PREFIX", "openem")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

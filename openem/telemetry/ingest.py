@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -80,6 +81,11 @@ def ingest_objects(
                 obj = by_key[(device, digest)]
                 fixes.append((device, t, obj["lat"], obj["lon"], obj.get("accuracy_m"), pk))
         _insert_fixes(fixes)
+        if settings.OPENEM_BUS and stored:
+            from .bus import announce
+
+            devices = {row[1] for row in stored}
+            transaction.on_commit(lambda: announce(devices))
     return result
 
 

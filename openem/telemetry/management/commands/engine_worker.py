@@ -14,9 +14,23 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="one cycle, then exit")
         parser.add_argument("--interval", type=float, default=1.0, help="seconds to wait when there is nothing new")
+        parser.add_argument(
+            "--partition", type=int, default=None, help="with OPENEM_BUS: consume this partition of the readings stream"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         worker = EngineWorker()
+        if options["partition"] is not None:
+            from openem.telemetry.bus import PartitionConsumer
+
+            consumer = PartitionConsumer(options["partition"])
+            signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+            try:
+                while True:
+                    worker.bus_cycle(consumer)
+            except KeyboardInterrupt:
+                consumer.close()
+            return
         if options["once"]:
             r = worker.cycle()
             worker.release()
