@@ -6,6 +6,7 @@ import sys
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 
@@ -25,6 +26,13 @@ class Command(BaseCommand):
         exe = [sys.executable, "-m", "openem.cli"]
         procs = [subprocess.Popen([*exe, "runserver", options["addrport"], "--noreload"])]
         procs += [subprocess.Popen([*exe, "engine-worker"]) for _ in range(options["workers"])]
+        if settings.OPENEM_BUS:
+            # Scale-out: one worker per partition of the readings stream, beside the plain worker above
+            # that keeps the deadline and not-fitted checks.
+            procs += [
+                subprocess.Popen([*exe, "engine-worker", "--partition", str(k)])
+                for k in range(settings.OPENEM_BUS_PARTITIONS)
+            ]
         if options["osmand_port"]:
             host = options["addrport"].rsplit(":", 1)[0]
             procs.append(
