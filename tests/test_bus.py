@@ -73,3 +73,10 @@ def test_a_worker_killed_before_acknowledging_loses_nothing_and_duplicates_nothi
     assert worker.bus_cycle(replacement, now=now).devices == 0
     assert Violation.objects.filter(type="curfew_absence").count() == 1
     replacement.close()
+
+
+@pytest.mark.django_db
+def test_the_checks_only_worker_finds_silence_without_new_readings(case):
+    ingest_jsonl(json.dumps({"device": "RF-0001", "time": "2026-11-10T12:00:00Z", "type": "rf", "in_range": True}))
+    EngineWorker("checks").checks(now=datetime(2026, 11, 10, 15, 0, tzinfo=UTC))
+    assert Violation.objects.get(type="no_signal").device == "RF-0001"

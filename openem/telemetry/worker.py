@@ -79,6 +79,18 @@ class EngineWorker:
     def release(self) -> None:
         EngineCursor.objects.filter(name=CURSOR, locked_by=self.name).update(locked_by="", locked_until=None)
 
+    def checks(self, now: datetime | None = None) -> CycleResult:
+        """Only the deadline and not-fitted checks: for the scale-out path, where partition workers
+        evaluate new readings."""
+        result = CycleResult()
+        data_end = (now or timezone.now()).timestamp()
+        self._not_fitted(data_end, result)
+        silent = self.silent_devices(data_end, exclude=set())
+        if silent:
+            self._evaluate(silent, data_end, result)
+        result.devices = len(silent)
+        return result
+
     def cycle(self, now: datetime | None = None) -> CycleResult:
         result = CycleResult()
         cursor = self.claim()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -31,6 +32,13 @@ class Command(BaseCommand):
             except KeyboardInterrupt:
                 consumer.close()
             return
+        if options["checks_only"]:
+            try:
+                while True:
+                    worker.checks()
+                    time.sleep(max(options["interval"], 10.0))
+            except KeyboardInterrupt:
+                return
         if options["once"]:
             r = worker.cycle()
             worker.release()
