@@ -50,16 +50,6 @@ def subtract(interval: tuple[float, float], holes: list[tuple[float, float]]) ->
     return out
 
 
-def merge(intervals: list[tuple[float, float]], gap: float = 0.0) -> list[tuple[float, float]]:
-    out: list[tuple[float, float]] = []
-    for s, e in sorted(intervals):
-        if out and s <= out[-1][1] + gap:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
-
-
 def _dates(p: SimPerson, cond: dict[str, Any]) -> tuple[date, date]:
     return (
         date.fromisoformat(cond.get("start") or p.order["start"]),
