@@ -256,3 +256,61 @@ def test_the_person_page_charts_alcohol_with_sober_days(personas, case):
     page = client.get(reverse("portal:person", args=[case.pk])).content.decode()
     assert "Alcohol (ALC-0001)" in page and "1 confirmed drinking episode" in page
     assert "2 of 3 days worn were sober" in page
+
+
+@pytest.mark.django_db
+def test_the_engine_worker_command_runs_a_cycle(case):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from openem.telemetry.ingest import ingest_jsonl
+
+    ingest_jsonl(line(device="RF-0001", time="2026-11-10T12:00:00Z", type="rf", in_range=True))
+    out = StringIO()
+    call_command("engine_worker", "--once", stdout=out)
+    assert out.getvalue().startswith("1 readings from 1 devices")
+
+
+def test_openem_run_starts_and_its_processes_stay_up(tmp_path):
+    """`openem run` (what `make demo` ends with): web server, engine worker and OsmAnd receiver stay up."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OPENEM_SQLITE_PATH": str(tmp_path / "run.sqlite3"), "OPENEM_DATA_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    env.pop("OPENEM_BUS", None)
+    subprocess.run([sys.executable, "-m", "openem.cli", "migrate", "-v0"], cwd=root, env=env, check=True)
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openem.cli", "run", f"127.0.0.1:{port}", "--osmand-port", "0"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        status = None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/sign-in/", timeout=1) as resp:
+                    status = resp.status
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200
+        time.sleep(3)
+        assert proc.poll() is None, "a process of openem run exited"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -18,6 +18,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--partition", type=int, default=None, help="with OPENEM_BUS: consume this partition of the readings stream"
         )
+        parser.add_argument(
+            "--checks-only",
+            action="store_true",
+            help="only the deadline and not-fitted checks (beside partition workers)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         worker = EngineWorker()
