@@ -14,12 +14,8 @@ import urllib.request
 from collections.abc import Callable
 from datetime import date, timedelta
 
-import numpy as np
-
-from .devices import DayOutput, DeviceSimulator
-from .population import TOWNS, local_epoch
 from .profiles import SimConfig
-from .runner import plan, world
+from .runner import plan, simulated_days
 
 
 def post_lines(url: str, token: str, body: bytes) -> dict[str, object]:
@@ -48,9 +44,6 @@ def run_live(
 ) -> int:
     start = date.fromisoformat(config.start) if config.start else date.today() - timedelta(days=config.days - 1)
     people, timelines = plan(config, start)
-    width = max([len(d) for p in people for d in p.devices.values()] + [8])
-    sim = DeviceSimulator(world(), config.faults, config.seed, width)
-    rng = np.random.default_rng([config.seed, 7])
     wall0 = clock()
     paced_from = wall0 - live_from_h * 3600
     if skip_before is not None:
@@ -68,20 +61,7 @@ def run_live(
                 log(f"live: {len(result['rejected'])} readings rejected, e.g. {result['rejected'][0]}")  # type: ignore[index, arg-type]
             pending.clear()
 
-    for i in range(config.days):
-        day = start + timedelta(days=i)
-        d0, d1 = local_epoch(day, "00:00"), local_epoch(day, "24:00")
-        outages = {
-            a: (s, s + rng.uniform(1, 3) * 3600)
-            for a in TOWNS
-            if rng.random() < config.faults.network_outage_per_area_day
-            for s in [d0 + rng.uniform(8, 20) * 3600]
-        }
-        output = DayOutput()
-        for tl in timelines:
-            bad_today = any(d == day for d, _ in tl.bad_days)
-            sim.day(tl, i, d0, d1, outages.get(tl.person.area), output, bad_today)
-        output.batches.sort(key=lambda b: (b[0], b[1]))
+    for day, output in simulated_days(config, start, people, timelines):
         for arrival, _device, lines in output.batches:
             if skip_before is not None and arrival <= skip_before:
                 continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -64,6 +65,37 @@ def plan(config: SimConfig, start: date) -> tuple[list[SimPerson], list[Timeline
     return people, timelines
 
 
+def simulated_days(
+    config: SimConfig,
+    start: date,
+    people: list[SimPerson],
+    timelines: list[Timeline],
+    faults: list[dict[str, Any]] | None = None,
+) -> Iterator[tuple[date, DayOutput]]:
+    """Every device's readings, a day at a time, sorted by arrival; network outages noted in faults."""
+    width = max([len(d) for p in people for d in p.devices.values()] + [8])
+    sim = DeviceSimulator(world(), config.faults, config.seed, width)
+    rng = np.random.default_rng([config.seed, 7])
+    for i in range(config.days):
+        day = start + timedelta(days=i)
+        d0, d1 = local_epoch(day, "00:00"), local_epoch(day, "24:00")
+        outages: dict[str, tuple[float, float]] = {}
+        for area in TOWNS:
+            if rng.random() < config.faults.network_outage_per_area_day:
+                s = d0 + rng.uniform(8, 20) * 3600
+                outages[area] = (s, s + rng.uniform(1, 3) * 3600)
+                if faults is not None:
+                    faults.append(
+                        {"fault": "network_outage", "area": area, "start": iso(s), "end": iso(outages[area][1])}
+                    )
+        output = DayOutput()
+        for tl in timelines:
+            bad_today = any(d == day for d, _ in tl.bad_days)
+            sim.day(tl, i, d0, d1, outages.get(tl.person.area), output, bad_today)
+        output.batches.sort(key=lambda b: (b[0], b[1]))
+        yield day, output
+
+
 def simulate(config: SimConfig, out: Path, practitioners: tuple[str, ...] = (), team: str = "") -> SimResult:
     began = time.perf_counter()
     start = date.fromisoformat(config.start) if config.start else default_start(config.days)
@@ -80,29 +112,11 @@ def simulate(config: SimConfig, out: Path, practitioners: tuple[str, ...] = (), 
             truth.append(
                 violation(tl.person, "not_fitted", "equipment", t0, None, None, device=tl.person.devices[kind])
             )
-    width = max([len(d) for p in people for d in p.devices.values()] + [8])
-    sim = DeviceSimulator(world(), config.faults, config.seed, width)
-    rng = np.random.default_rng([config.seed, 7])
-    readings = device_days = 0
+    readings = 0
+    device_days = config.days * sum(1 for p in people for k in p.devices if k not in p.never_fitted)
     blind: dict[str, list[tuple[float, float]]] = {}
     with open(out / TELEMETRY, "wb") as fh:
-        for i in range(config.days):
-            day = start + timedelta(days=i)
-            d0, d1 = local_epoch(day, "00:00"), local_epoch(day, "24:00")
-            outages: dict[str, tuple[float, float]] = {}
-            for area in TOWNS:
-                if rng.random() < config.faults.network_outage_per_area_day:
-                    s = d0 + rng.uniform(8, 20) * 3600
-                    outages[area] = (s, s + rng.uniform(1, 3) * 3600)
-                    faults.append(
-                        {"fault": "network_outage", "area": area, "start": iso(s), "end": iso(outages[area][1])}
-                    )
-            output = DayOutput()
-            for tl in timelines:
-                bad_today = any(d == day for d, _ in tl.bad_days)
-                sim.day(tl, i, d0, d1, outages.get(tl.person.area), output, bad_today)
-                device_days += sum(1 for k in tl.person.devices if k not in tl.person.never_fitted)
-            output.batches.sort(key=lambda b: (b[0], b[1]))
+        for _day, output in simulated_days(config, start, people, timelines, faults):
             fh.write(b"".join(b[2] for b in output.batches))
             readings += output.readings
             truth.extend(output.truth)
