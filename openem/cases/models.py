@@ -24,6 +24,7 @@ from openem.engine.enums import (
     RiskFlag,
     Rosh,
 )
+from openem.engine.model import device_kind_needed
 
 if TYPE_CHECKING:
     from openem.accounts.models import User
@@ -378,7 +379,7 @@ def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatu
             if order.status_on(today) != OrderStatus.ACTIVE:
                 continue
             for c in order.conditions.all():
-                kind = _device_kind_for(c)
+                kind = device_kind_needed(c.to_spec())
                 if c.removed_in_version is None and c.applies_on(today) and c.raises_alerts and kind:
                     needs.add(kind)
         fitted = {f.device.kind for f in fittings.get(p.pk, [])}
@@ -403,14 +404,3 @@ def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatu
         else:
             out[p.pk] = (MonitoringStatus.NOT_MONITORED, [])
     return out
-
-
-def _device_kind_for(c: Condition) -> str | None:
-    t = c.type_enum
-    if t == ConditionType.ATTENDANCE:
-        return "gps"
-    if t == ConditionType.CURFEW:
-        return "gps" if c.spec.get("technology") == "gps" else "rf"
-    if t == ConditionType.ALCOHOL:
-        return "alcohol"
-    return "gps"

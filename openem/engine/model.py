@@ -73,14 +73,19 @@ class Cond:
         return self.spec.id
 
     def needs(self) -> DeviceKind | None:
-        t = self.spec.type
-        if t == ConditionType.CURFEW:
-            return DeviceKind.GPS if self.spec.technology == Technology.GPS else DeviceKind.RF
-        if t == ConditionType.ALCOHOL:
-            return DeviceKind.ALCOHOL
-        if t.is_zone and not self.monitored:
-            return None
-        return DeviceKind.GPS
+        return device_kind_needed(self.spec)
+
+
+def device_kind_needed(spec: ConditionSpec) -> DeviceKind | None:
+    """The kind of device a condition is monitored with; None for a zone that is not GPS-monitored."""
+    t = spec.type
+    if t == ConditionType.CURFEW:
+        return DeviceKind.GPS if spec.technology == Technology.GPS else DeviceKind.RF
+    if t == ConditionType.ALCOHOL:
+        return DeviceKind.ALCOHOL
+    if t.is_zone and not spec.monitored:
+        return None
+    return DeviceKind.GPS
 
 
 @dataclass
