@@ -18,7 +18,7 @@ from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.casefile_io import export_people
 from openem.cases.models import Person
 from openem.devices.models import Fitting
-from openem.portal.trail import MAX_DAYS, fixes_for
+from openem.portal.trail import MAX_DAYS, audited_fixes
 
 from .openapi import OPENAPI
 
@@ -103,16 +103,7 @@ def trail(request: HttpRequest, user: User, ref: str) -> HttpResponse:
         return error(400, f"end must be after start, and the period at most {MAX_DAYS} days")
     if not reason:
         return error(400, "reason is required: why you are looking at this location data (it is audited)")
-    fixes = fixes_for(p, start, end)
-    AuditEvent.record(
-        user,
-        AuditAction.VIEW,
-        person=p,
-        obj=p,
-        summary=f"api: trail, {len(fixes)} positions",
-        reason=reason,
-        period=(start, end),
-    )
+    fixes = audited_fixes(user, p, start, end, reason, AuditAction.VIEW, "api: trail, {n} positions")
     return JsonResponse(
         {
             "person": p.ref,

@@ -78,6 +78,24 @@ def fixes_for(person: Person, start: datetime, end: datetime) -> list[Fix]:
     return out
 
 
+def audited_fixes(
+    user: Any, person: Person, start: datetime, end: datetime, reason: str, action: AuditAction, summary: str
+) -> list[Fix]:
+    """The person's fixes in the period, with the look recorded: who, whose, which period and why.
+    ``summary`` may hold ``{n}``, the number of positions."""
+    fixes = fixes_for(person, start, end)
+    AuditEvent.record(
+        user,
+        action,
+        person=person,
+        obj=person,
+        summary=summary.format(n=len(fixes)),
+        reason=reason,
+        period=(start, end),
+    )
+    return fixes
+
+
 @case_records_required
 def trail(request: AuthedRequest, pk: int) -> HttpResponse:
     person = visible_person(request, pk)
@@ -89,15 +107,8 @@ def trail(request: AuthedRequest, pk: int) -> HttpResponse:
     person_view = request.GET.get("show") == "person"
     if form.is_bound and form.is_valid():
         start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-        fixes = fixes_for(person, start, end)
-        AuditEvent.record(
-            request.user,
-            AuditAction.VIEW,
-            person=person,
-            obj=person,
-            summary=f"trail: {len(fixes)} positions",
-            reason=form.reason_text(),
-            period=(start, end),
+        fixes = audited_fixes(
+            request.user, person, start, end, form.reason_text(), AuditAction.VIEW, "trail: {n} positions"
         )
         conditions = [
             c
@@ -139,15 +150,14 @@ def trail_export(request: AuthedRequest, pk: int, fmt: str) -> HttpResponse:
             "Choose a period and give a reason on the trail page first.", status=400, content_type="text/plain"
         )
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-    fixes = fixes_for(person, start, end)
-    AuditEvent.record(
+    fixes = audited_fixes(
         request.user,
+        person,
+        start,
+        end,
+        form.reason_text(),
         AuditAction.EXPORT,
-        person=person,
-        obj=person,
-        summary=f"trail export ({fmt}): {len(fixes)} positions",
-        reason=form.reason_text(),
-        period=(start, end),
+        f"trail export ({fmt}): {{n}} positions",
     )
     name = f"trail-{person.crn or person.ref}-{start:%Y%m%d%H%M}-{end:%Y%m%d%H%M}"
     body, mime = EXPORTERS[fmt](person, fixes)
