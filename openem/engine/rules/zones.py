@@ -63,12 +63,10 @@ class ZoneEvaluator:
             end = float(fx.t[b]) if b < len(fx.t) else None
             out.append((float(fx.t[a]), end, {"fixes_inside": int(certainly_in[a:b].sum()), "pass_through": False}))
             busy[max(a - 1, 0) : b + 1] = True
-        out.extend(self._pass_throughs(fx, certainly_in, busy))
+        out.extend(self._pass_throughs(fx, busy))
         return sorted(out, key=lambda e: e[0])
 
-    def _pass_throughs(
-        self, fx: Fixes, certainly_in: np.ndarray, busy: np.ndarray
-    ) -> list[tuple[float, float, dict[str, Any]]]:
+    def _pass_throughs(self, fx: Fixes, busy: np.ndarray) -> list[tuple[float, float, dict[str, Any]]]:
         p = self.ctx.params
         if len(fx.t) < 2:
             return []
