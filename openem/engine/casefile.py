@@ -247,7 +247,10 @@ _FORMATS = FormatChecker()
 @_FORMATS.checks("date", raises=ValueError)
 def _is_date(value: object) -> bool:
     if isinstance(value, str):
-        date.fromisoformat(value) if len(value) == 10 else _raise()
+        # YYYY-MM-DD only: fromisoformat would also take the basic form 20261101.
+        if len(value) != 10:
+            raise ValueError("not YYYY-MM-DD")
+        date.fromisoformat(value)
     return True
 
 
@@ -265,10 +268,6 @@ def _is_hhmm(value: object) -> bool:
     if isinstance(value, str):
         parse_hhmm(value)
     return True
-
-
-def _raise() -> None:
-    raise ValueError("bad")
 
 
 FORMAT_NAMES = {"date": "date (YYYY-MM-DD)", "date-time": "date-time with an offset", "hh:mm": "time"}

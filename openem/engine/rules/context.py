@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from ..enums import DeviceKind
-from ..model import Cond, Params, Subject, local_day_start
+from ..model import LONDON, Cond, Params, Subject, local_day_start
 from ..schedule import occurrences
 from ..telemetry import DeviceFrame
 
@@ -93,11 +93,7 @@ class Context:
         return out
 
 
-def _local_date(t: float) -> Any:
-    from datetime import datetime
-
-    from ..model import LONDON
-
+def _local_date(t: float) -> date:
     return datetime.fromtimestamp(t, LONDON).date()
 
 
