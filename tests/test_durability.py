@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -15,15 +14,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from openem.telemetry.bench import free_port, wait_for_port
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
@@ -34,14 +27,12 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
+    try:
+        wait_for_port(port)
+    except RuntimeError:
+        proc.kill()
+        raise
+    return proc
 
 
 def batch(k: int, size: int = 200) -> bytes:
@@ -161,12 +152,7 @@ def test_osmand_on_its_own_port(tmp_path):
         stdout=subprocess.DEVNULL,
     )
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_port(port)
         url = f"http://127.0.0.1:{port}/?id=PHONE-1&lat=52.67&lon=-0.73&timestamp=1794830400&accuracy=9&batt=80"
         with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=5) as resp:
             assert json.loads(resp.read())["accepted"] == 2

@@ -286,12 +286,9 @@ def test_openem_run_starts_and_its_processes_stay_up(tmp_path):
     env.pop("DATABASE_URL", None)
     env.pop("OPENEM_BUS", None)
     subprocess.run([sys.executable, "-m", "openem.cli", "migrate", "-v0"], cwd=root, env=env, check=True)
-    import socket
+    from openem.telemetry.bench import free_port
 
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "openem.cli", "run", f"127.0.0.1:{port}", "--osmand-port", "0"],
         cwd=root,

@@ -18,7 +18,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = int(s.getsockname()[1])
@@ -26,7 +26,7 @@ def _free_port() -> int:
     return port
 
 
-def _wait(port: int) -> None:
+def wait_for_port(port: int) -> None:
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -82,7 +82,7 @@ def bench_ingest(quick: bool) -> dict[str, Any]:
             "from openem.devices.models import Device; "
             "Device.objects.bulk_create([Device(ref=f'PHONE-{i}', kind='gps') for i in range(8)])",
         )
-        port, oport = _free_port(), _free_port()
+        port, oport = free_port(), free_port()
         web = subprocess.Popen(
             [sys.executable, "-m", "openem.cli", "runserver", f"127.0.0.1:{port}", "--noreload"],
             cwd=ROOT,
@@ -98,8 +98,8 @@ def bench_ingest(quick: bool) -> dict[str, Any]:
             stderr=subprocess.DEVNULL,
         )
         try:
-            _wait(port)
-            _wait(oport)
+            wait_for_port(port)
+            wait_for_port(oport)
             bodies = [_lines(k, batch) for k in range(0, total, batch)]
             began = time.perf_counter()
             accepted = 0
