@@ -16,6 +16,15 @@ def line(**kw) -> str:
     return json.dumps(kw)
 
 
+def out_from_eight_pm() -> str:
+    """The home unit's reports from 18:00 to 22:30: the tag out of range from 20:00, a curfew absence."""
+    return "\n".join(
+        line(device="RF-0001", time=f"2026-11-10T{h:02d}:{m:02d}:00Z", type="rf", in_range=h < 20)
+        for h in range(18, 23)
+        for m in (0, 30)
+    )
+
+
 @pytest.fixture
 def gateway(db):
     _gw, token = Gateway.create_with_token("Vendor A")
@@ -93,12 +102,7 @@ def test_osmand_from_a_traccar_client(case):
 def test_the_worker_stores_violations_and_amends_them_when_late_readings_arrive(gateway, case):
     from openem.telemetry.ingest import ingest_jsonl
 
-    night = [
-        line(device="RF-0001", time=f"2026-11-10T{h:02d}:{m:02d}:00Z", type="rf", in_range=h < 20)
-        for h in range(18, 23)
-        for m in (0, 30)
-    ]
-    ingest_jsonl("\n".join(night))
+    ingest_jsonl(out_from_eight_pm())
     from datetime import UTC, datetime
 
     now = datetime(2026, 11, 10, 22, 35, tzinfo=UTC)
@@ -133,12 +137,7 @@ def test_stored_violations_show_on_the_person_page_only_to_those_who_may_see_the
 
     from openem.telemetry.ingest import ingest_jsonl
 
-    night = [
-        line(device="RF-0001", time=f"2026-11-10T{h:02d}:{m:02d}:00Z", type="rf", in_range=h < 20)
-        for h in range(18, 23)
-        for m in (0, 30)
-    ]
-    ingest_jsonl("\n".join(night))
+    ingest_jsonl(out_from_eight_pm())
     EngineWorker("t").cycle(now=datetime(2026, 11, 10, 22, 35, tzinfo=UTC))
     client = Client()
     client.force_login(personas["practitioner"])
@@ -163,12 +162,7 @@ def test_my_cases_shows_each_persons_monitoring_status(personas, case):
     # Fitted but nothing received yet; and the alcohol condition has no tag at all.
     page = client.get(reverse("portal:cases")).content.decode()
     assert "Tag not fitted" in page and "No alcohol device fitted" in page
-    night = [
-        line(device="RF-0001", time=f"2026-11-10T{h:02d}:{m:02d}:00Z", type="rf", in_range=h < 20)
-        for h in range(18, 23)
-        for m in (0, 30)
-    ]
-    ingest_jsonl("\n".join(night))
+    ingest_jsonl(out_from_eight_pm())
     EngineWorker("t").cycle(now=datetime(2026, 11, 10, 22, 35, tzinfo=UTC))
     from openem.cases.models import MonitoringStatus, monitoring_statuses
     from openem.devices.models import Device, Fitting
