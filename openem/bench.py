@@ -212,6 +212,18 @@ def bench_ingest(quick: bool) -> dict[str, Any]:
     return run(quick)
 
 
+def bench_alerts(quick: bool) -> dict[str, Any]:
+    from openem.alerts.bench import bench_alerts as run
+
+    return run(quick)
+
+
+def _show_alerts(r: dict[str, Any]) -> str:
+    from openem.alerts.bench import show
+
+    return show(r)
+
+
 BENCHES: dict[str, tuple[Callable[[bool], dict[str, Any]], Callable[[dict[str, Any]], str]]] = {
     "engine": (
         bench_engine,
@@ -221,6 +233,7 @@ BENCHES: dict[str, tuple[Callable[[bool], dict[str, Any]], Callable[[dict[str, A
         ),
     ),
     "detection": (bench_detection, _print_detection),
+    "alerts": (bench_alerts, _show_alerts),
     "ingest": (
         bench_ingest,
         lambda r: _table(

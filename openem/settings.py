@@ -149,6 +149,24 @@ OPENEM_BUS = env_str("OPENEM_BUS", "")
 OPENEM_BUS_PARTITIONS = int(env_str("OPENEM_BUS_PARTITIONS", "4"))
 OPENEM_BUS_PREFIX = env_str("OPENEM_BUS_PREFIX", "openem")
 
+# Notifications. Without an SMTP host, email is written to files under var/mail (the demo's outbox).
+OPENEM_BASE_URL = env_str("OPENEM_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+OPENEM_NOTIFY_FROM = env_str("OPENEM_NOTIFY_FROM", "openem@localhost")
+OPENEM_NOTIFY_API_KEY = env_str("OPENEM_NOTIFY_API_KEY", "")
+OPENEM_NOTIFY_TEMPLATE_ID = env_str("OPENEM_NOTIFY_TEMPLATE_ID", "")
+OPENEM_NOTIFY_BASE_URL = env_str("OPENEM_NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")
+OPENEM_DIGEST_HOUR = int(env_str("OPENEM_DIGEST_HOUR", "8"))  # local time
+if env_str("OPENEM_SMTP_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env_str("OPENEM_SMTP_HOST")
+    EMAIL_PORT = int(env_str("OPENEM_SMTP_PORT", "25"))
+    EMAIL_HOST_USER = env_str("OPENEM_SMTP_USER")
+    EMAIL_HOST_PASSWORD = env_str("OPENEM_SMTP_PASSWORD")
+    EMAIL_USE_TLS = env_bool("OPENEM_SMTP_TLS", True)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(DATA_DIR / "mail")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

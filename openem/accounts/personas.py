@@ -36,6 +36,7 @@ def create_personas(password: str = DEMO_PASSWORD) -> dict[str, User]:
     for p in PERSONAS:
         user, _ = User.objects.get_or_create(username=p.username)
         user.first_name, user.last_name, user.role = p.first_name, p.last_name, p.role.value
+        user.email = f"{p.username}@openem.example"
         user.team = team if p.in_team else None
         user.is_staff = user.is_superuser = p.staff
         user.set_password(password)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import models
+from django.utils import timezone
 
+from openem.accounts.models import Role, User
+from openem.alerts.triage import DEFAULT_POLICY, Delivery, IncidentKind, PolicyRule, Severity
+from openem.cases.models import local_today
+from openem.engine.enums import LabelledEnum
 from openem.engine.violations import Category, ViolationType
-from openem.engine.violations import Violation as EngineViolation
-
-
-def violation_key(v: EngineViolation) -> str:
-    device = str(v.evidence.get("device", v.evidence.get("device_kind", "")))
-    text = f"{v.person}|{v.order}|{v.condition}|{v.type.value}|{device}|{v.start:.0f}"
-    return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
 class Violation(models.Model):
@@ -29,12 +27,20 @@ class Violation(models.Model):
     end = models.DateTimeField(null=True, blank=True)
     evidence = models.JSONField(default=dict)
     retracted = models.BooleanField(default=False, help_text="later readings showed it did not happen")
+    incident = models.ForeignKey(
+        "Incident", null=True, blank=True, on_delete=models.SET_NULL, related_name="violations"
+    )
+    triage_pending = models.BooleanField(default=True, help_text="new or changed since triage last saw it")
+    where = models.JSONField(null=True, blank=True, help_text="last known position [lat, lon], for silences")
     first_seen = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-start"]
-        indexes = [models.Index(fields=["person", "-start"])]
+        indexes = [
+            models.Index(fields=["person", "-start"]),
+            models.Index(fields=["triage_pending", "id"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.person_id} {self.type} {self.start:%Y-%m-%d %H:%M}"
@@ -74,3 +80,393 @@ class DeviceSummary(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device}: {self.data}"
+
+
+# ------------------------------------------------------------------ incidents (alerts)
+
+ACK_WITHIN = {
+    Severity.CRITICAL: timedelta(minutes=15),
+    Severity.HIGH: timedelta(hours=1),
+    Severity.MEDIUM: timedelta(hours=4),
+    Severity.LOW: timedelta(hours=24),
+}
+DECISION_WITHIN_WORKING_DAYS = 2
+
+
+class IncidentStatus(LabelledEnum):
+    OPEN = "open"  # nobody has picked it up yet: the acknowledgement timer runs
+    ACKNOWLEDGED = "acknowledged"
+    CLEARED = "cleared"
+
+
+class ClearReason(LabelledEnum):
+    DEALT_WITH = "dealt_with"
+    AUTHORISED = "authorised"
+    EXPLAINED = "explained"
+    EQUIPMENT_FIXED = "equipment_fixed"
+    RETRACTED = "retracted"
+    MERGED = "merged"
+
+    @property
+    def label(self) -> str:
+        return {
+            "dealt_with": "Dealt with: contact made and decision recorded",
+            "authorised": "Authorised absence (for example a medical emergency or a varied curfew)",
+            "explained": "Not a breach: the evidence explains it",
+            "equipment_fixed": "Equipment problem fixed",
+            "retracted": "Withdrawn: later readings showed it did not happen",
+            "merged": "Part of an area outage",
+        }[self.value]
+
+    @classmethod
+    def for_people(cls) -> list[ClearReason]:
+        return [cls.DEALT_WITH, cls.AUTHORISED, cls.EXPLAINED, cls.EQUIPMENT_FIXED]
+
+
+class IncidentQuerySet(models.QuerySet["Incident"]):
+    def visible_to(self, user: User) -> IncidentQuerySet:
+        """Incidents of the people the user may see; area outages to the monitoring centre and managers."""
+        from openem.cases.models import Person
+
+        people = Person.objects.visible_to(user)
+        if user.sees_all_cases or user.role == Role.MANAGER:
+            return self.filter(models.Q(person__in=people) | models.Q(person__isnull=True))
+        return self.filter(person__in=people)
+
+    def active(self) -> IncidentQuerySet:
+        return self.exclude(status=IncidentStatus.CLEARED)
+
+
+class Incident(models.Model):
+    """One person's episode (or one area outage): what people see in the alert queue and act on."""
+
+    person = models.ForeignKey(
+        "cases.Person", null=True, blank=True, on_delete=models.CASCADE, related_name="incidents"
+    )
+    kind = models.CharField(max_length=16, choices=IncidentKind.choices())
+    severity = models.CharField(max_length=10, choices=Severity.choices())
+    status = models.CharField(max_length=14, choices=IncidentStatus.choices(), default=IncidentStatus.OPEN)
+    start = models.DateTimeField()
+    end = models.DateTimeField(null=True, blank=True, help_text="empty while the episode goes on")
+    delivery = models.CharField(max_length=10, choices=Delivery.choices(), default=Delivery.QUEUE)
+    delivery_reason = models.CharField(max_length=200, blank=True)
+    notified = models.BooleanField(default=False, help_text="its one message has been queued")
+    digest_sent_at = models.DateTimeField(null=True, blank=True)
+    area = models.JSONField(null=True, blank=True)
+    summary = models.CharField(max_length=200)
+    action = models.CharField(max_length=300, blank=True, help_text="what to do next")
+    opened = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(auto_now=True)
+    ack_due = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    clear_reason = models.CharField(max_length=16, choices=ClearReason.choices(), blank=True)
+    decision_due = models.DateField(null=True, blank=True)
+
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-opened"]
+        indexes = [
+            models.Index(fields=["status", "ack_due"]),
+            models.Index(fields=["person", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.summary}"
+
+    @property
+    def kind_enum(self) -> IncidentKind:
+        return IncidentKind(self.kind)
+
+    @property
+    def severity_enum(self) -> Severity:
+        return Severity(self.severity)
+
+    @property
+    def status_enum(self) -> IncidentStatus:
+        return IncidentStatus(self.status)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status != IncidentStatus.CLEARED
+
+    @property
+    def for_practitioner(self) -> bool:
+        """Behaviour goes to the practitioner; equipment and outages are monitoring-centre work."""
+        return self.kind == IncidentKind.BEHAVIOUR
+
+    def ack_overdue(self, now: datetime | None = None) -> bool:
+        now = now or timezone.now()
+        return self.status == IncidentStatus.OPEN and self.ack_due is not None and self.ack_due < now
+
+    @property
+    def latest_decision(self) -> EnforcementDecision | None:
+        return self.decisions.order_by("-at").first()
+
+    def decision_overdue(self, today: date | None = None) -> bool:
+        """Recommendation 17: every behaviour incident gets an enforcement decision in time."""
+        if not self.for_practitioner or self.decision_due is None or self.clear_reason in _NO_DECISION:
+            return False
+        return (today or local_today()) > self.decision_due and not self.decisions.exists()
+
+    def _log(self, kind: ActionKind, by: User | None, text: str = "", **extra: Any) -> IncidentAction:
+        return IncidentAction.objects.create(incident=self, kind=kind, by=by, text=text, **extra)
+
+    def acknowledge(self, user: User, note: str = "") -> None:
+        if self.status != IncidentStatus.OPEN:
+            return
+        self.status, self.acknowledged_at, self.acknowledged_by = IncidentStatus.ACKNOWLEDGED, timezone.now(), user
+        self.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "updated"])
+        self._log(ActionKind.ACKNOWLEDGED, user, note)
+
+    def add_note(self, user: User, text: str) -> None:
+        self._log(ActionKind.NOTE, user, text)
+
+    def record_contact(self, user: User, method: str, outcome: str, text: str = "") -> None:
+        self._log(ActionKind.CONTACT, user, text, contact_method=method, contact_outcome=outcome)
+        if self.status == IncidentStatus.OPEN:
+            self.acknowledge(user)
+
+    def clear(self, user: User | None, reason: ClearReason, text: str = "") -> None:
+        if self.status == IncidentStatus.OPEN and user is not None:
+            self.acknowledged_at, self.acknowledged_by = timezone.now(), user
+        self.status, self.cleared_at, self.cleared_by, self.clear_reason = (
+            IncidentStatus.CLEARED, timezone.now(), user, reason,
+        )  # fmt: skip
+        self.save()
+        self._log(ActionKind.CLEARED, user, text or reason.label)
+
+    def decide(self, user: User, decision: DecisionKind, reason: str, decided_on: date,
+               action_on: date | None = None) -> EnforcementDecision:  # fmt: skip
+        made = EnforcementDecision.objects.create(
+            incident=self, decision=decision, reason=reason, decided_on=decided_on, action_on=action_on, by=user
+        )
+        self._log(ActionKind.DECISION, user, f"{decision.label}: {reason}")
+        if self.status == IncidentStatus.OPEN:
+            self.acknowledge(user)
+        return made
+
+    def timeline(self) -> list[IncidentAction]:
+        return list(self.actions.select_related("by").order_by("at", "id"))
+
+
+_NO_DECISION = (ClearReason.RETRACTED, ClearReason.MERGED, ClearReason.AUTHORISED, ClearReason.EXPLAINED)
+
+
+class ActionKind(LabelledEnum):
+    OPENED = "opened"
+    UPDATED = "updated"
+    NOTIFIED = "notified"
+    ACKNOWLEDGED = "acknowledged"
+    NOTE = "note"
+    CONTACT = "contact"
+    ESCALATED = "escalated"
+    DECISION = "decision"
+    CLEARED = "cleared"
+
+
+class ContactMethod(LabelledEnum):
+    PHONE = "phone"
+    TEXT = "text"
+    HOME_VISIT = "home_visit"
+    IN_PERSON = "in_person"
+
+
+class ContactOutcome(LabelledEnum):
+    SPOKE_TO_WEARER = "spoke_to_wearer"
+    NO_ANSWER = "no_answer"
+    LEFT_MESSAGE = "left_message"
+    WEARER_EXPLAINED = "wearer_explained"
+
+
+class IncidentAction(models.Model):
+    """The incident's log: who did what and when (system events have no user)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="actions")
+    kind = models.CharField(max_length=14, choices=ActionKind.choices())
+    by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    text = models.TextField(blank=True)
+    contact_method = models.CharField(max_length=12, choices=ContactMethod.choices(), blank=True)
+    contact_outcome = models.CharField(max_length=20, choices=ContactOutcome.choices(), blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def kind_enum(self) -> ActionKind:
+        return ActionKind(self.kind)
+
+    @property
+    def contact_label(self) -> str:
+        if not self.contact_method:
+            return ""
+        return f"{ContactMethod(self.contact_method).label}: {ContactOutcome(self.contact_outcome).label.lower()}"
+
+
+class DecisionKind(LabelledEnum):
+    NO_ACTION = "no_action"
+    WARNING = "warning"
+    BREACH = "breach"
+    RECALL = "recall"
+
+    @property
+    def label(self) -> str:
+        return {
+            "no_action": "No further action",
+            "warning": "Warning",
+            "breach": "Breach proceedings",
+            "recall": "Recall request",
+        }[self.value]
+
+    @property
+    def action_label(self) -> str:
+        return {
+            "no_action": "",
+            "warning": "Warning letter issued on",
+            "breach": "Breach laid before the court on",
+            "recall": "Recall requested on",
+        }[self.value]
+
+
+class EnforcementDecision(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="decisions")
+    decision = models.CharField(max_length=12, choices=DecisionKind.choices())
+    reason = models.TextField()
+    decided_on = models.DateField()
+    action_on = models.DateField(null=True, blank=True)
+    by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id}: {self.decision}"
+
+    @property
+    def decision_enum(self) -> DecisionKind:
+        return DecisionKind(self.decision)
+
+
+# ------------------------------------------------------------------ notification policy and channels
+
+
+class NotificationRule(models.Model):
+    """One row of the notification policy, editable by administrators; first match wins."""
+
+    position = models.PositiveSmallIntegerField(default=0)
+    name = models.CharField(max_length=200)
+    delivery = models.CharField(
+        max_length=10, choices=[(d.value, d.label) for d in (Delivery.IMMEDIATE, Delivery.DIGEST)]
+    )
+    types = models.JSONField(default=list, blank=True, help_text="violation types; empty for any behaviour")
+    high_risk_only = models.BooleanField(default=False, help_text="RoSH high or very high, or MAPPA level 2 or 3")
+    min_severity = models.CharField(max_length=10, choices=Severity.choices(), blank=True)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def to_rule(self) -> PolicyRule:
+        return PolicyRule(
+            self.name,
+            Delivery(self.delivery),
+            frozenset(ViolationType(t) for t in self.types) if self.types else None,
+            self.high_risk_only,
+            Severity(self.min_severity) if self.min_severity else None,
+        )
+
+    @classmethod
+    def policy(cls) -> list[PolicyRule]:
+        rows = [r.to_rule() for r in cls.objects.filter(enabled=True)]
+        return rows or list(DEFAULT_POLICY)
+
+
+class ChannelKind(LabelledEnum):
+    EMAIL = "email"
+    NOTIFY = "notify"
+    WEBHOOK = "webhook"
+
+    @property
+    def label(self) -> str:
+        return {"email": "Email", "notify": "GOV.UK Notify (email)", "webhook": "Signed webhook"}[self.value]
+
+
+class Channel(models.Model):
+    """Where one user's (or the monitoring centre's) notifications go."""
+
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="channels")
+    kind = models.CharField(max_length=8, choices=ChannelKind.choices())
+    target = models.CharField(max_length=300, help_text="email address or webhook URL")
+    secret = models.CharField(max_length=100, blank=True, help_text="webhooks: the key their signature uses")
+    enabled = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind_enum.label} {self.target}"
+
+    @property
+    def kind_enum(self) -> ChannelKind:
+        return ChannelKind(self.kind)
+
+    @classmethod
+    def for_user(cls, user: User) -> list[Channel]:
+        """A user's channels; email to their address when they have set none."""
+        channels: list[Channel] = list(cls.objects.filter(user=user, enabled=True))
+        if not channels and user.email:
+            channel, _ = cls.objects.get_or_create(user=user, kind=ChannelKind.EMAIL, target=user.email)
+            channels = [channel]
+        return channels
+
+
+class NotificationKind(LabelledEnum):
+    IMMEDIATE = "immediate"
+    DIGEST = "digest"
+    ESCALATION = "escalation"
+
+
+class NotificationStatus(LabelledEnum):
+    PENDING = "pending"  # waiting for its (next) attempt
+    SENT = "sent"
+    FAILED = "failed"  # given up: an operator must look
+
+
+class Notification(models.Model):
+    """The outbox: every message, sent or not, with its attempts."""
+
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=12, choices=NotificationKind.choices())
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    status = models.CharField(max_length=8, choices=NotificationStatus.choices(), default=NotificationStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.channel}: {self.status}"
+
+    @property
+    def status_enum(self) -> NotificationStatus:
+        return NotificationStatus(self.status)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -223,13 +224,15 @@ def slice_frame(f: DeviceFrame, t0: float, t1: float) -> DeviceFrame:
     """The part of a frame measured in [t0, t1)."""
     if not len(f.t) or (f.t[0] >= t0 and f.t[-1] < t1):
         return f  # the usual case: the device was fitted throughout
+    return select_frame(f, lambda t: (t >= t0) & (t < t1))
 
-    def m(t: np.ndarray) -> np.ndarray:
-        return (t >= t0) & (t < t1)
 
-    fm, rm, bm, mm, am = m(f.fix_t), m(f.rf_t), m(f.batt_t), m(f.mains_t), m(f.alc_t)
+def select_frame(f: DeviceFrame, keep: Callable[[np.ndarray], np.ndarray]) -> DeviceFrame:
+    """The readings whose measurement times ``keep`` accepts (a boolean mask per time column)."""
+    fm, rm, bm, mm, am = keep(f.fix_t), keep(f.rf_t), keep(f.batt_t), keep(f.mains_t), keep(f.alc_t)
+    tm = keep(np.array([x[0] for x in f.tamper], dtype=float))
     return DeviceFrame(
-        f.device, f.t[m(f.t)], f.fix_t[fm], f.lat[fm], f.lon[fm], f.acc[fm], f.rf_t[rm], f.rf_in[rm],
+        f.device, f.t[keep(f.t)], f.fix_t[fm], f.lat[fm], f.lon[fm], f.acc[fm], f.rf_t[rm], f.rf_in[rm],
         f.batt_t[bm], f.batt_pct[bm], f.batt_charging[bm], f.mains_t[mm], f.mains_on[mm],
-        [x for x in f.tamper if t0 <= x[0] < t1], f.alc_t[am], f.tac[am], f.ir_v[am], f.temp_c[am],
+        [x for x, k in zip(f.tamper, tm, strict=True) if k], f.alc_t[am], f.tac[am], f.ir_v[am], f.temp_c[am],
     )  # fmt: skip

@@ -21,7 +21,8 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from openem.alerts.models import DeviceSummary, Violation, violation_key
+from openem.alerts.models import DeviceSummary, Violation
+from openem.alerts.triage import violation_key
 from openem.cases.casefile_io import export_people
 from openem.cases.models import OrderVersion, Person
 from openem.devices.models import Fitting
@@ -194,7 +195,7 @@ class EngineWorker:
                     "device": str(v.evidence.get("device", "")), "type": v.type.value, "category": v.category.value,
                     "start": datetime.fromtimestamp(v.start, UTC),
                     "end": datetime.fromtimestamp(v.end, UTC) if v.end is not None else None,
-                    "evidence": v.evidence, "retracted": False,
+                    "evidence": v.evidence, "retracted": False, "triage_pending": True,
                 }  # fmt: skip
                 old = existing.get(key)
                 if old is None:
@@ -206,7 +207,7 @@ class EngineWorker:
                     result.changed += 1
             gone = [pk for key, v in existing.items() if key not in seen for pk in [v.pk]]
             if gone:
-                result.retracted += Violation.objects.filter(pk__in=gone).update(retracted=True)
+                result.retracted += Violation.objects.filter(pk__in=gone).update(retracted=True, triage_pending=True)
 
     def bus_cycle(self, consumer: Any, now: datetime | None = None) -> CycleResult:
         """One round on the scale-out path: the devices announced on this worker's partition."""

@@ -41,7 +41,7 @@ def evaluate(model: Model, subject: Subject, params: Params, data_start: float, 
                 cond.order.id,
                 cond.id,
                 ViolationType.NOT_FITTED,
-                max(due, data_start),
+                due,  # stable, so that the same gap is the same violation at every evaluation
                 end,
                 {"device_kind": kind.value},
             )

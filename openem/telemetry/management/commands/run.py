@@ -12,8 +12,9 @@ from django.core.management.base import BaseCommand, CommandParser
 
 class Command(BaseCommand):
     help = (
-        "Run OpenEM: the web server and the engine worker together (and, with --demo-live, the simulator "
-        "feeding the demo caseload). Each also runs alone: runserver, engine-worker, simulate --live."
+        "Run OpenEM: the web server, the engine worker and the alerts worker together (and, with --demo-live, "
+        "the simulator feeding the demo caseload). Each also runs alone: runserver, engine-worker, "
+        "alerts-worker, simulate --live."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,6 +27,7 @@ class Command(BaseCommand):
         exe = [sys.executable, "-m", "openem.cli"]
         procs = [subprocess.Popen([*exe, "runserver", options["addrport"], "--noreload"])]
         procs += [subprocess.Popen([*exe, "engine-worker"]) for _ in range(options["workers"])]
+        procs.append(subprocess.Popen([*exe, "alerts-worker"]))  # triage, escalation, digests, sending
         if settings.OPENEM_BUS:
             # Scale-out: one worker per partition of the readings stream, beside the plain worker above
             # that keeps the deadline and not-fitted checks.
