@@ -18,5 +18,6 @@ urlpatterns = [
     path("ingest/v1/telemetry", telemetry_views.telemetry_batch, name="ingest-telemetry"),
     path("osmand/", telemetry_views.osmand, name="osmand"),
     path("api/v1/", include("openem.api.urls")),
+    path("alerts/", include("openem.alerts.urls")),
     path("", include("openem.portal.urls")),
 ]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +141,31 @@ def shared_data(*parts: str) -> Path:
 
 
 TODAY = date(2026, 11, 23)
+
+
+NIGHT = datetime(2026, 11, 10, 22, 35, tzinfo=UTC)
+
+
+def rf(h: int, m: int, in_range: bool, device: str = "RF-0001") -> str:
+    return json.dumps({"device": device, "time": f"2026-11-10T{h:02d}:{m:02d}:00Z", "type": "rf", "in_range": in_range})
+
+
+@pytest.fixture
+def night(personas: dict[str, Any], case: Any) -> Any:
+    """Sam Example (RoSH high, domestic abuse) out from 20:00 on 10 November; the violation is stored."""
+    from openem.telemetry.ingest import ingest_jsonl
+    from openem.telemetry.worker import EngineWorker
+
+    ingest_jsonl("\n".join(rf(h, m, h < 20) for h in range(18, 23) for m in (0, 30)))
+    EngineWorker("t").cycle(now=NIGHT)
+    return case
+
+
+@pytest.fixture
+def incident(night: Any) -> Any:
+    """The alerts worker has made Sam's curfew absence an incident and told the practitioner."""
+    from openem.alerts.models import Incident
+    from openem.alerts.worker import AlertsWorker
+
+    AlertsWorker("t").cycle(now=NIGHT)
+    return Incident.objects.get(person=night, kind="behaviour")

@@ -25,24 +25,7 @@ from openem.alerts.models import (
 from openem.alerts.worker import AlertsWorker
 from openem.telemetry.ingest import ingest_jsonl
 from openem.telemetry.worker import EngineWorker
-
-NIGHT = datetime(2026, 11, 10, 22, 35, tzinfo=UTC)
-
-
-def rf(h: int, m: int, in_range: bool, device: str = "RF-0001") -> str:
-    return json.dumps({"device": device, "time": f"2026-11-10T{h:02d}:{m:02d}:00Z", "type": "rf", "in_range": in_range})
-
-
-def absence_from_eight_pm() -> None:
-    ingest_jsonl("\n".join(rf(h, m, h < 20) for h in range(18, 23) for m in (0, 30)))
-
-
-@pytest.fixture
-def night(personas, case):
-    """Sam Example (RoSH high, domestic abuse) out from 20:00; the engine has stored the violation."""
-    absence_from_eight_pm()
-    EngineWorker("t").cycle(now=NIGHT)
-    return case
+from tests.conftest import NIGHT, rf
 
 
 @pytest.mark.django_db

@@ -61,6 +61,16 @@ class User(AbstractUser):
         return self.role in (Role.PRACTITIONER, Role.MANAGER)
 
     @property
+    def decides_enforcement(self) -> bool:
+        """Enforcement decisions are the practitioner's (or their manager's), never the centre's."""
+        return self.role in (Role.PRACTITIONER, Role.MANAGER)
+
+    @property
+    def works_alerts(self) -> bool:
+        """Acknowledge, note, record contact, clear: the case's practitioner, manager and the centre."""
+        return self.role in (Role.PRACTITIONER, Role.MANAGER, Role.OPERATOR)
+
+    @property
     def sees_all_cases(self) -> bool:
         """Operators monitor every active order; administrators manage reference data."""
         return self.is_superuser or self.role in (Role.OPERATOR, Role.ADMINISTRATOR)

@@ -15,6 +15,7 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     if user.is_authenticated and user.sees_case_records:
         label = {Role.PRACTITIONER: "My cases", Role.MANAGER: "Team cases"}.get(Role(user.role), "All cases")
         nav.append((label, reverse("portal:cases")))
+        nav.append(("Alerts", reverse("alerts:queue")))
         if user.role in (Role.OPERATOR, Role.MANAGER, Role.ADMINISTRATOR) or user.is_superuser:
             nav.append(("Monitoring centre", reverse("portal:centre")))
     if user.is_authenticated and user.is_staff:

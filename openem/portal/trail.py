@@ -100,9 +100,9 @@ def audited_fixes(
 def trail(request: AuthedRequest, pk: int) -> HttpResponse:
     person = visible_person(request, pk)
     now = timezone.localtime().replace(second=0, microsecond=0)
-    form = TrailForm(
-        request.GET if "start" in request.GET else None, initial={"start": now - timedelta(hours=24), "end": now}
-    )
+    # A link may suggest the period (an incident's, say); the reason is always the user's to give.
+    initial = {"start": request.GET.get("start") or now - timedelta(hours=24), "end": request.GET.get("end") or now}
+    form = TrailForm(request.GET if "reason" in request.GET else None, initial=initial)
     context: dict[str, Any] = {"person": person, "form": form, "formats": FORMATS}
     person_view = request.GET.get("show") == "person"
     if form.is_bound and form.is_valid():
