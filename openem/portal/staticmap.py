@@ -55,6 +55,13 @@ def _shape_points(feature: dict[str, Any]) -> list[tuple[float, float]]:
     return [(lat, lon) for ring in rings for lon, lat in ring]
 
 
+def _label(x: float, y: float, text: str, width: int, style: str) -> str:
+    """Text beside a point, on whichever side keeps it inside the map."""
+    right = x > width * 0.7
+    anchor, dx = ("end", -9) if right else ("start", 9)
+    return f'<text x="{x + dx:.1f}" y="{y:.1f}" font-size="12" text-anchor="{anchor}" {style}>{escape(text)}</text>'
+
+
 def svg_map(
     features: list[dict[str, Any]],
     trail: list[Point],
@@ -122,13 +129,13 @@ def svg_map(
             text = f"{name} {t:%H:%M}" if t else name
             parts.append(
                 f'<circle cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="5" fill="#ffdd00" stroke="#0b0c0c"/>'
-                f'<text x="{px[i] + 8:.1f}" y="{py[i] - 6:.1f}" font-size="12" font-weight="bold">{escape(text)}</text>'
+                + _label(float(px[i]), float(py[i]) - 10, text, width, 'font-weight="bold"')
             )
     for p, text in marks or []:
         (u,), (v,) = xy([p.lat], [p.lon])
         parts.append(
             f'<circle cx="{u:.1f}" cy="{v:.1f}" r="6" fill="#d4351c" stroke="#fff" stroke-width="2"/>'
-            f'<text x="{u + 9:.1f}" y="{v + 4:.1f}" font-size="12" fill="#d4351c">{escape(text)}</text>'
+            + _label(float(u), float(v) + 16, text, width, 'fill="#d4351c"')
         )
     # Scale bar: a round length about a fifth of the width.
     metres = width / scale / 5
