@@ -53,10 +53,12 @@ test-postgres: bootstrap
 bench: bootstrap
 	$(BIN)/openem bench engine
 	$(BIN)/openem bench detection
+	$(BIN)/openem bench alerts
 
 bench-quick: bootstrap
 	$(BIN)/openem bench engine --quick
 	$(BIN)/openem bench detection --quick
+	$(BIN)/openem bench alerts --quick
 
 lint: bootstrap
 	$(BIN)/ruff check openem tests

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openem.bench import bench_detection, bench_engine
+from openem.bench import bench_alerts, bench_detection, bench_engine
 
 
 def test_detection_meets_its_bars_on_a_quick_run():
@@ -13,6 +13,16 @@ def test_detection_meets_its_bars_on_a_quick_run():
     assert r["behaviour_recall"] == 1.0, r["missed_examples"]
     assert r["false_behaviour_per_1000_device_days"] < 1, r["false_examples"]
     assert r["equipment_reported_as_behaviour"] == 0
+
+
+def test_alerts_meet_their_bars_and_beat_one_alert_per_violation():
+    r = bench_alerts(quick=True)
+    ours, base = r["ours"], r["baseline"]
+    assert r["genuine_incidents"] > 5
+    assert ours["genuine_share_of_practitioner_notifications"] >= 0.95
+    assert ours["missed_genuine_incidents"] == 0
+    assert ours["notifications_per_1000_device_days"] < base["notifications_per_1000_device_days"]
+    assert ours["alerts_per_1000_device_days"] <= base["alerts_per_1000_device_days"]
 
 
 @pytest.mark.slow

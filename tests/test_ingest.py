@@ -198,7 +198,7 @@ def test_the_monitoring_centre_sees_tags_not_fitted_equipment_work_and_rejected_
     c.force_login(personas["operator"])
     page = c.get(reverse("portal:centre")).content.decode()
     assert "Sam Example" in page and "No alcohol device fitted" in page
-    assert "Battery depleted" in page and "Call the wearer to charge the tag" in page
+    assert "Battery depleted" in page and "Call the wearer to charge the tag now" in page
     assert "lat: 99 is out of range (-90 to 90)" in page
 
 

@@ -9,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from openem.accounts.models import Role, User
-from openem.alerts.triage import DEFAULT_POLICY, Delivery, IncidentKind, PolicyRule, Severity
+from openem.alerts.triage import DEFAULT_POLICY, EQUIPMENT_ACTION, Delivery, IncidentKind, PolicyRule, Severity
 from openem.cases.models import local_today
 from openem.engine.enums import LabelledEnum
 from openem.engine.violations import Category, ViolationType
@@ -52,6 +52,11 @@ class Violation(models.Model):
     @property
     def is_open(self) -> bool:
         return self.end is None and not self.retracted
+
+    @property
+    def action(self) -> str:
+        """What the monitoring centre does about an equipment problem."""
+        return EQUIPMENT_ACTION.get(self.type_enum, "")
 
     @property
     def duration_s(self) -> float | None:

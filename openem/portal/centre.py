@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 
 from openem.accounts.models import Role
-from openem.alerts.models import Violation
+from openem.alerts.models import Incident, IncidentKind, Notification, NotificationStatus, Violation
 from openem.cases.models import MonitoringStatus, Person, local_today, monitoring_statuses
 from openem.telemetry.models import RejectedReading
 
@@ -33,10 +33,13 @@ def centre(request: AuthedRequest) -> HttpResponse:
     not_fitted = [(p, statuses[p.pk][1]) for p in people if statuses[p.pk][0] == MonitoringStatus.NOT_FITTED]
     equipment = (
         Violation.objects.filter(person__in=people, retracted=False, end__isnull=True, type__in=EQUIPMENT)
-        .select_related("person")
+        .select_related("person", "incident")
         .order_by("start")
     )
     counts = {s: sum(1 for p in people if statuses[p.pk][0] == s) for s in MonitoringStatus}
+    active = Incident.objects.visible_to(request.user).active()
+    queue = [(k, active.filter(kind=k).count(), active.filter(kind=k, status="open").count()) for k in IncidentKind]
+    failed = Notification.objects.filter(status=NotificationStatus.FAILED).select_related("channel", "user", "incident")
     rejected = RejectedReading.objects.all()[:20]
     rejected_by_reason = (
         RejectedReading.objects.values("field").annotate(n=Count("id"), last=Max("received")).order_by("-n")[:10]
@@ -50,6 +53,10 @@ def centre(request: AuthedRequest) -> HttpResponse:
             "not_fitted": not_fitted,
             "equipment": equipment,
             "rejected": rejected,
+            "queue": queue,
+            "failed": failed[:20],
+            "failed_count": failed.count(),
+            "waiting": Notification.objects.filter(status=NotificationStatus.PENDING).count(),
             "rejected_by_reason": rejected_by_reason,
         },
     )

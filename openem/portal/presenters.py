@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
+
 from openem.cases.models import Condition, Order
 from openem.engine.casefile import ConditionSpec
 from openem.engine.enums import ConditionType, Day
@@ -167,8 +169,8 @@ def alcohol_charts(person: Any, days: int = 14) -> list[dict[str, Any]]:
 
 
 def timeline(person: Any, limit: int = 30) -> list[dict[str, Any]]:
-    """Order changes, fittings and violations, newest first, in one list."""
-    from openem.alerts.models import Violation
+    """Order changes, fittings, violations, alerts, contacts and enforcement decisions, newest first."""
+    from openem.alerts.models import ActionKind, Incident, IncidentAction, Violation
     from openem.cases.models import OrderVersion
 
     events: list[dict[str, Any]] = []
@@ -203,6 +205,35 @@ def timeline(person: Any, limit: int = 30) -> list[dict[str, Any]]:
                 "kind": v.category,
                 "title": v.type_enum.label,
                 "detail": f"{v.condition_ref or v.device}{until}",
+            }
+        )
+    for inc in Incident.objects.filter(person=person).order_by("-opened")[:limit]:
+        events.append(
+            {
+                "at": inc.opened,
+                "kind": "alert",
+                "title": f"Alert: {inc.summary} ({inc.severity_enum.label.lower()})",
+                "detail": f"{inc.kind_enum.label} incident {inc.pk}, {inc.status_enum.label.lower()}",
+                "url": reverse("alerts:incident", args=[inc.pk]),
+            }
+        )
+    worked = IncidentAction.objects.filter(
+        incident__person=person, kind__in=(ActionKind.CONTACT, ActionKind.DECISION, ActionKind.CLEARED)
+    ).select_related("by", "incident")
+    for a in worked.order_by("-at")[:limit]:
+        who = a.by.display_name if a.by else "OpenEM"
+        title = {
+            ActionKind.CONTACT: f"Contact: {a.contact_label}",
+            ActionKind.DECISION: "Enforcement decision",
+            ActionKind.CLEARED: "Alert cleared",
+        }[ActionKind(a.kind)]
+        events.append(
+            {
+                "at": a.at,
+                "kind": a.kind,
+                "title": title,
+                "detail": f"{a.text} ({who}, incident {a.incident_id})",
+                "url": reverse("alerts:incident", args=[a.incident_id]),
             }
         )
     events.sort(key=lambda e: e["at"], reverse=True)
