@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import Client
 from django.urls import reverse
+from pypdf import PdfReader
 
 from openem.audit.models import AuditAction, AuditEvent
 from openem.telemetry.ingest import ingest_jsonl
@@ -127,3 +128,18 @@ def test_the_offline_road_map_is_for_signed_in_users(personas):
     assert "OpenStreetMap" in data["attribution"]
     assert any(f["properties"].get("place") == "Oakham" for f in data["features"])
     assert sum(1 for f in data["features"] if f["geometry"]["type"] == "LineString") > 1000
+
+
+@pytest.mark.django_db
+def test_the_trail_as_a_pdf_map_for_supervision(personas, trail_case):
+    c = Client()
+    c.force_login(personas["practitioner"])
+    r = c.get(reverse("portal:trail-export", args=[trail_case.pk, "pdf"]), PERIOD)
+    assert r.status_code == 200 and r["Content-Type"] == "application/pdf"
+    text = PdfReader(io.BytesIO(r.content)).pages[0].extract_text()
+    assert "Trail of Sam Example" in text and "weekly review" in text
+    assert AuditEvent.objects.filter(action=AuditAction.EXPORT, summary__startswith="trail export (pdf)").exists()
+    # Shown to the person: addressed to them, without the reason recorded for the audit.
+    mine = c.get(reverse("portal:trail-export", args=[trail_case.pk, "pdf"]), {**PERIOD, "show": "person"})
+    text = PdfReader(io.BytesIO(mine.content)).pages[0].extract_text()
+    assert "Where you have been" in text and "weekly review" not in text

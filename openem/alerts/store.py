@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.utils import timezone
 
@@ -51,6 +51,11 @@ def add_working_days(day: datetime, n: int) -> datetime:
         day += timedelta(days=1)
         n -= day.weekday() < 5
     return day
+
+
+def decision_due(p: Pure, now: datetime) -> date:
+    """Working days from the start of the incident, in local time (recommendation 17)."""
+    return add_working_days(timezone.localtime(dt(p.start) or now), DECISION_WITHIN_WORKING_DAYS).date()
 
 
 def summary_of(p: Pure) -> str:
@@ -123,7 +128,9 @@ class DbStore:
             due = None if p.delivery == Delivery.DIGEST else now + ACK_WITHIN[p.severity]
             row = Incident.objects.create(**fields, opened=now, ack_due=due)
             if p.kind == IncidentKind.BEHAVIOUR:
-                row.decision_due = add_working_days(now, DECISION_WITHIN_WORKING_DAYS).date()
+                row.decision_due = add_working_days(
+                    timezone.localtime(dt(p.start) or now), DECISION_WITHIN_WORKING_DAYS
+                ).date()
                 row.save(update_fields=["decision_due"])
             p.id = row.pk
             IncidentAction.objects.create(
@@ -137,7 +144,9 @@ class DbStore:
             for k, v in fields.items():
                 setattr(row, k, v)
             if row.kind == IncidentKind.BEHAVIOUR and row.decision_due is None:
-                row.decision_due = add_working_days(now, DECISION_WITHIN_WORKING_DAYS).date()
+                row.decision_due = add_working_days(
+                    timezone.localtime(dt(p.start) or now), DECISION_WITHIN_WORKING_DAYS
+                ).date()
             if row.status == IncidentStatus.OPEN and (p.delivery != Delivery.DIGEST or row.digest_sent_at):
                 due = now + ACK_WITHIN[p.severity]
                 row.ack_due = min(row.ack_due, due) if row.ack_due else due

@@ -14,8 +14,10 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from django import forms
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from openem.alerts.models import Violation
@@ -25,6 +27,7 @@ from openem.telemetry.models import Fix
 
 from .access import AuthedRequest, case_records_required, visible_person
 from .presenters import map_features
+from .staticmap import Point, svg_map
 
 MAX_DAYS = 31
 REASONS = [
@@ -34,7 +37,7 @@ REASONS = [
     ("enforcement", "Preparing evidence for enforcement"),
     ("other", "Other (say what)"),
 ]
-FORMATS = ("geojson", "gpx", "kml", "csv")
+FORMATS = ("geojson", "gpx", "kml", "csv", "pdf")
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
@@ -96,6 +99,26 @@ def audited_fixes(
     return fixes
 
 
+def trail_features(person: Person, start: datetime, end: datetime, person_view: bool) -> list[dict[str, Any]]:
+    conditions = [
+        c
+        for o in person.orders.all()
+        if o.status_on(start.date()) != OrderStatus.ENDED or o.status_on(end.date()) != OrderStatus.ENDED
+        for c in o.live_conditions()
+    ]
+    features = map_features(conditions)
+    if person_view:
+        # Showing the map to the person: never reveal where a victim lives.
+        features = [f for f in features if not f["properties"].get("victim_sensitive")]
+    return features
+
+
+def violations_in(person: Person, start: datetime, end: datetime) -> QuerySet[Violation]:
+    return (
+        Violation.objects.filter(person=person, retracted=False, start__lt=end).exclude(end__lt=start).order_by("start")
+    )
+
+
 @case_records_required
 def trail(request: AuthedRequest, pk: int) -> HttpResponse:
     person = visible_person(request, pk)
@@ -110,21 +133,8 @@ def trail(request: AuthedRequest, pk: int) -> HttpResponse:
         fixes = audited_fixes(
             request.user, person, start, end, form.reason_text(), AuditAction.VIEW, "trail: {n} positions"
         )
-        conditions = [
-            c
-            for o in person.orders.all()
-            if o.status_on(start.date()) != OrderStatus.ENDED or o.status_on(end.date()) != OrderStatus.ENDED
-            for c in o.live_conditions()
-        ]
-        features = map_features(conditions)
-        if person_view:
-            # Showing the map to the person: never reveal where a victim lives.
-            features = [f for f in features if not f["properties"].get("victim_sensitive")]
-        violations = (
-            Violation.objects.filter(person=person, retracted=False, start__lt=end)
-            .exclude(end__lt=start)
-            .order_by("start")
-        )
+        features = trail_features(person, start, end, person_view)
+        violations = violations_in(person, start, end)
         context.update(
             {
                 "fixes": fixes[:500],
@@ -160,7 +170,11 @@ def trail_export(request: AuthedRequest, pk: int, fmt: str) -> HttpResponse:
         f"trail export ({fmt}): {{n}} positions",
     )
     name = f"trail-{person.crn or person.ref}-{start:%Y%m%d%H%M}-{end:%Y%m%d%H%M}"
-    body, mime = EXPORTERS[fmt](person, fixes)
+    body: str | bytes
+    if fmt == "pdf":
+        body, mime = trail_pdf(request, person, fixes, start, end, form.reason_text()), "application/pdf"
+    else:
+        body, mime = EXPORTERS[fmt](person, fixes)
     response = HttpResponse(body, content_type=mime)
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
@@ -233,3 +247,28 @@ def to_csv(person: Person, fixes: list[Fix]) -> tuple[str, str]:
 
 
 EXPORTERS = {"geojson": to_geojson, "gpx": to_gpx, "kml": to_kml, "csv": to_csv}
+
+
+def trail_pdf(
+    request: AuthedRequest, person: Person, fixes: list[Fix], start: datetime, end: datetime, reason: str
+) -> bytes:
+    """The trail as a one-page map to use in supervision (in "show the person" mode, no victim's zone)."""
+    from weasyprint import HTML
+
+    person_view = request.GET.get("show") == "person"
+    features = trail_features(person, start, end, person_view)
+    violations = list(violations_in(person, start, end))
+    if person_view:
+        hidden = {
+            f["properties"]["condition"]
+            for f in trail_features(person, start, end, False)
+            if f["properties"].get("victim_sensitive")
+        }
+        violations = [v for v in violations if v.condition_ref not in hidden]
+    svg = svg_map(features, [Point(f.lat, f.lon, timezone.localtime(f.t)) for f in fixes], None, 1000, 560)
+    html = render_to_string(
+        "portal/trail_pdf.html",
+        {"person": person, "fixes": fixes, "start": start, "end": end, "map_svg": svg, "violations": violations,
+         "reason": reason, "person_view": person_view, "made_by": request.user, "made_at": timezone.now()},
+    )  # fmt: skip
+    return bytes(HTML(string=html).write_pdf())

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +84,9 @@ class Command(BaseCommand):
             stop_at=until,
         )
         worker = EngineWorker("demo-setup")
-        while worker.cycle().readings:
+        # Evaluated as of the end of the history: the live feed continues from there.
+        as_of = datetime.fromtimestamp(until, UTC)
+        while worker.cycle(now=as_of).readings:
             pass
         worker.release()
         history_marker().write_text(f"{until}\n")
@@ -95,14 +97,14 @@ class Command(BaseCommand):
     def _alerts(self, until: float) -> int:
         """Triage the week, then deal with what is older than a day as the team would have done, so the
         queue shows last night's incidents waiting (and a couple of decisions overdue), not a week of them."""
-        from datetime import UTC, datetime, timedelta
+        from datetime import timedelta
 
         from openem.accounts.models import Role, User
         from openem.alerts.models import ClearReason, ContactMethod, ContactOutcome, DecisionKind, Incident
         from openem.alerts.worker import AlertsWorker
 
         alerts = AlertsWorker("demo-setup")
-        while alerts.cycle().triaged:
+        while alerts.cycle(now=datetime.fromtimestamp(until, UTC)).triaged:
             pass
         cutoff = datetime.fromtimestamp(until, UTC) - timedelta(hours=30)
         operator = User.objects.filter(role=Role.OPERATOR).first()
