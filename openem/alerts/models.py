@@ -232,9 +232,9 @@ class Incident(models.Model):
         self._log(ActionKind.NOTE, user, text)
 
     def record_contact(self, user: User, method: str, outcome: str, text: str = "") -> None:
-        self._log(ActionKind.CONTACT, user, text, contact_method=method, contact_outcome=outcome)
         if self.status == IncidentStatus.OPEN:
             self.acknowledge(user)
+        self._log(ActionKind.CONTACT, user, text, contact_method=method, contact_outcome=outcome)
 
     def clear(self, user: User | None, reason: ClearReason, text: str = "") -> None:
         if self.status == IncidentStatus.OPEN and user is not None:
@@ -247,13 +247,19 @@ class Incident(models.Model):
 
     def decide(self, user: User, decision: DecisionKind, reason: str, decided_on: date,
                action_on: date | None = None) -> EnforcementDecision:  # fmt: skip
+        if self.status == IncidentStatus.OPEN:
+            self.acknowledge(user)
         made = EnforcementDecision.objects.create(
             incident=self, decision=decision, reason=reason, decided_on=decided_on, action_on=action_on, by=user
         )
         self._log(ActionKind.DECISION, user, f"{decision.label}: {reason}")
-        if self.status == IncidentStatus.OPEN:
-            self.acknowledge(user)
         return made
+
+    @property
+    def next_step(self) -> str:
+        if self.for_practitioner and self.decisions.exists():
+            return "Decision recorded: clear the incident as dealt with once the action is taken"
+        return self.action
 
     def timeline(self) -> list[IncidentAction]:
         return list(self.actions.select_related("by").order_by("at", "id"))

@@ -128,14 +128,11 @@ class DbStore:
             due = None if p.delivery == Delivery.DIGEST else now + ACK_WITHIN[p.severity]
             row = Incident.objects.create(**fields, opened=now, ack_due=due)
             if p.kind == IncidentKind.BEHAVIOUR:
-                row.decision_due = add_working_days(
-                    timezone.localtime(dt(p.start) or now), DECISION_WITHIN_WORKING_DAYS
-                ).date()
+                row.decision_due = decision_due(p, now)
                 row.save(update_fields=["decision_due"])
             p.id = row.pk
-            IncidentAction.objects.create(
-                incident=row, kind=ActionKind.OPENED, text=f"{row.summary} ({p.severity.label})"
-            )
+            opened = f"{row.summary} ({p.severity.label})"
+            IncidentAction.objects.create(incident=row, kind=ActionKind.OPENED, text=opened, at=now)
         else:
             row = Incident.objects.get(pk=p.id)
             if not fields["summary"]:
@@ -144,9 +141,7 @@ class DbStore:
             for k, v in fields.items():
                 setattr(row, k, v)
             if row.kind == IncidentKind.BEHAVIOUR and row.decision_due is None:
-                row.decision_due = add_working_days(
-                    timezone.localtime(dt(p.start) or now), DECISION_WITHIN_WORKING_DAYS
-                ).date()
+                row.decision_due = decision_due(p, now)
             if row.status == IncidentStatus.OPEN and (p.delivery != Delivery.DIGEST or row.digest_sent_at):
                 due = now + ACK_WITHIN[p.severity]
                 row.ack_due = min(row.ack_due, due) if row.ack_due else due
@@ -157,9 +152,8 @@ class DbStore:
             else:
                 row.save()
             if before != (row.kind, row.severity):
-                IncidentAction.objects.create(
-                    incident=row, kind=ActionKind.UPDATED, text=f"Now {row.summary} ({Severity(row.severity).label})"
-                )
+                now_is = f"Now {row.summary} ({Severity(row.severity).label})"
+                IncidentAction.objects.create(incident=row, kind=ActionKind.UPDATED, at=now, text=now_is)
         Violation.objects.filter(key__in=list(removed), incident_id=row.pk).update(incident=None)
         Violation.objects.filter(key__in=list(p.members)).update(incident=row)
         return p

@@ -163,7 +163,9 @@ class AlertsWorker:
             subject += f" - {incident.person.name}"
         n = queue(incident, recipients(incident, NotificationKind.IMMEDIATE), NotificationKind.IMMEDIATE, subject,
                   describe(incident) + f"\n\nWhy you are told now: {reason}", now)  # fmt: skip
-        IncidentAction.objects.create(incident=incident, kind=ActionKind.NOTIFIED, text=f"{n} message(s): {reason}")
+        IncidentAction.objects.create(
+            incident=incident, kind=ActionKind.NOTIFIED, text=f"{n} message(s): {reason}", at=now
+        )
         return n
 
     # -------------------------------------------------------------- escalation
@@ -179,7 +181,7 @@ class AlertsWorker:
             body = describe(incident) + f"\n\nNobody acknowledged it by {timezone.localtime(incident.ack_due):%H:%M}."
             result.queued += queue(incident, to, NotificationKind.ESCALATION, subject, body, now)
             IncidentAction.objects.create(
-                incident=incident, kind=ActionKind.ESCALATED,
+                incident=incident, kind=ActionKind.ESCALATED, at=now,
                 text="Not acknowledged in time: escalated to " + (", ".join(u.display_name for u in to) or "nobody"),
             )  # fmt: skip
             result.escalated += 1
