@@ -178,3 +178,21 @@ def test_every_notification_is_recorded(night, personas):
     n = Notification.objects.get()
     assert (n.kind, n.user, n.status) == (NotificationKind.IMMEDIATE, personas["practitioner"], "sent")
     assert n.incident.actions.filter(kind="notified").exists()
+
+
+@pytest.mark.django_db
+def test_the_notification_policy_is_configurable(night, personas):
+    from django.test import Client
+
+    from openem.alerts.models import NotificationRule
+
+    rules = list(NotificationRule.objects.all())
+    assert len(rules) == 4 and "6d" in rules[0].name  # the defaults, seeded as editable rows
+    admin = Client()
+    admin.force_login(personas["admin"])
+    assert "recommendation 6d" in admin.get("/admin/alerts/notificationrule/").content.decode()
+    # Switch off the rules that send at once: Sam's absence (high risk, over two hours: critical) now waits
+    # for the digest.
+    NotificationRule.objects.exclude(delivery="digest").update(enabled=False)
+    AlertsWorker("t").cycle(now=NIGHT)
+    assert len(mail.outbox) == 0 and Incident.objects.get(kind="behaviour").delivery == "digest"

@@ -233,20 +233,22 @@ def _score(tally: Tally, genuine: list[dict[str, Any]], device_days: int) -> dic
     for v in genuine:
         truth_by_person[v["person"]].append((v["type"], _ts(v["start"], 0), _ts(v["end"], float("inf"))))
     good = sum(1 for t in tally.told if _matches(t, truth_by_person))
-    missed = 0
+    missed = []
     for person, s, e in _episodes(genuine):
         covered = any(
             t.person == person and any(ts - TOLERANCE_S <= e and te + TOLERANCE_S >= s for _, ts, te in t.spans)
             for t in tally.told
         )
-        missed += not covered
+        if not covered:
+            missed.append({"person": person, "start": s, "end": e if e != float("inf") else None})
     per = 1000 / max(device_days, 1)
     return {
         "alerts_per_1000_device_days": round(tally.alerts * per, 1),
         "notifications_per_1000_device_days": round(tally.messages * per, 1),
         "practitioner_items": len(tally.told),
         "genuine_share_of_practitioner_notifications": round(good / len(tally.told), 4) if tally.told else 1.0,
-        "missed_genuine_incidents": missed,
+        "missed_genuine_incidents": len(missed),
+        "missed_examples": missed[:5],
     }
 
 
