@@ -242,7 +242,9 @@ class DeviceSimulator:
         has_fix &= np.where(indoors, rng.random(len(t)) < indoor_p, rng.random(len(t)) < 0.98)
         for _ in range(rng.poisson(f.gap_per_hour * 24)):
             g0 = rng.uniform(d0, d1)
-            has_fix &= ~((t >= g0) & (t < g0 + rng.uniform(2, 10) * MIN))
+            g1 = g0 + rng.uniform(2, 10) * MIN
+            has_fix &= ~((t >= g0) & (t < g1))
+            out.blind.append((device, g0, g1))  # what happened wholly inside a gap, no fix could show
         near_town = (
             np.min(np.hypot(x[:, None] - self.town_xy[None, :, 0], y[:, None] - self.town_xy[None, :, 1]), axis=1)
             < 1500
