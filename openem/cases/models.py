@@ -6,7 +6,8 @@ apply, in Europe/London local dates (orders are made in local dates, both inclus
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -326,6 +327,7 @@ class MonitoringStatus(LabelledEnum):
     VIOLATION_OPEN = "violation_open"
     EQUIPMENT = "equipment"
     NO_DATA = "no_data"
+    ENDING = "ending"
     COMPLIANT = "compliant"
     NOT_MONITORED = "not_monitored"
 
@@ -336,6 +338,7 @@ class MonitoringStatus(LabelledEnum):
             "violation_open": "Violation open",
             "equipment": "Equipment problem",
             "no_data": "No data",
+            "ending": "Ending: nothing arranged",
             "compliant": "Compliant",
             "not_monitored": "No monitoring now",
         }[self.value]
@@ -347,6 +350,7 @@ class MonitoringStatus(LabelledEnum):
             "violation_open": "red",
             "equipment": "orange",
             "no_data": "orange",
+            "ending": "yellow",
             "compliant": "green",
             "not_monitored": "grey",
         }[self.value]
@@ -399,8 +403,119 @@ def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatu
             out[p.pk] = (MonitoringStatus.EQUIPMENT, [v.type_enum.label for v in equipment])
         elif silent:
             out[p.pk] = (MonitoringStatus.NO_DATA, [f"Nothing received from {d}" for d in silent])
+        elif ending := [r for o in p.orders.all() for r in reviews_due(o, today) if r.stage == ReviewStage.END]:
+            out[p.pk] = (
+                MonitoringStatus.ENDING,
+                [f"{r.order.ref} ends in {(r.order.end - today).days} days: end-of-monitoring review not recorded"
+                 for r in ending],
+            )  # fmt: skip
         elif needs:
             out[p.pk] = (MonitoringStatus.COMPLIANT, [])
         else:
             out[p.pk] = (MonitoringStatus.NOT_MONITORED, [])
     return out
+
+
+# ------------------------------------------------------------------ supervision reviews
+
+REVIEW_EVERY_DAYS = 28
+START_REVIEW_WITHIN_DAYS = 7
+END_REVIEW_FROM_DAYS = 14
+
+
+class ReviewStage(LabelledEnum):
+    START = "start"
+    DURING = "during"
+    END = "end"
+
+    @property
+    def label(self) -> str:
+        return {
+            "start": "Start of monitoring",
+            "during": "During supervision",
+            "end": "End of monitoring",
+        }[self.value]
+
+
+# The guide's prompts for practitioners at each stage: what to go through with the person, recorded.
+PROMPTS: dict[ReviewStage, list[tuple[str, str]]] = {
+    ReviewStage.START: [
+        ("explained", "Explain what each device does and does not do, what counts as a breach and its consequences"),
+        ("impact", "Ask about the impact on them and their household: work, caring, health, faith, money"),
+        ("routine", "Check the curfew and zones fit their routine and appointments; consider a variation if not"),
+        ("plans", "Record in the risk management and sentence plans how monitoring supports them"),
+    ],
+    ReviewStage.DURING: [
+        ("data", "Go through the compliance data with them: curfew, trail, alcohol, any incidents"),
+        ("progress", "Recognise progress and compliance; discuss any explanation for incidents"),
+        ("proportionate", "Is monitoring still necessary and proportionate? Consider varying or ending it"),
+        ("plans", "Update the risk management and sentence plans with what the data shows"),
+    ],
+    ReviewStage.END: [
+        ("praise", "Acknowledge the completion of monitoring and praise their compliance"),
+        ("removal", "Arrange the removal of the devices and the return of the home unit"),
+        ("impact", "Reflect with them on the impact monitoring had, for them and their household"),
+        ("plans", "Update the risk management and sentence plans for life after monitoring"),
+    ],
+}
+
+
+@dataclass(frozen=True)
+class ReviewDue:
+    order: Order
+    stage: ReviewStage
+    due: date
+
+    def overdue(self, day: date | None = None) -> bool:
+        return (day or local_today()) > self.due
+
+    @property
+    def prompts(self) -> list[tuple[str, str]]:
+        return PROMPTS[self.stage]
+
+
+class Review(models.Model):
+    """A supervision review of an order's monitoring, with the person, at the start, during or the end."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="reviews")
+    stage = models.CharField(max_length=8, choices=ReviewStage.choices())
+    held_on = models.DateField()
+    notes = models.JSONField(default=dict, help_text="what was said, by prompt")
+    summary = models.TextField()
+    risk_plan_updated = models.BooleanField("risk management plan updated", default=False)
+    sentence_plan_updated = models.BooleanField("sentence plan updated", default=False)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-held_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.order} {self.stage} {self.held_on}"
+
+    @property
+    def stage_enum(self) -> ReviewStage:
+        return ReviewStage(self.stage)
+
+    def notes_with_prompts(self) -> list[tuple[str, str]]:
+        return [(text, self.notes.get(key, "")) for key, text in PROMPTS[self.stage_enum] if self.notes.get(key)]
+
+
+def reviews_due(order: Order, day: date | None = None) -> list[ReviewDue]:
+    """The supervision reviews an active monitored order is waiting for, soonest first."""
+    day = day or local_today()
+    if order.status_on(day) != OrderStatus.ACTIVE:
+        return []
+    if not any(device_kind_needed(c.to_spec()) for c in order.conditions_in_force(day)):
+        return []  # nothing electronically monitored: nothing to review here
+    done = {r.stage: r.held_on for r in sorted(order.reviews.all(), key=lambda r: r.held_on)}
+    out = []
+    if ReviewStage.START not in done:
+        out.append(ReviewDue(order, ReviewStage.START, order.start + timedelta(days=START_REVIEW_WITHIN_DAYS)))
+    ending = order.end - day <= timedelta(days=END_REVIEW_FROM_DAYS)
+    if ending and ReviewStage.END not in done:
+        out.append(ReviewDue(order, ReviewStage.END, order.end))
+    elif not ending and ReviewStage.START in done:
+        last = max(d for s, d in done.items() if s != ReviewStage.END)
+        out.append(ReviewDue(order, ReviewStage.DURING, last + timedelta(days=REVIEW_EVERY_DAYS)))
+    return sorted(out, key=lambda r: r.due)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time
 from typing import Any
 
 from django.urls import reverse
+from django.utils import timezone
 
 from openem.cases.models import Condition, Order
 from openem.engine.casefile import ConditionSpec
@@ -171,7 +173,7 @@ def alcohol_charts(person: Any, days: int = 14) -> list[dict[str, Any]]:
 def timeline(person: Any, limit: int = 30) -> list[dict[str, Any]]:
     """Order changes, fittings, violations, alerts, contacts and enforcement decisions, newest first."""
     from openem.alerts.models import ActionKind, Incident, IncidentAction, Violation
-    from openem.cases.models import OrderVersion
+    from openem.cases.models import OrderVersion, Review
 
     events: list[dict[str, Any]] = []
     for ver in OrderVersion.objects.filter(order__person=person).select_related("order", "changed_by")[:limit]:
@@ -234,6 +236,15 @@ def timeline(person: Any, limit: int = 30) -> list[dict[str, Any]]:
                 "title": title,
                 "detail": f"{a.text} ({who}, incident {a.incident_id})",
                 "url": reverse("alerts:incident", args=[a.incident_id]),
+            }
+        )
+    for rv in Review.objects.filter(order__person=person).select_related("by", "order")[:limit]:
+        events.append(
+            {
+                "at": datetime.combine(rv.held_on, time(12), tzinfo=timezone.get_current_timezone()),
+                "kind": "review",
+                "title": f"{rv.stage_enum.label} review",
+                "detail": f"{rv.summary} ({rv.by.display_name}, {rv.order.ref})",
             }
         )
     events.sort(key=lambda e: e["at"], reverse=True)

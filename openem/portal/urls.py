@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import basemap, centre, orders, trail, views
+from . import basemap, centre, orders, reviews, trail, views
 
 app_name = "portal"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("people/<int:pk>/orders/new/", orders.order_create, name="order-create"),
     path("orders/<int:pk>/", orders.order_detail, name="order"),
     path("orders/<int:pk>/vary/", orders.order_vary, name="order-vary"),
+    path("orders/<int:pk>/reviews/<str:stage>/", reviews.review_create, name="review-create"),
     path("orders/<int:pk>/conditions/new/<str:ctype>/", orders.condition_edit, name="condition-add"),
     path("orders/<int:pk>/conditions/<int:cpk>/vary/", orders.condition_edit, name="condition-vary"),
     path("orders/<int:pk>/conditions/<int:cpk>/remove/", orders.condition_remove, name="condition-remove"),

@@ -11,7 +11,16 @@ from django.shortcuts import render
 from openem.accounts.models import Role
 from openem.alerts.models import Violation
 from openem.audit.models import AuditAction, AuditEvent
-from openem.cases.models import Condition, MonitoringStatus, OrderStatus, Person, local_today, monitoring_statuses
+from openem.cases.models import (
+    Condition,
+    MonitoringStatus,
+    OrderStatus,
+    Person,
+    Review,
+    local_today,
+    monitoring_statuses,
+    reviews_due,
+)
 from openem.cases.rules import Severity
 from openem.engine.enums import ConditionType, OrderType, Rosh
 
@@ -116,6 +125,7 @@ def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         orders.append({"order": order, "status": status, "rows": rows, "findings": order.findings()})
     fittings = person.fittings.select_related("device").order_by("-fitted_at")
     violations = Violation.objects.filter(person=person, retracted=False).order_by("-start")[:50]
+    due = [r for order in person.orders.all() for r in reviews_due(order, today)]
     return render(
         request,
         "portal/person.html",
@@ -123,6 +133,8 @@ def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "violations": violations,
             "alcohol": alcohol_charts(person),
             "timeline": timeline(person),
+            "reviews_due": sorted(due, key=lambda r: r.due),
+            "reviews": Review.objects.filter(order__person=person).select_related("order", "by")[:10],
             "person": person,
             "orders": orders,
             "fittings": fittings,
