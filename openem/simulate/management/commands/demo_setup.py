@@ -93,6 +93,26 @@ class Command(BaseCommand):
         self.stdout.write(f"Loaded {sent} readings and evaluated them.")
         worked = self._alerts(until)
         self.stdout.write(f"Triaged them into incidents; {worked} older incidents already dealt with.")
+        self.stdout.write(f"{self._reviews()} supervision reviews on record.")
+
+    def _reviews(self) -> int:
+        """Start-of-monitoring (and four-weekly) reviews most practitioners have held; a few are overdue."""
+        from openem.cases.models import Order, Review, ReviewStage, local_today
+
+        today, made = local_today(), 0
+        for i, order in enumerate(Order.objects.select_related("person__practitioner").order_by("id")):
+            who = order.person.practitioner
+            if who is None or i % 5 == 4 or order.reviews.exists():
+                continue
+            for stage, offset in ((ReviewStage.START, 3), (ReviewStage.DURING, 31)):
+                held = order.start + timedelta(days=offset)
+                if held < today:
+                    Review.objects.create(
+                        order=order, stage=stage, held_on=held, by=who, risk_plan_updated=True,
+                        summary="Went through the conditions and the data with them; no concerns raised.",
+                    )  # fmt: skip
+                    made += 1
+        return made
 
     def _alerts(self, until: float) -> int:
         """Triage the week, then deal with what is older than a day as the team would have done, so the
