@@ -54,11 +54,13 @@ bench: bootstrap
 	$(BIN)/openem bench engine
 	$(BIN)/openem bench detection
 	$(BIN)/openem bench alerts
+	$(BIN)/openem bench trail
 
 bench-quick: bootstrap
 	$(BIN)/openem bench engine --quick
 	$(BIN)/openem bench detection --quick
 	$(BIN)/openem bench alerts --quick
+	$(BIN)/openem bench trail --quick
 
 lint: bootstrap
 	$(BIN)/ruff check openem tests

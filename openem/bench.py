@@ -224,6 +224,12 @@ def _show_alerts(r: dict[str, Any]) -> str:
     return show(r)
 
 
+def bench_trail(quick: bool) -> dict[str, Any]:
+    from openem.portal.bench import bench_trail as run
+
+    return run(quick)
+
+
 BENCHES: dict[str, tuple[Callable[[bool], dict[str, Any]], Callable[[dict[str, Any]], str]]] = {
     "engine": (
         bench_engine,
@@ -234,6 +240,13 @@ BENCHES: dict[str, tuple[Callable[[bool], dict[str, Any]], Callable[[dict[str, A
     ),
     "detection": (bench_detection, _print_detection),
     "alerts": (bench_alerts, _show_alerts),
+    "trail": (
+        bench_trail,
+        lambda r: _table(
+            [(k, v) for k, v in r.items() if k != "benchmark"],
+            "A 30-day trail page with its data (bar: p95 under 300 ms with at least 50 million fixes stored)",
+        ),
+    ),
     "ingest": (
         bench_ingest,
         lambda r: _table(

@@ -9,12 +9,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from operator import itemgetter
+from typing import Any, overload
 from xml.sax.saxutils import escape
 
 from django import forms
-from django.db.models import QuerySet
+from django.db import connections
+from django.db.models import FloatField, Func, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -69,21 +73,88 @@ class TrailForm(forms.Form):
         return f"{label}: {detail}" if detail else label
 
 
-def fixes_for(person: Person, start: datetime, end: datetime) -> list[Fix]:
+@dataclass(slots=True)
+class Position:
+    """One stored GPS fix as the exports and the positions table use it."""
+
+    lat: float
+    lon: float
+    ts: float  # Unix seconds
+    accuracy_m: float | None
+    device: str
+
+    @property
+    def t(self) -> datetime:
+        return datetime.fromtimestamp(self.ts, UTC)
+
+
+class Epoch(Func):
+    """A datetime column as Unix seconds (to the millisecond), computed by the database."""
+
+    output_field = FloatField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "ROUND((julianday(%(expressions)s) - 2440587.5) * 86400.0, 3)"
+        return self.as_sql(compiler, connection, template=template)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler, connection, template="ROUND(EXTRACT(EPOCH FROM %(expressions)s)::numeric, 3)::float8"
+        )
+
+
+class Trail(Sequence[Position]):
+    """A person's fixes in time order, kept as the database's plain rows (lat, lon, ts, accuracy_m):
+    a month of fixes is tens of thousands, and an object per fix costs more than the query (see
+    `openem bench trail`). Items and slices are ``Position``s, made when asked for."""
+
+    def __init__(self, parts: list[tuple[str, list[tuple[float, float, float, float | None]]]]) -> None:
+        parts = sorted((p for p in parts if p[1]), key=lambda p: p[1][0][2])
+        self.rows = [r for _, rows in parts for r in rows]
+        if len(parts) > 1:
+            self.rows.sort(key=itemgetter(2))  # devices swapped: their fixes may interleave
+            self._device = {r: d for d, rows in parts for r in rows}
+        self._only = parts[0][0] if len(parts) == 1 else ""
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _position(self, row: tuple[float, float, float, float | None]) -> Position:
+        return Position(row[0], row[1], row[2], row[3], self._only or self._device[row])
+
+    @overload
+    def __getitem__(self, i: int) -> Position: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Position]: ...
+    def __getitem__(self, i: int | slice) -> Position | list[Position]:
+        if isinstance(i, slice):
+            return [self._position(r) for r in self.rows[i]]
+        return self._position(self.rows[i])
+
+
+def _rows(device: str, lo: datetime, hi: datetime) -> list[tuple[float, float, float, float | None]]:
+    found = Fix.objects.filter(device=device, t__gte=lo, t__lt=hi).order_by("t")
+    qs = found.annotate(ts=Epoch("t")).values_list("lat", "lon", "ts", "accuracy_m")
+    sql, params = qs.query.sql_with_params()
+    with connections[qs.db].cursor() as cursor:  # plain rows: no converters, no model instances
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def fixes_for(person: Person, start: datetime, end: datetime) -> Trail:
     """The person's fixes in the period, from each GPS device only while it was fitted to them."""
-    out: list[Fix] = []
+    parts = []
     for f in person.fittings.select_related("device").filter(device__kind="gps", fitted_at__lt=end):
         lo = max(start, f.fitted_at)
         hi = min(end, f.removed_at) if f.removed_at else end
         if lo < hi:
-            out += list(Fix.objects.filter(device=f.device.ref, t__gte=lo, t__lt=hi).order_by("t"))
-    out.sort(key=lambda x: x.t)
-    return out
+            parts.append((f.device.ref, _rows(f.device.ref, lo, hi)))
+    return Trail(parts)
 
 
 def audited_fixes(
     user: Any, person: Person, start: datetime, end: datetime, reason: str, action: AuditAction, summary: str
-) -> list[Fix]:
+) -> Trail:
     """The person's fixes in the period, with the look recorded: who, whose, which period and why.
     ``summary`` may hold ``{n}``, the number of positions."""
     fixes = fixes_for(person, start, end)
@@ -137,13 +208,13 @@ def trail(request: AuthedRequest, pk: int) -> HttpResponse:
         violations = violations_in(person, start, end)
         context.update(
             {
-                "fixes": fixes[:500],
+                "fixes": [(f.t, f"{f.lat:.5f}", f"{f.lon:.5f}", f.accuracy_m) for f in fixes[:500]],
                 "fix_count": len(fixes),
                 "features": features,
                 "violations": violations,
                 "person_view": person_view,
                 "query": request.GET.urlencode(),
-                "trail": [[round(f.lat, 6), round(f.lon, 6), f.t.timestamp(), f.accuracy_m] for f in fixes],
+                "trail": fixes.rows,
                 "start": start,
                 "end": end,
             }
@@ -180,7 +251,7 @@ def trail_export(request: AuthedRequest, pk: int, fmt: str) -> HttpResponse:
     return response
 
 
-def to_geojson(person: Person, fixes: list[Fix]) -> tuple[str, str]:
+def to_geojson(person: Person, fixes: Sequence[Position]) -> tuple[str, str]:
     data = {
         "type": "FeatureCollection",
         "features": [
@@ -202,7 +273,7 @@ def to_geojson(person: Person, fixes: list[Fix]) -> tuple[str, str]:
     return json.dumps(data), "application/geo+json"
 
 
-def to_gpx(person: Person, fixes: list[Fix]) -> tuple[str, str]:
+def to_gpx(person: Person, fixes: Sequence[Position]) -> tuple[str, str]:
     points = "\n".join(
         f'      <trkpt lat="{f.lat:.6f}" lon="{f.lon:.6f}"><time>{f.t.isoformat()}</time>'
         f"<hdop>{(f.accuracy_m or 0) / 5:.1f}</hdop></trkpt>"
@@ -216,7 +287,7 @@ def to_gpx(person: Person, fixes: list[Fix]) -> tuple[str, str]:
     return body, "application/gpx+xml"
 
 
-def to_kml(person: Person, fixes: list[Fix]) -> tuple[str, str]:
+def to_kml(person: Person, fixes: Sequence[Position]) -> tuple[str, str]:
     whens = "\n".join(f"<when>{f.t.isoformat()}</when>" for f in fixes)
     coords = "\n".join(f"<gx:coord>{f.lon:.6f} {f.lat:.6f} 0</gx:coord>" for f in fixes)
     body = (
@@ -228,7 +299,7 @@ def to_kml(person: Person, fixes: list[Fix]) -> tuple[str, str]:
     return body, "application/vnd.google-earth.kml+xml"
 
 
-def to_csv(person: Person, fixes: list[Fix]) -> tuple[str, str]:
+def to_csv(person: Person, fixes: Sequence[Position]) -> tuple[str, str]:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["person", "device", "time", "lat", "lon", "accuracy_m"])
@@ -250,7 +321,7 @@ EXPORTERS = {"geojson": to_geojson, "gpx": to_gpx, "kml": to_kml, "csv": to_csv}
 
 
 def trail_pdf(
-    request: AuthedRequest, person: Person, fixes: list[Fix], start: datetime, end: datetime, reason: str
+    request: AuthedRequest, person: Person, fixes: Sequence[Position], start: datetime, end: datetime, reason: str
 ) -> bytes:
     """The trail as a one-page map to use in supervision (in "show the person" mode, no victim's zone)."""
     from weasyprint import HTML
