@@ -6,6 +6,7 @@ written; warnings (for example a zone that will not raise alerts) are reported a
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ from openem.devices.models import Device, Fitting
 from openem.engine.casefile import FORMAT, CaseFile, CaseFileError, DeviceSpec, PersonSpec
 from openem.engine.enums import DeviceKind, RiskFlag, Rosh
 
-from .models import Order, Person
+from .models import Condition, Order, Person
 from .rules import Finding, Severity, check_order
 from .services import save_order
 
@@ -140,8 +141,22 @@ def _upsert_fitting(person: Person, spec: DeviceSpec) -> None:
 
 
 def export_people(people: QuerySet[Person]) -> dict[str, Any]:
+    """The case file of these people. A handful of queries whatever their number (the engine worker
+    exports the whole caseload): related rows are fetched by subquery and grouped here."""
+    orders: dict[int, list[Order]] = defaultdict(list)
+    for o in Order.objects.filter(person__in=people.values("pk")).order_by("start", "ref"):
+        orders[o.person_id].append(o)
+    conditions: dict[int, list[Condition]] = defaultdict(list)
+    live = Condition.objects.filter(order__person__in=people.values("pk"), removed_in_version__isnull=True)
+    for c in live.order_by("position", "id"):
+        conditions[c.order_id].append(c)
+    fittings: dict[int, list[Fitting]] = defaultdict(list)
+    for f in (
+        Fitting.objects.filter(person__in=people.values("pk")).select_related("device").order_by("fitted_at", "id")
+    ):
+        fittings[f.person_id].append(f)
     out: list[dict[str, Any]] = []
-    for person in people.select_related("practitioner", "team").prefetch_related("orders", "fittings__device"):
+    for person in people.select_related("practitioner", "team"):
         spec = PersonSpec(
             id=person.ref,
             name=person.name,
@@ -160,10 +175,10 @@ def export_people(people: QuerySet[Person]) -> dict[str, Any]:
             mappa_category=person.mappa_category,
             mappa_level=person.mappa_level,
             flags=tuple(RiskFlag(f) for f in person.flags),
-            orders=[o.to_spec() for o in person.orders.order_by("start", "ref")],
+            orders=[o.to_spec(conditions[o.pk]) for o in orders[person.pk]],
             devices=[
                 DeviceSpec(f.device.ref, DeviceKind(f.device.kind), f.fitted_at, f.removed_at)
-                for f in person.fittings.order_by("fitted_at", "id")
+                for f in fittings[person.pk]
             ],
         )
         out.append(spec.to_json())

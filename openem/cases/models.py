@@ -227,13 +227,15 @@ class Order(models.Model):
         day = day or local_today()
         return [c for c in self.live_conditions() if c.applies_on(day)]
 
-    def to_spec(self) -> OrderSpec:
+    def to_spec(self, conditions: list[Condition] | None = None) -> OrderSpec:
+        """``conditions``: its live conditions, when the caller has fetched them already."""
+        live = self.live_conditions() if conditions is None else conditions
         return OrderSpec(
             id=self.ref,
             type=self.type_enum,
             start=self.start,
             end=self.end,
-            conditions=[c.to_spec() for c in self.live_conditions()],
+            conditions=[c.to_spec() for c in live],
             licence_kind=LicenceKind(self.licence_kind) if self.licence_kind else None,
             convicted_before_pcsc_act=self.convicted_before_pcsc_act,
             audit_score=self.audit_score,

@@ -357,8 +357,10 @@ def load(path: str | Path) -> CaseFile:
     return parse(data)
 
 
-def parse(data: Any) -> CaseFile:
-    errors = structural_errors(data)
+def parse(data: Any, trusted: bool = False) -> CaseFile:
+    """``trusted``: made by OpenEM from its own validated records (the engine worker's export), so the
+    JSON Schema pass, the slowest part for a national caseload, is skipped; the checks below still run."""
+    errors = [] if trusted else structural_errors(data)
     if errors:
         raise CaseFileError(errors)
     people: list[PersonSpec] = []

@@ -8,13 +8,13 @@ a county and works anywhere (the GPX samples are not in the UK).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
 import shapely
-from pyproj import Transformer
-from shapely.geometry import Point, shape
+from pyproj import Geod, Transformer
+from shapely.geometry import Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 
@@ -42,10 +42,7 @@ class LocalProjection:
     """
 
     def __init__(self, lat0: float, lon0: float) -> None:
-        crs = f"+proj=aeqd +lat_0={lat0:.6f} +lon_0={lon0:.6f} +datum=WGS84 +units=m +no_defs"
         self.lat0, self.lon0 = lat0, lon0
-        self.forward = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-        self.inverse = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
         # Radii of curvature of the WGS84 ellipsoid at lat0 (meridian M, prime vertical N).
         a, f = 6378137.0, 1 / 298.257223563
         e2 = f * (2 - f)
@@ -54,6 +51,20 @@ class LocalProjection:
         self._m = a * (1 - e2) / w**1.5
         self._n = a / np.sqrt(w)
         self._sin0, self._cos0 = float(s), float(np.cos(np.radians(lat0)))
+
+    # Made when first needed: a pyproj transformer takes ~10 ms to build, and compiling a national
+    # caseload makes one projection per person; the engine's hot path needs only fast_xy.
+    @cached_property
+    def _crs(self) -> str:
+        return f"+proj=aeqd +lat_0={self.lat0:.6f} +lon_0={self.lon0:.6f} +datum=WGS84 +units=m +no_defs"
+
+    @cached_property
+    def forward(self) -> Transformer:
+        return Transformer.from_crs("EPSG:4326", self._crs, always_xy=True)
+
+    @cached_property
+    def inverse(self) -> Transformer:
+        return Transformer.from_crs(self._crs, "EPSG:4326", always_xy=True)
 
     def fast_xy(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         dphi = np.radians(np.asarray(lat) - self.lat0)
@@ -83,11 +94,16 @@ def projection_near(lat: float, lon: float) -> LocalProjection:
     return LocalProjection(round(lat, 2), round(lon, 2))
 
 
+_GEOD = Geod(ellps="WGS84")
+
+
 def circle_polygon(circle: Circle, segments: int = 32) -> BaseGeometry:
-    """The circle as a lon/lat polygon, buffered in metres."""
-    proj = projection_near(circle.lat, circle.lon)
-    centre = proj.to_metric(Point(circle.lon, circle.lat))
-    return proj.to_lonlat(centre.buffer(circle.radius_m, quad_segs=max(4, segments // 4)))
+    """The circle as a lon/lat polygon: points at its radius on the ellipsoid, anticlockwise from north.
+    (Geodesic offsets need no projection: a national caseload has a zone in every square kilometre.)"""
+    n = max(16, segments)
+    azimuths = -np.linspace(0.0, 360.0, n, endpoint=False)
+    lon, lat, _ = _GEOD.fwd(np.full(n, circle.lon), np.full(n, circle.lat), azimuths, np.full(n, circle.radius_m))
+    return Polygon(np.column_stack([lon, lat]))
 
 
 def area_shape(area: dict[str, Any]) -> BaseGeometry:
