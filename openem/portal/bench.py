@@ -137,7 +137,7 @@ def bench_trail(quick: bool) -> dict[str, Any]:
         began = time.perf_counter()
         r = client.get(url, period)
         times.append((time.perf_counter() - began) * 1000)
-        assert r.status_code == 200
+        assert r.status_code == 200 and b'<script id="trail-data"' in r.content, "the page must carry the trail"
         positions = r.context["fix_count"]
     times.sort()
     return {
