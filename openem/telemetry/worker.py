@@ -36,6 +36,7 @@ from .models import EngineCursor, Reading
 
 CURSOR = "engine"
 LEASE = timedelta(seconds=60)
+DEADLINE_CHECK_EVERY_S = 15.0
 
 
 @dataclass
@@ -55,6 +56,7 @@ class EngineWorker:
         self._model: Model | None = None
         self._fingerprint: tuple[object, ...] | None = None
         self._checked = 0.0
+        self._checked_deadlines = float("-inf")
 
     def model(self) -> Model:
         if self._model is not None and time.monotonic() - self._checked < 1.0:
@@ -114,11 +116,16 @@ class EngineWorker:
             updated = EngineCursor.objects.filter(name=CURSOR, locked_by=self.name)
             if new:
                 updated.update(last_reading_id=new[-1][0])
-        self._not_fitted(data_end, result)
-        silent = self.silent_devices(data_end, exclude=set(devices))
-        if silent:
-            # The deadline check: a device that has gone quiet sends nothing to trigger evaluation.
-            self._evaluate(silent, data_end, result)
+        silent: list[str] = []
+        if data_end - self._checked_deadlines >= DEADLINE_CHECK_EVERY_S:
+            # Deadlines are minutes long: checking them every cycle would cost each batch of readings a
+            # scan of every fitted device's latest reading.
+            self._checked_deadlines = data_end
+            self._not_fitted(data_end, result)
+            silent = self.silent_devices(data_end, exclude=set(devices))
+            if silent:
+                # The deadline check: a device that has gone quiet sends nothing to trigger evaluation.
+                self._evaluate(silent, data_end, result)
         result.devices = len(devices) + len(silent)
         return result
 
