@@ -70,8 +70,13 @@ class Engine:
                 self._frames[device] = DeviceFrame.build(device, rs)
         return self._frames
 
-    def evaluate(self, data_start: float | None = None, data_end: float | None = None) -> EngineResult:
+    def evaluate(
+        self, data_start: float | None = None, data_end: float | None = None, starts: dict[str, float] | None = None
+    ) -> EngineResult:
+        """``starts``: where the data of some devices begins, when only a recent window of it is held
+        (the engine worker's cache): silence before it is not silence."""
         frames = self.frames()
+        starts = starts or {}
         times = [f.t for f in frames.values() if len(f.t)]
         if data_end is None:
             data_end = max((float(t[-1]) for t in times), default=0.0)
@@ -93,7 +98,7 @@ class Engine:
                     fitting.fitted,
                     min(end, data_end),
                     data_end,
-                    data_start,
+                    starts.get(device, data_start),
                 )
                 violations += evaluate_context(ctx)
                 info += ctx.info

@@ -220,6 +220,18 @@ class DeviceFrame:
         return f
 
 
+def extend_frame(f: DeviceFrame, g: DeviceFrame) -> DeviceFrame:
+    """``f`` followed by ``g``, every reading of which is later than all of ``f``'s: the same frame as
+    building from both, without sorting what is already in order."""
+    c = np.concatenate
+    return DeviceFrame(
+        f.device, c([f.t, g.t]), c([f.fix_t, g.fix_t]), c([f.lat, g.lat]), c([f.lon, g.lon]), c([f.acc, g.acc]),
+        c([f.rf_t, g.rf_t]), c([f.rf_in, g.rf_in]), c([f.batt_t, g.batt_t]), c([f.batt_pct, g.batt_pct]),
+        c([f.batt_charging, g.batt_charging]), c([f.mains_t, g.mains_t]), c([f.mains_on, g.mains_on]),
+        f.tamper + g.tamper, c([f.alc_t, g.alc_t]), c([f.tac, g.tac]), c([f.ir_v, g.ir_v]), c([f.temp_c, g.temp_c]),
+    )  # fmt: skip
+
+
 def slice_frame(f: DeviceFrame, t0: float, t1: float) -> DeviceFrame:
     """The part of a frame measured in [t0, t1)."""
     if not len(f.t) or (f.t[0] >= t0 and f.t[-1] < t1):

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from openem.alerts.models import DeviceSummary, Violation
@@ -28,7 +28,8 @@ from openem.devices.models import Fitting
 from openem.engine import casefile
 from openem.engine.engine import Engine
 from openem.engine.model import Model, Params, compile_cases
-from openem.engine.telemetry import ReadingError, parse_reading
+from openem.engine.telemetry import DeviceFrame, ReadingError, extend_frame, parse_reading, slice_frame
+from openem.engine.telemetry import Reading as TelemetryReading
 from openem.engine.violations import Violation as EngineViolation
 from openem.engine.violations import ViolationType
 
@@ -37,6 +38,29 @@ from .models import EngineCursor, Reading
 CURSOR = "engine"
 LEASE = timedelta(seconds=60)
 DEADLINE_CHECK_EVERY_S = 15.0
+
+
+WINDOW_S = 48 * 3600.0  # readings a device's cache holds behind its newest (more while a violation is open)
+TRIM_EVERY_S = 6 * 3600.0
+
+
+@dataclass
+class Held:
+    """One device's recent readings as the worker holds them between cycles."""
+
+    frame: DeviceFrame  # columns only: a reading out of order reloads the device from storage
+    since: float  # readings measured before this are not held (-inf: all of them)
+
+
+def _parse(rows: list[tuple[Any, str]]) -> list[TelemetryReading]:
+    out = []
+    for payload, digest in rows:
+        try:
+            # The stored digest stands in for the raw text: it only breaks ties in time order.
+            out.append(parse_reading(payload, digest))
+        except ReadingError:
+            continue  # stored readings were validated on the way in
+    return out
 
 
 @dataclass
@@ -57,6 +81,7 @@ class EngineWorker:
         self._fingerprint: tuple[object, ...] | None = None
         self._checked = 0.0
         self._checked_deadlines = float("-inf")
+        self._cache: dict[str, Held] = {}
 
     def model(self) -> Model:
         if self._model is not None and time.monotonic() - self._checked < 1.0:
@@ -105,13 +130,13 @@ class EngineWorker:
         new = list(
             Reading.objects.filter(id__gt=cursor.last_reading_id)
             .order_by("id")
-            .values_list("id", "device")[: self.batch]
+            .values_list("id", "device", "t", "payload", "digest")[: self.batch]
         )
-        devices = sorted({d for _, d in new})
+        devices = sorted({row[1] for row in new})
         result.readings = len(new)
         data_end = (now or timezone.now()).timestamp()
         if devices:
-            self._evaluate(devices, data_end, result)
+            self._evaluate_new(new, data_end, result)
         with transaction.atomic():
             updated = EngineCursor.objects.filter(name=CURSOR, locked_by=self.name)
             if new:
@@ -173,6 +198,95 @@ class EngineWorker:
             chunk = devices[k : k + 500]
             found_here = [v for d in chunk for v in by_device[d]]
             self._store(found_here, Violation.objects.filter(device__in=chunk, retracted=False), result)
+
+    def _evaluate_new(self, new: list[tuple[Any, ...]], data_end: float, result: CycleResult) -> None:
+        """The cursor path: the new readings join each device's cached recent readings, and only the
+        touched devices are evaluated, over the window held. A device not cached (first touch, a restart,
+        a reading older than the window) is loaded from storage, from far enough back to hold every
+        violation that could still change."""
+        upto = new[-1][0]
+        by_device: dict[str, list[tuple[Any, ...]]] = {}
+        for row in new:
+            by_device.setdefault(row[1], []).append(row)
+        for device, rows in by_device.items():
+            held = self._cache.get(device)
+            oldest = min(r[2] for r in rows).timestamp()
+            if held is not None and len(held.frame.t) and oldest > held.frame.t[-1]:
+                # The usual case: everything new is later than everything held.
+                held.frame = extend_frame(held.frame, DeviceFrame.build(device, _parse([(r[3], r[4]) for r in rows])))
+            else:
+                since = min(oldest - WINDOW_S, held.since) if held is not None else oldest - WINDOW_S
+                self._cache[device] = self._load(device, upto, since)
+        engine = Engine(self.model(), self.params)
+        touched = sorted(by_device)
+        for device in touched:
+            engine.add_frame(self._cache[device].frame)
+        starts = {d: self._cache[d].since for d in touched if self._cache[d].since > float("-inf")}
+        evaluated = engine.evaluate(data_end=max(data_end, _latest(engine)), starts=starts)
+        self._summaries(evaluated.info)
+        found: dict[str, list[EngineViolation]] = {d: [] for d in touched}
+        for v in evaluated.violations:
+            if v.evidence.get("device") in found:
+                found[str(v.evidence["device"])].append(v)
+        for k in range(0, len(touched), 500):
+            chunk = touched[k : k + 500]
+            # Stored violations that ended before a device's window are settled: not reconciled.
+            seen = Q()
+            for d in chunk:
+                since = self._cache[d].since
+                seen |= (
+                    Q(device=d)
+                    if since == float("-inf")
+                    else Q(device=d) & (Q(end__isnull=True) | Q(end__gte=datetime.fromtimestamp(since, UTC)))
+                )
+            existing = Violation.objects.filter(seen, retracted=False)
+            self._store([v for d in chunk for v in found[d]], existing, result)
+        for device in touched:
+            self._trim(device, found[device])
+
+    def _load(self, device: str, upto: int, late: float) -> Held:
+        since = min(self._window_start(device), late)
+        if self._kind(device) == "alcohol":
+            since = float("-inf")  # sober days count every day worn
+        qs = Reading.objects.filter(device=device, id__lte=upto)
+        if since > float("-inf"):
+            cut = datetime.fromtimestamp(since, UTC)
+            if qs.filter(t__lt=cut).exists():
+                qs = qs.filter(t__gte=cut)
+            else:
+                since = float("-inf")  # nothing older: the device's data starts with what is held
+        return Held(DeviceFrame.build(device, _parse(list(qs.values_list("payload", "digest")))), since)
+
+    def _window_start(self, device: str) -> float:
+        """WINDOW_S before the device's newest reading, or earlier to hold the start of any violation
+        still open or ended within the window."""
+        newest = Reading.objects.filter(device=device).aggregate(m=Max("t"))["m"]
+        if newest is None:
+            return float("-inf")
+        edge = newest.timestamp() - WINDOW_S
+        first = (
+            Violation.objects.filter(device=device, retracted=False)
+            .filter(Q(end__isnull=True) | Q(end__gte=datetime.fromtimestamp(edge, UTC)))
+            .aggregate(m=Min("start"))["m"]
+        )
+        return min(edge, first.timestamp()) if first else edge
+
+    def _trim(self, device: str, found: list[EngineViolation]) -> None:
+        """Drop readings from before the window, keeping every violation that could still change whole."""
+        held = self._cache[device]
+        if self._kind(device) == "alcohol" or not len(held.frame.t):
+            return
+        edge = float(held.frame.t[-1]) - WINDOW_S
+        live = [v.start for v in found if v.end is None or v.end >= edge]
+        keep = min([edge, *live])
+        if keep - held.since < TRIM_EVERY_S or held.frame.t[0] >= keep:
+            return  # trim in steps, not every cycle, and only when there is something to drop
+        held.frame = slice_frame(held.frame, keep, float("inf"))
+        held.since = keep
+
+    def _kind(self, device: str) -> str:
+        fittings = self.model().fittings.get(device, [])
+        return fittings[0].kind.value if fittings else ""
 
     def _summaries(self, info: list[dict[str, object]]) -> None:
         for item in info:

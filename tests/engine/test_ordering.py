@@ -108,3 +108,20 @@ def test_a_late_reading_amends_a_violation():
     late = stream.ingest([rf("2026-11-10T20:40:00Z", True), rf("2026-11-10T20:45:00Z", True)])
     kinds = [a.action for a in late]
     assert "change" in kinds or "retract" in kinds
+
+
+def test_extending_a_frame_with_later_readings_equals_building_from_all():
+    import numpy as np
+
+    from openem.engine.telemetry import DeviceFrame, ReadingType, extend_frame
+    from openem.engine.telemetry import Reading as R
+
+    early = [R("D", 100.0 + i, ReadingType.FIX, i, 52.6 + i * 1e-4, -0.7, 5.0) for i in range(5)]
+    early += [R("D", 102.5, ReadingType.POWER, -1, flag=0, value=80.0, kind="battery")]
+    late = [R("D", 200.0 + i, ReadingType.FIX, 10 + i, 52.7, -0.71, 8.0) for i in range(3)]
+    late += [R("D", 201.5, ReadingType.TAMPER, -1, flag=1, kind="strap")]
+    whole = DeviceFrame.build("D", early + late)
+    joined = extend_frame(DeviceFrame.build("D", early), DeviceFrame.build("D", late))
+    for name in ("t", "fix_t", "lat", "lon", "acc", "batt_t", "batt_pct", "batt_charging"):
+        assert np.array_equal(getattr(whole, name), getattr(joined, name)), name
+    assert whole.tamper == joined.tamper
