@@ -54,12 +54,14 @@ bench: bootstrap
 	$(BIN)/openem bench engine
 	$(BIN)/openem bench detection
 	$(BIN)/openem bench alerts
+	$(BIN)/openem bench ingest
 	$(BIN)/openem bench trail
 
 bench-quick: bootstrap
 	$(BIN)/openem bench engine --quick
 	$(BIN)/openem bench detection --quick
 	$(BIN)/openem bench alerts --quick
+	$(BIN)/openem bench ingest --quick
 	$(BIN)/openem bench trail --quick
 
 lint: bootstrap
