@@ -14,14 +14,22 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from openem.telemetry.bench import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
+SERVERS = {
+    "portal": lambda port: ["runserver", f"127.0.0.1:{port}", "--noreload"],
+    "receiver": lambda port: ["ingest-server", "--port", str(port)],
+}
+
+
+def start_server(env: dict[str, str], port: int, server: str = "portal") -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "openem.cli", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        [sys.executable, "-m", "openem.cli", *SERVERS[server](port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -63,7 +71,8 @@ def post(port: int, token: str, body: bytes) -> dict:
         return json.loads(resp.read())
 
 
-def test_sigkill_loses_nothing_acknowledged_and_stores_nothing_twice(tmp_path):
+@pytest.mark.parametrize("kind", list(SERVERS))
+def test_sigkill_loses_nothing_acknowledged_and_stores_nothing_twice(tmp_path, kind):
     db = tmp_path / "durable.sqlite3"
     env = {**os.environ, "OPENEM_SQLITE_PATH": str(db), "OPENEM_DATA_DIR": str(tmp_path)}
     env.pop("DATABASE_URL", None)
@@ -74,6 +83,7 @@ def test_sigkill_loses_nothing_acknowledged_and_stores_nothing_twice(tmp_path):
             "-c",
             (
                 "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='openem.settings'; django.setup(); "
+                "from openem.devices.models import Device; Device.objects.create(ref='GPS-0001', kind='gps'); "
                 "from openem.telemetry.models import Gateway; print(Gateway.create_with_token('g')[1])"
             ),
         ],
@@ -84,12 +94,14 @@ def test_sigkill_loses_nothing_acknowledged_and_stores_nothing_twice(tmp_path):
         text=True,
     ).stdout.strip()
     port = free_port()
-    server = start_server(env, port)
+    server = start_server(env, port, kind)
     acknowledged: list[int] = []
     stop = threading.Event()
 
-    def sender() -> None:
-        for k in range(200):
+    senders = 3  # concurrent batches: the receiver commits them together
+
+    def sender(first: int) -> None:
+        for k in range(first, 200, senders):
             if stop.is_set():
                 return
             try:
@@ -98,10 +110,10 @@ def test_sigkill_loses_nothing_acknowledged_and_stores_nothing_twice(tmp_path):
             except Exception:
                 return
 
-    threads = [threading.Thread(target=sender) for _ in range(1)]
+    threads = [threading.Thread(target=sender, args=(j,)) for j in range(senders)]
     for t in threads:
         t.start()
-    while len(acknowledged) < 5:
+    while len(acknowledged) < 6:
         time.sleep(0.05)
     os.kill(server.pid, signal.SIGKILL)  # in the middle of a batch
     server.wait()
@@ -114,7 +126,7 @@ def test_sigkill_loses_nothing_acknowledged_and_stores_nothing_twice(tmp_path):
         assert set(range(k * 200, k * 200 + 200)) <= stored, f"batch {k} was acknowledged but is not all stored"
     con.close()
     # The gateway sends everything again after the restart: nothing is stored twice.
-    server = start_server(env, port)
+    server = start_server(env, port, kind)
     try:
         for k in range(max(acknowledged) + 2):
             post(port, token, batch(k))
@@ -146,7 +158,7 @@ def test_osmand_on_its_own_port(tmp_path):
     )
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "openem.cli", "osmand-server", "--port", str(port)],
+        [sys.executable, "-m", "openem.cli", "ingest-server", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

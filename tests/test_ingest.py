@@ -284,7 +284,7 @@ def test_openem_run_starts_and_its_processes_stay_up(tmp_path):
 
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "openem.cli", "run", f"127.0.0.1:{port}", "--osmand-port", "0"],
+        [sys.executable, "-m", "openem.cli", "run", f"127.0.0.1:{port}", "--ingest-port", "0"],
         cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,

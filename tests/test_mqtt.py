@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from openem.devices.models import Device
 from openem.telemetry.models import Reading, RejectedReading
 from openem.telemetry.mqtt import Subscriber, handle
 
@@ -19,6 +20,7 @@ def fix(**kw):
 
 @pytest.mark.django_db
 def test_a_payload_is_one_reading_or_several_and_the_topic_names_the_device():
+    Device.objects.create(ref="GPS-0001", kind="gps")
     r = handle("openem/devices/GPS-0001/telemetry", fix().encode())
     assert r.accepted == 1 and Reading.objects.get().device == "GPS-0001"
     lines = "\n".join(
@@ -32,6 +34,8 @@ def test_a_payload_is_one_reading_or_several_and_the_topic_names_the_device():
     assert r.accepted == 1
     assert [x["field"] for x in r.rejected] == ["lat", "device"]
     assert "does not match the topic's device" in RejectedReading.objects.get(field="device").reason
+    unknown = handle("openem/devices/GPS-9999/telemetry", fix().encode())
+    assert unknown.accepted == 0 and unknown.rejected[0]["error"] == 'device: "GPS-9999" is not a known device'
 
 
 def _broker_up() -> bool:
@@ -47,6 +51,7 @@ def _broker_up() -> bool:
 def test_round_trip_through_mosquitto():
     import paho.mqtt.client as mqtt
 
+    Device.objects.create(ref="GPS-0007", kind="gps")
     prefix = f"test-{uuid.uuid4().hex[:8]}"
     topic = f"{prefix}/devices/+/telemetry"
     results = []

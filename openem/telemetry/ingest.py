@@ -1,20 +1,25 @@
 """Ingest: validate each reading, store the good ones once, keep the bad ones with their reason.
 
-A batch is acknowledged only after its transaction commits: whatever the caller was told was
-accepted is on disk. Duplicates (same device and seq, or same device, time and payload) are stored
-once, whether they come in the same batch or a later one.
+Two steps, so a receiver can validate on one core while the database stores on the other:
+``prepare`` (pure Python: decode, validate, find duplicates within the batch) and ``store`` (one
+transaction for any number of prepared batches: group commit). A batch is acknowledged only after
+its transaction commits, so whatever the caller was told was accepted is on disk. Duplicates (same
+device and seq, or same device, time and payload) are stored once, whether they come in the same
+batch or a later one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -22,6 +27,8 @@ from django.utils import timezone
 from openem.engine.telemetry import ReadingError, ReadingType, parse_reading
 
 from .models import Fix, Gateway, Reading, RejectedReading, Source
+
+_FIX = ReadingType.FIX
 
 
 @dataclass
@@ -34,123 +41,216 @@ class IngestResult:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
 
 
-def ingest_objects(
-    items: Iterable[tuple[int, str, Any]], source: Source, gateway: Gateway | None = None, now: float | None = None
-) -> IngestResult:
+@dataclass(slots=True)
+class Prepared:
+    """A validated batch, ready to store. ``rows`` maps (device, digest) to the reading's column
+    values and, for a fix, its trail row; ``lines`` holds each row's line number and raw text in case
+    the device turns out to be unknown."""
+
+    source: Source
+    gateway_id: int | None
+    device_field: str
+    batch: str = field(default_factory=lambda: uuid.uuid4().hex)
+    rows: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
+    lines: dict[tuple[str, str], tuple[int, bytes | str]] = field(default_factory=dict)
+    rejected: list[tuple[int | None, bytes | str, str, str]] = field(default_factory=list)
+    result: IngestResult = field(default_factory=IngestResult)
+
+    def reject(self, line: int | None, raw: bytes | str, field_name: str, reason: str) -> None:
+        self.result.rejected.append({"line": line, "field": field_name, "error": reason})
+        self.rejected.append((line, raw, field_name, reason))
+
+
+def digest(device: str, obj: dict[str, Any]) -> str:
+    """sha256 of the device and the payload with sorted keys: the same reading however it was serialised."""
+    return hashlib.sha256(device.encode() + b"\n" + orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _db_time() -> Any:
+    """How this database takes a datetime: SQLite stores Django's naive-UTC text, PostgreSQL the value."""
+    if connection.vendor == "sqlite":
+        return lambda t: datetime.fromtimestamp(t, UTC).replace(tzinfo=None).isoformat(" ")
+    return lambda t: datetime.fromtimestamp(t, UTC)
+
+
+def prepare(
+    items: Iterable[tuple[int, bytes | str, Any]],
+    source: Source,
+    gateway: Gateway | int | None = None,
+    now: float | None = None,
+    device_field: str = "device",
+) -> Prepared:
     """items: (line number, raw text, decoded object or an Exception saying why it could not be)."""
     now = time.time() if now is None else now
-    result = IngestResult()
-    rows: dict[tuple[str, str], tuple[Row, dict[str, Any]]] = {}
-    by_seq: set[tuple[str, int]] = set()
-    rejected: list[RejectedReading] = []
+    gateway_id = gateway.pk if isinstance(gateway, Gateway) else gateway
+    p = Prepared(source, gateway_id, device_field)
+    rows, lines, by_seq = p.rows, p.lines, set()
+    as_time = _db_time()
     for line, raw, obj in items:
         try:
             if isinstance(obj, Exception):
                 raise obj
-            r = parse_reading(obj, raw, now=now)
+            r = parse_reading(obj, "", now=now)
         except ReadingError as exc:
-            result.rejected.append({"line": line, "field": exc.field, "error": str(exc)})
-            rejected.append(
-                RejectedReading(
-                    source=source.value, gateway=gateway, line=line, raw=raw[:4000], field=exc.field, reason=str(exc)
-                )
-            )
+            p.reject(line, raw, exc.field, str(exc))
             continue
-        digest = Reading.digest_of(r.device, obj)
+        key = (r.device, digest(r.device, obj))
         seq = r.seq if r.seq >= 0 else None
-        if (r.device, digest) in rows or (seq is not None and (r.device, seq) in by_seq):
-            result.duplicates += 1
+        if key in rows or (seq is not None and (r.device, seq) in by_seq):
+            p.result.duplicates += 1
             continue
         if seq is not None:
             by_seq.add((r.device, seq))
-        rows[(r.device, digest)] = (Row(r.device, datetime.fromtimestamp(r.t, UTC), r.type.value, seq, digest), obj)
-    batch_id = uuid.uuid4().hex
+        t = as_time(r.t)
+        trail = (r.lat, r.lon, obj.get("accuracy_m")) if r.type is _FIX else None
+        rows[key] = (r.device, t, r.type.value, seq, orjson.dumps(obj).decode(), key[1], trail)
+        lines[key] = (line, raw)
+    return p
+
+
+class DeviceDirectory:
+    """Which device ids exist. A long-running receiver keeps one to ask the database only about ids
+    it has not seen; elsewhere each batch asks afresh."""
+
+    def __init__(self) -> None:
+        self._known: set[str] = set()
+
+    def unknown(self, devices: set[str]) -> set[str]:
+        from openem.devices.models import Device
+
+        missing = devices - self._known
+        if missing:
+            found = set(Device.objects.filter(ref__in=missing).values_list("ref", flat=True))
+            self._known |= found
+            missing -= found
+        return missing
+
+
+def store(batches: list[Prepared], directory: DeviceDirectory | None = None) -> None:
+    """Store prepared batches in one transaction and fill in each one's result."""
+    directory = directory or DeviceDirectory()
     with transaction.atomic():
-        if rejected:
-            RejectedReading.objects.bulk_create(rejected)
-        # The unique constraints decide what is new, whoever else is storing the same readings now:
-        # INSERT ... ON CONFLICT DO NOTHING, then read back what this batch actually stored.
-        _insert_readings(list(rows.values()), source.value, batch_id)
-        stored = list(Reading.objects.filter(batch=batch_id).values_list("id", "device", "digest", "type", "t"))
-        by_key = {key: obj for key, (_, obj) in rows.items()}
-        result.accepted = len(stored)
-        result.duplicates += len(rows) - len(stored)
+        unknown = directory.unknown({key[0] for p in batches for key in p.rows})
+        if unknown:
+            for p in batches:
+                for key in [k for k in p.rows if k[0] in unknown]:
+                    del p.rows[key]
+                    line, raw = p.lines.pop(key)
+                    p.reject(line, raw, p.device_field, f'{p.device_field}: "{key[0]}" is not a known device')
+        _insert_rejected(batches)
+        stored = _insert_readings(batches)
         fixes = []
-        for pk, device, digest, rtype, t in stored:
-            if rtype == ReadingType.FIX.value:
-                obj = by_key[(device, digest)]
-                fixes.append((device, t, obj["lat"], obj["lon"], obj.get("accuracy_m"), pk))
+        for p in batches:
+            mine = stored.get(p.batch, [])
+            p.result.accepted = len(mine)
+            p.result.duplicates += len(p.rows) - len(mine)
+            for pk, key in mine:
+                row = p.rows[key]
+                if row[6] is not None:
+                    fixes.append((row[0], row[1], *row[6], pk))
         _insert_fixes(fixes)
         if settings.OPENEM_BUS and stored:
             from .bus import announce
 
-            devices = {row[1] for row in stored}
+            devices = {key[0] for p in batches for _pk, key in stored.get(p.batch, [])}
             transaction.on_commit(lambda: announce(devices))
-    return result
 
 
-class Row(NamedTuple):
-    device: str
-    t: datetime
-    type: str
-    seq: int | None
-    digest: str
+def ingest_objects(
+    items: Iterable[tuple[int, bytes | str, Any]],
+    source: Source,
+    gateway: Gateway | None = None,
+    now: float | None = None,
+    device_field: str = "device",
+) -> IngestResult:
+    p = prepare(items, source, gateway, now, device_field)
+    store([p])
+    return p.result
 
 
-def _insert_readings(rows: list[tuple[Row, dict[str, Any]]], source: str, batch: str) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING with executemany: Django's bulk_create spends longer building
-    the SQL than the database spends storing the rows, and ingest is the hot path."""
-    if not rows:
-        return
-    ops = connection.ops
+def _text(raw: bytes | str) -> str:
+    return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+
+
+def _insert_rejected(batches: list[Prepared]) -> None:
+    rejected = [
+        RejectedReading(
+            source=p.source.value, gateway_id=p.gateway_id, line=line, raw=_text(raw)[:4000], field=f, reason=reason
+        )
+        for p in batches
+        for line, raw, f, reason in p.rejected
+    ]
+    if rejected:
+        RejectedReading.objects.bulk_create(rejected)
+
+
+def _insert_readings(batches: list[Prepared]) -> dict[str, list[tuple[int, tuple[str, str]]]]:
+    """INSERT ... ON CONFLICT DO NOTHING with executemany (Django's bulk_create spends longer building
+    the SQL than the database spends storing the rows), then read back what each batch stored: the
+    unique constraints decide what is new, whoever else is storing the same readings now."""
+    if not any(p.rows for p in batches):
+        return {}
     table = Reading._meta.db_table
-    now = ops.adapt_datetimefield_value(timezone.now())
-    payload = _json_param()
+    received = connection.ops.adapt_datetimefield_value(timezone.now())
+    cast = "::jsonb" if connection.vendor == "postgresql" else ""
     sql = (
         f"INSERT INTO {table} (device, t, type, seq, payload, digest, received, source, batch) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+        f"VALUES (%s, %s, %s, %s, %s{cast}, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
     )
-    params = [
-        (r.device, ops.adapt_datetimefield_value(r.t), r.type, r.seq, payload(obj), r.digest, now, source, batch)
-        for r, obj in rows
-    ]
+
+    def params() -> Iterator[tuple[Any, ...]]:
+        for p in batches:
+            source, batch = p.source.value, p.batch
+            for device, t, rtype, seq, payload, dig, _trail in p.rows.values():
+                yield (device, t, rtype, seq, payload, dig, received, source, batch)
+
+    names = [p.batch for p in batches if p.rows]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        # Rows this transaction adds come after the highest id it can see now; the batch names pick
+        # ours out from any another writer committed meanwhile (PostgreSQL).
+        cursor.execute(f"SELECT max(id) FROM {table}")
+        before = cursor.fetchone()[0] or 0
+        cursor.executemany(sql, list(params()))
+        marks = ", ".join(["%s"] * len(names))
+        cursor.execute(
+            f"SELECT id, device, digest, batch FROM {table} WHERE id > %s AND batch IN ({marks})", [before, *names]
+        )
+        stored: dict[str, list[tuple[int, tuple[str, str]]]] = {}
+        for pk, device, dig, batch in cursor.fetchall():
+            stored.setdefault(batch, []).append((pk, (device, dig)))
+    return stored
 
 
 def _insert_fixes(rows: list[tuple[Any, ...]]) -> None:
     if not rows:
         return
-    ops = connection.ops
     sql = (
         f"INSERT INTO {Fix._meta.db_table} (device, t, lat, lon, accuracy_m, reading_id) "
         "VALUES (%s, %s, %s, %s, %s, %s)"
     )
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(d, ops.adapt_datetimefield_value(t), la, lo, a, pk) for d, t, la, lo, a, pk in rows])
+        cursor.executemany(sql, rows)
 
 
-def _json_param() -> Any:
-    if connection.vendor == "postgresql":
-        from psycopg.types.json import Jsonb
-
-        return Jsonb
-    return lambda obj: json.dumps(obj, separators=(",", ":"))
+def decode_lines(body: bytes | str) -> Iterator[tuple[int, bytes | str, Any]]:
+    """JSON Lines as (line number, raw, object or the error saying why the line is not JSON)."""
+    data = body.encode() if isinstance(body, str) else body
+    loads, error = orjson.loads, orjson.JSONDecodeError
+    for n, line in enumerate(data.split(b"\n"), start=1):
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if not line.strip():
+            continue
+        try:
+            yield n, line, loads(line)
+        except error as exc:
+            yield n, line, ReadingError("(line)", f"not valid JSON at column {exc.colno}: {exc.msg}")
 
 
 def ingest_jsonl(
     body: bytes | str, source: Source = Source.HTTP, gateway: Gateway | None = None, now: float | None = None
 ) -> IngestResult:
-    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
-    items: list[tuple[int, str, Any]] = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            items.append((n, line, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            items.append((n, line, ReadingError("(line)", f"not valid JSON at column {exc.colno}: {exc.msg}")))
-    return ingest_objects(items, source, gateway, now)
+    return ingest_objects(decode_lines(body), source, gateway, now)
 
 
 def osmand_to_readings(params: dict[str, str]) -> list[dict[str, Any]]:
@@ -183,6 +283,13 @@ def osmand_to_readings(params: dict[str, str]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def osmand_items(params: dict[str, str]) -> list[tuple[int, bytes | str, Any]]:
+    raw = json.dumps(params)
+    if not (params.get("id") or params.get("deviceid")):
+        return [(1, raw, ReadingError("id", "is missing"))]
+    return [(i + 1, raw, r) for i, r in enumerate(osmand_to_readings(params))]
 
 
 def _number(text: str) -> Any:

@@ -71,10 +71,9 @@ class Reading(models.Model):
 
     @staticmethod
     def digest_of(device: str, payload: dict[str, Any]) -> str:
-        import json
+        from .ingest import digest
 
-        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(f"{device}\n{canonical}".encode()).hexdigest()
+        return digest(device, payload)
 
 
 class Fix(models.Model):

@@ -5,15 +5,11 @@ Request handlers validate, store and acknowledge; they never evaluate rules (the
 
 from __future__ import annotations
 
-import json
-
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from openem.devices.models import Device
-
-from .ingest import ingest_jsonl, ingest_objects, osmand_to_readings
+from .ingest import ingest_jsonl, ingest_objects, osmand_items
 from .models import Gateway, Source
 
 MAX_BATCH_BYTES = 20 * 1024 * 1024
@@ -37,15 +33,5 @@ def telemetry_batch(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def osmand(request: HttpRequest) -> HttpResponse:
     params = {**request.GET.dict(), **request.POST.dict()}
-    device = params.get("id") or params.get("deviceid") or ""
-    readings = osmand_to_readings(params)
-    raw = json.dumps(params)
-    if not Device.objects.filter(ref=device).exists():
-        # Unknown devices are kept and reported, not silently dropped.
-        from openem.engine.telemetry import ReadingError
-
-        error = ReadingError("id", f'"{device}" is not a known device' if device else "is missing")
-        result = ingest_objects([(1, raw, error)], Source.OSMAND)
-        return JsonResponse(result.to_json(), status=400)
-    result = ingest_objects([(i + 1, raw, r) for i, r in enumerate(readings)], Source.OSMAND)
+    result = ingest_objects(osmand_items(params), Source.OSMAND, device_field="id")
     return JsonResponse(result.to_json(), status=200 if not result.rejected else 400)

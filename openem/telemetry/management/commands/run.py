@@ -21,7 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
         parser.add_argument("--workers", type=int, default=1, help="engine worker processes")
         parser.add_argument("--demo-live", action="store_true", help="feed the demo caseload live")
-        parser.add_argument("--osmand-port", type=int, default=5055, help="OsmAnd receiver port (0: none)")
+        parser.add_argument(
+            "--ingest-port", type=int, default=5055, help="ingest receiver port: batches and OsmAnd (0: none)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         exe = [sys.executable, "-m", "openem.cli"]
@@ -35,11 +37,12 @@ class Command(BaseCommand):
                 subprocess.Popen([*exe, "engine-worker", "--partition", str(k)])
                 for k in range(settings.OPENEM_BUS_PARTITIONS)
             ]
-        if options["osmand_port"]:
-            host = options["addrport"].rsplit(":", 1)[0]
-            procs.append(
-                subprocess.Popen([*exe, "osmand-server", "--host", host, "--port", str(options["osmand_port"])])
-            )
+        ingest_url = f"http://{options['addrport']}/ingest/v1/telemetry"
+        if options["ingest_port"]:
+            # Device data has its own receiver (group commit, uvicorn); the portal keeps the same endpoint.
+            host, port = options["addrport"].rsplit(":", 1)[0], str(options["ingest_port"])
+            procs.append(subprocess.Popen([*exe, "ingest-server", "--host", host, "--port", port]))
+            ingest_url = f"http://{host}:{port}/ingest/v1/telemetry"
         if options["demo_live"]:
             from openem.simulate.management.commands.demo_setup import DEMO_GATEWAY_TOKEN, demo_config, history_marker
 
@@ -65,7 +68,7 @@ class Command(BaseCommand):
                 "1",
                 *skip,
                 "--url",
-                f"http://{options['addrport']}/ingest/v1/telemetry",
+                ingest_url,
             ]
             procs.append(subprocess.Popen(sim))
 

@@ -1,0 +1,232 @@
+"""The ingest receiver: the gateways' batch endpoint and the OsmAnd protocol on one port (5055 by
+default), served by uvicorn, with group commit.
+
+Requests are only read and answered on the event loop. One writer thread takes every request
+waiting, validates them all, stores them in one transaction and then answers each: under load a
+commit carries many batches, so the cost of committing (and of the pages it writes) is shared, and
+nothing is acknowledged before its transaction has committed. Validation runs on the writer thread
+too: a second Python thread validating beside it would make it wait for the interpreter lock after
+every row it hands to SQLite. More processes (``--processes``) use more cores; their writers take
+turns at the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import queue
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from .ingest import DeviceDirectory, IngestResult, Prepared, decode_lines, osmand_items, prepare, store
+from .models import Source
+
+MAX_BATCH_BYTES = 20 * 1024 * 1024
+MAX_ROWS_PER_COMMIT = 50_000
+TOKEN_TTL_S = 60.0  # a deactivated gateway is refused within a minute
+TELEMETRY_PATH = "/ingest/v1/telemetry"
+
+Work = Callable[[], Prepared]
+
+
+class Rejected(Exception):
+    """A request refused as a whole (bad token, too large): the status and the message to send."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Writer:
+    """The one thread that touches the database for this process's receiver."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[Work, concurrent.futures.Future[IngestResult]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._directory = DeviceDirectory()
+        self._tokens: dict[str, tuple[int, float]] = {}
+        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, work: Work) -> concurrent.futures.Future[IngestResult]:
+        future: concurrent.futures.Future[IngestResult] = concurrent.futures.Future()
+        self._queue.put((work, future))
+        return future
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def gateway_id(self, token: str) -> int | None:
+        """The active gateway holding this token, remembered for a minute (called on the writer thread)."""
+        from .models import Gateway
+
+        held = self._tokens.get(token)
+        if held and held[1] > time.monotonic():
+            return held[0]
+        gateway = Gateway.for_token(token)
+        if gateway is None:
+            self._tokens.pop(token, None)
+            return None
+        self._tokens[token] = (gateway.pk, time.monotonic() + TOKEN_TTL_S)
+        return gateway.pk
+
+    def _run(self) -> None:
+        from django.db import close_old_connections, connection
+
+        while True:
+            item = self._queue.get()
+            if item is None:
+                break
+            waiting = [item]
+            stop = False
+            while True:  # everything else already waiting goes into the same commit
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                waiting.append(more)
+            done: list[tuple[Prepared, concurrent.futures.Future[IngestResult]]] = []
+            for work, future in waiting:
+                try:
+                    done.append((work(), future))
+                except Rejected as exc:
+                    future.set_exception(exc)
+                except Exception as exc:  # reported to that request's sender
+                    future.set_exception(exc)
+            group: list[tuple[Prepared, concurrent.futures.Future[IngestResult]]] = []
+            rows = 0
+            for entry in done:
+                group.append(entry)
+                rows += len(entry[0].rows)
+                if rows >= MAX_ROWS_PER_COMMIT:
+                    self._commit(group)
+                    group, rows = [], 0
+            self._commit(group)
+            close_old_connections()
+            if stop:
+                connection.close()
+                break
+
+    def _commit(self, done: list[tuple[Prepared, concurrent.futures.Future[IngestResult]]]) -> None:
+        from django.db import connection
+
+        if not done:
+            return
+        try:
+            store([p for p, _ in done], self._directory)
+        except Exception as exc:  # every sender in the group is told, and sends again
+            connection.close()
+            for _, future in done:
+                future.set_exception(exc)
+            return
+        for p, future in done:
+            future.set_result(p.result)
+
+
+async def _body(receive: Callable[[], Awaitable[dict[str, Any]]]) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BATCH_BYTES:
+            raise Rejected(413, f"a batch can be at most {MAX_BATCH_BYTES // 1024 // 1024} MB")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _send_json(send: Callable[[dict[str, Any]], Awaitable[None]], status: int, body: Any) -> None:
+    data = orjson.dumps(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
+class Receiver:
+    """The ASGI application."""
+
+    def __init__(self) -> None:
+        self.writer: Writer | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        if self.writer is None:
+            self.writer = Writer()
+        try:
+            status, result = await self._handle(scope, receive)
+        except Rejected as exc:
+            await _send_json(send, exc.status, {"error": str(exc)})
+            return
+        except Exception:  # the database could not store it: the sender sends again
+            await _send_json(send, 503, {"error": "could not store the readings now; send them again"})
+            return
+        await _send_json(send, status, result.to_json())
+
+    async def _handle(self, scope: dict[str, Any], receive: Any) -> tuple[int, IngestResult]:
+        assert self.writer is not None
+        writer = self.writer
+        method, path = scope["method"], scope["path"]
+        body = await _body(receive)
+        if path == TELEMETRY_PATH:
+            if method != "POST":
+                raise Rejected(405, "send readings with POST")
+            auth = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+            token = auth[7:] if auth.startswith("Bearer ") else ""
+
+            def batch() -> Prepared:
+                gateway = writer.gateway_id(token) if token else None
+                if gateway is None:
+                    raise Rejected(401, "a valid gateway token is required (Authorization: Bearer ...)")
+                return prepare(decode_lines(body), Source.HTTP, gateway)
+
+            return 200, await asyncio.wrap_future(writer.submit(batch))
+        # Traccar Client (OsmAnd protocol) posts to any path, parameters in the query string or a form.
+        if method not in ("GET", "POST"):
+            raise Rejected(405, "OsmAnd readings come with GET or POST")
+        params = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+        if body and b"=" in body:
+            params.update(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
+        result = await asyncio.wrap_future(
+            writer.submit(lambda: prepare(osmand_items(params), Source.OSMAND, device_field="id"))
+        )
+        return (400 if result.rejected else 200), result
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.writer = self.writer or Writer()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.writer is not None:
+                    self.writer.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def application() -> Receiver:
+    """uvicorn's factory: each worker process sets Django up and makes its own receiver."""
+    import django
+
+    django.setup()
+    return Receiver()
