@@ -223,7 +223,16 @@ def bench_ingest(quick: bool) -> dict[str, Any]:
         )  # fmt: skip
         port = free_port()
         receiver = subprocess.Popen(
-            [sys.executable, "-m", "openem.cli", "ingest-server", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "openem.cli",
+                "ingest-server",
+                "--port",
+                str(port),
+                "--processes",
+                os.environ.get("OPENEM_BENCH_RECEIVERS", "1"),
+            ],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -10,10 +10,12 @@ batch or a later one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import math
+import secrets
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,7 +52,7 @@ class Prepared:
     source: Source
     gateway_id: int | None
     device_field: str
-    batch: str = field(default_factory=lambda: uuid.uuid4().hex)
+    batch: str = field(default_factory=lambda: secrets.token_hex(6))
     rows: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
     lines: dict[tuple[str, str], tuple[int, bytes | str]] = field(default_factory=dict)
     rejected: list[tuple[int | None, bytes | str, str, str]] = field(default_factory=list)
@@ -61,15 +63,37 @@ class Prepared:
         self.rejected.append((line, raw, field_name, reason))
 
 
-def digest(device: str, obj: dict[str, Any]) -> str:
-    """sha256 of the device and the payload with sorted keys: the same reading however it was serialised."""
-    return hashlib.sha256(device.encode() + b"\n" + orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)).hexdigest()
+def reading_key(device: str, obj: dict[str, Any]) -> str:
+    """What makes a reading itself, for one device: ``seq:N`` when the device numbers its readings, else
+    a digest of the payload with sorted keys (the same reading however it was serialised; the payload
+    holds the time). One unique index on (device, key) then covers both duplicate rules: the same seq,
+    or the same time and payload (a payload with a seq holds it, so equal payloads have equal seqs)."""
+    seq = obj.get("seq")
+    if type(seq) is int and seq >= 0:
+        return f"seq:{seq}"
+    canonical = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(device.encode() + b"\n" + canonical).hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _second(s: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(s))
+
+
+def sqlite_time(t: float) -> str:
+    """Django's SQLite text for a UTC time (what str() of the naive datetime gives), made from a cache of
+    whole seconds: readings arriving together mostly share them, and this runs once per reading."""
+    s = math.floor(t)
+    us = round((t - s) * 1e6)
+    if us >= 1_000_000:
+        s, us = s + 1, us - 1_000_000
+    return _second(s) if not us else f"{_second(s)}.{us:06d}"
 
 
 def _db_time() -> Any:
     """How this database takes a datetime: SQLite stores Django's naive-UTC text, PostgreSQL the value."""
     if connection.vendor == "sqlite":
-        return lambda t: datetime.fromtimestamp(t, UTC).replace(tzinfo=None).isoformat(" ")
+        return sqlite_time
     return lambda t: datetime.fromtimestamp(t, UTC)
 
 
@@ -84,7 +108,7 @@ def prepare(
     now = time.time() if now is None else now
     gateway_id = gateway.pk if isinstance(gateway, Gateway) else gateway
     p = Prepared(source, gateway_id, device_field)
-    rows, lines, by_seq = p.rows, p.lines, set()
+    rows, lines = p.rows, p.lines
     as_time = _db_time()
     for line, raw, obj in items:
         try:
@@ -94,13 +118,11 @@ def prepare(
         except ReadingError as exc:
             p.reject(line, raw, exc.field, str(exc))
             continue
-        key = (r.device, digest(r.device, obj))
-        seq = r.seq if r.seq >= 0 else None
-        if key in rows or (seq is not None and (r.device, seq) in by_seq):
+        key = (r.device, reading_key(r.device, obj))
+        if key in rows:
             p.result.duplicates += 1
             continue
-        if seq is not None:
-            by_seq.add((r.device, seq))
+        seq = r.seq if r.seq >= 0 else None
         t = as_time(r.t)
         trail = (r.lat, r.lon, obj.get("accuracy_m")) if r.type is _FIX else None
         rows[key] = (r.device, t, r.type.value, seq, orjson.dumps(obj).decode(), key[1], trail)

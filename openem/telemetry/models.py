@@ -7,7 +7,6 @@ import secrets
 from typing import Any
 
 from django.db import models
-from django.db.models import Q
 
 from openem.engine.enums import LabelledEnum
 from openem.engine.telemetry import ReadingType
@@ -52,28 +51,29 @@ class Reading(models.Model):
     type = models.CharField(max_length=12, choices=ReadingType.choices())
     seq = models.BigIntegerField(null=True, blank=True)
     payload = models.JSONField()
-    digest = models.CharField(max_length=64, help_text="sha256 of device, time and payload: one copy kept")
+    digest = models.CharField(
+        max_length=64,
+        help_text="what makes it this reading: seq:N when the device numbers its readings, else a digest "
+        "of the payload (which holds the time); one copy kept per device",
+    )
     received = models.DateTimeField(auto_now_add=True)
     source = models.CharField(max_length=8, choices=Source.choices(), default=Source.HTTP)
-    batch = models.CharField(max_length=32, blank=True, db_index=True, help_text="the ingest batch that stored it")
+    batch = models.CharField(max_length=32, blank=True, help_text="the ingest batch that stored it")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["device", "digest"], name="reading_once_per_content"),
-            models.UniqueConstraint(
-                fields=["device", "seq"], condition=Q(seq__isnull=False), name="reading_once_per_seq"
-            ),
-        ]
+        # One index decides what is a duplicate: the same seq, or without one the same time and payload
+        # (see ``key``). Every index costs ingest time, and this table takes every reading.
+        constraints = [models.UniqueConstraint(fields=["device", "digest"], name="reading_once_per_content")]
         indexes = [models.Index(fields=["device", "t"])]
 
     def __str__(self) -> str:
         return f"{self.device} {self.type} {self.t:%Y-%m-%d %H:%M:%S}"
 
     @staticmethod
-    def digest_of(device: str, payload: dict[str, Any]) -> str:
-        from .ingest import digest
+    def key(device: str, payload: dict[str, Any]) -> str:
+        from .ingest import reading_key
 
-        return digest(device, payload)
+        return reading_key(device, payload)
 
 
 class Fix(models.Model):
@@ -84,7 +84,11 @@ class Fix(models.Model):
     lat = models.FloatField()
     lon = models.FloatField()
     accuracy_m = models.FloatField(null=True)
-    reading = models.OneToOneField(Reading, on_delete=models.CASCADE, related_name="fix")
+    # No index or constraint on the reading: the trail is read by device and time, and retention deletes
+    # fixes by device and time before their readings. Each index here would slow every fix stored.
+    reading = models.ForeignKey(
+        Reading, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="fixes"
+    )
 
     class Meta:
         indexes = [models.Index(fields=["device", "t"])]

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from openem.alerts.models import Violation
@@ -16,7 +16,7 @@ from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.models import Person
 from openem.cases.rules import add_months
 
-from .models import Reading, RejectedReading
+from .models import Fix, Reading, RejectedReading
 
 
 @dataclass
@@ -44,12 +44,13 @@ def enforce(today: date | None = None, dry_run: bool = False) -> RetentionResult
         if person.held_for_proceedings:
             result.held += 1
             continue
-        readings = Reading.objects.none()
+        worn = Q(pk__in=[])
         for f in person.fittings.select_related("device"):
-            part = Reading.objects.filter(device=f.device.ref, t__gte=f.fitted_at)
+            part = Q(device=f.device.ref, t__gte=f.fitted_at)
             if f.removed_at:
-                part = part.filter(t__lt=f.removed_at)
-            readings = readings | part
+                part &= Q(t__lt=f.removed_at)
+            worn |= part
+        readings = Reading.objects.filter(worn)
         violations = Violation.objects.filter(person=person)
         old_violations = violations if expired(last_end, months["violations"], today) else violations.none()
         n_readings, n_violations = readings.count(), old_violations.count()
@@ -61,7 +62,8 @@ def enforce(today: date | None = None, dry_run: bool = False) -> RetentionResult
         if dry_run:
             continue
         with transaction.atomic():
-            readings.delete()  # fixes go with their readings
+            Fix.objects.filter(worn).delete()  # the trail rows: same device and times as their readings
+            readings.delete()
             old_violations.delete()
             AuditEvent.record(
                 None,

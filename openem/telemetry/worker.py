@@ -1,10 +1,12 @@
 """The engine worker: new stored readings in, stored violations amended.
 
 Each cycle claims the cursor with a conditional UPDATE (so several workers never process the same
-readings), re-evaluates every device that has new readings over all its stored readings, and makes
-the stored violations of those devices equal to what the engine says: new ones added, changed ones
-updated, ones later readings disproved marked retracted. Because the engine is a function of the
-stored readings, a worker killed at any point and restarted loses nothing and duplicates nothing.
+readings), re-evaluates every device that has new readings over the recent readings it holds for it
+(48 hours, or back to the start of any violation that could still change), and makes the stored
+violations of those devices equal to what the engine says: new ones added, changed ones updated,
+ones later readings disproved marked retracted. On the scale-out path (NATS) a partition worker does
+the same for the devices announced to it. Because the engine is a function of the stored readings, a
+worker killed at any point and restarted loses nothing and duplicates nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,6 +53,7 @@ class Held:
 
     frame: DeviceFrame  # columns only: a reading out of order reloads the device from storage
     since: float  # readings measured before this are not held (-inf: all of them)
+    last_id: int = 0  # every stored reading up to this id, measured since ``since``, is held
 
 
 def _parse(rows: list[tuple[Any, str]]) -> list[TelemetryReading]:
@@ -118,7 +122,14 @@ class EngineWorker:
         self._not_fitted(data_end, result)
         silent = self.silent_devices(data_end, exclude=set())
         if silent:
-            self._evaluate(silent, data_end, result)
+            # This worker sees no new readings (partition workers do): load the silent devices afresh
+            # and forget them after, rather than keep a cache nothing would update.
+            for d in silent:
+                self._cache.pop(d, None)
+            upto = Reading.objects.aggregate(m=Max("id"))["m"] or 0
+            self._evaluate_new([], upto, data_end, result, also=silent)
+            for d in silent:
+                self._cache.pop(d, None)
         result.devices = len(silent)
         return result
 
@@ -136,7 +147,7 @@ class EngineWorker:
         result.readings = len(new)
         data_end = (now or timezone.now()).timestamp()
         if devices:
-            self._evaluate_new(new, data_end, result)
+            self._evaluate_new(new, new[-1][0], data_end, result)
         with transaction.atomic():
             updated = EngineCursor.objects.filter(name=CURSOR, locked_by=self.name)
             if new:
@@ -150,7 +161,8 @@ class EngineWorker:
             silent = self.silent_devices(data_end, exclude=set(devices))
             if silent:
                 # The deadline check: a device that has gone quiet sends nothing to trigger evaluation.
-                self._evaluate(silent, data_end, result)
+                upto = new[-1][0] if new else cursor.last_reading_id
+                self._evaluate_new([], upto, data_end, result, also=silent)
         result.devices = len(devices) + len(silent)
         return result
 
@@ -173,43 +185,32 @@ class EngineWorker:
                 out.append(device)
         return sorted(out)
 
-    def _evaluate(self, devices: list[str], data_end: float, result: CycleResult) -> None:
-        model = self.model()
-        engine = Engine(model, self.params)
-        for k in range(0, len(devices), 500):  # a few queries per cycle, not one per device
-            rows = Reading.objects.filter(device__in=devices[k : k + 500]).values_list("payload", "digest")
-            engine.add(_parse(list(rows.iterator(chunk_size=20_000))))
-        evaluated = engine.evaluate(data_end=max(data_end, _latest(engine)))
-        found = evaluated.violations
-        self._summaries(evaluated.info)
-        by_device: dict[str, list[EngineViolation]] = {d: [] for d in devices}
-        for v in found:
-            dev = v.evidence.get("device")
-            if dev in by_device:
-                by_device[dev].append(v)
-        for k in range(0, len(devices), 500):
-            chunk = devices[k : k + 500]
-            found_here = [v for d in chunk for v in by_device[d]]
-            self._store(found_here, Violation.objects.filter(device__in=chunk, retracted=False), result)
-
-    def _evaluate_new(self, new: list[tuple[Any, ...]], data_end: float, result: CycleResult) -> None:
-        """The cursor path: the new readings join each device's cached recent readings, and only the
-        touched devices are evaluated, over the window held. A device not cached (first touch, a restart,
-        a reading older than the window) is loaded from storage, from far enough back to hold every
-        violation that could still change."""
-        upto = new[-1][0]
-        by_device: dict[str, list[tuple[Any, ...]]] = {}
+    def _evaluate_new(
+        self, new: list[tuple[Any, ...]], upto: int, data_end: float, result: CycleResult, also: Iterable[str] = ()
+    ) -> None:
+        """New readings (rows of id, device, t, payload, digest in id order) join each device's cached
+        recent readings, and only the devices touched (and ``also``) are evaluated, over the window held.
+        A device not cached (first touch, a restart, a reading older than the window) is loaded from
+        storage, up to reading ``upto``, from far enough back to hold every violation that could still
+        change."""
+        by_device: dict[str, list[tuple[Any, ...]]] = {d: [] for d in also}
         for row in new:
             by_device.setdefault(row[1], []).append(row)
+        reload: dict[str, float] = {}
         for device, rows in by_device.items():
             held = self._cache.get(device)
+            if not rows:
+                if held is None:
+                    reload[device] = float("inf")
+                continue
             oldest = min(r[2] for r in rows).timestamp()
             if held is not None and len(held.frame.t) and oldest > held.frame.t[-1]:
                 # The usual case: everything new is later than everything held.
                 held.frame = extend_frame(held.frame, DeviceFrame.build(device, _parse([(r[3], r[4]) for r in rows])))
+                held.last_id = max(held.last_id, rows[-1][0])
             else:
-                since = min(oldest - WINDOW_S, held.since) if held is not None else oldest - WINDOW_S
-                self._cache[device] = self._load(device, upto, since)
+                reload[device] = min(oldest - WINDOW_S, held.since) if held is not None else oldest - WINDOW_S
+        self._cache.update(self._load(reload, upto))
         engine = Engine(self.model(), self.params)
         touched = sorted(by_device)
         for device in touched:
@@ -237,32 +238,55 @@ class EngineWorker:
         for device in touched:
             self._trim(device, found[device])
 
-    def _load(self, device: str, upto: int, late: float) -> Held:
-        since = min(self._window_start(device), late)
-        if self._kind(device) == "alcohol":
-            since = float("-inf")  # sober days count every day worn
-        qs = Reading.objects.filter(device=device, id__lte=upto)
-        if since > float("-inf"):
-            cut = datetime.fromtimestamp(since, UTC)
-            if qs.filter(t__lt=cut).exists():
-                qs = qs.filter(t__gte=cut)
-            else:
-                since = float("-inf")  # nothing older: the device's data starts with what is held
-        return Held(DeviceFrame.build(device, _parse(list(qs.values_list("payload", "digest")))), since)
-
-    def _window_start(self, device: str) -> float:
-        """WINDOW_S before the device's newest reading, or earlier to hold the start of any violation
-        still open or ended within the window."""
-        newest = Reading.objects.filter(device=device).aggregate(m=Max("t"))["m"]
-        if newest is None:
-            return float("-inf")
-        edge = newest.timestamp() - WINDOW_S
-        first = (
-            Violation.objects.filter(device=device, retracted=False)
-            .filter(Q(end__isnull=True) | Q(end__gte=datetime.fromtimestamp(edge, UTC)))
-            .aggregate(m=Min("start"))["m"]
-        )
-        return min(edge, first.timestamp()) if first else edge
+    def _load(self, late: dict[str, float], upto: int) -> dict[str, Held]:
+        """Load devices from storage, a few queries for every 500 of them: each from WINDOW_S before its
+        newest reading, or earlier to hold the start of any violation still open or ended within the
+        window, or from ``late[device]`` if that is earlier (a reading arrived out of order); alcohol
+        tags whole (sober days count every day worn)."""
+        out: dict[str, Held] = {}
+        devices = sorted(late)
+        for k in range(0, len(devices), 500):
+            chunk = devices[k : k + 500]
+            span = {
+                d: (newest.timestamp(), first)
+                for d, newest, first in Reading.objects.filter(device__in=chunk, id__lte=upto)
+                .values("device")
+                .annotate(newest=Max("t"), first=Min("t"))
+                .values_list("device", "newest", "first")
+            }
+            edge = {d: newest - WINDOW_S for d, (newest, _first) in span.items()}
+            open_from: dict[str, float] = {}
+            if edge:
+                lo = datetime.fromtimestamp(min(edge.values()), UTC)
+                for d, start, end in (
+                    Violation.objects.filter(device__in=chunk, retracted=False)
+                    .filter(Q(end__isnull=True) | Q(end__gte=lo))
+                    .values_list("device", "start", "end")
+                ):
+                    if end is None or end.timestamp() >= edge[d]:
+                        open_from[d] = min(open_from.get(d, float("inf")), start.timestamp())
+            cut: dict[str, datetime | None] = {}
+            for d in chunk:
+                since = min(edge.get(d, float("-inf")), open_from.get(d, float("inf")), late[d])
+                if self._kind(d) == "alcohol":
+                    since = float("-inf")
+                if since > float("-inf") and span[d][1] < datetime.fromtimestamp(since, UTC):
+                    cut[d] = datetime.fromtimestamp(since, UTC)
+                else:
+                    cut[d] = None  # nothing older: the device's data starts with what is held
+            qs = Reading.objects.filter(device__in=chunk, id__lte=upto)
+            if all(c is not None for c in cut.values()) and cut:
+                qs = qs.filter(t__gte=min(c for c in cut.values() if c is not None))
+            rows: dict[str, list[tuple[Any, str]]] = {d: [] for d in chunk}
+            for d, t, payload, digest in qs.values_list("device", "t", "payload", "digest").iterator(20_000):
+                c = cut[d]
+                if c is None or t >= c:
+                    rows[d].append((payload, digest))
+            for d in chunk:
+                c = cut[d]
+                since = c.timestamp() if c is not None else float("-inf")
+                out[d] = Held(DeviceFrame.build(d, _parse(rows[d])), since, upto)
+        return out
 
     def _trim(self, device: str, found: list[EngineViolation]) -> None:
         """Drop readings from before the window, keeping every violation that could still change whole."""
@@ -334,7 +358,21 @@ class EngineWorker:
         result = CycleResult()
         devices, msgs = consumer.fetch()
         if devices:
-            self._evaluate(devices, (now or timezone.now()).timestamp(), result)
+            # Everything stored so far: the readings these messages announce are all in.
+            upto = Reading.objects.aggregate(m=Max("id"))["m"] or 0
+            new: list[tuple[Any, ...]] = []
+            held = [d for d in devices if d in self._cache]
+            for k in range(0, len(held), 500):
+                chunk = held[k : k + 500]
+                after = min(self._cache[d].last_id for d in chunk)
+                rows = Reading.objects.filter(device__in=chunk, id__gt=after, id__lte=upto)
+                new += [
+                    r
+                    for r in rows.values_list("id", "device", "t", "payload", "digest")
+                    if r[0] > self._cache[r[1]].last_id
+                ]
+            new.sort(key=lambda r: r[0])
+            self._evaluate_new(new, upto, (now or timezone.now()).timestamp(), result, also=devices)
         if msgs:
             consumer.ack(msgs)  # only now: a worker killed before this gets them again
         result.devices = len(devices)

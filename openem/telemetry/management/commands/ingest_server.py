@@ -22,7 +22,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Ingest receiver on http://{options['host']}:{options['port']}/", ending="\n")
         self.stdout.flush()
         uvicorn.run(
-            "openem.telemetry.receiver:application",
+            "openem.telemetry.asgi:application",
             factory=True,
             host=options["host"],
             port=options["port"],

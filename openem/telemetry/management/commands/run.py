@@ -28,11 +28,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         exe = [sys.executable, "-m", "openem.cli"]
         procs = [subprocess.Popen([*exe, "runserver", options["addrport"], "--noreload"])]
-        procs += [subprocess.Popen([*exe, "engine-worker"]) for _ in range(options["workers"])]
+        # With the bus, partition workers evaluate new readings; the plain worker keeps the deadline checks.
+        plain = ["engine-worker", "--checks-only"] if settings.OPENEM_BUS else ["engine-worker"]
+        procs += [subprocess.Popen([*exe, *plain]) for _ in range(options["workers"])]
         procs.append(subprocess.Popen([*exe, "alerts-worker"]))  # triage, escalation, digests, sending
         if settings.OPENEM_BUS:
-            # Scale-out: one worker per partition of the readings stream, beside the plain worker above
-            # that keeps the deadline and not-fitted checks.
+            # Scale-out: one worker per partition of the readings stream.
             procs += [
                 subprocess.Popen([*exe, "engine-worker", "--partition", str(k)])
                 for k in range(settings.OPENEM_BUS_PARTITIONS)
