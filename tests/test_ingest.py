@@ -130,6 +130,27 @@ def test_two_workers_never_hold_the_cursor_at_once(case):
 
 
 @pytest.mark.django_db
+def test_workers_sharing_the_devices_evaluate_each_once(gateway, case):
+    from datetime import UTC, datetime
+
+    from openem.telemetry.bus import partition
+    from openem.telemetry.ingest import ingest_jsonl
+
+    ingest_jsonl(out_from_eight_pm())
+    now = datetime(2026, 11, 10, 22, 35, tzinfo=UTC)
+    workers = [EngineWorker(f"w{k}", shard=k, shards=2) for k in range(2)]
+    results = [w.cycle(now=now) for w in workers]
+    rf_shard = partition("RF-0001", 2)
+    assert results[rf_shard].readings == 10 and results[1 - rf_shard].readings == 0
+    assert results[rf_shard].opened >= 1 and results[1 - rf_shard].opened == 0
+    assert Violation.objects.filter(type="curfew_absence").count() == 1
+    # Each has its own cursor: both have moved past everything stored, and a second round adds nothing.
+    assert sum(w.cycle(now=now).opened for w in workers) == 0
+    with pytest.raises(ValueError, match="shard 2 is not one of 0 to 1"):
+        EngineWorker(shard=2, shards=2)
+
+
+@pytest.mark.django_db
 def test_stored_violations_show_on_the_person_page_only_to_those_who_may_see_them(personas, case):
     from datetime import UTC, datetime
 

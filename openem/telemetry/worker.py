@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+import orjson
+from django.db import connection, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
@@ -36,6 +37,7 @@ from openem.engine.telemetry import Reading as TelemetryReading
 from openem.engine.violations import Violation as EngineViolation
 from openem.engine.violations import ViolationType
 
+from .bus import partition as shard_of
 from .models import EngineCursor, Reading
 
 CURSOR = "engine"
@@ -56,15 +58,34 @@ class Held:
     last_id: int = 0  # every stored reading up to this id, measured since ``since``, is held
 
 
-def _parse(rows: list[tuple[Any, str]]) -> list[TelemetryReading]:
-    out = []
-    for payload, digest in rows:
-        try:
-            # The stored digest stands in for the raw text: it only breaks ties in time order.
-            out.append(parse_reading(payload, digest))
-        except ReadingError:
-            continue  # stored readings were validated on the way in
+Row = tuple[int, str, TelemetryReading]  # id, device, the parsed reading
+
+
+def _fetch(where: str, params: list[Any], limit: int | None = None) -> list[Row]:
+    """Stored readings in id order, parsed, straight from the cursor: on the engine's hot path Django's
+    per-row converters (datetime, JSON) cost more than the evaluation of the reading."""
+    sql = f"SELECT id, device, payload, digest FROM {Reading._meta.db_table} WHERE {where} ORDER BY id"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    out: list[Row] = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for pk, device, payload, digest in cursor.fetchall():
+            try:
+                obj = orjson.loads(payload) if isinstance(payload, str | bytes) else payload
+                # The stored digest stands in for the raw text: it only breaks ties in time order.
+                out.append((pk, device, parse_reading(obj, digest)))
+            except (ReadingError, orjson.JSONDecodeError):
+                continue  # stored readings were validated on the way in
     return out
+
+
+def _in(values: list[str]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _db(dt: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(dt)
 
 
 @dataclass
@@ -77,9 +98,23 @@ class CycleResult:
 
 
 class EngineWorker:
-    def __init__(self, name: str | None = None, batch: int = 50_000, params: Params | None = None) -> None:
+    """``shard``/``shards``: on the default path (no bus) N workers split the devices between them, each
+    with a cursor of its own, so evaluation uses N cores; shard 0 also checks tags never fitted."""
+
+    def __init__(
+        self,
+        name: str | None = None,
+        batch: int = 50_000,
+        params: Params | None = None,
+        shard: int = 0,
+        shards: int = 1,
+    ) -> None:
+        if not 0 <= shard < shards:
+            raise ValueError(f"shard {shard} is not one of 0 to {shards - 1}")
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.batch = batch
+        self.shard, self.shards = shard, shards
+        self.cursor_name = CURSOR if shards == 1 else f"{CURSOR}-{shard}/{shards}"
         self.params = params or Params()
         self._model: Model | None = None
         self._fingerprint: tuple[object, ...] | None = None
@@ -103,16 +138,24 @@ class EngineWorker:
             self._fingerprint = fp
         return self._model
 
+    def mine(self, device: str) -> bool:
+        return self.shards == 1 or shard_of(device, self.shards) == self.shard
+
     def claim(self) -> EngineCursor | None:
-        EngineCursor.objects.get_or_create(name=CURSOR)
+        if not EngineCursor.objects.filter(name=self.cursor_name).exists():
+            # A new way of sharding starts where the furthest-behind cursor is: re-evaluating is safe
+            # (idempotent) but needless.
+            start = EngineCursor.objects.aggregate(m=Min("last_reading_id"))["m"] or 0
+            EngineCursor.objects.get_or_create(name=self.cursor_name, defaults={"last_reading_id": start})
         now = timezone.now()
         free = Q(locked_until__isnull=True) | Q(locked_until__lt=now) | Q(locked_by=self.name)
-        if EngineCursor.objects.filter(free, name=CURSOR).update(locked_by=self.name, locked_until=now + LEASE) != 1:
+        mine = EngineCursor.objects.filter(free, name=self.cursor_name)
+        if mine.update(locked_by=self.name, locked_until=now + LEASE) != 1:
             return None
-        return EngineCursor.objects.get(name=CURSOR)
+        return EngineCursor.objects.get(name=self.cursor_name)
 
     def release(self) -> None:
-        EngineCursor.objects.filter(name=CURSOR, locked_by=self.name).update(locked_by="", locked_until=None)
+        EngineCursor.objects.filter(name=self.cursor_name, locked_by=self.name).update(locked_by="", locked_until=None)
 
     def checks(self, now: datetime | None = None) -> CycleResult:
         """Only the deadline and not-fitted checks: for the scale-out path, where partition workers
@@ -138,37 +181,40 @@ class EngineWorker:
         cursor = self.claim()
         if cursor is None:
             return result  # another worker holds the cursor
-        new = list(
-            Reading.objects.filter(id__gt=cursor.last_reading_id)
-            .order_by("id")
-            .values_list("id", "device", "t", "payload", "digest")[: self.batch]
-        )
+        fetched = _fetch("id > %s", [cursor.last_reading_id], limit=self.batch)
+        new = fetched if self.shards == 1 else [r for r in fetched if self.mine(r[1])]
         devices = sorted({row[1] for row in new})
         result.readings = len(new)
         data_end = (now or timezone.now()).timestamp()
         if devices:
-            self._evaluate_new(new, new[-1][0], data_end, result)
+            self._evaluate_new(new, fetched[-1][0], data_end, result)
         with transaction.atomic():
-            updated = EngineCursor.objects.filter(name=CURSOR, locked_by=self.name)
-            if new:
-                updated.update(last_reading_id=new[-1][0])
+            updated = EngineCursor.objects.filter(name=self.cursor_name, locked_by=self.name)
+            if fetched:
+                updated.update(last_reading_id=fetched[-1][0])
         silent: list[str] = []
         if data_end - self._checked_deadlines >= DEADLINE_CHECK_EVERY_S:
             # Deadlines are minutes long: checking them every cycle would cost each batch of readings a
             # scan of every fitted device's latest reading.
             self._checked_deadlines = data_end
-            self._not_fitted(data_end, result)
+            if self.shard == 0:
+                self._not_fitted(data_end, result)
             silent = self.silent_devices(data_end, exclude=set(devices))
             if silent:
                 # The deadline check: a device that has gone quiet sends nothing to trigger evaluation.
-                upto = new[-1][0] if new else cursor.last_reading_id
+                upto = fetched[-1][0] if fetched else cursor.last_reading_id
                 self._evaluate_new([], upto, data_end, result, also=silent)
         result.devices = len(devices) + len(silent)
         return result
 
     def silent_devices(self, now: float, exclude: set[str]) -> list[str]:
-        """Fitted devices quieter than their no-signal limit with no open silence violation yet."""
-        fitted = dict(Fitting.objects.filter(removed_at__isnull=True).values_list("device__ref", "device__kind"))
+        """Fitted devices (of this worker's shard) quieter than their no-signal limit with no open silence
+        violation yet."""
+        fitted = {
+            ref: kind
+            for ref, kind in Fitting.objects.filter(removed_at__isnull=True).values_list("device__ref", "device__kind")
+            if self.mine(ref)
+        }
         last = dict(
             Reading.objects.filter(device__in=fitted).values("device").annotate(m=Max("t")).values_list("device", "m")
         )
@@ -186,14 +232,14 @@ class EngineWorker:
         return sorted(out)
 
     def _evaluate_new(
-        self, new: list[tuple[Any, ...]], upto: int, data_end: float, result: CycleResult, also: Iterable[str] = ()
+        self, new: list[Row], upto: int, data_end: float, result: CycleResult, also: Iterable[str] = ()
     ) -> None:
-        """New readings (rows of id, device, t, payload, digest in id order) join each device's cached
+        """New readings (in id order) join each device's cached
         recent readings, and only the devices touched (and ``also``) are evaluated, over the window held.
         A device not cached (first touch, a restart, a reading older than the window) is loaded from
         storage, up to reading ``upto``, from far enough back to hold every violation that could still
         change."""
-        by_device: dict[str, list[tuple[Any, ...]]] = {d: [] for d in also}
+        by_device: dict[str, list[Row]] = {d: [] for d in also}
         for row in new:
             by_device.setdefault(row[1], []).append(row)
         reload: dict[str, float] = {}
@@ -203,10 +249,10 @@ class EngineWorker:
                 if held is None:
                     reload[device] = float("inf")
                 continue
-            oldest = min(r[2] for r in rows).timestamp()
+            oldest = min(r[2].t for r in rows)
             if held is not None and len(held.frame.t) and oldest > held.frame.t[-1]:
                 # The usual case: everything new is later than everything held.
-                held.frame = extend_frame(held.frame, DeviceFrame.build(device, _parse([(r[3], r[4]) for r in rows])))
+                held.frame = extend_frame(held.frame, DeviceFrame.build(device, [r[2] for r in rows]))
                 held.last_id = max(held.last_id, rows[-1][0])
             else:
                 reload[device] = min(oldest - WINDOW_S, held.since) if held is not None else oldest - WINDOW_S
@@ -225,15 +271,12 @@ class EngineWorker:
         for k in range(0, len(touched), 500):
             chunk = touched[k : k + 500]
             # Stored violations that ended before a device's window are settled: not reconciled.
-            seen = Q()
-            for d in chunk:
-                since = self._cache[d].since
-                seen |= (
-                    Q(device=d)
-                    if since == float("-inf")
-                    else Q(device=d) & (Q(end__isnull=True) | Q(end__gte=datetime.fromtimestamp(since, UTC)))
-                )
-            existing = Violation.objects.filter(seen, retracted=False)
+            since = {d: self._cache[d].since for d in chunk}
+            qs = Violation.objects.filter(device__in=chunk, retracted=False)
+            if all(t > float("-inf") for t in since.values()):
+                lo = datetime.fromtimestamp(min(since.values()), UTC)
+                qs = qs.filter(Q(end__isnull=True) | Q(end__gte=lo))
+            existing = [v for v in qs if v.end is None or v.end.timestamp() >= since[v.device]]
             self._store([v for d in chunk for v in found[d]], existing, result)
         for device in touched:
             self._trim(device, found[device])
@@ -274,18 +317,17 @@ class EngineWorker:
                     cut[d] = datetime.fromtimestamp(since, UTC)
                 else:
                     cut[d] = None  # nothing older: the device's data starts with what is held
-            qs = Reading.objects.filter(device__in=chunk, id__lte=upto)
+            where, params = f"device IN ({_in(chunk)}) AND id <= %s", [*chunk, upto]
             if all(c is not None for c in cut.values()) and cut:
-                qs = qs.filter(t__gte=min(c for c in cut.values() if c is not None))
-            rows: dict[str, list[tuple[Any, str]]] = {d: [] for d in chunk}
-            for d, t, payload, digest in qs.values_list("device", "t", "payload", "digest").iterator(20_000):
-                c = cut[d]
-                if c is None or t >= c:
-                    rows[d].append((payload, digest))
+                where += " AND t >= %s"
+                params.append(_db(min(c for c in cut.values() if c is not None)))
+            since = {d: c.timestamp() if c is not None else float("-inf") for d, c in cut.items()}
+            rows: dict[str, list[TelemetryReading]] = {d: [] for d in chunk}
+            for _pk, d, r in _fetch(where, params):
+                if r.t >= since[d]:
+                    rows[d].append(r)
             for d in chunk:
-                c = cut[d]
-                since = c.timestamp() if c is not None else float("-inf")
-                out[d] = Held(DeviceFrame.build(d, _parse(rows[d])), since, upto)
+                out[d] = Held(DeviceFrame.build(d, rows[d]), since[d], upto)
         return out
 
     def _trim(self, device: str, found: list[EngineViolation]) -> None:
@@ -326,9 +368,9 @@ class EngineWorker:
         ]
         self._store(vs, Violation.objects.filter(type=ViolationType.NOT_FITTED.value, retracted=False), result)
 
-    def _store(self, found: list[EngineViolation], existing_qs: object, result: CycleResult) -> None:
+    def _store(self, found: list[EngineViolation], existing_qs: Iterable[Violation], result: CycleResult) -> None:
         people = {p.ref: p for p in Person.objects.filter(ref__in={v.person for v in found})}
-        existing = {v.key: v for v in existing_qs}  # type: ignore[attr-defined]
+        existing = {v.key: v for v in existing_qs}
         seen = set()
         with transaction.atomic():
             for v in found:
@@ -360,17 +402,13 @@ class EngineWorker:
         if devices:
             # Everything stored so far: the readings these messages announce are all in.
             upto = Reading.objects.aggregate(m=Max("id"))["m"] or 0
-            new: list[tuple[Any, ...]] = []
+            new: list[Row] = []
             held = [d for d in devices if d in self._cache]
             for k in range(0, len(held), 500):
                 chunk = held[k : k + 500]
                 after = min(self._cache[d].last_id for d in chunk)
-                rows = Reading.objects.filter(device__in=chunk, id__gt=after, id__lte=upto)
-                new += [
-                    r
-                    for r in rows.values_list("id", "device", "t", "payload", "digest")
-                    if r[0] > self._cache[r[1]].last_id
-                ]
+                rows = _fetch(f"device IN ({_in(chunk)}) AND id > %s AND id <= %s", [*chunk, after, upto])
+                new += [r for r in rows if r[0] > self._cache[r[1]].last_id]
             new.sort(key=lambda r: r[0])
             self._evaluate_new(new, upto, (now or timezone.now()).timestamp(), result, also=devices)
         if msgs:

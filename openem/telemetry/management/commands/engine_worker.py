@@ -19,13 +19,17 @@ class Command(BaseCommand):
             "--partition", type=int, default=None, help="with OPENEM_BUS: consume this partition of the readings stream"
         )
         parser.add_argument(
+            "--shard", type=int, default=0, help="without a bus: evaluate this share of the devices (0 to N-1)"
+        )
+        parser.add_argument("--shards", type=int, default=1, help="without a bus: how many workers share the devices")
+        parser.add_argument(
             "--checks-only",
             action="store_true",
             help="only the deadline and not-fitted checks (beside partition workers)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        worker = EngineWorker()
+        worker = EngineWorker(shard=options["shard"], shards=options["shards"])
         if options["partition"] is not None:
             from openem.telemetry.bus import PartitionConsumer
 

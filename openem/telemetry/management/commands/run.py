@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -19,7 +20,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
-        parser.add_argument("--workers", type=int, default=1, help="engine worker processes")
+        parser.add_argument(
+            "--workers", type=int, default=min(os.cpu_count() or 1, 4), help="engine worker processes (one per core)"
+        )
         parser.add_argument("--demo-live", action="store_true", help="feed the demo caseload live")
         parser.add_argument(
             "--ingest-port", type=int, default=5055, help="ingest receiver port: batches and OsmAnd (0: none)"
@@ -28,9 +31,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         exe = [sys.executable, "-m", "openem.cli"]
         procs = [subprocess.Popen([*exe, "runserver", options["addrport"], "--noreload"])]
-        # With the bus, partition workers evaluate new readings; the plain worker keeps the deadline checks.
-        plain = ["engine-worker", "--checks-only"] if settings.OPENEM_BUS else ["engine-worker"]
-        procs += [subprocess.Popen([*exe, *plain]) for _ in range(options["workers"])]
+        # With the bus, partition workers evaluate new readings and the plain worker keeps the deadline
+        # checks; without it, the workers split the devices between them (one per core, by default).
+        n = options["workers"]
+        if settings.OPENEM_BUS:
+            procs += [subprocess.Popen([*exe, "engine-worker", "--checks-only"]) for _ in range(n)]
+        else:
+            shards = [["--shard", str(k), "--shards", str(n)] for k in range(n)]
+            procs += [subprocess.Popen([*exe, "engine-worker", *shard]) for shard in shards]
         procs.append(subprocess.Popen([*exe, "alerts-worker"]))  # triage, escalation, digests, sending
         if settings.OPENEM_BUS:
             # Scale-out: one worker per partition of the readings stream.
