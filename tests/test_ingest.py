@@ -69,6 +69,29 @@ def test_a_batch_is_stored_and_bad_lines_are_reported_without_losing_good_ones(g
 
 
 @pytest.mark.django_db
+def test_batches_committed_together_store_a_shared_reading_once(case):
+    """Group commit: two gateways send the same fix in the same moment; one is told it was stored, the
+    other that it was a duplicate, and each keeps its own rejected lines."""
+    from openem.telemetry.ingest import decode_lines, prepare, store
+    from openem.telemetry.models import Source
+
+    shared = line(device="GPS-0001", time="2026-11-10T12:00:00Z", type="fix", lat=52.67, lon=-0.73, seq=7)
+    a = prepare(
+        decode_lines(
+            "\n".join([shared, line(device="GPS-0001", time="2026-11-10T12:01:00Z", type="fix", lat=52.6, lon=-0.7)])
+        ),
+        Source.HTTP,
+    )
+    b = prepare(decode_lines("\n".join(["{", shared, line(device="NOPE", time="2026-11-10T12:00:00Z",
+                                                          type="rf", in_range=True)])), Source.HTTP)  # fmt: skip
+    store([a, b])
+    assert (a.result.accepted, a.result.duplicates, a.result.rejected) == (2, 0, [])
+    assert (b.result.accepted, b.result.duplicates) == (0, 1)
+    assert [(r["line"], r["field"]) for r in b.result.rejected] == [(1, "(line)"), (3, "device")]
+    assert Reading.objects.count() == 2 and Fix.objects.count() == 2
+
+
+@pytest.mark.django_db
 def test_a_bad_token_is_refused(gateway):
     assert post(Client(), "nope", ["{}"]).status_code == 401
     assert Client().post("/ingest/v1/telemetry", data="", content_type="application/x-ndjson").status_code == 401
