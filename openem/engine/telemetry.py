@@ -37,7 +37,9 @@ class ReadingError(ValueError):
         super().__init__(f"{field_name}: {message}")
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each of its 14 fields through object.__setattr__, which made
+# building a Reading most of the cost of validating one. Hashable still (frames drop exact repeats).
+@dataclass(slots=True, unsafe_hash=True)
 class Reading:
     device: str
     t: float  # measurement time, Unix seconds
