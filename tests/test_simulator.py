@@ -218,6 +218,14 @@ def test_the_same_seed_gives_identical_files(tmp_path):
     assert (tmp_path / "a" / "telemetry.jsonl").read_bytes() != (tmp_path / "c" / "telemetry.jsonl").read_bytes()
 
 
+def test_several_processes_write_the_same_files_as_one(tmp_path):
+    config = SimConfig(people=20, days=2, seed=13, start=START)
+    simulate(config, tmp_path / "one", processes=1)
+    simulate(config, tmp_path / "three", processes=3)
+    for name in ("cases.json", "telemetry.jsonl", "truth.jsonl"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "three" / name).read_bytes(), name
+
+
 def test_the_profile_mix_comes_out_as_configured():
     config = SimConfig(people=800, days=7, seed=5, start=START)
     people = PopulationBuilder(world(), config, date.fromisoformat(START)).build()

@@ -6,7 +6,10 @@ generated and written one day at a time, so memory does not grow with the number
 
 from __future__ import annotations
 
+import contextlib
 import json
+import multiprocessing
+import os
 import random
 import time
 from collections.abc import Iterator
@@ -51,18 +54,41 @@ def default_start(days: int) -> date:
     return date.today() - timedelta(days=days)
 
 
-def plan(config: SimConfig, start: date) -> tuple[list[SimPerson], list[Timeline]]:
+def plan(config: SimConfig, start: date, processes: int | None = None) -> tuple[list[SimPerson], list[Timeline]]:
+    """Everyone's timeline. Each person has a random stream of their own, so several processes plan the
+    same timelines as one; the people come back from them as planned (planning fills in some of their
+    details)."""
     w = world()
     people = PopulationBuilder(w, config, start).build()
     days = [start + timedelta(days=i) for i in range(config.days)]
-    timelines = []
-    for p in people:
-        rng = random.Random(config.seed * 1_000_003 + p.index)
-        bad = choose_bad_days(p, days, config, rng)
-        tl = DayPlanner(w, p, config, rng).run(days, bad)
-        tl.bad_days = sorted(bad.items())
-        timelines.append(tl)
-    return people, timelines
+    n = processes if processes is not None else default_processes(len(people))
+    if n <= 1:
+        return people, [_plan_person(config, p, days) for p in people]
+    global _PLANNING
+    _PLANNING = (config, people, days)
+    try:
+        with multiprocessing.get_context("fork").Pool(n) as pool:
+            timelines = pool.map(_plan_index, range(len(people)), chunksize=max(1, len(people) // (n * 8)))
+    finally:
+        _PLANNING = None
+    return [tl.person for tl in timelines], timelines
+
+
+_PLANNING: tuple[SimConfig, list[SimPerson], list[date]] | None = None
+
+
+def _plan_index(index: int) -> Timeline:
+    assert _PLANNING is not None
+    config, people, days = _PLANNING
+    return _plan_person(config, people[index], days)
+
+
+def _plan_person(config: SimConfig, p: SimPerson, days: list[date]) -> Timeline:
+    rng = random.Random(config.seed * 1_000_003 + p.index)
+    bad = choose_bad_days(p, days, config, rng)
+    tl = DayPlanner(world(), p, config, rng).run(days, bad)
+    tl.bad_days = sorted(bad.items())
+    return tl
 
 
 def simulated_days(
@@ -71,36 +97,143 @@ def simulated_days(
     people: list[SimPerson],
     timelines: list[Timeline],
     faults: list[dict[str, Any]] | None = None,
+    processes: int | None = None,
 ) -> Iterator[tuple[date, DayOutput]]:
-    """Every device's readings, a day at a time, sorted by arrival; network outages noted in faults."""
+    """Every device's readings, a day at a time, sorted by arrival; network outages noted in faults.
+
+    With several processes each simulates a fixed share of the people (every device has its own random
+    stream per day and its state stays in one process), and their days are put back together in the
+    people's order: the output is the same whatever the number of processes."""
     width = max([len(d) for p in people for d in p.devices.values()] + [8])
-    sim = DeviceSimulator(world(), config.faults, config.seed, width)
+    n = processes if processes is not None else default_processes(len(timelines))
     rng = np.random.default_rng([config.seed, 7])
-    for i in range(config.days):
-        day = start + timedelta(days=i)
-        d0, d1 = local_epoch(day, "00:00"), local_epoch(day, "24:00")
-        outages: dict[str, tuple[float, float]] = {}
-        for area in TOWNS:
-            if rng.random() < config.faults.network_outage_per_area_day:
-                s = d0 + rng.uniform(8, 20) * 3600
-                outages[area] = (s, s + rng.uniform(1, 3) * 3600)
-                if faults is not None:
-                    faults.append(
-                        {"fault": "network_outage", "area": area, "start": iso(s), "end": iso(outages[area][1])}
-                    )
+    pool = _DayPool(config, timelines, width, n) if n > 1 else None
+    sim = DeviceSimulator(world(), config.faults, config.seed, width) if pool is None else None
+    try:
+        for i in range(config.days):
+            day = start + timedelta(days=i)
+            d0, d1 = local_epoch(day, "00:00"), local_epoch(day, "24:00")
+            outages: dict[str, tuple[float, float]] = {}
+            for area in TOWNS:
+                if rng.random() < config.faults.network_outage_per_area_day:
+                    s = d0 + rng.uniform(8, 20) * 3600
+                    outages[area] = (s, s + rng.uniform(1, 3) * 3600)
+                    if faults is not None:
+                        faults.append(
+                            {"fault": "network_outage", "area": area, "start": iso(s), "end": iso(outages[area][1])}
+                        )
+            if pool is not None:
+                output = pool.day(day, i, d0, d1, outages)
+            else:
+                assert sim is not None
+                output = DayOutput()
+                for tl in timelines:
+                    _person_day(sim, tl, day, i, d0, d1, outages, output)
+            output.batches.sort(key=lambda b: (b[0], b[1]))
+            yield day, output
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def default_processes(people: int) -> int:
+    """One process per core (at most four) for a caseload big enough to be worth starting them."""
+    return min(os.cpu_count() or 1, 4) if people >= 50 else 1
+
+
+def _person_day(
+    sim: DeviceSimulator,
+    tl: Timeline,
+    day: date,
+    i: int,
+    d0: float,
+    d1: float,
+    outages: dict[str, tuple[float, float]],
+    output: DayOutput,
+) -> None:
+    bad_today = any(d == day for d, _ in tl.bad_days)
+    sim.day(tl, i, d0, d1, outages.get(tl.person.area), output, bad_today)
+
+
+class _DayPool:
+    """Worker processes (forked: they start with the world and the timelines already in memory), each
+    simulating the same people every day."""
+
+    def __init__(self, config: SimConfig, timelines: list[Timeline], width: int, n: int) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self.n = n
+        self.count = len(timelines)
+        self.conns = []
+        self.procs = []
+        for k in range(n):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_day_worker, args=(child, config, timelines, width, k, n), daemon=True)
+            proc.start()
+            child.close()
+            self.conns.append(parent)
+            self.procs.append(proc)
+
+    def day(self, day: date, i: int, d0: float, d1: float, outages: dict[str, tuple[float, float]]) -> DayOutput:
+        for conn in self.conns:
+            conn.send((day, i, d0, d1, outages))
+        parts: list[DayOutput | None] = [None] * self.count
+        for conn in self.conns:
+            reply = conn.recv()
+            if isinstance(reply, BaseException):
+                raise RuntimeError("a simulator process failed") from reply
+            for index, out in reply:
+                parts[index] = out
         output = DayOutput()
-        for tl in timelines:
-            bad_today = any(d == day for d, _ in tl.bad_days)
-            sim.day(tl, i, d0, d1, outages.get(tl.person.area), output, bad_today)
-        output.batches.sort(key=lambda b: (b[0], b[1]))
-        yield day, output
+        for out in parts:
+            assert out is not None
+            output.batches += out.batches
+            output.truth += out.truth
+            output.faults += out.faults
+            output.readings += out.readings
+            output.blind += out.blind
+        return output
+
+    def close(self) -> None:
+        for conn in self.conns:
+            with contextlib.suppress(OSError):
+                conn.send(None)
+        for proc in self.procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
 
 
-def simulate(config: SimConfig, out: Path, practitioners: tuple[str, ...] = (), team: str = "") -> SimResult:
+def _day_worker(conn: Any, config: SimConfig, timelines: list[Timeline], width: int, k: int, n: int) -> None:
+    sim = DeviceSimulator(world(), config.faults, config.seed, width)
+    mine = range(k, len(timelines), n)
+    while True:
+        job = conn.recv()
+        if job is None:
+            return
+        day, i, d0, d1, outages = job
+        try:
+            reply = []
+            for index in mine:
+                out = DayOutput()
+                _person_day(sim, timelines[index], day, i, d0, d1, outages, out)
+                reply.append((index, out))
+            conn.send(reply)
+        except BaseException as exc:  # the parent raises it
+            conn.send(exc)
+            return
+
+
+def simulate(
+    config: SimConfig,
+    out: Path,
+    practitioners: tuple[str, ...] = (),
+    team: str = "",
+    processes: int | None = None,
+) -> SimResult:
     began = time.perf_counter()
     start = date.fromisoformat(config.start) if config.start else default_start(config.days)
     out.mkdir(parents=True, exist_ok=True)
-    people, timelines = plan(config, start)
+    people, timelines = plan(config, start, processes)
     (out / CASES).write_text(json.dumps(case_file(people, practitioners, team), indent=1) + "\n")
     first, last = start, start + timedelta(days=config.days - 1)
     t0, t1 = local_epoch(first, "00:00"), local_epoch(last, "24:00")
@@ -116,7 +249,7 @@ def simulate(config: SimConfig, out: Path, practitioners: tuple[str, ...] = (), 
     device_days = config.days * sum(1 for p in people for k in p.devices if k not in p.never_fitted)
     blind: dict[str, list[tuple[float, float]]] = {}
     with open(out / TELEMETRY, "wb") as fh:
-        for _day, output in simulated_days(config, start, people, timelines, faults):
+        for _day, output in simulated_days(config, start, people, timelines, faults, processes):
             fh.write(b"".join(b[2] for b in output.batches))
             readings += output.readings
             truth.extend(output.truth)

@@ -23,6 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--bad-day-rate", type=float, default=0.3)
         parser.add_argument("--practitioner", action="append", default=[], help="usernames to allocate cases to")
         parser.add_argument("--team", default="")
+        parser.add_argument(
+            "--processes", type=int, default=None, help="simulator processes (default: one per core, at most 4)"
+        )
         parser.add_argument("--live", action="store_true", help="feed a running OpenEM instead of writing files")
         parser.add_argument("--speed", type=float, default=60.0, help="live: simulated seconds per real second")
         parser.add_argument(
@@ -65,7 +68,9 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"live: finished, {sent} readings accepted")
             return
-        result = simulate(config, Path(options["out"]), tuple(options["practitioner"]), options["team"])
+        result = simulate(
+            config, Path(options["out"]), tuple(options["practitioner"]), options["team"], options["processes"]
+        )
         self.stdout.write(
             f"{result.people} people, {result.device_days} device-days, {result.readings} readings, "
             f"{result.violations} true violations in {result.seconds:.1f} s "
