@@ -231,18 +231,25 @@ _COLUMNS = "device, t, type, seq, payload, digest, received, source, batch"
 
 def _executemany_readings(batches: list[Prepared], params: Iterator[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """SQLite: INSERT ... ON CONFLICT DO NOTHING with executemany (Django's bulk_create spends longer
-    building the SQL than the database spends storing the rows), then read back what was stored."""
+    building the SQL than the database spends storing the rows). When every row was new - the usual
+    case - their ids are the next ones in the table's sequence, in order (one writer at a time, and
+    AUTOINCREMENT never reuses an id); otherwise what was stored is read back."""
     table = Reading._meta.db_table
-    names = [p.batch for p in batches if p.rows]
+    rows = list(params)
+    sequence = f"SELECT seq FROM sqlite_sequence WHERE name = '{table}'"
     with connection.cursor() as cursor:
-        # Rows this transaction adds come after the highest id it can see now; the batch names pick
-        # ours out from any other writer's.
-        cursor.execute(f"SELECT max(id) FROM {table}")
-        before = cursor.fetchone()[0] or 0
+        cursor.execute(sequence)
+        before = (cursor.fetchone() or (0,))[0]
         cursor.executemany(
             f"INSERT INTO {table} ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            list(params),
+            rows,
         )
+        inserted = cursor.rowcount
+        cursor.execute(sequence)
+        after = (cursor.fetchone() or (0,))[0]
+        if inserted == len(rows) == after - before:
+            return [(before + 1 + k, row[0], row[5], row[8]) for k, row in enumerate(rows)]
+        names = [p.batch for p in batches if p.rows]
         marks = ", ".join(["%s"] * len(names))
         cursor.execute(
             f"SELECT id, device, digest, batch FROM {table} WHERE id > %s AND batch IN ({marks})", [before, *names]
