@@ -28,8 +28,54 @@ def tokens(personas):
     [("practitioner", 200), ("other", 404), ("manager", 200), ("operator", 200), ("police", 403), ("admin", 200)],
 )
 def test_person_access_matches_the_portal(tokens, case, who, status):
-    assert get(tokens[who], "/api/v1/people/P0001").status_code == status
-    assert get(tokens[who], "/api/v1/people/P0001/violations").status_code == status
+    for path in ("", "/violations", "/incidents", "/reviews"):
+        assert get(tokens[who], f"/api/v1/people/P0001{path}").status_code == status, path
+
+
+@pytest.mark.django_db
+def test_incidents_carry_what_was_done_and_decided(tokens, personas, incident):
+    from datetime import date
+
+    from openem.alerts.models import ClearReason, DecisionKind
+
+    alex = personas["practitioner"]
+    incident.record_contact(alex, "phone", "reached", "Says he was at his mother's")
+    incident.decide(alex, DecisionKind.WARNING, "First absence; warned", date(2026, 11, 11))
+    incident.clear(alex, ClearReason.DEALT_WITH)
+    body = get(tokens["practitioner"], "/api/v1/people/P0001/incidents").json()
+    (shown,) = [i for i in body["incidents"] if i["kind"] == "behaviour"]
+    assert shown["status"] == "cleared" and shown["cleared_by"] == "alex.practitioner"
+    assert shown["start"].startswith("2026-11-10T20:00") and len(shown["violations"]) >= 1
+    kinds = [a["kind"] for a in shown["actions"]]
+    assert kinds[-4:] == ["acknowledged", "contact", "decision", "cleared"], kinds
+    assert shown["actions"][-3]["contact_outcome"] == "reached"
+    assert shown["decisions"] == [
+        {"decision": "warning", "reason": "First absence; warned", "decided_on": "2026-11-11", "action_on": None,
+         "by": "alex.practitioner", "at": shown["decisions"][0]["at"]}
+    ]  # fmt: skip
+    still_open = get(tokens["practitioner"], "/api/v1/people/P0001/incidents", status="open").json()["incidents"]
+    assert shown["id"] not in {i["id"] for i in still_open} and {i["status"] for i in still_open} <= {"open"}
+    bad = get(tokens["practitioner"], "/api/v1/people/P0001/incidents", status="closed")
+    assert bad.status_code == 400 and "open, acknowledged, cleared" in bad.json()["error"]
+    assert AuditEvent.objects.filter(summary="api: incidents", actor=alex).count() == 2  # the refused one shows nothing
+
+
+@pytest.mark.django_db
+def test_reviews_held_and_due(tokens, personas, case):
+    from datetime import date
+
+    from openem.cases.models import Review, ReviewStage
+
+    order = case.orders.get()
+    Review.objects.create(
+        order=order, stage=ReviewStage.START, held_on=date(2026, 11, 5), summary="Explained the curfew",
+        notes={"explained": "Repeated the curfew hours back"}, by=personas["practitioner"],
+    )  # fmt: skip
+    body = get(tokens["practitioner"], "/api/v1/people/P0001/reviews").json()
+    (held,) = body["reviews"]
+    assert (held["stage"], held["held_on"], held["by"]) == ("start", "2026-11-05", "alex.practitioner")
+    assert held["notes"][0]["note"] == "Repeated the curfew hours back"
+    assert body["due"] and body["due"][0]["stage"] in ("during", "end")
 
 
 @pytest.mark.django_db
@@ -86,6 +132,8 @@ def test_openapi_describes_every_endpoint(client):
         "/api/v1/people",
         "/api/v1/people/{ref}",
         "/api/v1/people/{ref}/violations",
+        "/api/v1/people/{ref}/incidents",
+        "/api/v1/people/{ref}/reviews",
         "/api/v1/people/{ref}/trail",
         "/api/v1/devices",
     }

@@ -255,6 +255,35 @@ class Incident(models.Model):
         self._log(ActionKind.DECISION, user, f"{decision.label}: {reason}")
         return made
 
+    def to_json(self) -> dict[str, Any]:
+        """The incident as the read API gives it: what happened, what was done and decided."""
+
+        def when(value: datetime | date | None) -> str | None:
+            return value.isoformat() if value is not None else None
+
+        def name(user: User | None) -> str | None:
+            return user.username if user is not None else None
+
+        return {
+            "id": self.pk, "kind": self.kind, "severity": self.severity, "status": self.status,
+            "summary": self.summary, "next_step": self.next_step, "start": when(self.start), "end": when(self.end),
+            "opened": when(self.opened), "acknowledged": when(self.acknowledged_at),
+            "acknowledged_by": name(self.acknowledged_by), "cleared": when(self.cleared_at),
+            "cleared_by": name(self.cleared_by), "clear_reason": self.clear_reason or None,
+            "decision_due": when(self.decision_due),
+            "violations": [v.key for v in self.violations.filter(retracted=False).order_by("start")],
+            "actions": [
+                {"kind": a.kind, "at": when(a.at), "by": name(a.by), "text": a.text,
+                 "contact_method": a.contact_method or None, "contact_outcome": a.contact_outcome or None}
+                for a in self.actions.select_related("by").order_by("at", "pk")
+            ],
+            "decisions": [
+                {"decision": d.decision, "reason": d.reason, "decided_on": when(d.decided_on),
+                 "action_on": when(d.action_on), "by": name(d.by), "at": when(d.at)}
+                for d in self.decisions.select_related("by").order_by("at", "pk")
+            ],
+        }  # fmt: skip
+
     @property
     def next_step(self) -> str:
         if self.for_practitioner and self.decisions.exists():

@@ -22,8 +22,8 @@ OPENAPI: dict[str, Any] = {
     "info": {
         "title": "OpenEM read API",
         "version": "1",
-        "description": "People, orders, devices, violations and trails, for the people the token's user may "
-        "see in the portal. Every read of a person's data is audited; trails need a reason.",
+        "description": "People, orders, devices, violations, incidents, reviews and trails, for the people the "
+        "token's user may see in the portal. Every read of a person's data is audited; trails need a reason.",
     },
     "components": {
         "securitySchemes": {
@@ -58,6 +58,32 @@ OPENAPI: dict[str, Any] = {
                     {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
                 ],
                 "responses": {"200": {"description": "violations, oldest first"}, **_ERRORS},
+            }
+        },
+        "/api/v1/people/{ref}/incidents": {
+            "get": {
+                "summary": "Incidents (violations grouped into episodes), with every action taken on them and "
+                "the enforcement decisions made",
+                "parameters": [
+                    _PERSON_REF,
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["open", "acknowledged", "cleared"]},
+                    },
+                ],
+                "responses": {
+                    "200": {"description": "incidents, oldest first"},
+                    "400": {"description": "unknown status"},
+                    **_ERRORS,
+                },
+            }
+        },
+        "/api/v1/people/{ref}/reviews": {
+            "get": {
+                "summary": "Supervision reviews of electronic monitoring held, and those due",
+                "parameters": [_PERSON_REF],
+                "responses": {"200": {"description": "reviews held, oldest first, and reviews due"}, **_ERRORS},
             }
         },
         "/api/v1/people/{ref}/trail": {

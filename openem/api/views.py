@@ -1,4 +1,5 @@
-"""The read API (/api/v1/): people, orders, devices, violations and trails, for the same people the
+"""The read API (/api/v1/): people, orders, devices, violations, incidents (with what was done and
+decided), supervision reviews and trails, for the same people the
 portal would show the token's user, and audited the same way. OpenAPI at /api/v1/openapi.json."""
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
 from openem.accounts.models import ApiToken, User
-from openem.alerts.models import Violation
+from openem.alerts.models import Incident, IncidentStatus, Violation
 from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.casefile_io import export_people
-from openem.cases.models import Person
+from openem.cases.models import Person, Review, reviews_due
 from openem.devices.models import Fitting
 from openem.portal.trail import MAX_DAYS, audited_fixes
 
@@ -88,6 +89,38 @@ def violations(request: HttpRequest, user: User, ref: str) -> HttpResponse:
         qs = qs.filter(start__gte=when)
     AuditEvent.record(user, AuditAction.VIEW, person=p, obj=p, summary="api: violations")
     return JsonResponse({"violations": [v.to_json() for v in qs]})
+
+
+@api
+def incidents(request: HttpRequest, user: User, ref: str) -> HttpResponse:
+    p = _person(user, ref)
+    if p is None:
+        return error(404, f'no person "{ref}" on your caseload')
+    qs = Incident.objects.filter(person=p).select_related("acknowledged_by", "cleared_by").order_by("start", "pk")
+    status = request.GET.get("status", "")
+    if status:
+        allowed = [s.value for s in IncidentStatus]
+        if status not in allowed:
+            return error(400, f'status: "{status}" is not one of {", ".join(allowed)}')
+        qs = qs.filter(status=status)
+    AuditEvent.record(user, AuditAction.VIEW, person=p, obj=p, summary="api: incidents")
+    return JsonResponse({"incidents": [i.to_json() for i in qs]})
+
+
+@api
+def reviews(request: HttpRequest, user: User, ref: str) -> HttpResponse:
+    p = _person(user, ref)
+    if p is None:
+        return error(404, f'no person "{ref}" on your caseload')
+    orders = list(p.orders.all())
+    held = Review.objects.filter(order__in=orders).select_related("order", "by").order_by("held_on", "pk")
+    due = [
+        {"order": d.order.ref, "stage": d.stage.value, "due": d.due.isoformat(), "overdue": d.overdue()}
+        for order in orders
+        for d in reviews_due(order)
+    ]
+    AuditEvent.record(user, AuditAction.VIEW, person=p, obj=p, summary="api: reviews")
+    return JsonResponse({"reviews": [r.to_json() for r in held], "due": due})
 
 
 @api

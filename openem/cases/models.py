@@ -502,6 +502,18 @@ class Review(models.Model):
     def notes_with_prompts(self) -> list[tuple[str, str]]:
         return [(text, self.notes.get(key, "")) for key, text in PROMPTS[self.stage_enum] if self.notes.get(key)]
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "order": self.order.ref,
+            "stage": self.stage,
+            "held_on": self.held_on.isoformat(),
+            "summary": self.summary,
+            "notes": [{"prompt": prompt, "note": note} for prompt, note in self.notes_with_prompts()],
+            "risk_plan_updated": self.risk_plan_updated,
+            "sentence_plan_updated": self.sentence_plan_updated,
+            "by": self.by.username,
+        }
+
 
 def reviews_due(order: Order, day: date | None = None) -> list[ReviewDue]:
     """The supervision reviews an active monitored order is waiting for, soonest first."""
