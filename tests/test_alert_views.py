@@ -6,12 +6,12 @@ import io
 from datetime import date, timedelta
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from pypdf import PdfReader
 
 from openem.alerts.models import ClearReason, Incident, IncidentStatus
 from openem.audit.models import AuditAction, AuditEvent
+from tests.helpers import client_for
 
 PERSONAS = ("practitioner", "other", "manager", "operator", "police", "admin")
 MATRIX = {
@@ -26,12 +26,6 @@ def url(name, incident):
     if name == "queue":
         return reverse("alerts:queue")
     return reverse(f"alerts:{name}", args=[incident.pk])
-
-
-def client_for(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
 
 
 @pytest.mark.django_db

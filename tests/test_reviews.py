@@ -5,18 +5,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from openem.cases.models import MonitoringStatus, Review, ReviewStage, monitoring_statuses, reviews_due
+from tests.helpers import client_for
 
 PERSONAS = ("practitioner", "other", "manager", "operator", "police", "admin")
-
-
-def client_for(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
 
 
 @pytest.mark.django_db

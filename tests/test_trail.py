@@ -15,6 +15,7 @@ from pypdf import PdfReader
 
 from openem.audit.models import AuditAction, AuditEvent
 from openem.telemetry.ingest import ingest_jsonl
+from tests.helpers import client_for as signed_in
 
 PERIOD = {"start": "2026-11-10T08:00", "end": "2026-11-10T12:00", "reason": "supervision", "detail": "weekly review"}
 
@@ -52,9 +53,7 @@ def trail_case(case):
 
 
 def client_for(personas, who):
-    c = Client()
-    c.force_login(personas[who])
-    return c
+    return signed_in(personas[who])
 
 
 @pytest.mark.django_db
