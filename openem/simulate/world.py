@@ -7,6 +7,7 @@ route tree is computed once per destination and shared by everyone going there.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -77,6 +78,7 @@ class World:
         self._build_graph()
         self._build_places()
         self._trees: dict[tuple[int, str], np.ndarray] = {}
+        self._tree_limit: dict[tuple[int, str], float] = {}
         self._routes: dict[tuple[str, int, str, int, str], Route] = {}
 
     def _build_graph(self) -> None:
@@ -160,13 +162,26 @@ class World:
     def home_xy(self) -> np.ndarray:
         return np.array([[p.x, p.y] for p in self.homes])
 
-    def _tree(self, dest: int, mode: str) -> np.ndarray:
+    def _tree(self, dest: int, mode: str, origin: int, straight_m: float) -> np.ndarray:
+        """The shortest-path tree rooted at ``dest``, reaching at least ``origin``. Most trips are local, so
+        a tree is first grown only as far as the trip could plausibly go (scipy's ``limit``) and grown
+        further when a later trip to the same place starts farther out."""
         key = (dest, mode)
-        if key not in self._trees:
+        held = self._trees.get(key)
+        if held is not None and (held[origin] >= 0 or origin == dest or self._tree_limit[key] == np.inf):
+            return held
+        reach = 2.5 * straight_m + 1000.0  # metres: roads wind, and the nearest road node may be behind
+        limit = reach if mode == "walk" else reach / 8.0  # drive costs are seconds: 8 m/s is a slow town average
+        limit = max(limit, 2 * self._tree_limit.get(key, 0.0))
+        while True:
             # The graph is stored symmetric, so "directed" avoids scipy converting it on every call.
-            _, pred = dijkstra(self.graphs[mode], directed=True, indices=dest, return_predecessors=True)
-            self._trees[key] = pred.astype(np.int32)
-        return self._trees[key]
+            _, pred = dijkstra(self.graphs[mode], directed=True, indices=dest, return_predecessors=True, limit=limit)
+            if pred[origin] >= 0 or origin == dest or limit == np.inf:
+                break
+            limit = limit * 4 if limit < 1e5 else np.inf
+        self._trees[key] = tree = pred.astype(np.int32)
+        self._tree_limit[key] = limit
+        return tree
 
     def route(self, a: Place, b: Place, mode: str) -> Route:
         """From building a to building b: walk to the road, along the graph, and to the door."""
@@ -180,7 +195,9 @@ class World:
         if b.kind == PlaceKind.HOME and a.kind != PlaceKind.HOME:
             # Route trees are rooted at destinations; everyone shares the tree of a pub, few share a home's.
             return self.route(b, a, mode).reversed()
-        pred = self._tree(b.node, "drive" if mode in ("car", "bus") else "walk")
+        pred = self._tree(
+            b.node, "drive" if mode in ("car", "bus") else "walk", a.node, math.hypot(a.x - b.x, a.y - b.y)
+        )
         path = [a.node]
         while path[-1] != b.node and pred[path[-1]] >= 0:
             path.append(int(pred[path[-1]]))
