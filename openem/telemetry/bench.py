@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,7 @@ def _django(env: dict[str, str], code: str) -> str:
     ).stdout.strip()
 
 
+ROUNDS = 3
 LATENCY_DEVICES = 1_000
 ENGINE_WORKERS = min(os.cpu_count() or 1, 4)
 WARM_UP_S = 5.0  # steady state first: the worker's first cycles load every tag
@@ -258,20 +260,28 @@ def bench_ingest(quick: bool) -> dict[str, Any]:
                 for worker in workers:
                     worker.kill()
                     worker.wait()
-            bodies = [_lines(k, batch) for k in range(0, total, batch)]
+            # Each rate is the median of ROUNDS rounds (new readings each time): this machine's speed
+            # varies from one minute to the next by more than the differences worth measuring.
             head = f"POST /ingest/v1/telemetry HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer {token}\r\n"
-            requests = [head.encode() + f"Content-Length: {len(b)}\r\n\r\n".encode() + b for b in bodies]
-            accepted, elapsed = _run_client(port, requests, connections=4)
-            fixes_per_s = accepted / elapsed
-            osmand = [
-                (
-                    f"POST /?id=PHONE-{i % 8}&lat=52.67&lon=-0.73&timestamp={1794830400 + i // 8}&accuracy=9 "
-                    "HTTP/1.1\r\nHost: b\r\nContent-Length: 0\r\n\r\n"
-                ).encode()
-                for i in range(osmand_n)
-            ]
-            done, elapsed = _run_client(port, osmand, connections=32)
-            osmand_per_s = done / elapsed
+            rates, accepted = [], 0
+            for r in range(ROUNDS):
+                bodies = [_lines(k, batch) for k in range(r * total, (r + 1) * total, batch)]
+                requests = [head.encode() + f"Content-Length: {len(b)}\r\n\r\n".encode() + b for b in bodies]
+                n, elapsed = _run_client(port, requests, connections=4)
+                accepted += n
+                rates.append(n / elapsed)
+            osmand_rates = []
+            for r in range(ROUNDS):
+                osmand = [
+                    (
+                        f"POST /?id=PHONE-{i % 8}&lat=52.67&lon=-0.73&timestamp={1794830400 + i // 8}&accuracy=9 "
+                        "HTTP/1.1\r\nHost: b\r\nContent-Length: 0\r\n\r\n"
+                    ).encode()
+                    for i in range(r * osmand_n, (r + 1) * osmand_n)
+                ]
+                done, elapsed = _run_client(port, osmand, connections=32)
+                osmand_rates.append(done / elapsed)
+            fixes_per_s, osmand_per_s = statistics.median(rates), statistics.median(osmand_rates)
         finally:
             receiver.kill()
             receiver.wait()
@@ -295,11 +305,14 @@ def bench_ingest(quick: bool) -> dict[str, Any]:
         "benchmark": "ingest",
         "fixes": accepted,
         "fixes_per_s": round(fixes_per_s),
+        "fixes_per_s_rounds": [round(r) for r in rates],
         "baseline_fixes_per_s": round(naive),
         "ratio": round(fixes_per_s / naive, 1),
         "osmand_requests_per_s": round(osmand_per_s),
+        "osmand_requests_per_s_rounds": [round(r) for r in osmand_rates],
         **latency,
-        "note": "SQLite, one receiver process (uvicorn, group commit); 5,000-line batches on 4 connections; "
+        "note": f"medians of {ROUNDS} rounds; SQLite, one receiver process (uvicorn, group commit); "
+        "5,000-line batches on 4 connections; "
         f"OsmAnd one fix a request on 32 connections; latency with {ENGINE_WORKERS} engine workers sharing "
         f"{LATENCY_DEVICES:,} tags",
     }
