@@ -416,7 +416,7 @@ class EngineWorker:
         result.devices = len(devices)
         return result
 
-    def run(self, interval_s: float = 1.0, stop_after: float | None = None) -> None:
+    def run(self, interval_s: float = 0.2, stop_after: float | None = None) -> None:
         began = time.monotonic()
         try:
             while stop_after is None or time.monotonic() - began < stop_after:

@@ -14,7 +14,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="one cycle, then exit")
-        parser.add_argument("--interval", type=float, default=1.0, help="seconds to wait when there is nothing new")
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=0.2,
+            help="seconds to wait when there is nothing new (a reading waits at most this long)",
+        )
         parser.add_argument(
             "--partition", type=int, default=None, help="with OPENEM_BUS: consume this partition of the readings stream"
         )
