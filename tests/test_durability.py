@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -172,8 +173,23 @@ def test_osmand_on_its_own_port(tmp_path):
         url = f"http://127.0.0.1:{port}/?id=PHONE-1&lat=52.67&lon=-0.73&timestamp=1794830400&accuracy=9&batt=80"
         with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=5) as resp:
             assert json.loads(resp.read())["accepted"] == 2
+        # What is not a reading is refused with a reason, and nothing is kept for it.
+        for path, method, status, says in [
+            ("/favicon.ico", "GET", 400, "send OsmAnd parameters"),
+            ("/ingest/v1/telemetry", "GET", 405, "POST"),
+            ("/ingest/v1/telemetry", "POST", 401, "gateway token"),
+        ]:
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{port}{path}", method=method, data=b"" if method == "POST" else None
+            )
+            try:
+                urllib.request.urlopen(req, timeout=5)
+                raise AssertionError(f"{method} {path} was accepted")
+            except urllib.error.HTTPError as exc:
+                assert exc.code == status and says in json.loads(exc.read())["error"], (path, exc.code)
     finally:
         proc.kill()
         proc.wait()
     con = sqlite3.connect(db)
     assert con.execute("select count(*) from telemetry_fix where device='PHONE-1'").fetchone() == (1,)
+    assert con.execute("select count(*) from telemetry_rejectedreading").fetchone() == (0,)

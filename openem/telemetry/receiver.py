@@ -238,6 +238,9 @@ class Receiver:
         params = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
         if body and b"=" in body:
             params.update(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
+        if not params:
+            # A browser or a probe, not a device: nothing to keep as a rejected reading.
+            raise Rejected(400, f"send OsmAnd parameters (id, lat, lon, timestamp) or POST {TELEMETRY_PATH}")
         result = await asyncio.wrap_future(
             writer.submit(lambda: prepare(osmand_items(params), Source.OSMAND, device_field="id"))
         )
