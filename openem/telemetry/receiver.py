@@ -132,9 +132,7 @@ class Writer:
             for work, future in waiting:
                 try:
                     done.append((work(), future))
-                except Rejected as exc:
-                    future.set_exception(exc)
-                except Exception as exc:  # reported to that request's sender
+                except Exception as exc:  # a Rejected request, or a failure: reported to that sender
                     future.set_exception(exc)
             group: list[tuple[Prepared, concurrent.futures.Future[IngestResult]]] = []
             rows = 0
