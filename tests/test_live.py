@@ -34,7 +34,7 @@ def test_live_mode_sends_nothing_before_it_was_measured_and_everything_is_accept
     from openem.telemetry.models import Reading
 
     config = SimConfig(people=6, days=2, seed=4, start="2026-11-16")
-    people, _ = plan(config, datetime(2026, 11, 16).date())
+    people = plan(config, datetime(2026, 11, 16).date())
     import_casefile(casefile.parse(case_file(people)), None, "test")
     now = datetime(2026, 11, 17, 12, 0, tzinfo=UTC).timestamp()
     clock = FakeClock(now)

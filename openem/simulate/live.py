@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from .profiles import SimConfig
-from .runner import plan, simulated_days
+from .runner import Simulation
 
 
 def post_lines(url: str, token: str, body: bytes) -> dict[str, object]:
@@ -43,7 +43,7 @@ def run_live(
     skip_before: float | None = None,
 ) -> int:
     start = date.fromisoformat(config.start) if config.start else date.today() - timedelta(days=config.days - 1)
-    people, timelines = plan(config, start)
+    sim = Simulation(config, start)
     wall0 = clock()
     paced_from = wall0 - live_from_h * 3600
     if skip_before is not None:
@@ -61,23 +61,26 @@ def run_live(
                 log(f"live: {len(result['rejected'])} readings rejected, e.g. {result['rejected'][0]}")  # type: ignore[index, arg-type]
             pending.clear()
 
-    for day, output in simulated_days(config, start, people, timelines):
-        for arrival, _device, lines in output.batches:
-            if skip_before is not None and arrival <= skip_before:
-                continue
-            if stop_at is not None and arrival > stop_at:
-                flush()
-                return sent
-            if arrival > paced_from:
-                # Accelerated until caught up with now, then real time; never before it was measured.
-                due = max(wall0 + (arrival - paced_from) / speed, arrival)
-                wait = due - clock()
-                if wait > 0:
+    try:
+        for day, output in sim.days():
+            for arrival, _device, lines in output.batches():
+                if skip_before is not None and arrival <= skip_before:
+                    continue
+                if stop_at is not None and arrival > stop_at:
                     flush()
-                    sleep(wait)
-            pending.append(lines)
-            if len(pending) >= 200:
-                flush()
-        flush()
-        log(f"live: day {day} sent, {sent} readings accepted so far")
+                    return sent
+                if arrival > paced_from:
+                    # Accelerated until caught up with now, then real time; never before it was measured.
+                    due = max(wall0 + (arrival - paced_from) / speed, arrival)
+                    wait = due - clock()
+                    if wait > 0:
+                        flush()
+                        sleep(wait)
+                pending.append(lines)
+                if len(pending) >= 200:
+                    flush()
+            flush()
+            log(f"live: day {day} sent, {sent} readings accepted so far")
+    finally:
+        sim.close()
     return sent

@@ -21,9 +21,10 @@ from shapely.geometry import LineString, Point
 from openem.engine.casefile import FORMAT
 
 from .profiles import Behaviour, SimConfig
-from .world import FROM_BNG, Place, World
+from .world import FROM_BNG, Place, World, travel_mode
 
 LONDON = ZoneInfo("Europe/London")
+NEAR_HOME_M = 100.0
 UTC = ZoneInfo("UTC")
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 TOWNS = {"Oakham": (486_100, 308_700), "Uppingham": (486_600, 299_700), "Cottesmore": (490_400, 313_700),
@@ -162,6 +163,7 @@ class SimPerson:
     devices: dict[str, str] = field(default_factory=dict)  # kind -> device id
     never_fitted: set[str] = field(default_factory=set)
     fitted_at: float = 0.0
+    inclusion_wanted: bool = False  # sketched with an inclusion zone in mind (the weekend-trip profile, licences)
 
     @property
     def exclusion(self) -> Zone | None:
@@ -212,12 +214,16 @@ def _straight_point(
         return None
     for frac in sorted(np.linspace(0.25, 0.75, 11), key=lambda _: rng.random()):
         d = total * frac
-        a, b = d - half_m, d + half_m
-        ax, ay = np.interp(a, dist, x), np.interp(a, dist, y)
-        bx, by = np.interp(b, dist, x), np.interp(b, dist, y)
-        if np.hypot(bx - ax, by - ay) > 0.97 * 2 * half_m:
+        # Straight over the whole stretch and close to the zone: fixes a minute (~700 m) apart either
+        # side of a bend at the zone would lie on a line that misses it.
+        if all(_chord(dist, x, y, d, h) > 0.985 * 2 * h for h in (half_m, half_m / 2)):
             return float(np.interp(d, dist, x)), float(np.interp(d, dist, y))
     return None
+
+
+def _chord(dist: np.ndarray, x: np.ndarray, y: np.ndarray, d: float, half_m: float) -> float:
+    a, b = d - half_m, d + half_m
+    return float(np.hypot(np.interp(b, dist, x) - np.interp(a, dist, x), np.interp(b, dist, y) - np.interp(a, dist, y)))
 
 
 class PopulationBuilder:
@@ -236,12 +242,23 @@ class PopulationBuilder:
             self._xy[key] = np.array([[q.x, q.y] for q in places])
         xy = self._xy[key]
         d = np.hypot(xy[:, 0] - x, xy[:, 1] - y)
-        order = np.argsort(d)
-        chosen = [places[i] for i in order[: k * 3] if max_m is None or d[i] <= max_m]
+        # Nothing within earshot of the home unit: an evening "out" next door would be heard as at home.
+        ok = np.flatnonzero((d > NEAR_HOME_M) & (d <= (np.inf if max_m is None else max_m)))
+        chosen = [places[i] for i in ok[np.argsort(d[ok])][: k * 3]]
         self.rng.shuffle(chosen)
         return chosen[:k]
 
     def build(self) -> list[SimPerson]:
+        """Everyone, with their orders. The same as ``sketch()`` then ``finish()`` for each person (which
+        several processes can share)."""
+        people = self.sketch()
+        for p in people:
+            self.finish(p)
+        return people
+
+    def sketch(self) -> list[SimPerson]:
+        """Everyone's profile, order type and places, from one random stream (orders of types are kept
+        balanced across the caseload), without their conditions."""
         behaviours = list(self.config.mix)
         weights = [self.config.mix[b] for b in behaviours]
         homes = self.world.homes
@@ -259,7 +276,7 @@ class PopulationBuilder:
             reach = 2_500 if inclusion else None
             work = None
             if self.rng.random() < 0.6 and not inclusion:
-                work = self._near(self.world.workplaces, home.x, home.y, 1, 12_000)[0]
+                work = next(iter(self._near(self.world.workplaces, home.x, home.y, 1, 12_000)), None)
             leisure = self._near(self.world.leisure, home.x, home.y, 3, reach) or [self.world.office]
             shops = self._near(self.world.shops, home.x, home.y, 2, reach) or leisure[:1]
             # A friend's house far enough away that the home unit cannot hear the tag from there.
@@ -271,14 +288,20 @@ class PopulationBuilder:
             person = SimPerson(
                 i, f"P{i + 1:04d}", name, behaviour, order_type, home, area, work, leisure, shops, friend
             )
-            self._conditions(person, inclusion)
+            person.inclusion_wanted = inclusion
             people.append(person)
         return people
 
+    def finish(self, p: SimPerson) -> None:
+        """A person's conditions and devices, from a random stream of their own: placing a victim's zone
+        away from the person's routes is the costly part of building a caseload, and this way any
+        process can do it for any person with the same result."""
+        self._conditions(p, p.inclusion_wanted, random.Random(self.config.seed * 1_000_033 + p.index))
+
     # ------------------------------------------------------------------ conditions
 
-    def _conditions(self, p: SimPerson, inclusion: bool) -> None:
-        b, t, rng = p.behaviour, p.order_type, self.rng
+    def _conditions(self, p: SimPerson, inclusion: bool, rng: random.Random) -> None:
+        b, t = p.behaviour, p.order_type
         order_start = self.start - timedelta(days=rng.randint(3, 40))
         length = {
             "community_order": 365,
@@ -316,7 +339,7 @@ class PopulationBuilder:
             add(curfew)
             p.curfew = curfew
         if gps and t in ("suspended_sentence_order", "licence", "parole_licence", "bail"):
-            self._exclusion_zone(p, add)
+            self._exclusion_zone(p, add, rng)
         if inclusion and t == "licence":
             x, y = p.home.x, p.home.y
             area, shape = _circle_area(x, y, 3_000)
@@ -397,18 +420,23 @@ class PopulationBuilder:
             p.never_fitted.add(rng.choice(sorted(p.devices)))
 
     def _routine_lines(self, p: SimPerson) -> list[LineString]:
+        """Every route of the person's ordinary days, as they would travel it: from home to each place
+        and between the places the way a day goes (to an appointment and back to work, on to the pub)."""
+        office, pub = self.world.office, p.leisure[0]
+        places = [q for q in [p.work, *p.leisure, *p.shops, office] if q is not None]
+        pairs = [(p.home, q) for q in places] + [(q, pub) for q in [p.work, *p.shops, office] if q is not None]
+        pairs += [(q, office) for q in [p.work, *p.shops] if q is not None]
+        if p.work is not None:
+            pairs.append((office, p.work))  # back to work after an appointment
         out = []
-        for dest in [p.work, *p.leisure, *p.shops, self.world.office]:
-            if dest is None:
-                continue
-            # Walking routes follow the same roads closely enough: car routes are what we check.
-            r = self.world.route(p.home, dest, "car")
+        for a, b in pairs:
+            r = self.world.route(a, b, travel_mode(a, b, self.config.seed))
             if len(r.x) > 1:
                 out.append(LineString(np.column_stack([r.x, r.y])))
         return out
 
-    def _exclusion_zone(self, p: SimPerson, add: Any) -> None:
-        rng, world = self.rng, self.world
+    def _exclusion_zone(self, p: SimPerson, add: Any, rng: random.Random) -> None:
+        world = self.world
         routine = shapely.union_all(self._routine_lines(p))
         p_home = Point(p.home.x, p.home.y)
         area: dict[str, Any] | None = None

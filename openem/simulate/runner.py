@@ -54,33 +54,126 @@ def default_start(days: int) -> date:
     return date.today() - timedelta(days=days)
 
 
-def plan(config: SimConfig, start: date, processes: int | None = None) -> tuple[list[SimPerson], list[Timeline]]:
-    """Everyone's timeline. Each person has a random stream of their own, so several processes plan the
-    same timelines as one; the people come back from them as planned (planning fills in some of their
-    details)."""
-    w = world()
-    people = PopulationBuilder(w, config, start).build()
-    days = [start + timedelta(days=i) for i in range(config.days)]
-    n = processes if processes is not None else default_processes(len(people))
-    if n <= 1:
-        return people, [_plan_person(config, p, days) for p in people]
-    global _PLANNING
-    _PLANNING = (config, people, days)
-    try:
-        with multiprocessing.get_context("fork").Pool(n) as pool:
-            timelines = pool.map(_plan_index, range(len(people)), chunksize=max(1, len(people) // (n * 8)))
-    finally:
-        _PLANNING = None
-    return [tl.person for tl in timelines], timelines
+def default_processes(people: int) -> int:
+    """One process per core (at most four) for a caseload big enough to be worth starting them."""
+    return min(os.cpu_count() or 1, 4) if people >= 50 else 1
 
 
-_PLANNING: tuple[SimConfig, list[SimPerson], list[date]] | None = None
+def device_width(people: int) -> int:
+    """Room for the longest device id ("GPS-0001"; more digits past 9,999 people)."""
+    return 4 + max(4, len(str(people)))
 
 
-def _plan_index(index: int) -> Timeline:
-    assert _PLANNING is not None
-    config, people, days = _PLANNING
-    return _plan_person(config, people[index], days)
+@dataclass
+class Day:
+    """One simulated day of the whole caseload: the upload batches of every device as one block of
+    bytes with their arrival times, and what happened (in people's order)."""
+
+    data: bytes
+    arrival: np.ndarray  # float seconds, one per batch
+    device: np.ndarray  # bytes, one per batch
+    offsets: np.ndarray  # batch k is data[offsets[k]:offsets[k + 1]]
+    truth: list[dict[str, Any]]
+    faults: list[dict[str, Any]]
+    readings: int
+    blind: list[tuple[str, float, float]]
+
+    def order(self) -> np.ndarray:
+        # (arrival, device) is unique within a day: the order does not depend on who simulated what.
+        return np.lexsort((self.device, self.arrival))
+
+    def telemetry(self) -> bytes:
+        """The day's readings as JSON Lines, in the order they arrive."""
+        view, off = memoryview(self.data), self.offsets.tolist()
+        return b"".join([view[off[k] : off[k + 1]] for k in self.order().tolist()])
+
+    def batches(self) -> Iterator[tuple[float, str, bytes]]:
+        """(arrival, device, lines) in the order they arrive."""
+        off = self.offsets
+        for k in self.order().tolist():
+            yield float(self.arrival[k]), self.device[k].decode(), self.data[off[k] : off[k + 1]]
+
+    @classmethod
+    def merge(cls, parts: list[_Part]) -> Day:
+        per_person = sorted((x for part in parts for x in part.per_person), key=lambda x: x[0])
+        lengths = np.concatenate([part.lengths for part in parts])
+        return cls(
+            data=b"".join(part.data for part in parts),
+            arrival=np.concatenate([part.arrival for part in parts]),
+            device=np.concatenate([part.device for part in parts]),
+            offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            truth=[v for _, truth, _ in per_person for v in truth],
+            faults=[f for _, _, faults in per_person for f in faults],
+            readings=sum(part.readings for part in parts),
+            blind=[b for part in parts for b in part.blind],
+        )
+
+
+@dataclass
+class _Part:
+    """One process's share of a day, packed to cross a pipe cheaply (a few large objects)."""
+
+    data: bytes
+    arrival: np.ndarray
+    device: np.ndarray
+    lengths: np.ndarray
+    per_person: list[tuple[int, list[dict[str, Any]], list[dict[str, Any]]]]  # (index, truth, faults)
+    readings: int
+    blind: list[tuple[str, float, float]]
+
+
+class _Share:
+    """The people one process owns. It finishes their orders, plans their timelines, works out what
+    they really did, and then simulates their devices day by day. Each person has random streams of
+    their own, so the result does not depend on how the caseload is shared between processes."""
+
+    def __init__(self, config: SimConfig, start: date, people: list[SimPerson], indices: range) -> None:
+        self.config, self.start = config, start
+        self.people = people
+        self.indices = indices
+        self.timelines: dict[int, Timeline] = {}
+        self.sim = DeviceSimulator(world(), config.faults, config.seed, device_width(len(people)))
+
+    def plan(self) -> list[tuple[int, SimPerson, list[dict[str, Any]]]]:
+        config = self.config
+        builder = PopulationBuilder(world(), config, self.start)
+        days = [self.start + timedelta(days=i) for i in range(config.days)]
+        first, last = days[0], days[-1]
+        t0, t1 = local_epoch(first, "00:00"), local_epoch(last, "24:00")
+        out = []
+        for index in self.indices:
+            p = self.people[index]
+            builder.finish(p)
+            tl = self.timelines[index] = _plan_person(config, p, days)
+            truth = behaviour_truth(tl, t0, t1, first, last)
+            for kind in sorted(p.never_fitted):
+                truth.append(violation(p, "not_fitted", "equipment", t0, None, None, device=p.devices[kind]))
+            out.append((index, p, truth))
+        return out
+
+    def day(self, day: date, i: int, d0: float, d1: float, outages: dict[str, tuple[float, float]]) -> _Part:
+        batches: list[tuple[float, str, bytes]] = []
+        per_person = []
+        readings = 0
+        blind: list[tuple[str, float, float]] = []
+        for index in self.indices:
+            tl = self.timelines[index]
+            out = DayOutput(batches=batches, blind=blind)
+            bad_today = any(d == day for d, _ in tl.bad_days)
+            self.sim.day(tl, i, d0, d1, outages.get(tl.person.area), out, bad_today)
+            readings += out.readings
+            if out.truth or out.faults:
+                per_person.append((index, out.truth, out.faults))
+        width = device_width(len(self.people))
+        return _Part(
+            data=b"".join([b[2] for b in batches]),
+            arrival=np.array([b[0] for b in batches], dtype=np.float64),
+            device=np.array([b[1] for b in batches], dtype=f"S{width}"),
+            lengths=np.array([len(b[2]) for b in batches], dtype=np.int64),
+            per_person=per_person,
+            readings=readings,
+            blind=blind,
+        )
 
 
 def _plan_person(config: SimConfig, p: SimPerson, days: list[date]) -> Timeline:
@@ -91,136 +184,104 @@ def _plan_person(config: SimConfig, p: SimPerson, days: list[date]) -> Timeline:
     return tl
 
 
-def simulated_days(
-    config: SimConfig,
-    start: date,
-    people: list[SimPerson],
-    timelines: list[Timeline],
-    faults: list[dict[str, Any]] | None = None,
-    processes: int | None = None,
-) -> Iterator[tuple[date, DayOutput]]:
-    """Every device's readings, a day at a time, sorted by arrival; network outages noted in faults.
+class Simulation:
+    """A caseload planned and simulated by one process per core. The processes are forked once the map
+    is loaded (they start with it in memory) and keep their people from planning to the last day; the
+    days are asked for all at once, so they simulate the next day while this process writes the last."""
 
-    With several processes each simulates a fixed share of the people (every device has its own random
-    stream per day and its state stays in one process), and their days are put back together in the
-    people's order: the output is the same whatever the number of processes."""
-    width = max([len(d) for p in people for d in p.devices.values()] + [8])
-    n = processes if processes is not None else default_processes(len(timelines))
-    rng = np.random.default_rng([config.seed, 7])
-    pool = _DayPool(config, timelines, width, n) if n > 1 else None
-    sim = DeviceSimulator(world(), config.faults, config.seed, width) if pool is None else None
-    try:
-        for i in range(config.days):
-            day = start + timedelta(days=i)
+    def __init__(self, config: SimConfig, start: date, processes: int | None = None) -> None:
+        self.config, self.start = config, start
+        sketched = PopulationBuilder(world(), config, start).sketch()
+        n = processes if processes is not None else default_processes(len(sketched))
+        self.n = max(1, min(n, len(sketched)))
+        self._local: _Share | None = None
+        self._conns: list[Any] = []
+        self._procs: list[Any] = []
+        if self.n == 1:
+            self._local = _Share(config, start, sketched, range(len(sketched)))
+            planned = self._local.plan()
+        else:
+            ctx = multiprocessing.get_context("fork")
+            for k in range(self.n):
+                parent, child = ctx.Pipe()
+                share = range(k, len(sketched), self.n)
+                proc = ctx.Process(target=_worker, args=(child, config, start, sketched, share), daemon=True)
+                proc.start()
+                child.close()
+                self._conns.append(parent)
+                self._procs.append(proc)
+            planned = [x for conn in self._conns for x in _receive(conn)]
+        planned.sort(key=lambda x: x[0])
+        self.people: list[SimPerson] = [p for _, p, _ in planned]
+        # What the people really did (behaviour, and devices never fitted), in the people's order.
+        self.truth: list[dict[str, Any]] = [v for _, _, truth in planned for v in truth]
+
+    def days(self, faults: list[dict[str, Any]] | None = None) -> Iterator[tuple[date, Day]]:
+        """Every device's readings, a day at a time; network outages noted in faults (all days' first)."""
+        rng = np.random.default_rng([self.config.seed, 7])
+        jobs = []
+        for i in range(self.config.days):
+            day = self.start + timedelta(days=i)
             d0, d1 = local_epoch(day, "00:00"), local_epoch(day, "24:00")
             outages: dict[str, tuple[float, float]] = {}
             for area in TOWNS:
-                if rng.random() < config.faults.network_outage_per_area_day:
+                if rng.random() < self.config.faults.network_outage_per_area_day:
                     s = d0 + rng.uniform(8, 20) * 3600
                     outages[area] = (s, s + rng.uniform(1, 3) * 3600)
                     if faults is not None:
                         faults.append(
                             {"fault": "network_outage", "area": area, "start": iso(s), "end": iso(outages[area][1])}
                         )
-            if pool is not None:
-                output = pool.day(day, i, d0, d1, outages)
-            else:
-                assert sim is not None
-                output = DayOutput()
-                for tl in timelines:
-                    _person_day(sim, tl, day, i, d0, d1, outages, output)
-            output.batches.sort(key=lambda b: (b[0], b[1]))
-            yield day, output
-    finally:
-        if pool is not None:
-            pool.close()
-
-
-def default_processes(people: int) -> int:
-    """One process per core (at most four) for a caseload big enough to be worth starting them."""
-    return min(os.cpu_count() or 1, 4) if people >= 50 else 1
-
-
-def _person_day(
-    sim: DeviceSimulator,
-    tl: Timeline,
-    day: date,
-    i: int,
-    d0: float,
-    d1: float,
-    outages: dict[str, tuple[float, float]],
-    output: DayOutput,
-) -> None:
-    bad_today = any(d == day for d, _ in tl.bad_days)
-    sim.day(tl, i, d0, d1, outages.get(tl.person.area), output, bad_today)
-
-
-class _DayPool:
-    """Worker processes (forked: they start with the world and the timelines already in memory), each
-    simulating the same people every day."""
-
-    def __init__(self, config: SimConfig, timelines: list[Timeline], width: int, n: int) -> None:
-        ctx = multiprocessing.get_context("fork")
-        self.n = n
-        self.count = len(timelines)
-        self.conns = []
-        self.procs = []
-        for k in range(n):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_day_worker, args=(child, config, timelines, width, k, n), daemon=True)
-            proc.start()
-            child.close()
-            self.conns.append(parent)
-            self.procs.append(proc)
-
-    def day(self, day: date, i: int, d0: float, d1: float, outages: dict[str, tuple[float, float]]) -> DayOutput:
-        for conn in self.conns:
-            conn.send((day, i, d0, d1, outages))
-        parts: list[DayOutput | None] = [None] * self.count
-        for conn in self.conns:
-            reply = conn.recv()
-            if isinstance(reply, BaseException):
-                raise RuntimeError("a simulator process failed") from reply
-            for index, out in reply:
-                parts[index] = out
-        output = DayOutput()
-        for out in parts:
-            assert out is not None
-            output.batches += out.batches
-            output.truth += out.truth
-            output.faults += out.faults
-            output.readings += out.readings
-            output.blind += out.blind
-        return output
+            jobs.append((day, i, d0, d1, outages))
+        try:
+            if self._local is not None:
+                for job in jobs:
+                    yield job[0], Day.merge([self._local.day(*job)])
+                return
+            for conn in self._conns:
+                conn.send(jobs)
+            for job in jobs:
+                yield job[0], Day.merge([_receive(conn) for conn in self._conns])
+        finally:
+            self.close()
 
     def close(self) -> None:
-        for conn in self.conns:
+        for conn in self._conns:
             with contextlib.suppress(OSError):
-                conn.send(None)
-        for proc in self.procs:
-            proc.join(timeout=5)
+                conn.close()
+        for proc in self._procs:
+            proc.join(timeout=0.5)
             if proc.is_alive():
                 proc.terminate()
+                proc.join(timeout=5)
+        self._conns, self._procs = [], []
 
 
-def _day_worker(conn: Any, config: SimConfig, timelines: list[Timeline], width: int, k: int, n: int) -> None:
-    sim = DeviceSimulator(world(), config.faults, config.seed, width)
-    mine = range(k, len(timelines), n)
-    while True:
-        job = conn.recv()
-        if job is None:
-            return
-        day, i, d0, d1, outages = job
-        try:
-            reply = []
-            for index in mine:
-                out = DayOutput()
-                _person_day(sim, timelines[index], day, i, d0, d1, outages, out)
-                reply.append((index, out))
-            conn.send(reply)
-        except BaseException as exc:  # the parent raises it
+def _receive(conn: Any) -> Any:
+    reply = conn.recv()
+    if isinstance(reply, BaseException):
+        raise RuntimeError("a simulator process failed") from reply
+    return reply
+
+
+def _worker(conn: Any, config: SimConfig, start: date, people: list[SimPerson], share: range) -> None:
+    try:
+        worker = _Share(config, start, people, share)
+        conn.send(worker.plan())
+        for job in conn.recv():
+            conn.send(worker.day(*job))
+    except (EOFError, BrokenPipeError):
+        return  # the parent stopped early (a live feed told to stop)
+    except BaseException as exc:  # the parent raises it
+        with contextlib.suppress(OSError):
             conn.send(exc)
-            return
+
+
+def plan(config: SimConfig, start: date, processes: int | None = 1) -> list[SimPerson]:
+    """Everyone, with their orders and devices, as the simulation would plan them."""
+    sim = Simulation(config, start, processes)
+    sim.close()
+    return sim.people
 
 
 def simulate(
@@ -233,24 +294,17 @@ def simulate(
     began = time.perf_counter()
     start = date.fromisoformat(config.start) if config.start else default_start(config.days)
     out.mkdir(parents=True, exist_ok=True)
-    people, timelines = plan(config, start, processes)
+    sim = Simulation(config, start, processes)
+    people = sim.people
     (out / CASES).write_text(json.dumps(case_file(people, practitioners, team), indent=1) + "\n")
-    first, last = start, start + timedelta(days=config.days - 1)
-    t0, t1 = local_epoch(first, "00:00"), local_epoch(last, "24:00")
-    truth: list[dict[str, Any]] = []
+    truth = list(sim.truth)
     faults: list[dict[str, Any]] = []
-    for tl in timelines:
-        truth.extend(behaviour_truth(tl, t0, t1, first, last))
-        for kind in sorted(tl.person.never_fitted):
-            truth.append(
-                violation(tl.person, "not_fitted", "equipment", t0, None, None, device=tl.person.devices[kind])
-            )
     readings = 0
     device_days = config.days * sum(1 for p in people for k in p.devices if k not in p.never_fitted)
     blind: dict[str, list[tuple[float, float]]] = {}
     with open(out / TELEMETRY, "wb") as fh:
-        for _day, output in simulated_days(config, start, people, timelines, faults, processes):
-            fh.write(b"".join(b[2] for b in output.batches))
+        for _day, output in sim.days(faults):
+            fh.write(output.telemetry())
             readings += output.readings
             truth.extend(output.truth)
             faults.extend(output.faults)

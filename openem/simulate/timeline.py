@@ -17,7 +17,7 @@ from openem.engine.schedule import Window, occurrences
 
 from .population import SimPerson, local_epoch
 from .profiles import Behaviour, SimConfig
-from .world import Place, Route, World
+from .world import Place, Route, World, travel_mode
 
 MIN = 60.0
 HOUR = 3600.0
@@ -138,14 +138,7 @@ class DayPlanner:
         return self.world.route(a, b, self._mode(a, b)).duration_s
 
     def _mode(self, a: Place, b: Place) -> str:
-        d = float(np.hypot(a.x - b.x, a.y - b.y))
-        # Deterministic per pair, so the same trip is made the same way there and back.
-        r = random.Random(hash((round(a.x), round(a.y), round(b.x), round(b.y))) ^ self.config.seed).random()
-        if d < 1_200:
-            return "walk"
-        if d < 4_000:
-            return "bicycle" if r < 0.35 else "bus" if r < 0.5 else "car"
-        return "bus" if r < 0.2 else "car"
+        return travel_mode(a, b, self.config.seed)
 
     def _curfew_bounds(self, day: date) -> tuple[float | None, float | None]:
         """(morning end of last night's curfew, start of tonight's curfew) as epochs, if any."""

@@ -8,6 +8,7 @@ route tree is computed once per destination and shared by everyone going there.
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -70,6 +71,19 @@ class Route:
 
     def reversed(self) -> Route:
         return Route(self.x[::-1].copy(), self.y[::-1].copy(), self.t[-1] - self.t[::-1])
+
+
+def travel_mode(a: Place, b: Place, seed: int) -> str:
+    """How someone gets from a to b: walked if short, then by bicycle, bus or car. Deterministic per
+    pair of places, so the same trip is made the same way there and back."""
+    d = float(np.hypot(a.x - b.x, a.y - b.y))
+    pair = sorted([(round(a.x), round(a.y)), (round(b.x), round(b.y))])
+    r = random.Random(hash(tuple(pair)) ^ seed).random()  # hashes of ints are not salted per process
+    if d < 1_200:
+        return "walk"
+    if d < 4_000:
+        return "bicycle" if r < 0.35 else "bus" if r < 0.5 else "car"
+    return "bus" if r < 0.2 else "car"
 
 
 class World:

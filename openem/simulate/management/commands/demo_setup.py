@@ -30,7 +30,7 @@ def demo_config(people: int = 36, seed: int = 1, today: date | None = None) -> S
 def demo_case_file(people: int = 36, seed: int = 1, today: date | None = None) -> dict[str, Any]:
     """The demo caseload: the simulator's people in Rutland, split between the two demo practitioners."""
     config = demo_config(people, seed, today)
-    sim_people, _ = plan(config, date.fromisoformat(config.start))
+    sim_people = plan(config, date.fromisoformat(config.start))
     return case_file(sim_people, ("alex.practitioner", "bea.practitioner"), TEAM)
 
 
