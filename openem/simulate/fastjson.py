@@ -18,19 +18,37 @@ def _const(text: bytes, n: int) -> np.ndarray:
     return np.broadcast_to(np.frombuffer(text, dtype=np.uint8), (n, len(text)))
 
 
+_LUT3 = np.frombuffer(b"".join(b"%03d" % k for k in range(1000)), dtype=np.uint8).reshape(1000, 3)
+_POW10 = 10 ** np.arange(1, 19, dtype=np.int64)
+
+
+def _zero_padded(a: np.ndarray, width: int) -> np.ndarray:
+    """Non-negative integers as zero-padded decimals, three digits at a time from a table."""
+    chunks = -(-width // 3)
+    parts = [_LUT3[(a // 1000**k) % 1000] for k in range(chunks - 1, -1, -1)]
+    out = np.concatenate(parts, axis=1) if chunks > 1 else parts[0]
+    return out[:, 3 * chunks - width :]
+
+
+def _leading(width: int) -> np.ndarray:
+    # Row k: the first k of width places are blank.
+    return np.arange(width)[None, :] < np.arange(width + 1)[:, None]
+
+
+_LEADING = {w: _leading(w) for w in range(1, 19)}
+
+
 def _int_digits(values: np.ndarray, width: int, signed: bool = False) -> np.ndarray:
     """Right-aligned decimal integers (with a leading minus when negative), space-padded."""
     v = np.asarray(values, dtype=np.int64)
     a = np.abs(v)
-    pow10 = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
-    out = _DIGITS[(a[:, None] // pow10) % 10]
-    leading = (a[:, None] < pow10) & (pow10 > 1)
-    out[leading] = SPACE
+    out = np.ascontiguousarray(_zero_padded(a, width))
+    blanks = width - (np.searchsorted(_POW10, a, side="right") + 1)
+    out[_LEADING[width][np.maximum(blanks, 0)]] = SPACE
     if signed and (v < 0).any():
         # The minus goes just before the first digit: the last leading blank.
-        ndig = width - leading.sum(axis=1)
         rows = np.flatnonzero(v < 0)
-        out[rows, width - ndig[rows] - 1] = MINUS
+        out[rows, blanks[rows] - 1] = MINUS
     return out
 
 
@@ -46,8 +64,7 @@ def _fixed(values: np.ndarray, int_width: int, decimals: int) -> np.ndarray:
     zero_neg = neg & (ip == 0)
     if zero_neg.any():
         left[zero_neg, int_width - 2] = MINUS
-    frac = _int_digits(fp, decimals)
-    frac[frac == SPACE] = ord("0")
+    frac = _zero_padded(fp, decimals)
     return np.concatenate([left, _const(b".", len(a)), frac], axis=1)
 
 
@@ -97,9 +114,7 @@ def _iso_utc(epoch_s: np.ndarray) -> np.ndarray:
 
 
 def _zeros(v: np.ndarray, width: int) -> np.ndarray:
-    out = _int_digits(v, width)
-    out[out == SPACE] = ord("0")
-    return out
+    return _zero_padded(np.asarray(v, dtype=np.int64), width)
 
 
 def fix_lines(

@@ -437,7 +437,8 @@ class PopulationBuilder:
 
     def _exclusion_zone(self, p: SimPerson, add: Any, rng: random.Random) -> None:
         world = self.world
-        routine = shapely.union_all(self._routine_lines(p))
+        # A collection, not a union: distance to it is all we need, and noding the routes costs.
+        routine = shapely.multilinestrings(self._routine_lines(p))
         p_home = Point(p.home.x, p.home.y)
         area: dict[str, Any] | None = None
         shape: Any = None

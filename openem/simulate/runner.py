@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -82,10 +82,22 @@ class Day:
         # (arrival, device) is unique within a day: the order does not depend on who simulated what.
         return np.lexsort((self.device, self.arrival))
 
-    def telemetry(self) -> bytes:
-        """The day's readings as JSON Lines, in the order they arrive."""
-        view, off = memoryview(self.data), self.offsets.tolist()
-        return b"".join([view[off[k] : off[k + 1]] for k in self.order().tolist()])
+    def runs(self) -> list[tuple[int, int]]:
+        """The day's telemetry in arrival order as (start, end) ranges of ``data``. Each process sends its
+        batches already in order and owns a block of consecutive people, and every tag of a kind uploads
+        at the same instants, so the day is a few hundred runs, not one range per batch."""
+        if not len(self.arrival):
+            return []
+        order = self.order()
+        s, e = self.offsets[:-1][order], self.offsets[1:][order]
+        breaks = np.flatnonzero(s[1:] != e[:-1]) + 1
+        return list(zip(s[np.r_[0, breaks]].tolist(), e[np.r_[breaks - 1, len(e) - 1]].tolist(), strict=True))
+
+    def write(self, fh: BinaryIO) -> None:
+        """Append the day's readings as JSON Lines, in the order they arrive."""
+        view = memoryview(self.data)
+        for a, b in self.runs():
+            fh.write(view[a:b])
 
     def batches(self) -> Iterator[tuple[float, str, bytes]]:
         """(arrival, device, lines) in the order they arrive."""
@@ -164,6 +176,7 @@ class _Share:
             readings += out.readings
             if out.truth or out.faults:
                 per_person.append((index, out.truth, out.faults))
+        batches.sort(key=lambda b: (b[0], b[1]))
         width = device_width(len(self.people))
         return _Part(
             data=b"".join([b[2] for b in batches]),
@@ -204,7 +217,8 @@ class Simulation:
             ctx = multiprocessing.get_context("fork")
             for k in range(self.n):
                 parent, child = ctx.Pipe()
-                share = range(k, len(sketched), self.n)
+                # Blocks of consecutive people: their batches, each block in order, interleave in long runs.
+                share = range(k * len(sketched) // self.n, (k + 1) * len(sketched) // self.n)
                 proc = ctx.Process(target=_worker, args=(child, config, start, sketched, share), daemon=True)
                 proc.start()
                 child.close()
@@ -304,7 +318,7 @@ def simulate(
     blind: dict[str, list[tuple[float, float]]] = {}
     with open(out / TELEMETRY, "wb") as fh:
         for _day, output in sim.days(faults):
-            fh.write(output.telemetry())
+            output.write(fh)
             readings += output.readings
             truth.extend(output.truth)
             faults.extend(output.faults)

@@ -8,7 +8,6 @@ route tree is computed once per destination and shared by everyone going there.
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -78,7 +77,8 @@ def travel_mode(a: Place, b: Place, seed: int) -> str:
     pair of places, so the same trip is made the same way there and back."""
     d = float(np.hypot(a.x - b.x, a.y - b.y))
     pair = sorted([(round(a.x), round(a.y)), (round(b.x), round(b.y))])
-    r = random.Random(hash(tuple(pair)) ^ seed).random()  # hashes of ints are not salted per process
+    # A number in [0, 1) from the pair and the seed (hashes of ints are not salted per process).
+    r = ((hash((*pair, seed)) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFF) / 2**48
     if d < 1_200:
         return "walk"
     if d < 4_000:
@@ -130,7 +130,10 @@ class World:
         drive_cost = np.where(v > 0, length / np.maximum(v, 1e-6), length / WALK_MPS * 3)
         drive = coo_matrix((drive_cost, (s, d)), shape=(n, n)).tocsr()
         self.graphs: dict[str, csr_matrix] = {"walk": walk, "drive": drive}
-        self.edge_speed = {"drive": csr_matrix(coo_matrix((np.where(v > 0, v, WALK_MPS), (s, d)), shape=(n, n)))}
+        # Speed of each road edge, looked up by the key u * n + v (sorted): a path's speeds in one searchsorted.
+        key = s.astype(np.int64) * n + d
+        order = np.argsort(key)
+        self._edge_key, self._edge_speed = key[order], np.where(v > 0, v, WALK_MPS)[order]
         self.node_tree = cKDTree(np.column_stack([nx[self.in_main], ny[self.in_main]]))
         self.main_nodes = np.flatnonzero(self.in_main)
 
@@ -222,8 +225,8 @@ class World:
         if mode in ("car", "bus"):
             speeds = np.full(len(seg), WALK_MPS)
             if len(nodes) > 1:
-                es = np.asarray(self.edge_speed["drive"][nodes[:-1], nodes[1:]]).ravel()
-                es = np.where(es > 0, es, WALK_MPS)
+                wanted = nodes[:-1].astype(np.int64) * len(self.node_x) + nodes[1:]
+                es = self._edge_speed[np.searchsorted(self._edge_key, wanted)]
                 # Town traffic: cars rarely hold the road's typical speed; buses stop.
                 speeds[1:-1] = es * (0.8 if mode == "car" else 0.55)
         else:
