@@ -69,6 +69,7 @@ class DeviceSimulator:
         self.device_width = device_width
         self.town_xy = np.array(list(TOWNS.values()))
         self.bad_today = False
+        self._zone_cache: dict[int, tuple[Any, Any]] = {}
 
     def _rng(self, *key: int | str) -> np.random.Generator:
         # One stream per (device, day): the output does not depend on the order of the work.
@@ -219,7 +220,7 @@ class DeviceSimulator:
             fx, fy, _ = tl.positions(fine)
             inside = np.zeros(len(fine), dtype=bool)
             for z in zones:
-                inside |= shapely.contains_xy(z.buffer(30), fx, fy)
+                inside |= shapely.contains_xy(self._near_zone(z), fx, fy)
             if inside.any():
                 extra = fine[inside]
                 k = np.clip(np.searchsorted(t, extra, side="right") - 1, 0, len(t) - 1)
@@ -267,6 +268,16 @@ class DeviceSimulator:
         seq = st.seq + np.arange(int(keep.sum()))
         st.seq += int(keep.sum())
         return (t[keep], lat, lon, np.round(acc[keep], 1), seq)
+
+    def _near_zone(self, zone: Any) -> Any:
+        """The zone and 30 m around it, where a tag fixes every 15 s (prepared once per zone)."""
+        key = id(zone)
+        held = self._zone_cache.get(key)
+        if held is None or held[0] is not zone:
+            near = zone.buffer(30)
+            shapely.prepare(near)
+            held = self._zone_cache[key] = (zone, near)
+        return held[1]
 
     @staticmethod
     def _stay_lengths(tl: Timeline, t: np.ndarray) -> np.ndarray:
@@ -410,16 +421,16 @@ class DeviceSimulator:
             data = block.tobytes()
             arr = arrival(t)
             bounds = np.concatenate([[0], np.flatnonzero(np.diff(arr)) + 1, [len(t)]])
-            for a0, a1 in itertools.pairwise(bounds):
-                # Now and then a device sends its buffer newest first.
-                reverse = rng.random() < 0.03
+            # Now and then a device sends its buffer newest first.
+            reversed_ = (rng.random(len(bounds) - 1) < 0.03).tolist()
+            for (a0, a1), reverse in zip(itertools.pairwise(bounds.tolist()), reversed_, strict=True):
                 chunk = block[a0:a1][::-1].tobytes() if reverse else data[a0 * width : a1 * width]
                 groups.setdefault(float(arr[a0]), []).append(chunk)
             out.readings += len(t)
         if lines:
             times = np.array([x[0] for x in lines])
-            for a, (_, text) in zip(arrival(times), lines, strict=True):
-                groups.setdefault(float(a), []).append(text.encode() + b"\n")
+            for a, (_, text) in zip(arrival(times).tolist(), lines, strict=True):
+                groups.setdefault(a, []).append(text.encode() + b"\n")
             out.readings += len(lines)
         for a, parts in groups.items():
             out.batches.append((a, device, b"".join(parts)))

@@ -69,9 +69,17 @@ class Timeline:
         indoors = np.zeros(len(t), dtype=bool)
         starts = np.array([s.start for s in self.segments])
         idx = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(self.segments) - 1)
-        for k in np.unique(idx):
+        if len(t) > 1 and (np.diff(t) >= 0).all():
+            # Times in order (as the devices ask): each segment's times are one slice.
+            ks = np.arange(idx[0], idx[-1] + 1)
+            bounds = np.searchsorted(idx, np.append(ks, ks[-1] + 1))
+            spans = [
+                (int(k), slice(int(a), int(b))) for k, a, b in zip(ks, bounds[:-1], bounds[1:], strict=True) if b > a
+            ]
+        else:
+            spans = [(int(k), idx == k) for k in np.unique(idx)]
+        for k, mask in spans:
             seg = self.segments[k]
-            mask = idx == k
             if isinstance(seg, Stay):
                 x[mask], y[mask] = seg.place.x, seg.place.y
                 indoors[mask] = True
