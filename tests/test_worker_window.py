@@ -60,3 +60,16 @@ def test_windowed_worker_stores_what_a_full_replay_finds(tmp_path: Path, monkeyp
     }
     assert len(expected) > 5
     assert stored == expected, (sorted(stored - expected)[:5], sorted(expected - stored)[:5])
+
+
+def test_the_window_keeps_a_violation_cut_short_by_a_flat_battery_whole() -> None:
+    from openem.telemetry.worker import CONTEXT_S, window_start
+
+    h = 3600.0
+    # A curfew absence from 19:00 ends at 06:19 when the tag goes flat; it is charged again at 19:09.
+    absence, flat = (19 * h, 30.3 * h), (30.3 * h, None)
+    edge = 43.15 * h - 12 * h
+    # The flat battery is open, the absence it cut short reaches into the hour before it: both whole.
+    assert window_start(edge, [absence, flat]) == 19 * h - CONTEXT_S
+    # Nothing open or recent: the window's edge and the hour before it.
+    assert window_start(edge, [(2 * h, 3 * h)]) == edge - CONTEXT_S

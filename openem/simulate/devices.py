@@ -96,7 +96,8 @@ class DeviceSimulator:
             start = max(d0, p.fitted_at)
             if kind in p.never_fitted or start >= d1:
                 continue
-            lines: list[tuple[float, str]] = []
+            lines: list[tuple[float, str]] = []  # the occasional reading, one at a time
+            blocks: list[tuple[np.ndarray, np.ndarray]] = []  # regular readings: (times, lines matrix)
             fixes: tuple[np.ndarray, ...] | None = None
             silent = None
             if rng.random() < self.faults.device_silent and not bad_today:
@@ -105,9 +106,9 @@ class DeviceSimulator:
                 out.truth.append(violation(p, "no_signal", EQUIPMENT, silent[0], silent[1], None, device=device))
                 out.blind.append((device, silent[0], silent[1]))
             if kind == "gps":
-                fixes = self._gps(tl, device, st, rng, start, d1, silent, lines, out)
+                fixes = self._gps(tl, device, st, rng, start, d1, silent, lines, blocks, out)
             elif kind == "rf":
-                self._rf(tl, device, st, rng, start, d1, silent, lines, out)
+                self._rf(tl, device, st, rng, start, d1, silent, lines, blocks, out)
             else:
                 self._alcohol(tl, device, rng, start, d1, silent, lines, out)
             for k, s, e in tl.tampers:
@@ -128,7 +129,7 @@ class DeviceSimulator:
                             ),
                         )
                     )
-            self._batches(device, kind, rng, lines, fixes, outage, out)
+            self._batches(device, kind, rng, lines, blocks, fixes, outage, out)
 
     # ---------------------------------------------------------------- GPS tag
 
@@ -171,6 +172,7 @@ class DeviceSimulator:
         d1: float,
         silent: tuple[float, float] | None,
         lines: list[tuple[float, str]],
+        blocks: list[tuple[np.ndarray, np.ndarray]],
         out: DayOutput,
     ) -> tuple[np.ndarray, ...]:
         p, f = tl.person, self.faults
@@ -197,22 +199,16 @@ class DeviceSimulator:
         alive = powered.copy()
         if silent:
             alive &= ~((t >= silent[0]) & (t < silent[1]))
-        # Power and heartbeat readings.
-        picks = np.union1d(np.arange(0, len(t), 30), np.arange(7, len(t), 15))
-        stamps = dict(zip(picks.tolist(), _iso_many(t[picks]), strict=True))
-        for i in range(0, len(t), 30):
-            if alive[i]:
-                charging = "true" if pct[min(i + 1, len(pct) - 1)] > pct[i] else "false"
-                lines.append(
-                    (
-                        t[i],
-                        f'{{"device": "{device}", "time": "{stamps[i]}", "type": "power", '
-                        f'"battery_pct": {int(pct[i])}, "charging": {charging}}}',
-                    )
-                )
-        for i in range(7, len(t), 15):
-            if alive[i]:
-                lines.append((t[i], f'{{"device": "{device}", "time": "{stamps[i]}", "type": "heartbeat"}}'))
+        # Power readings every 30 minutes and heartbeats every 15, while the tag is alive.
+        w = self.device_width
+        power = np.arange(0, len(t), 30)
+        power = power[alive[power]]
+        charging = pct[np.minimum(power + 1, len(pct) - 1)] > pct[power]
+        stamps = np.round(t[power]).astype(np.int64)
+        blocks.append((t[power], fastjson.power_lines(device, stamps, pct[power].astype(np.int64), charging, w)))
+        beats = np.arange(7, len(t), 15)
+        beats = beats[alive[beats]]
+        blocks.append((t[beats], fastjson.heartbeat_lines(device, np.round(t[beats]).astype(np.int64), w)))
         zones = [z.shape for z in p.zones if z.kind == "exclusion_zone" and z.monitored]
         if zones:
             # Tags hold their zones and fix every 15 s while inside one (as Attenti and SCRAM do).
@@ -246,10 +242,9 @@ class DeviceSimulator:
             g1 = g0 + rng.uniform(2, 10) * MIN
             has_fix &= ~((t >= g0) & (t < g1))
             out.blind.append((device, g0, g1))  # what happened wholly inside a gap, no fix could show
-        near_town = (
-            np.min(np.hypot(x[:, None] - self.town_xy[None, :, 0], y[:, None] - self.town_xy[None, :, 1]), axis=1)
-            < 1500
-        )
+        near_town = np.zeros(len(t), dtype=bool)
+        for tx, ty in self.town_xy.tolist():
+            near_town |= (x - tx) ** 2 + (y - ty) ** 2 < 1500.0**2
         acc = np.clip(rng.lognormal(np.log(7.0), 0.4, len(t)) * np.where(near_town, 1.4, 1.0), 3, 50)
         acc = np.where(indoors, rng.uniform(20, 60, len(t)), acc)
         sigma = acc / 2.45
@@ -298,6 +293,7 @@ class DeviceSimulator:
         d1: float,
         silent: tuple[float, float] | None,
         lines: list[tuple[float, str]],
+        blocks: list[tuple[np.ndarray, np.ndarray]],
         out: DayOutput,
     ) -> None:
         p, f = tl.person, self.faults
@@ -331,9 +327,8 @@ class DeviceSimulator:
         status = np.arange(0, len(t), 60)  # every 30 minutes
         picks = np.union1d(changes, status)
         picks = picks[alive[picks]]
-        for i, stamp in zip(picks, _iso_many(t[picks]), strict=True):
-            state = "true" if in_range[i] else "false"
-            lines.append((t[i], f'{{"device": "{device}", "time": "{stamp}", "type": "rf", "in_range": {state}}}'))
+        stamps = np.round(t[picks]).astype(np.int64)
+        blocks.append((t[picks], fastjson.rf_lines(device, stamps, in_range[picks], self.device_width)))
         unplug = None
         if rng.random() < f.home_unit_unplugged and not self.bad_today:
             s = d0 + rng.uniform(8, 20) * HOUR
@@ -400,6 +395,7 @@ class DeviceSimulator:
         kind: str,
         rng: np.random.Generator,
         lines: list[tuple[float, str]],
+        blocks: list[tuple[np.ndarray, np.ndarray]],
         fixes: tuple[np.ndarray, ...] | None,
         outage: tuple[float, float] | None,
         out: DayOutput,
@@ -427,6 +423,15 @@ class DeviceSimulator:
                 chunk = block[a0:a1][::-1].tobytes() if reverse else data[a0 * width : a1 * width]
                 groups.setdefault(float(arr[a0]), []).append(chunk)
             out.readings += len(t)
+        for times, matrix in blocks:
+            if not len(times):
+                continue
+            width, data = matrix.shape[1], matrix.tobytes()
+            arr = arrival(times)
+            bounds = np.concatenate([[0], np.flatnonzero(np.diff(arr)) + 1, [len(times)]]).tolist()
+            for a0, a1 in itertools.pairwise(bounds):
+                groups.setdefault(float(arr[a0]), []).append(data[a0 * width : a1 * width])
+            out.readings += len(times)
         if lines:
             times = np.array([x[0] for x in lines])
             for a, (_, text) in zip(arrival(times).tolist(), lines, strict=True):

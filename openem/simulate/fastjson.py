@@ -10,6 +10,8 @@ whole clock time, per gathered integer).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 SPACE, MINUS = ord(" "), ord("-")
@@ -117,23 +119,77 @@ def _put_iso(out: np.ndarray, col: int, epoch_s: np.ndarray) -> None:
         out[:, col + offset] = ord(char)
 
 
-def _template(parts: list[bytes | int]) -> tuple[np.ndarray, list[int]]:
-    """A row of constant bytes with room (ints: widths) for the fields, and the fields' columns."""
+@dataclass
+class Iso:
+    epoch_s: np.ndarray  # whole seconds
+
+
+@dataclass
+class Int:
+    values: np.ndarray
+    width: int
+
+
+@dataclass
+class Fixed:
+    values: np.ndarray
+    int_width: int
+    decimals: int
+
+
+@dataclass
+class Bool:
+    values: np.ndarray  # written "true " or "false": a space before the next token is valid JSON
+
+
+Field = Iso | Int | Fixed | Bool
+
+
+def _width(f: Field) -> int:
+    if isinstance(f, Iso):
+        return ISO_WIDTH
+    if isinstance(f, Int):
+        return f.width
+    if isinstance(f, Fixed):
+        return f.int_width + 1 + f.decimals
+    return 5
+
+
+def lines(n: int, parts: list[bytes | Field]) -> np.ndarray:
+    """n lines of constant bytes and fields, as an (n, width) uint8 matrix: a template row copied n
+    times, then each field's columns written in place."""
     row = bytearray()
-    cols = []
+    placed: list[tuple[int, Field]] = []
     for p in parts:
-        if isinstance(p, int):
-            cols.append(len(row))
-            row += b"0" * p
-        else:
+        if isinstance(p, bytes):
             row += p
-    return np.frombuffer(bytes(row), dtype=np.uint8), cols
-
-
-def _filled(row: np.ndarray, n: int) -> np.ndarray:
+        else:
+            placed.append((len(row), p))
+            row += b" " * _width(p)
     out = np.empty((n, len(row)), dtype=np.uint8)
-    out[:] = row
+    out[:] = np.frombuffer(bytes(row), dtype=np.uint8)
+    if not n:
+        return out
+    for col, f in placed:
+        if isinstance(f, Iso):
+            _put_iso(out, col, f.epoch_s)
+        elif isinstance(f, Int):
+            _put_int(out, col, f.values, f.width)
+        elif isinstance(f, Fixed):
+            _put_fixed(out, col, f.values, f.int_width, f.decimals)
+        else:
+            v = np.asarray(f.values, dtype=bool)
+            out[v, col : col + 5] = _TRUE
+            out[~v, col : col + 5] = _FALSE
     return out
+
+
+_TRUE, _FALSE = np.frombuffer(b"true ", dtype=np.uint8), np.frombuffer(b"false", dtype=np.uint8)
+
+
+def _device(device: str, width: int) -> bytes:
+    dev = device.encode()
+    return b'{"device":"' + dev + b'"' + b" " * max(0, width - len(dev))
 
 
 def fix_lines(
@@ -146,19 +202,25 @@ def fix_lines(
     device_width: int = 16,
 ) -> np.ndarray:
     """Telemetry ``fix`` lines as a (n, width) uint8 matrix; ``.tobytes()`` is valid JSON Lines."""
-    dev = device.encode()
-    pad = b" " * max(0, device_width - len(dev))
-    head = b'{"device":"' + dev + b'"' + pad + b',"time":"'
-    parts: list[bytes | int] = [head, ISO_WIDTH, b'","type":"fix","lat":', 11,
-                                b',"lon":', 11, b',"accuracy_m":', 6, b',"seq":', 10, b"}\n"]  # fmt: skip
-    row, (c_time, c_lat, c_lon, c_acc, c_seq) = _template(parts)
-    out = _filled(row, len(epoch_s))
-    _put_iso(out, c_time, epoch_s)
-    _put_fixed(out, c_lat, lat, 4, 6)
-    _put_fixed(out, c_lon, lon, 4, 6)
-    _put_fixed(out, c_acc, accuracy_m, 4, 1)
-    _put_int(out, c_seq, seq, 10)
-    return out
+    return lines(len(epoch_s), [_device(device, device_width) + b',"time":"', Iso(epoch_s), b'","type":"fix","lat":',
+                                Fixed(lat, 4, 6), b',"lon":', Fixed(lon, 4, 6), b',"accuracy_m":',
+                                Fixed(accuracy_m, 4, 1), b',"seq":', Int(seq, 10), b"}\n"])  # fmt: skip
+
+
+def power_lines(
+    device: str, epoch_s: np.ndarray, battery_pct: np.ndarray, charging: np.ndarray, width: int
+) -> np.ndarray:
+    return lines(len(epoch_s), [_device(device, width) + b',"time":"', Iso(epoch_s), b'","type":"power","battery_pct":',
+                                Int(battery_pct, 3), b',"charging":', Bool(charging), b"}\n"])  # fmt: skip
+
+
+def heartbeat_lines(device: str, epoch_s: np.ndarray, width: int) -> np.ndarray:
+    return lines(len(epoch_s), [_device(device, width) + b',"time":"', Iso(epoch_s), b'","type":"heartbeat"}\n'])
+
+
+def rf_lines(device: str, epoch_s: np.ndarray, in_range: np.ndarray, width: int) -> np.ndarray:
+    return lines(len(epoch_s), [_device(device, width) + b',"time":"', Iso(epoch_s), b'","type":"rf","in_range":',
+                                Bool(in_range), b"}\n"])  # fmt: skip
 
 
 def iso_utc_strings(epoch_s: np.ndarray) -> list[bytes]:

@@ -47,6 +47,7 @@ DEADLINE_CHECK_EVERY_S = 15.0
 
 WINDOW_S = 48 * 3600.0  # readings a device's cache holds behind its newest (more while a violation is open)
 TRIM_EVERY_S = 6 * 3600.0
+CONTEXT_S = 3600.0  # readings kept before the oldest violation that could still change
 
 
 @dataclass
@@ -298,23 +299,23 @@ class EngineWorker:
                 .values_list("device", "newest", "first")
             }
             edge = {d: newest - WINDOW_S for d, (newest, _first) in span.items()}
-            open_from: dict[str, float] = {}
+            stored: dict[str, list[tuple[float, float | None]]] = {}
             if edge:
-                lo = datetime.fromtimestamp(min(edge.values()), UTC)
+                lo = datetime.fromtimestamp(min(edge.values()) - WINDOW_S, UTC)
                 for d, start, end in (
                     Violation.objects.filter(device__in=chunk, retracted=False)
                     .filter(Q(end__isnull=True) | Q(end__gte=lo))
                     .values_list("device", "start", "end")
                 ):
-                    if end is None or end.timestamp() >= edge[d]:
-                        open_from[d] = min(open_from.get(d, float("inf")), start.timestamp())
+                    stored.setdefault(d, []).append((start.timestamp(), end.timestamp() if end else None))
             cut: dict[str, datetime | None] = {}
             for d in chunk:
-                since = min(edge.get(d, float("-inf")), open_from.get(d, float("inf")), late[d])
+                held_from = window_start(edge[d], stored.get(d, [])) if d in edge else float("-inf")
+                from_t = min(held_from, late[d])
                 if self._kind(d) == "alcohol":
-                    since = float("-inf")
-                if since > float("-inf") and span[d][1] < datetime.fromtimestamp(since, UTC):
-                    cut[d] = datetime.fromtimestamp(since, UTC)
+                    from_t = float("-inf")
+                if from_t > float("-inf") and span[d][1] < datetime.fromtimestamp(from_t, UTC):
+                    cut[d] = datetime.fromtimestamp(from_t, UTC)
                 else:
                     cut[d] = None  # nothing older: the device's data starts with what is held
             where, params = f"device IN ({_in(chunk)}) AND id <= %s", [*chunk, upto]
@@ -335,9 +336,7 @@ class EngineWorker:
         held = self._cache[device]
         if self._kind(device) == "alcohol" or not len(held.frame.t):
             return
-        edge = float(held.frame.t[-1]) - WINDOW_S
-        live = [v.start for v in found if v.end is None or v.end >= edge]
-        keep = min([edge, *live])
+        keep = window_start(float(held.frame.t[-1]) - WINDOW_S, [(v.start, v.end) for v in found])
         if keep - held.since < TRIM_EVERY_S or held.frame.t[0] >= keep:
             return  # trim in steps, not every cycle, and only when there is something to drop
         held.frame = slice_frame(held.frame, keep, float("inf"))
@@ -424,6 +423,18 @@ class EngineWorker:
                     time.sleep(interval_s)
         finally:
             self.release()
+
+
+def window_start(edge: float, violations: list[tuple[float, float | None]]) -> float:
+    """Where a device's held readings must start: at the window's edge or before any violation (start,
+    end) still open or ending after it, with an hour before each violation kept (the fix before a
+    curfew starts says the wearer was out already; the last power reading whether a silence is a flat
+    battery), and whole every violation reaching into that hour (a curfew absence cut short when the tag
+    went flat, which a window starting at the cut would retract)."""
+    keep = min([edge, *(s for s, e in violations if e is None or e >= edge)]) - CONTEXT_S
+    while reach := [s for s, e in violations if s < keep and (e is None or e >= keep)]:
+        keep = min(reach) - CONTEXT_S
+    return keep
 
 
 def _latest(engine: Engine) -> float:
