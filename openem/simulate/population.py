@@ -244,7 +244,9 @@ class PopulationBuilder:
         d = np.hypot(xy[:, 0] - x, xy[:, 1] - y)
         # Nothing within earshot of the home unit: an evening "out" next door would be heard as at home.
         ok = np.flatnonzero((d > NEAR_HOME_M) & (d <= (np.inf if max_m is None else max_m)))
-        chosen = [places[i] for i in ok[np.argsort(d[ok])][: k * 3]]
+        if len(ok) > k * 3:
+            ok = ok[np.argpartition(d[ok], k * 3)[: k * 3]]
+        chosen = [places[i] for i in ok[np.argsort(d[ok], kind="stable")]]
         self.rng.shuffle(chosen)
         return chosen[:k]
 

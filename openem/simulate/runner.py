@@ -11,6 +11,8 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -66,13 +68,16 @@ def device_width(people: int) -> int:
 
 @dataclass
 class Day:
-    """One simulated day of the whole caseload: the upload batches of every device as one block of
-    bytes with their arrival times, and what happened (in people's order)."""
+    """One simulated day of the whole caseload: the upload batches of every device, in files written by
+    the processes that simulated them (each file's batches in arrival order), and what happened (in
+    people's order)."""
 
-    data: bytes
+    files: list[str]
+    part: np.ndarray  # which file each batch is in
+    start: np.ndarray  # where in its file, and how long
+    length: np.ndarray
     arrival: np.ndarray  # float seconds, one per batch
     device: np.ndarray  # bytes, one per batch
-    offsets: np.ndarray  # batch k is data[offsets[k]:offsets[k + 1]]
     truth: list[dict[str, Any]]
     faults: list[dict[str, Any]]
     readings: int
@@ -82,38 +87,63 @@ class Day:
         # (arrival, device) is unique within a day: the order does not depend on who simulated what.
         return np.lexsort((self.device, self.arrival))
 
-    def runs(self) -> list[tuple[int, int]]:
-        """The day's telemetry in arrival order as (start, end) ranges of ``data``. Each process sends its
-        batches already in order and owns a block of consecutive people, and every tag of a kind uploads
-        at the same instants, so the day is a few hundred runs, not one range per batch."""
+    def runs(self) -> list[tuple[int, int, int]]:
+        """The day's telemetry in arrival order as (file, start, end) ranges. Each process writes its
+        batches in order and owns a block of consecutive people, and every tag of a kind uploads at the
+        same instants, so a day is a few hundred runs, not one range per batch."""
         if not len(self.arrival):
             return []
         order = self.order()
-        s, e = self.offsets[:-1][order], self.offsets[1:][order]
-        breaks = np.flatnonzero(s[1:] != e[:-1]) + 1
-        return list(zip(s[np.r_[0, breaks]].tolist(), e[np.r_[breaks - 1, len(e) - 1]].tolist(), strict=True))
+        f, s = self.part[order], self.start[order]
+        e = s + self.length[order]
+        breaks = np.flatnonzero((s[1:] != e[:-1]) | (f[1:] != f[:-1])) + 1
+        first, last = np.r_[0, breaks], np.r_[breaks - 1, len(e) - 1]
+        return list(zip(f[first].tolist(), s[first].tolist(), e[last].tolist(), strict=True))
 
     def write(self, fh: BinaryIO) -> None:
-        """Append the day's readings as JSON Lines, in the order they arrive."""
-        view = memoryview(self.data)
-        for a, b in self.runs():
-            fh.write(view[a:b])
+        """Append the day's readings as JSON Lines, in the order they arrive: copied file to file by
+        the kernel where it can (the bytes never pass through this process)."""
+        fh.flush()
+        fds = [os.open(f, os.O_RDONLY) for f in self.files]
+        try:
+            for k, a, b in self.runs():
+                while a < b:
+                    try:
+                        done = os.copy_file_range(fds[k], fh.fileno(), b - a, a)
+                    except OSError:
+                        done = 0
+                    if done <= 0:  # not supported here: through memory
+                        fh.write(os.pread(fds[k], b - a, a))
+                        fh.flush()
+                        done = b - a
+                    a += done
+        finally:
+            for fd in fds:
+                os.close(fd)
 
     def batches(self) -> Iterator[tuple[float, str, bytes]]:
         """(arrival, device, lines) in the order they arrive."""
-        off = self.offsets
+        data = [Path(f).read_bytes() for f in self.files]
         for k in self.order().tolist():
-            yield float(self.arrival[k]), self.device[k].decode(), self.data[off[k] : off[k + 1]]
+            a = int(self.start[k])
+            chunk = data[int(self.part[k])][a : a + int(self.length[k])]
+            yield float(self.arrival[k]), self.device[k].decode(), chunk
+
+    def discard(self) -> None:
+        for f in self.files:
+            with contextlib.suppress(OSError):
+                os.unlink(f)
 
     @classmethod
     def merge(cls, parts: list[_Part]) -> Day:
         per_person = sorted((x for part in parts for x in part.per_person), key=lambda x: x[0])
-        lengths = np.concatenate([part.lengths for part in parts])
         return cls(
-            data=b"".join(part.data for part in parts),
+            files=[part.path for part in parts],
+            part=np.concatenate([np.full(len(part.lengths), k) for k, part in enumerate(parts)]),
+            start=np.concatenate([np.cumsum(part.lengths) - part.lengths for part in parts]),
+            length=np.concatenate([part.lengths for part in parts]),
             arrival=np.concatenate([part.arrival for part in parts]),
             device=np.concatenate([part.device for part in parts]),
-            offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
             truth=[v for _, truth, _ in per_person for v in truth],
             faults=[f for _, _, faults in per_person for f in faults],
             readings=sum(part.readings for part in parts),
@@ -123,9 +153,10 @@ class Day:
 
 @dataclass
 class _Part:
-    """One process's share of a day, packed to cross a pipe cheaply (a few large objects)."""
+    """One process's share of a day: its batches in a file, in order, and the rest small enough to
+    cross a pipe cheaply."""
 
-    data: bytes
+    path: str
     arrival: np.ndarray
     device: np.ndarray
     lengths: np.ndarray
@@ -139,8 +170,9 @@ class _Share:
     they really did, and then simulates their devices day by day. Each person has random streams of
     their own, so the result does not depend on how the caseload is shared between processes."""
 
-    def __init__(self, config: SimConfig, start: date, people: list[SimPerson], indices: range) -> None:
+    def __init__(self, config: SimConfig, start: date, people: list[SimPerson], indices: range, spool: str) -> None:
         self.config, self.start = config, start
+        self.spool = spool
         self.people = people
         self.indices = indices
         self.timelines: dict[int, Timeline] = {}
@@ -178,8 +210,11 @@ class _Share:
                 per_person.append((index, out.truth, out.faults))
         batches.sort(key=lambda b: (b[0], b[1]))
         width = device_width(len(self.people))
+        path = os.path.join(self.spool, f"day{i}-from{self.indices.start}.jsonl")
+        with open(path, "wb") as fh:
+            fh.write(b"".join([b[2] for b in batches]))
         return _Part(
-            data=b"".join([b[2] for b in batches]),
+            path=path,
             arrival=np.array([b[0] for b in batches], dtype=np.float64),
             device=np.array([b[1] for b in batches], dtype=f"S{width}"),
             lengths=np.array([len(b[2]) for b in batches], dtype=np.int64),
@@ -199,10 +234,11 @@ def _plan_person(config: SimConfig, p: SimPerson, days: list[date]) -> Timeline:
 
 class Simulation:
     """A caseload planned and simulated by one process per core. The processes are forked once the map
-    is loaded (they start with it in memory) and keep their people from planning to the last day; the
-    days are asked for all at once, so they simulate the next day while this process writes the last."""
+    is loaded (they start with it in memory) and keep their people from planning to the last day. With
+    ``days=True`` they are given every day as soon as planning is done, so they simulate while this
+    process writes the case file, and the next day while it writes the last."""
 
-    def __init__(self, config: SimConfig, start: date, processes: int | None = None) -> None:
+    def __init__(self, config: SimConfig, start: date, processes: int | None = None, days: bool = True) -> None:
         self.config, self.start = config, start
         sketched = PopulationBuilder(world(), config, start).sketch()
         n = processes if processes is not None else default_processes(len(sketched))
@@ -210,8 +246,9 @@ class Simulation:
         self._local: _Share | None = None
         self._conns: list[Any] = []
         self._procs: list[Any] = []
+        self._spool = tempfile.mkdtemp(prefix="openem-sim-")
         if self.n == 1:
-            self._local = _Share(config, start, sketched, range(len(sketched)))
+            self._local = _Share(config, start, sketched, range(len(sketched)), self._spool)
             planned = self._local.plan()
         else:
             ctx = multiprocessing.get_context("fork")
@@ -219,7 +256,8 @@ class Simulation:
                 parent, child = ctx.Pipe()
                 # Blocks of consecutive people: their batches, each block in order, interleave in long runs.
                 share = range(k * len(sketched) // self.n, (k + 1) * len(sketched) // self.n)
-                proc = ctx.Process(target=_worker, args=(child, config, start, sketched, share), daemon=True)
+                args = (child, config, start, sketched, share, self._spool)
+                proc = ctx.Process(target=_worker, args=args, daemon=True)
                 proc.start()
                 child.close()
                 self._conns.append(parent)
@@ -229,9 +267,13 @@ class Simulation:
         self.people: list[SimPerson] = [p for _, p, _ in planned]
         # What the people really did (behaviour, and devices never fitted), in the people's order.
         self.truth: list[dict[str, Any]] = [v for _, _, truth in planned for v in truth]
+        self.outages: list[dict[str, Any]] = []  # network outages, as faults
+        self._jobs = self._plan_days()
+        self._sent = False
+        if days:
+            self._send()
 
-    def days(self, faults: list[dict[str, Any]] | None = None) -> Iterator[tuple[date, Day]]:
-        """Every device's readings, a day at a time; network outages noted in faults (all days' first)."""
+    def _plan_days(self) -> list[tuple[date, int, float, float, dict[str, tuple[float, float]]]]:
         rng = np.random.default_rng([self.config.seed, 7])
         jobs = []
         for i in range(self.config.days):
@@ -242,20 +284,29 @@ class Simulation:
                 if rng.random() < self.config.faults.network_outage_per_area_day:
                     s = d0 + rng.uniform(8, 20) * 3600
                     outages[area] = (s, s + rng.uniform(1, 3) * 3600)
-                    if faults is not None:
-                        faults.append(
-                            {"fault": "network_outage", "area": area, "start": iso(s), "end": iso(outages[area][1])}
-                        )
+                    self.outages.append(
+                        {"fault": "network_outage", "area": area, "start": iso(s), "end": iso(outages[area][1])}
+                    )
             jobs.append((day, i, d0, d1, outages))
-        try:
-            if self._local is not None:
-                for job in jobs:
-                    yield job[0], Day.merge([self._local.day(*job)])
-                return
+        return jobs
+
+    def _send(self) -> None:
+        if not self._sent:
             for conn in self._conns:
-                conn.send(jobs)
-            for job in jobs:
-                yield job[0], Day.merge([_receive(conn) for conn in self._conns])
+                conn.send(self._jobs)
+            self._sent = True
+
+    def days(self) -> Iterator[tuple[date, Day]]:
+        """Every device's readings, a day at a time (each day's files are removed once it is consumed)."""
+        self._send()
+        try:
+            for job in self._jobs:
+                if self._local is not None:
+                    output = Day.merge([self._local.day(*job)])
+                else:
+                    output = Day.merge([_receive(conn) for conn in self._conns])
+                yield job[0], output
+                output.discard()
         finally:
             self.close()
 
@@ -269,6 +320,7 @@ class Simulation:
                 proc.terminate()
                 proc.join(timeout=5)
         self._conns, self._procs = [], []
+        shutil.rmtree(self._spool, ignore_errors=True)
 
 
 def _receive(conn: Any) -> Any:
@@ -278,9 +330,9 @@ def _receive(conn: Any) -> Any:
     return reply
 
 
-def _worker(conn: Any, config: SimConfig, start: date, people: list[SimPerson], share: range) -> None:
+def _worker(conn: Any, config: SimConfig, start: date, people: list[SimPerson], share: range, spool: str) -> None:
     try:
-        worker = _Share(config, start, people, share)
+        worker = _Share(config, start, people, share, spool)
         conn.send(worker.plan())
         for job in conn.recv():
             conn.send(worker.day(*job))
@@ -293,7 +345,7 @@ def _worker(conn: Any, config: SimConfig, start: date, people: list[SimPerson], 
 
 def plan(config: SimConfig, start: date, processes: int | None = 1) -> list[SimPerson]:
     """Everyone, with their orders and devices, as the simulation would plan them."""
-    sim = Simulation(config, start, processes)
+    sim = Simulation(config, start, processes, days=False)
     sim.close()
     return sim.people
 
@@ -312,12 +364,12 @@ def simulate(
     people = sim.people
     (out / CASES).write_text(json.dumps(case_file(people, practitioners, team), indent=1) + "\n")
     truth = list(sim.truth)
-    faults: list[dict[str, Any]] = []
+    faults: list[dict[str, Any]] = list(sim.outages)
     readings = 0
     device_days = config.days * sum(1 for p in people for k in p.devices if k not in p.never_fitted)
     blind: dict[str, list[tuple[float, float]]] = {}
     with open(out / TELEMETRY, "wb") as fh:
-        for _day, output in sim.days(faults):
+        for _day, output in sim.days():
             output.write(fh)
             readings += output.readings
             truth.extend(output.truth)
