@@ -56,6 +56,7 @@ bench: bootstrap
 	$(BIN)/openem bench alerts
 	$(BIN)/openem bench ingest
 	$(BIN)/openem bench trail
+	$(BIN)/openem bench simulate
 
 bench-quick: bootstrap
 	$(BIN)/openem bench engine --quick
@@ -63,6 +64,7 @@ bench-quick: bootstrap
 	$(BIN)/openem bench alerts --quick
 	$(BIN)/openem bench ingest --quick
 	$(BIN)/openem bench trail --quick
+	$(BIN)/openem bench simulate --quick
 
 lint: bootstrap
 	$(BIN)/ruff check openem tests

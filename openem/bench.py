@@ -22,7 +22,9 @@ def _table(rows: list[tuple[str, Any]], title: str) -> str:
     width = max(len(k) for k, _ in rows)
     lines = [title, "-" * len(title)]
     for k, v in rows:
-        if isinstance(v, float):
+        if isinstance(v, bool):
+            v = "yes" if v else "no"
+        elif isinstance(v, float):
             v = f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
         elif isinstance(v, int):
             v = f"{v:,}"
@@ -206,6 +208,37 @@ def _print_detection(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def bench_simulate(quick: bool) -> dict[str, Any]:
+    """Device-days a second for 1,000 people for a week, one process per core, beside the same
+    simulation in one process (the baseline); both write the same files."""
+    from openem.simulate.profiles import SimConfig
+    from openem.simulate.runner import simulate, world
+
+    people, days = (300, 7) if quick else (1000, 7)
+    config = SimConfig(people=people, days=days, seed=1, start="2026-11-09")
+    world()  # the map is loaded once per process, before either run
+    with tempfile.TemporaryDirectory() as tmp:
+        fast = simulate(config, Path(tmp) / "a")
+        one = simulate(config, Path(tmp) / "b", processes=1)
+        same = all(
+            (Path(tmp) / "a" / n).read_bytes() == (Path(tmp) / "b" / n).read_bytes()
+            for n in ("cases.json", "telemetry.jsonl", "truth.jsonl")
+        )
+    rate, base = fast.device_days / fast.seconds, one.device_days / one.seconds
+    return {
+        "benchmark": "simulate",
+        "people": people,
+        "days": days,
+        "device_days": fast.device_days,
+        "readings": fast.readings,
+        "seconds": round(fast.seconds, 2),
+        "device_days_per_s": round(rate),
+        "one_process_device_days_per_s": round(base),
+        "ratio": round(rate / base, 2),
+        "same_files": same,
+    }
+
+
 def bench_ingest(quick: bool) -> dict[str, Any]:
     from openem.telemetry.bench import bench_ingest as run
 
@@ -245,6 +278,13 @@ BENCHES: dict[str, tuple[Callable[[bool], dict[str, Any]], Callable[[dict[str, A
         lambda r: _table(
             [(k, v) for k, v in r.items() if k != "benchmark"],
             "A 30-day trail page with its data (bar: p95 under 300 ms with at least 50 million fixes stored)",
+        ),
+    ),
+    "simulate": (
+        bench_simulate,
+        lambda r: _table(
+            [(k, v) for k, v in r.items() if k != "benchmark"],
+            "Simulator (bars: 1,000 device-days/s; 1,000 people x 7 days in under 60 s; same files)",
         ),
     ),
     "ingest": (

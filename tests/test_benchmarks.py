@@ -30,3 +30,12 @@ def test_engine_benchmark_reports_its_fields():
     r = bench_engine(quick=True)
     assert {"readings_per_s_per_core", "baseline_readings_per_s", "ratio", "state_bytes_per_device"} <= set(r)
     assert r["readings_per_s_per_core"] > 1_000_000 and r["state_bytes_per_device"] < 2048
+
+
+@pytest.mark.slow
+def test_simulator_benchmark_reports_its_fields_and_writes_the_same_files_either_way():
+    from openem.bench import bench_simulate
+
+    r = bench_simulate(quick=True)
+    assert {"device_days_per_s", "one_process_device_days_per_s", "ratio", "seconds"} <= set(r)
+    assert r["same_files"] and r["device_days"] > 2_000

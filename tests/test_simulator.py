@@ -273,3 +273,5 @@ def test_bad_options_are_explained():
 def test_a_thousand_people_for_a_week_in_under_a_minute(tmp_path):
     result = simulate(SimConfig(people=1000, days=7, seed=1, start=START), Path(tmp_path))
     assert result.seconds < 60
+    # The rate; `openem bench simulate` measures it beside one process.
+    assert result.device_days / result.seconds > 1_000
