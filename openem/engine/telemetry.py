@@ -6,6 +6,7 @@ and the caller decides (``openem replay`` stops with exit code 2; ingest keeps i
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable
@@ -83,6 +84,13 @@ def _bool(d: dict[str, Any], key: str) -> int:
 def parse_time(text: Any) -> float:
     if not isinstance(text, str):
         raise ReadingError("time", "is missing" if text is None else f"{json.dumps(text)} is not a time")
+    return _parse_time_text(text)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parse_time_text(text: str) -> float:
+    # Cached: the tags of a caseload report in the same seconds, so a batch repeats its times many
+    # times over (errors are raised afresh each time: lru_cache keeps only results).
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
@@ -157,6 +165,18 @@ def parse_reading(d: Any, raw: str = "", now: float | None = None) -> Reading:
     return Reading(device, t, rtype, seq, raw=raw)
 
 
+def stored_reading(d: dict[str, Any], raw: str = "") -> Reading:
+    """A reading that was validated when it was stored (by ingest), read back: fixes, most of what is
+    stored, are built without checking each field again; anything else goes through parse_reading."""
+    if d.get("type") == "fix":
+        acc = d.get("accuracy_m")
+        return Reading(
+            d["device"], parse_time(d["time"]), ReadingType.FIX, d.get("seq", -1), float(d["lat"]),
+            float(d["lon"]), math.nan if acc is None else float(acc), raw=raw,
+        )  # fmt: skip
+    return parse_reading(d, raw)
+
+
 def parse_line(line: str, now: float | None = None) -> Reading:
     try:
         d = json.loads(line)
@@ -189,9 +209,11 @@ class DeviceFrame:
     temp_c: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     @classmethod
-    def build(cls, device: str, readings: list[Reading]) -> DeviceFrame:
+    def build(cls, device: str, readings: list[Reading], distinct: bool = False) -> DeviceFrame:
+        """``distinct``: the readings are known to hold no exact repeats (stored readings are unique), so
+        there is none to drop."""
         # Measurement-time order; ties broken by seq and the raw text so any arrival order gives one result.
-        rs = sorted(set(readings), key=lambda r: (r.t, r.seq, r.type.value, r.raw))
+        rs = sorted(readings if distinct else set(readings), key=lambda r: (r.t, r.seq, r.type.value, r.raw))
         f = cls(device, np.array([r.t for r in rs], dtype=float))
         fixes = [r for r in rs if r.type == ReadingType.FIX]
         if fixes:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,7 +32,7 @@ from openem.devices.models import Fitting
 from openem.engine import casefile
 from openem.engine.engine import Engine
 from openem.engine.model import Model, Params, compile_cases
-from openem.engine.telemetry import DeviceFrame, ReadingError, extend_frame, parse_reading, slice_frame
+from openem.engine.telemetry import DeviceFrame, ReadingError, extend_frame, slice_frame, stored_reading
 from openem.engine.telemetry import Reading as TelemetryReading
 from openem.engine.violations import Violation as EngineViolation
 from openem.engine.violations import ViolationType
@@ -63,22 +63,32 @@ Row = tuple[int, str, TelemetryReading]  # id, device, the parsed reading
 
 
 def _fetch(where: str, params: list[Any], limit: int | None = None) -> list[Row]:
-    """Stored readings in id order, parsed, straight from the cursor: on the engine's hot path Django's
-    per-row converters (datetime, JSON) cost more than the evaluation of the reading."""
+    return _fetch_upto(where, params, limit)[0]
+
+
+def _fetch_upto(
+    where: str, params: list[Any], limit: int | None = None, keep: Callable[[str], bool] | None = None
+) -> tuple[list[Row], int | None]:
+    """Stored readings in id order, parsed, straight from the cursor (on the engine's hot path Django's
+    per-row converters, datetime and JSON, cost more than the evaluation of the reading), and the id of
+    the last row read. ``keep`` picks the devices wanted (a shard's) before the cost of parsing."""
     sql = f"SELECT id, device, payload, digest FROM {Reading._meta.db_table} WHERE {where} ORDER BY id"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     out: list[Row] = []
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for pk, device, payload, digest in cursor.fetchall():
+        rows = cursor.fetchall()
+        for pk, device, payload, digest in rows:
+            if keep is not None and not keep(device):
+                continue
             try:
                 obj = orjson.loads(payload) if isinstance(payload, str | bytes) else payload
                 # The stored digest stands in for the raw text: it only breaks ties in time order.
-                out.append((pk, device, parse_reading(obj, digest)))
-            except (ReadingError, orjson.JSONDecodeError):
+                out.append((pk, device, stored_reading(obj, digest)))
+            except (ReadingError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue  # stored readings were validated on the way in
-    return out
+    return out, (rows[-1][0] if rows else None)
 
 
 def _in(values: list[str]) -> str:
@@ -122,6 +132,7 @@ class EngineWorker:
         self._checked = 0.0
         self._checked_deadlines = float("-inf")
         self._cache: dict[str, Held] = {}
+        self._mine: dict[str, bool] = {}  # device -> in this worker's shard (asked of every reading)
 
     def model(self) -> Model:
         if self._model is not None and time.monotonic() - self._checked < 1.0:
@@ -140,7 +151,12 @@ class EngineWorker:
         return self._model
 
     def mine(self, device: str) -> bool:
-        return self.shards == 1 or shard_of(device, self.shards) == self.shard
+        if self.shards == 1:
+            return True
+        held = self._mine.get(device)
+        if held is None:
+            held = self._mine[device] = shard_of(device, self.shards) == self.shard
+        return held
 
     def claim(self) -> EngineCursor | None:
         if not EngineCursor.objects.filter(name=self.cursor_name).exists():
@@ -182,17 +198,19 @@ class EngineWorker:
         cursor = self.claim()
         if cursor is None:
             return result  # another worker holds the cursor
-        fetched = _fetch("id > %s", [cursor.last_reading_id], limit=self.batch)
-        new = fetched if self.shards == 1 else [r for r in fetched if self.mine(r[1])]
+        new, last = _fetch_upto(
+            "id > %s", [cursor.last_reading_id], self.batch, None if self.shards == 1 else self.mine
+        )
         devices = sorted({row[1] for row in new})
         result.readings = len(new)
         data_end = (now or timezone.now()).timestamp()
         if devices:
-            self._evaluate_new(new, fetched[-1][0], data_end, result)
+            assert last is not None
+            self._evaluate_new(new, last, data_end, result)
         with transaction.atomic():
             updated = EngineCursor.objects.filter(name=self.cursor_name, locked_by=self.name)
-            if fetched:
-                updated.update(last_reading_id=fetched[-1][0])
+            if last is not None:
+                updated.update(last_reading_id=last)
         silent: list[str] = []
         if data_end - self._checked_deadlines >= DEADLINE_CHECK_EVERY_S:
             # Deadlines are minutes long: checking them every cycle would cost each batch of readings a
@@ -203,7 +221,7 @@ class EngineWorker:
             silent = self.silent_devices(data_end, exclude=set(devices))
             if silent:
                 # The deadline check: a device that has gone quiet sends nothing to trigger evaluation.
-                upto = fetched[-1][0] if fetched else cursor.last_reading_id
+                upto = last if last is not None else cursor.last_reading_id
                 self._evaluate_new([], upto, data_end, result, also=silent)
         result.devices = len(devices) + len(silent)
         return result
@@ -253,7 +271,7 @@ class EngineWorker:
             oldest = min(r[2].t for r in rows)
             if held is not None and len(held.frame.t) and oldest > held.frame.t[-1]:
                 # The usual case: everything new is later than everything held.
-                held.frame = extend_frame(held.frame, DeviceFrame.build(device, [r[2] for r in rows]))
+                held.frame = extend_frame(held.frame, DeviceFrame.build(device, [r[2] for r in rows], distinct=True))
                 held.last_id = max(held.last_id, rows[-1][0])
             else:
                 reload[device] = min(oldest - WINDOW_S, held.since) if held is not None else oldest - WINDOW_S
@@ -328,7 +346,7 @@ class EngineWorker:
                 if r.t >= since[d]:
                     rows[d].append(r)
             for d in chunk:
-                out[d] = Held(DeviceFrame.build(d, rows[d]), since[d], upto)
+                out[d] = Held(DeviceFrame.build(d, rows[d], distinct=True), since[d], upto)
         return out
 
     def _trim(self, device: str, found: list[EngineViolation]) -> None:
