@@ -191,5 +191,5 @@ def test_osmand_on_its_own_port(tmp_path):
         proc.kill()
         proc.wait()
     con = sqlite3.connect(db)
-    assert con.execute("select count(*) from telemetry_fix where device='PHONE-1'").fetchone() == (1,)
+    assert con.execute("select sum(n) from telemetry_trailblock where device='PHONE-1'").fetchone() == (1,)
     assert con.execute("select count(*) from telemetry_rejectedreading").fetchone() == (0,)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from openem.audit.models import AuditEvent
 from openem.cases.models import Order
 from openem.telemetry.ingest import ingest_jsonl
-from openem.telemetry.models import Fix, Reading, RejectedReading
+from openem.telemetry.models import Reading, RejectedReading, TrailBlock
 from openem.telemetry.retention import enforce
 
 
@@ -53,7 +53,7 @@ def test_trails_go_twelve_months_after_the_last_order_ends_unless_held(case):
     call_command("retention", "--dry-run", stdout=out)
     assert Reading.objects.count() == 2
     done = enforce(today=date(2028, 2, 1))
-    assert done.readings == 2 and Reading.objects.count() == 0 and Fix.objects.count() == 0
+    assert done.readings == 2 and Reading.objects.count() == 0 and not TrailBlock.objects.exists()
     assert AuditEvent.objects.filter(summary__startswith="retention: deleted 2 readings").exists()
 
 

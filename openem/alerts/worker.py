@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from openem.accounts.models import Role, User
-from openem.telemetry.models import Fix
+from openem.telemetry import trail
 
 from .channels import TRANSPORTS, Permanent, Transient
 from .models import (
@@ -147,7 +147,7 @@ class AlertsWorker:
             result.triaged += 1
 
     def _where(self, v: Violation) -> list[float] | None:
-        fix = Fix.objects.filter(device=v.device, t__lte=v.start).order_by("-t").values_list("lat", "lon").first()
+        fix = trail.last_position(v.device, v.start.timestamp()) if v.device else None
         if fix:
             return [fix[0], fix[1]]
         for order in v.person.orders.all():

@@ -1,9 +1,10 @@
 """`openem bench trail`: a practitioner's 30-day trail page, with its data, from a fixes table holding
 tens of millions of fixes (bar: p95 under 300 ms with at least 50 million stored).
 
-The database is built once and kept (``var/bench/trail-N.sqlite3``, or ``$OPENEM_BENCH_DIR``): the
-person's GPS tag with a fix a minute for 30 days, and many other tags' fixes around it. Only the fixes
-table is filled (foreign keys off for the fill): trail queries never read the readings table. Each
+The database is built once and kept (``var/bench/trail-blocks-N.sqlite3``, or ``$OPENEM_BENCH_DIR``):
+the person's GPS tag with a fix a minute for 30 days, and many other tags' fixes around it, in blocks
+of a quarter of an hour's fixes as tags upload them. Only the trail table is filled: trail queries never
+read the readings table. Each
 request is the real view through Django's test client, signed in, with a reason, audited.
 """
 
@@ -22,13 +23,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 PERSON_DEVICE = "GPS-TRAIL"
 OTHER_DEVICES = 2_000
-INSERT = "INSERT INTO telemetry_fix (device, t, lat, lon, accuracy_m, reading_id) VALUES (?,?,?,?,?,?)"
+INSERT = "INSERT INTO telemetry_trailblock (device, start_s, end_s, n, data) VALUES (?,?,?,?,?)"
+UPLOAD_S = 900  # a tag's fixes arrive a quarter of an hour at a time: a block each
 
 
 def _db_path(total: int) -> Path:
     base = Path(os.environ.get("OPENEM_BENCH_DIR", ROOT / "var" / "bench"))
     base.mkdir(parents=True, exist_ok=True)
-    return base / f"trail-{total}.sqlite3"
+    return base / f"trail-blocks-{total}.sqlite3"
 
 
 def _stored(path: Path) -> int:
@@ -36,51 +38,44 @@ def _stored(path: Path) -> int:
         return 0
     con = sqlite3.connect(path)
     try:
-        return int(con.execute("SELECT max(rowid) FROM telemetry_fix").fetchone()[0] or 0)
+        return int(con.execute("SELECT sum(n) FROM telemetry_trailblock").fetchone()[0] or 0)
     except sqlite3.OperationalError:
         return 0
     finally:
         con.close()
 
 
-def _stamp(ts: np.ndarray) -> list[str]:
-    # Django keeps datetimes in SQLite as UTC text, "YYYY-MM-DD HH:MM:SS".
-    return np.datetime_as_string(ts.astype("datetime64[s]"), unit="s").astype(str).tolist()
-
-
 def _fill(path: Path, total: int, end: datetime) -> None:
     """The person's 43,200 fixes over the last 30 days, then everyone else's up to ``total``."""
+    from openem.telemetry.trail import FIX
+
     con = sqlite3.connect(path)
-    con.executescript("PRAGMA foreign_keys=OFF; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;")
+    con.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;")
     found = con.execute(
-        "SELECT sql FROM sqlite_master WHERE type='index' AND tbl_name='telemetry_fix' AND sql NOT NULL"
+        "SELECT sql FROM sqlite_master WHERE type='index' AND tbl_name='telemetry_trailblock' AND sql NOT NULL"
     )
     indexes = [row[0] for row in found.fetchall()]
     for sql in indexes:  # build them once at the end: far faster than row by row
         con.execute(f"DROP INDEX {sql.split()[2]}")
-    t_end = np.datetime64(end.replace(tzinfo=None), "s")
+    t_end = end.timestamp()
     rng = np.random.default_rng(1)
-    next_id = 1
-    own = t_end - np.arange(30 * 1440, 0, -1).astype("timedelta64[m]")
+    own = t_end - np.arange(30 * 1440, 0, -1) * 60.0
     chunks: list[tuple[str, np.ndarray]] = [(PERSON_DEVICE, own)]
     per_device = (total - len(own)) // OTHER_DEVICES
-    step_s = max(1, int(60 * 86400 // max(per_device, 1)))  # spread over the last 60 days
+    step_s = max(1.0, 60 * 86400 / max(per_device, 1))  # spread over the last 60 days
     for k in range(OTHER_DEVICES):
         n = per_device + (1 if k < (total - len(own)) % OTHER_DEVICES else 0)
-        chunks.append((f"GPS-{k:05d}", t_end - (np.arange(n, 0, -1) * step_s).astype("timedelta64[s]")))
-    batch: list[tuple[Any, ...]] = []
+        chunks.append((f"GPS-{k:05d}", t_end - np.arange(n, 0, -1) * step_s))
     for device, ts in chunks:
-        lat = 52.67 + rng.normal(0, 0.01, len(ts)).cumsum() * 0.01
-        lon = -0.73 + rng.normal(0, 0.01, len(ts)).cumsum() * 0.01
-        ids = range(next_id, next_id + len(ts))
-        next_id += len(ts)
-        batch.extend(zip([device] * len(ts), _stamp(ts), lat.round(6).tolist(), lon.round(6).tolist(),
-                         [8.0] * len(ts), ids, strict=True))  # fmt: skip
-        if len(batch) >= 1_000_000:
-            con.executemany(INSERT, batch)
-            batch = []
-    if batch:
-        con.executemany(INSERT, batch)
+        packed = np.empty(len(ts), dtype=FIX)
+        packed["t"] = ts
+        packed["lat"] = (52.67 + rng.normal(0, 0.01, len(ts)).cumsum() * 0.01).round(6)
+        packed["lon"] = (-0.73 + rng.normal(0, 0.01, len(ts)).cumsum() * 0.01).round(6)
+        packed["acc"] = 8.0
+        bounds = [0, *(np.flatnonzero(np.diff(np.floor(ts / UPLOAD_S))) + 1).tolist(), len(ts)]
+        start, stop = ts[bounds[:-1]].tolist(), ts[np.array(bounds[1:]) - 1].tolist()
+        spans = zip(bounds[:-1], bounds[1:], start, stop, strict=True)
+        con.executemany(INSERT, [(device, s, e, b - a, packed[a:b].tobytes()) for a, b, s, e in spans])
     con.commit()
     for sql in indexes:
         con.execute(sql)
@@ -107,13 +102,13 @@ def bench_trail(quick: bool) -> dict[str, Any]:
     from django.test import Client
     from django.test.utils import setup_test_environment
 
-    from openem.telemetry.models import Fix
+    from openem.telemetry.models import TrailBlock
 
     setup_test_environment()  # keeps the response's context for the count of positions
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     built = 0.0
     call_command("migrate", verbosity=0)
-    if not Fix.objects.exists():
+    if not TrailBlock.objects.exists():
         from django.db import connections
 
         connections.close_all()  # the fill needs the file to itself
@@ -124,7 +119,10 @@ def bench_trail(quick: bool) -> dict[str, Any]:
     person, user = _case(end)
     client = Client()
     client.force_login(user)
-    last = Fix.objects.filter(device=PERSON_DEVICE).order_by("-t").values_list("t", flat=True).first() or end
+    newest = (
+        TrailBlock.objects.filter(device=PERSON_DEVICE).order_by("-start_s").values_list("end_s", flat=True).first()
+    )
+    last = datetime.fromtimestamp(newest, UTC) if newest is not None else end
     period = {
         "start": (last - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M"),
         "end": (last + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"),

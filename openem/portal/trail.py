@@ -18,8 +18,7 @@ from xml.sax.saxutils import escape
 
 import orjson
 from django import forms
-from django.db import connections
-from django.db.models import FloatField, Func, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -29,7 +28,7 @@ from django.utils.safestring import mark_safe
 from openem.alerts.models import Violation
 from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.models import OrderStatus, Person
-from openem.telemetry.models import Fix
+from openem.telemetry import trail as trail_store
 
 from .access import AuthedRequest, case_records_required, visible_person
 from .presenters import map_features
@@ -90,21 +89,6 @@ class Position:
         return datetime.fromtimestamp(self.ts, UTC)
 
 
-class Epoch(Func):
-    """A datetime column as Unix seconds (to the millisecond), computed by the database."""
-
-    output_field = FloatField()
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        template = "ROUND((julianday(%(expressions)s) - 2440587.5) * 86400.0, 3)"
-        return self.as_sql(compiler, connection, template=template)
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(
-            compiler, connection, template="ROUND(EXTRACT(EPOCH FROM %(expressions)s)::numeric, 3)::float8"
-        )
-
-
 class Trail(Sequence[Position]):
     """A person's fixes in time order, kept as the database's plain rows (lat, lon, ts, accuracy_m):
     a month of fixes is tens of thousands, and an object per fix costs more than the query (see
@@ -135,12 +119,7 @@ class Trail(Sequence[Position]):
 
 
 def _rows(device: str, lo: datetime, hi: datetime) -> list[tuple[float, float, float, float | None]]:
-    found = Fix.objects.filter(device=device, t__gte=lo, t__lt=hi).order_by("t")
-    qs = found.annotate(ts=Epoch("t")).values_list("lat", "lon", "ts", "accuracy_m")
-    sql, params = qs.query.sql_with_params()
-    with connections[qs.db].cursor() as cursor:  # plain rows: no converters, no model instances
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return trail_store.fixes(device, lo.timestamp(), hi.timestamp()).rows()
 
 
 def fixes_for(person: Person, start: datetime, end: datetime) -> Trail:

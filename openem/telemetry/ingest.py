@@ -28,7 +28,8 @@ from django.utils import timezone
 
 from openem.engine.telemetry import ReadingError, ReadingType, parse_reading
 
-from .models import Fix, Gateway, Reading, RejectedReading, Source
+from . import trail
+from .models import Gateway, Reading, RejectedReading, Source
 
 _FIX = ReadingType.FIX
 
@@ -46,8 +47,8 @@ class IngestResult:
 @dataclass(slots=True)
 class Prepared:
     """A validated batch, ready to store. ``rows`` maps (device, digest) to the reading's column
-    values and, for a fix, its trail row; ``lines`` holds each row's line number and raw text in case
-    the device turns out to be unknown."""
+    values and, for a fix, its (time, lat, lon, accuracy) for the trail; ``lines`` holds each row's
+    line number and raw text in case the device turns out to be unknown."""
 
     source: Source
     gateway_id: int | None
@@ -124,8 +125,8 @@ def prepare(
             continue
         seq = r.seq if r.seq >= 0 else None
         t = as_time(r.t)
-        trail = (r.lat, r.lon, obj.get("accuracy_m")) if r.type is _FIX else None
-        rows[key] = (r.device, t, r.type.value, seq, orjson.dumps(obj).decode(), key[1], trail)
+        fix = (r.t, r.lat, r.lon, obj.get("accuracy_m")) if r.type is _FIX else None
+        rows[key] = (r.device, t, r.type.value, seq, orjson.dumps(obj).decode(), key[1], fix)
         lines[key] = (line, raw)
     return p
 
@@ -166,11 +167,11 @@ def store(batches: list[Prepared], directory: DeviceDirectory | None = None) -> 
             mine = stored.get(p.batch, [])
             p.result.accepted = len(mine)
             p.result.duplicates += len(p.rows) - len(mine)
-            for pk, key in mine:
+            for _pk, key in mine:
                 row = p.rows[key]
                 if row[6] is not None:
-                    fixes.append((row[0], row[1], *row[6], pk))
-        _insert_fixes(fixes)
+                    fixes.append((row[0], *row[6]))
+        trail.store(fixes)
         if settings.OPENEM_BUS and stored:
             from .bus import announce
 
@@ -275,19 +276,6 @@ def _copy_readings(params: Iterator[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         rows = list(cursor.fetchall())
         cursor.execute("TRUNCATE ingest_stage")  # a second group in the same transaction starts empty
         return rows
-
-
-def _insert_fixes(rows: list[tuple[Any, ...]]) -> None:
-    if not rows:
-        return
-    columns = "device, t, lat, lon, accuracy_m, reading_id"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY {Fix._meta.db_table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        cursor.executemany(f"INSERT INTO {Fix._meta.db_table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)", rows)
 
 
 def decode_lines(body: bytes | str) -> Iterator[tuple[int, bytes | str, Any]]:

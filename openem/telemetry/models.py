@@ -76,25 +76,21 @@ class Reading(models.Model):
         return reading_key(device, payload)
 
 
-class Fix(models.Model):
-    """GPS fixes again, narrow and indexed by device and time, for trail queries."""
+class TrailBlock(models.Model):
+    """A device's GPS fixes from one stored batch, packed together for trail queries (see ``trail``):
+    times in Unix seconds, latitude, longitude and accuracy as little-endian columns of a record."""
 
     device = models.CharField(max_length=40)
-    t = models.DateTimeField()
-    lat = models.FloatField()
-    lon = models.FloatField()
-    accuracy_m = models.FloatField(null=True)
-    # No index or constraint on the reading: the trail is read by device and time, and retention deletes
-    # fixes by device and time before their readings. Each index here would slow every fix stored.
-    reading = models.ForeignKey(
-        Reading, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="fixes"
-    )
+    start_s = models.FloatField(help_text="the first fix, Unix seconds")
+    end_s = models.FloatField(help_text="the last fix, Unix seconds (at most a day after the first)")
+    n = models.PositiveIntegerField(help_text="how many fixes")
+    data = models.BinaryField()
 
     class Meta:
-        indexes = [models.Index(fields=["device", "t"])]
+        indexes = [models.Index(fields=["device", "start_s"])]
 
     def __str__(self) -> str:
-        return f"{self.device} {self.t:%Y-%m-%d %H:%M:%S} {self.lat:.5f},{self.lon:.5f}"
+        return f"{self.device}: {self.n} fixes from {self.start_s:.0f}"
 
 
 class RejectedReading(models.Model):

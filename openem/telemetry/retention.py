@@ -16,7 +16,8 @@ from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.models import Person
 from openem.cases.rules import add_months
 
-from .models import Fix, Reading, RejectedReading
+from . import trail
+from .models import Reading, RejectedReading
 
 
 @dataclass
@@ -45,11 +46,13 @@ def enforce(today: date | None = None, dry_run: bool = False) -> RetentionResult
             result.held += 1
             continue
         worn = Q(pk__in=[])
+        periods = []  # (device, from, until) of each fitting, for the trail
         for f in person.fittings.select_related("device"):
             part = Q(device=f.device.ref, t__gte=f.fitted_at)
             if f.removed_at:
                 part &= Q(t__lt=f.removed_at)
             worn |= part
+            periods.append((f.device.ref, f.fitted_at.timestamp(), f.removed_at.timestamp() if f.removed_at else None))
         readings = Reading.objects.filter(worn)
         violations = Violation.objects.filter(person=person)
         old_violations = violations if expired(last_end, months["violations"], today) else violations.none()
@@ -62,7 +65,8 @@ def enforce(today: date | None = None, dry_run: bool = False) -> RetentionResult
         if dry_run:
             continue
         with transaction.atomic():
-            Fix.objects.filter(worn).delete()  # the trail rows: same device and times as their readings
+            for device, lo, hi in periods:  # the trail: same devices and times as the readings
+                trail.delete(device, lo, hi)
             readings.delete()
             old_violations.delete()
             AuditEvent.record(

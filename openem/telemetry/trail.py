@@ -1,0 +1,142 @@
+"""The trail: GPS fixes kept as blocks, one row for each device's fixes in a stored batch.
+
+A tag uploads a quarter of an hour of fixes at a time, and every fix is read back only as part of a
+trail (a person's positions over a period) or for the last known position. A row and an index entry
+per fix cost a third of the time it took to store a reading; a block of them costs one row, and a
+month's trail is a few thousand rows instead of forty thousand. A block covers at most a day, so a
+query for a period need only look at blocks that start up to a day before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import connection
+
+from .models import TrailBlock
+
+BLOCK_SPAN_S = 86_400.0
+FIX = np.dtype([("t", "<f8"), ("lat", "<f8"), ("lon", "<f8"), ("acc", "<f4")])  # acc NaN: not reported
+
+
+@dataclass
+class Fixes:
+    """Fixes in time order, as columns."""
+
+    t: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    acc: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    @classmethod
+    def of(cls, a: np.ndarray) -> Fixes:
+        return cls(a["t"], a["lat"], a["lon"], a["acc"].astype(np.float64))
+
+    def rows(self) -> list[tuple[float, float, float, float | None]]:
+        """(lat, lon, Unix seconds to the millisecond, accuracy or None) per fix."""
+        acc = [None if a != a else a for a in self.acc.tolist()]  # NaN: not reported
+        return list(zip(self.lat.tolist(), self.lon.tolist(), np.round(self.t, 3).tolist(), acc, strict=True))
+
+
+Block = tuple[str, float, float, int, bytes]  # device, start_s, end_s, count, data
+
+
+def blocks(fixes: Iterable[tuple[str, float, float, float, float | None]]) -> list[Block]:
+    """(device, t, lat, lon, accuracy) as (device, start_s, end_s, count, data) blocks: each device's
+    fixes in time order, cut where a block would span more than a day."""
+    by_device: dict[str, list[tuple[float, float, float, float]]] = {}
+    for device, t, lat, lon, acc in fixes:
+        by_device.setdefault(device, []).append((t, lat, lon, np.nan if acc is None else acc))
+    out = []
+    for device, rows in by_device.items():
+        a = np.array(rows, dtype=np.float64)
+        a = a[np.argsort(a[:, 0], kind="stable")]
+        packed = np.empty(len(a), dtype=FIX)
+        packed["t"], packed["lat"], packed["lon"], packed["acc"] = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
+        out += _cut(device, packed)
+    return out
+
+
+def _cut(device: str, packed: np.ndarray) -> list[Block]:
+    out = []
+    start = 0
+    t = packed["t"]
+    while start < len(packed):
+        end = int(np.searchsorted(t, t[start] + BLOCK_SPAN_S, side="left"))
+        part = packed[start:end]
+        out.append((device, float(part["t"][0]), float(part["t"][-1]), len(part), part.tobytes()))
+        start = end
+    return out
+
+
+def store(fixes: list[tuple[str, float, float, float, float | None]]) -> None:
+    """Add fixes to the trail (in the caller's transaction)."""
+    rows = blocks(fixes)
+    if not rows:
+        return
+    table = TrailBlock._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} (device, start_s, end_s, n, data) VALUES (%s, %s, %s, %s, %s)", rows)
+
+
+def _blocks(device: str, lo: float, hi: float) -> list[tuple[int, bytes]]:
+    """The blocks that may hold fixes in [lo, hi): plain rows, straight from the cursor."""
+    table = TrailBlock._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, data FROM {table} WHERE device = %s AND start_s >= %s AND start_s < %s AND end_s >= %s",
+            [device, lo - BLOCK_SPAN_S, hi, lo],
+        )
+        return [(pk, bytes(data)) for pk, data in cursor.fetchall()]
+
+
+def fixes(device: str, lo: float, hi: float) -> Fixes:
+    """The device's fixes measured in [lo, hi), in time order."""
+    found = [np.frombuffer(data, dtype=FIX) for _, data in _blocks(device, lo, hi)]
+    if not found:
+        return Fixes.of(np.empty(0, dtype=FIX))
+    a = np.concatenate(found)
+    a = a[(a["t"] >= lo) & (a["t"] < hi)]
+    return Fixes.of(a[np.argsort(a["t"], kind="stable")])
+
+
+def last_position(device: str, at: float) -> tuple[float, float] | None:
+    """Where the device last was at or before ``at`` (lat, lon), if it has any fix by then."""
+    table = TrailBlock._meta.db_table
+    lo = at - BLOCK_SPAN_S
+    while True:
+        got = fixes(device, lo, at + 1e-6)
+        if len(got):
+            return float(got.lat[-1]), float(got.lon[-1])
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT max(start_s) FROM {table} WHERE device = %s AND start_s < %s", [device, lo])
+            earlier = cursor.fetchone()[0]
+        if earlier is None:
+            return None
+        lo = float(earlier)  # the day before had none: look from the latest block before it
+
+
+def delete(device: str, lo: float, hi: float | None) -> int:
+    """Delete the device's fixes measured in [lo, hi) (hi None: from lo on); blocks reaching outside
+    the period keep their other fixes. The number of fixes deleted."""
+    upper = 1e18 if hi is None else hi  # after any time
+    deleted = 0
+    for pk, data in _blocks(device, lo, upper):
+        a = np.frombuffer(data, dtype=FIX)
+        inside = (a["t"] >= lo) & (a["t"] < upper)
+        if not inside.any():
+            continue
+        deleted += int(inside.sum())
+        rest = a[~inside]
+        if len(rest):
+            TrailBlock.objects.filter(pk=pk).update(
+                start_s=float(rest["t"][0]), end_s=float(rest["t"][-1]), n=len(rest), data=rest.tobytes()
+            )
+        else:
+            TrailBlock.objects.filter(pk=pk).delete()
+    return deleted
