@@ -48,7 +48,8 @@ DEADLINE_CHECK_EVERY_S = 15.0
 WINDOW_S = 48 * 3600.0  # readings a device's cache holds behind its newest (more while a violation is open)
 TRIM_EVERY_S = 6 * 3600.0
 CONTEXT_S = 3600.0
-MIN_CYCLE_S = 0.25  # readings kept before the oldest violation that could still change
+BUSY_READINGS = 5_000  # a cycle with this many new readings means the worker is under heavy load
+BUSY_CYCLE_S = 0.5  # readings kept before the oldest violation that could still change
 
 
 @dataclass
@@ -439,13 +440,14 @@ class EngineWorker:
         try:
             while stop_after is None or time.monotonic() - began < stop_after:
                 started = time.monotonic()
-                if self.cycle().readings == 0:
+                readings = self.cycle().readings
+                if readings == 0:
                     time.sleep(interval_s)
-                else:
-                    # Under load, cycles at most this often: each tag touched costs the same whether it
-                    # brings one new reading or fifty, so gathering a little more per cycle keeps up with
-                    # far more readings for the same latency bar.
-                    time.sleep(max(0.0, MIN_CYCLE_S - (time.monotonic() - started)))
+                elif readings >= BUSY_READINGS:
+                    # Under heavy load, cycles at most this often: a tag touched costs about the same
+                    # whether it brings one new reading or fifty, so gathering more per cycle keeps up
+                    # with far more readings, for a little latency. At ordinary rates there is no wait.
+                    time.sleep(max(0.0, BUSY_CYCLE_S - (time.monotonic() - started)))
         finally:
             self.release()
 
