@@ -73,3 +73,26 @@ def test_the_window_keeps_a_violation_cut_short_by_a_flat_battery_whole() -> Non
     assert window_start(edge, [absence, flat]) == 19 * h - CONTEXT_S
     # Nothing open or recent: the window's edge and the hour before it.
     assert window_start(edge, [(2 * h, 3 * h)]) == edge - CONTEXT_S
+
+
+@pytest.mark.django_db
+def test_a_backlog_worked_through_batch_by_batch_opens_no_silence(case) -> None:
+    """Three hours of a tag's fixes arriving at once (after an outage): while batches are full the
+    worker does not take the end of each batch for the tag falling silent."""
+    import json
+    from datetime import timedelta
+
+    now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+    first = now - timedelta(hours=3)
+    lines = [
+        json.dumps({"device": "GPS-0001", "time": (first + timedelta(minutes=k)).isoformat().replace("+00:00", "Z"),
+                    "type": "fix", "lat": 52.6702, "lon": -0.7321, "accuracy_m": 8.0, "seq": k})
+        for k in range(180)
+    ]  # fmt: skip
+    ingest_jsonl("\n".join(lines))
+    worker = EngineWorker("backlog", batch=40)
+    cycles = 0
+    while worker.cycle(now=now).readings:
+        cycles += 1
+    assert cycles == 5
+    assert not Violation.objects.filter(type="no_signal").exists(), "no silence opened, not even one withdrawn"

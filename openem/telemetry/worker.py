@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from django.db import connection, transaction
@@ -68,9 +68,15 @@ def _fetch(where: str, params: list[Any], limit: int | None = None) -> list[Row]
     return _fetch_upto(where, params, limit)[0]
 
 
+class Fetched(NamedTuple):
+    rows: list[Row]
+    last: int | None  # the id of the last row read, this shard's or not
+    read: int  # rows read, this shard's or not
+
+
 def _fetch_upto(
     where: str, params: list[Any], limit: int | None = None, keep: Callable[[str], bool] | None = None
-) -> tuple[list[Row], int | None]:
+) -> Fetched:
     """Stored readings in id order, parsed, straight from the cursor (on the engine's hot path Django's
     per-row converters, datetime and JSON, cost more than the evaluation of the reading), and the id of
     the last row read. ``keep`` picks the devices wanted (a shard's) before the cost of parsing."""
@@ -90,7 +96,7 @@ def _fetch_upto(
                 out.append((pk, device, stored_reading(obj, digest)))
             except (ReadingError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue  # stored readings were validated on the way in
-    return out, (rows[-1][0] if rows else None)
+    return Fetched(out, rows[-1][0] if rows else None, len(rows))
 
 
 def _in(values: list[str]) -> str:
@@ -200,7 +206,7 @@ class EngineWorker:
         cursor = self.claim()
         if cursor is None:
             return result  # another worker holds the cursor
-        new, last = _fetch_upto(
+        new, last, read = _fetch_upto(
             "id > %s", [cursor.last_reading_id], self.batch, None if self.shards == 1 else self.mine
         )
         devices = sorted({row[1] for row in new})
@@ -208,7 +214,11 @@ class EngineWorker:
         data_end = (now or timezone.now()).timestamp()
         if devices:
             assert last is not None
-            self._evaluate_new(new, last, data_end, result)
+            # A full batch means more readings are waiting (a backlog after an outage or a restart):
+            # what is silent as of now may be in the next batch, so silences are left to the cycle that
+            # catches up (and to the deadline checks) instead of opened and withdrawn batch by batch.
+            catching_up = read >= self.batch
+            self._evaluate_new(new, last, data_end, result, catching_up=catching_up)
         with transaction.atomic():
             updated = EngineCursor.objects.filter(name=self.cursor_name, locked_by=self.name)
             if last is not None:
@@ -253,7 +263,13 @@ class EngineWorker:
         return sorted(out)
 
     def _evaluate_new(
-        self, new: list[Row], upto: int, data_end: float, result: CycleResult, also: Iterable[str] = ()
+        self,
+        new: list[Row],
+        upto: int,
+        data_end: float,
+        result: CycleResult,
+        also: Iterable[str] = (),
+        catching_up: bool = False,
     ) -> None:
         """New readings (in id order) join each device's cached
         recent readings, and only the devices touched (and ``also``) are evaluated, over the window held.
@@ -283,7 +299,9 @@ class EngineWorker:
         for device in touched:
             engine.add_frame(self._cache[device].frame)
         starts = {d: self._cache[d].since for d in touched if self._cache[d].since > float("-inf")}
-        evaluated = engine.evaluate(data_end=max(data_end, _latest(engine)), starts=starts)
+        evaluated = engine.evaluate(
+            data_end=_latest(engine) if catching_up else max(data_end, _latest(engine)), starts=starts
+        )
         self._summaries(evaluated.info)
         found: dict[str, list[EngineViolation]] = {d: [] for d in touched}
         for v in evaluated.violations:
