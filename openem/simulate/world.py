@@ -1,8 +1,9 @@
 """Rutland as the simulator sees it: places people go, and routes along real roads between them.
 
 Coordinates are metres on the British National Grid (EPSG:27700), which is what the county's roads
-were surveyed on and keeps distances true. Routes come from scipy's Dijkstra over the road graph; a
-route tree is computed once per destination and shared by everyone going there.
+were surveyed on and keeps distances true. Routes come from scipy's Dijkstra over the road graph with its
+chains of bends folded (``chains.ChainGraph``); a route tree is computed once per destination and shared
+by everyone going there.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from functools import cached_property
 import numpy as np
 from pyproj import Transformer
 from scipy.sparse import coo_matrix, csr_matrix
-from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from . import basemap as bm
+from .chains import ChainGraph
 
 TO_BNG = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
 FROM_BNG = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
@@ -91,6 +93,11 @@ class World:
         self.base = base or bm.load()
         self._build_graph()
         self._build_places()
+        # Every place's road node stays a node of its own: routes start and end there.
+        places = [q.node for q in (*self.homes, *self.workplaces, *self.leisure, *self.shops, self.office)]
+        ends = np.zeros(len(self.node_x), dtype=bool)
+        ends[places] = True
+        self.chains = ChainGraph(len(self.node_x), *self._edges, ends)
         self._trees: dict[tuple[int, str], np.ndarray] = {}
         self._tree_limit: dict[tuple[int, str], float] = {}
         self._routes: dict[tuple[str, int, str, int, str], Route] = {}
@@ -130,6 +137,7 @@ class World:
         drive_cost = np.where(v > 0, length / np.maximum(v, 1e-6), length / WALK_MPS * 3)
         drive = coo_matrix((drive_cost, (s, d)), shape=(n, n)).tocsr()
         self.graphs: dict[str, csr_matrix] = {"walk": walk, "drive": drive}
+        self._edges = (s, d, {"walk": length, "drive": drive_cost})
         # Speed of each road edge, looked up by the key u * n + v (sorted): a path's speeds in one searchsorted.
         key = s.astype(np.int64) * n + d
         order = np.argsort(key)
@@ -185,18 +193,18 @@ class World:
         further when a later trip to the same place starts farther out."""
         key = (dest, mode)
         held = self._trees.get(key)
-        if held is not None and (held[origin] >= 0 or origin == dest or self._tree_limit[key] == np.inf):
+        reached = self.chains.reaches
+        if held is not None and (reached(held, origin) or origin == dest or self._tree_limit[key] == np.inf):
             return held
         reach = 2.5 * straight_m + 1000.0  # metres: roads wind, and the nearest road node may be behind
         limit = reach if mode == "walk" else reach / 8.0  # drive costs are seconds: 8 m/s is a slow town average
         limit = max(limit, 2 * self._tree_limit.get(key, 0.0))
         while True:
-            # The graph is stored symmetric, so "directed" avoids scipy converting it on every call.
-            _, pred = dijkstra(self.graphs[mode], directed=True, indices=dest, return_predecessors=True, limit=limit)
-            if pred[origin] >= 0 or origin == dest or limit == np.inf:
+            tree = self.chains.tree(dest, mode, limit)
+            if reached(tree, origin) or origin == dest or limit == np.inf:
                 break
             limit = limit * 4 if limit < 1e5 else np.inf
-        self._trees[key] = tree = pred.astype(np.int32)
+        self._trees[key] = tree
         self._tree_limit[key] = limit
         return tree
 
@@ -212,13 +220,9 @@ class World:
         if b.kind == PlaceKind.HOME and a.kind != PlaceKind.HOME:
             # Route trees are rooted at destinations; everyone shares the tree of a pub, few share a home's.
             return self.route(b, a, mode).reversed()
-        pred = self._tree(
-            b.node, "drive" if mode in ("car", "bus") else "walk", a.node, math.hypot(a.x - b.x, a.y - b.y)
-        )
-        path = [a.node]
-        while path[-1] != b.node and pred[path[-1]] >= 0:
-            path.append(int(pred[path[-1]]))
-        nodes = np.asarray(path)
+        graph = "drive" if mode in ("car", "bus") else "walk"
+        tree = self._tree(b.node, graph, a.node, math.hypot(a.x - b.x, a.y - b.y))
+        nodes = np.asarray(self.chains.path(tree, a.node, b.node, graph))
         x = np.concatenate([[a.x], self.node_x[nodes], [b.x]])
         y = np.concatenate([[a.y], self.node_y[nodes], [b.y]])
         seg = np.hypot(np.diff(x), np.diff(y))
