@@ -275,3 +275,19 @@ def test_a_thousand_people_for_a_week_in_under_a_minute(tmp_path):
     assert result.seconds < 60
     # The rate; `openem bench simulate` measures it beside one process.
     assert result.device_days / result.seconds > 1_000
+
+
+def test_the_telemetry_file_is_the_same_where_the_kernel_cannot_copy_between_files(tmp_path, monkeypatch):
+    # Other systems, or a spool on another file system: the days are copied through memory instead.
+    import os
+
+    config = SimConfig(people=12, days=2, seed=21, start=START)
+    simulate(config, tmp_path / "kernel", processes=1)
+
+    def refuse(*args, **kwargs):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    simulate(config, tmp_path / "memory", processes=1)
+    for name in ("cases.json", "telemetry.jsonl", "truth.jsonl"):
+        assert (tmp_path / "kernel" / name).read_bytes() == (tmp_path / "memory" / name).read_bytes(), name
