@@ -97,8 +97,8 @@ class DeviceSimulator:
             if kind in p.never_fitted or start >= d1:
                 continue
             lines: list[tuple[float, str]] = []  # the occasional reading, one at a time
-            blocks: list[tuple[np.ndarray, np.ndarray]] = []  # regular readings: (times, lines matrix)
-            fixes: tuple[np.ndarray, ...] | None = None
+            # Regular readings: (times, lines matrix, whether an upload may send them newest first).
+            blocks: list[tuple[np.ndarray, np.ndarray, bool]] = []
             silent = None
             if rng.random() < self.faults.device_silent and not bad_today:
                 s = d0 + rng.uniform(8, 18) * HOUR
@@ -106,7 +106,7 @@ class DeviceSimulator:
                 out.truth.append(violation(p, "no_signal", EQUIPMENT, silent[0], silent[1], None, device=device))
                 out.blind.append((device, silent[0], silent[1]))
             if kind == "gps":
-                fixes = self._gps(tl, device, st, rng, start, d1, silent, lines, blocks, out)
+                self._gps(tl, device, st, rng, start, d1, silent, lines, blocks, out)
             elif kind == "rf":
                 self._rf(tl, device, st, rng, start, d1, silent, lines, blocks, out)
             else:
@@ -129,7 +129,7 @@ class DeviceSimulator:
                             ),
                         )
                     )
-            self._batches(device, kind, rng, lines, blocks, fixes, outage, out)
+            self._batches(device, kind, rng, lines, blocks, outage, out)
 
     # ---------------------------------------------------------------- GPS tag
 
@@ -172,9 +172,9 @@ class DeviceSimulator:
         d1: float,
         silent: tuple[float, float] | None,
         lines: list[tuple[float, str]],
-        blocks: list[tuple[np.ndarray, np.ndarray]],
+        blocks: list[tuple[np.ndarray, np.ndarray, bool]],
         out: DayOutput,
-    ) -> tuple[np.ndarray, ...]:
+    ) -> None:
         p, f = tl.person, self.faults
         t = np.arange(d0 + rng.uniform(0, 59), d1, MIN)
         not_charged = rng.random() < f.battery_not_charged and not self.bad_today
@@ -205,10 +205,10 @@ class DeviceSimulator:
         power = power[alive[power]]
         charging = pct[np.minimum(power + 1, len(pct) - 1)] > pct[power]
         stamps = np.round(t[power]).astype(np.int64)
-        blocks.append((t[power], fastjson.power_lines(device, stamps, pct[power].astype(np.int64), charging, w)))
+        blocks.append((t[power], fastjson.power_lines(device, stamps, pct[power].astype(np.int64), charging, w), False))
         beats = np.arange(7, len(t), 15)
         beats = beats[alive[beats]]
-        blocks.append((t[beats], fastjson.heartbeat_lines(device, np.round(t[beats]).astype(np.int64), w)))
+        blocks.append((t[beats], fastjson.heartbeat_lines(device, np.round(t[beats]).astype(np.int64), w), False))
         zones = [z.shape for z in p.zones if z.kind == "exclusion_zone" and z.monitored]
         if zones:
             # Tags hold their zones and fix every 15 s while inside one (as Attenti and SCRAM do).
@@ -262,7 +262,9 @@ class DeviceSimulator:
         lon, lat = self.world.to_lonlat(x[keep] + ex[keep], y[keep] + ey[keep])
         seq = st.seq + np.arange(int(keep.sum()))
         st.seq += int(keep.sum())
-        return (t[keep], lat, lon, np.round(acc[keep], 1), seq)
+        stamps = np.round(t[keep]).astype(np.int64)
+        fix_lines = fastjson.fix_lines(device, stamps, lat, lon, np.round(acc[keep], 1), seq, self.device_width)
+        blocks.insert(0, (t[keep], fix_lines, True))  # an upload's fixes come first
 
     def _near_zone(self, zone: Any) -> Any:
         """The zone and 30 m around it, where a tag fixes every 15 s (prepared once per zone)."""
@@ -293,7 +295,7 @@ class DeviceSimulator:
         d1: float,
         silent: tuple[float, float] | None,
         lines: list[tuple[float, str]],
-        blocks: list[tuple[np.ndarray, np.ndarray]],
+        blocks: list[tuple[np.ndarray, np.ndarray, bool]],
         out: DayOutput,
     ) -> None:
         p, f = tl.person, self.faults
@@ -328,7 +330,7 @@ class DeviceSimulator:
         picks = np.union1d(changes, status)
         picks = picks[alive[picks]]
         stamps = np.round(t[picks]).astype(np.int64)
-        blocks.append((t[picks], fastjson.rf_lines(device, stamps, in_range[picks], self.device_width)))
+        blocks.append((t[picks], fastjson.rf_lines(device, stamps, in_range[picks], self.device_width), False))
         unplug = None
         if rng.random() < f.home_unit_unplugged and not self.bad_today:
             s = d0 + rng.uniform(8, 20) * HOUR
@@ -395,8 +397,7 @@ class DeviceSimulator:
         kind: str,
         rng: np.random.Generator,
         lines: list[tuple[float, str]],
-        blocks: list[tuple[np.ndarray, np.ndarray]],
-        fixes: tuple[np.ndarray, ...] | None,
+        blocks: list[tuple[np.ndarray, np.ndarray, bool]],
         outage: tuple[float, float] | None,
         out: DayOutput,
     ) -> None:
@@ -410,27 +411,17 @@ class DeviceSimulator:
             return a
 
         groups: dict[float, list[bytes]] = {}
-        if fixes is not None and len(fixes[0]):
-            t, lat, lon, acc, seq = fixes
-            block = fastjson.fix_lines(device, np.round(t).astype(np.int64), lat, lon, acc, seq, self.device_width)
-            width = block.shape[1]
-            data = block.tobytes()
-            arr = arrival(t)
-            bounds = np.concatenate([[0], np.flatnonzero(np.diff(arr)) + 1, [len(t)]])
-            # Now and then a device sends its buffer newest first.
-            reversed_ = (rng.random(len(bounds) - 1) < 0.03).tolist()
-            for (a0, a1), reverse in zip(itertools.pairwise(bounds.tolist()), reversed_, strict=True):
-                chunk = block[a0:a1][::-1].tobytes() if reverse else data[a0 * width : a1 * width]
-                groups.setdefault(float(arr[a0]), []).append(chunk)
-            out.readings += len(t)
-        for times, matrix in blocks:
+        for times, matrix, reversible in blocks:
             if not len(times):
                 continue
             width, data = matrix.shape[1], matrix.tobytes()
             arr = arrival(times)
             bounds = np.concatenate([[0], np.flatnonzero(np.diff(arr)) + 1, [len(times)]]).tolist()
-            for a0, a1 in itertools.pairwise(bounds):
-                groups.setdefault(float(arr[a0]), []).append(data[a0 * width : a1 * width])
+            # Now and then a device sends its buffer of fixes newest first.
+            reverse = (rng.random(len(bounds) - 1) < 0.03).tolist() if reversible else [False] * (len(bounds) - 1)
+            for (a0, a1), backwards in zip(itertools.pairwise(bounds), reverse, strict=True):
+                chunk = matrix[a0:a1][::-1].tobytes() if backwards else data[a0 * width : a1 * width]
+                groups.setdefault(float(arr[a0]), []).append(chunk)
             out.readings += len(times)
         if lines:
             times = np.array([x[0] for x in lines])

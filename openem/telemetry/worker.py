@@ -47,9 +47,9 @@ DEADLINE_CHECK_EVERY_S = 15.0
 
 WINDOW_S = 48 * 3600.0  # readings a device's cache holds behind its newest (more while a violation is open)
 TRIM_EVERY_S = 6 * 3600.0
-CONTEXT_S = 3600.0
+CONTEXT_S = 3600.0  # readings kept before the oldest violation that could still change
 BUSY_READINGS = 5_000  # a cycle with this many new readings means the worker is under heavy load
-BUSY_CYCLE_S = 0.5  # readings kept before the oldest violation that could still change
+BUSY_CYCLE_S = 0.5  # under heavy load, a cycle at most this often
 
 
 @dataclass
