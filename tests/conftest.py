@@ -10,6 +10,8 @@ import pytest
 
 from openem.engine import casefile
 
+from .helpers import PERSONA_LOGINS
+
 SHARED = Path(os.environ.get("OPENEM_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 EXAMPLE_CASE_FILE = {
     "format": "openem-cases/1",
@@ -104,20 +106,15 @@ def _fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+
+
 @pytest.fixture
 def personas(db: Any) -> dict[str, Any]:
-    """practitioner, other practitioner, manager, operator, police analyst, administrator."""
+    """Every persona of ``PERSONAS``, by short name."""
     from openem.accounts.personas import create_personas
 
     users = create_personas("pw")
-    return {
-        "practitioner": users["alex.practitioner"],
-        "other": users["bea.practitioner"],
-        "manager": users["morgan.manager"],
-        "operator": users["omar.operator"],
-        "police": users["priya.police"],
-        "admin": users["admin"],
-    }
+    return {short: users[login] for short, login in PERSONA_LOGINS.items()}
 
 
 @pytest.fixture

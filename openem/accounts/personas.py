@@ -8,6 +8,7 @@ from .models import Role, Team, User
 
 DEMO_PASSWORD = "openem-demo"
 TEAM = "Rutland probation delivery unit"
+OTHER_TEAM = "Leicester North probation delivery unit"
 
 
 @dataclass(frozen=True)
@@ -18,26 +19,30 @@ class Persona:
     role: Role
     in_team: bool = True
     staff: bool = False
+    other_team: bool = False  # in a team of another delivery unit: sees none of Rutland's cases
 
 
 PERSONAS = (
     Persona("alex.practitioner", "Alex", "Okafor", Role.PRACTITIONER),
     Persona("bea.practitioner", "Bea", "Lindqvist", Role.PRACTITIONER),
     Persona("morgan.manager", "Morgan", "Reid", Role.MANAGER),
+    Persona("nadia.manager", "Nadia", "Kowalski", Role.MANAGER, in_team=False, other_team=True),
     Persona("omar.operator", "Omar", "Haddad", Role.OPERATOR, in_team=False),
     Persona("priya.police", "Priya", "Shah", Role.POLICE_ANALYST, in_team=False),
+    Persona("vera.liaison", "Vera", "Campbell", Role.VICTIM_LIAISON, in_team=False),
     Persona("admin", "Ada", "Admin", Role.ADMINISTRATOR, in_team=False, staff=True),
 )
 
 
 def create_personas(password: str = DEMO_PASSWORD) -> dict[str, User]:
     team, _ = Team.objects.get_or_create(name=TEAM, defaults={"region": "East Midlands"})
+    other_team, _ = Team.objects.get_or_create(name=OTHER_TEAM, defaults={"region": "East Midlands"})
     users: dict[str, User] = {}
     for p in PERSONAS:
         user, _ = User.objects.get_or_create(username=p.username)
         user.first_name, user.last_name, user.role = p.first_name, p.last_name, p.role.value
         user.email = f"{p.username}@openem.example"
-        user.team = team if p.in_team else None
+        user.team = team if p.in_team else other_team if p.other_team else None
         user.is_staff = user.is_superuser = p.staff
         user.set_password(password)
         user.save()
