@@ -17,12 +17,17 @@ if TYPE_CHECKING:
 
 class AuditAction(LabelledEnum):
     VIEW = "view"
+    SEARCH = "search"
     CREATE = "create"
     CHANGE = "change"
+    DELETE = "delete"
     IMPORT = "import"
     EXPORT = "export"
+    CREDENTIAL = "credential"  # an API token or a device or gateway secret issued, rotated or revoked
     SIGN_IN = "sign_in"
-    DENIED = "denied"
+    SIGN_IN_FAILED = "sign_in_failed"
+    SIGN_OUT = "sign_out"
+    DENIED = "denied"  # a refusal: a role without access, or a record not on the caller's caseload
 
 
 class AppendOnlyError(RuntimeError):
