@@ -17,6 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("ingest/v1/telemetry", telemetry_views.telemetry_batch, name="ingest-telemetry"),
     path("osmand/", telemetry_views.osmand, name="osmand"),
+    path("osmand/<str:key>", telemetry_views.osmand, name="osmand-key"),
     path("api/v1/", include("openem.api.urls")),
     path("alerts/", include("openem.alerts.urls")),
     path("", include("openem.portal.urls")),

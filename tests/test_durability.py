@@ -84,8 +84,9 @@ def test_sigkill_loses_nothing_acknowledged_and_stores_nothing_twice(tmp_path, k
             "-c",
             (
                 "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='openem.settings'; django.setup(); "
-                "from openem.devices.models import Device; Device.objects.create(ref='GPS-0001', kind='gps'); "
-                "from openem.telemetry.models import Gateway; print(Gateway.create_with_token('g')[1])"
+                "from openem.telemetry.models import Gateway; gw, token = Gateway.create_with_token('g'); "
+                "from openem.devices.models import Device; Device.objects.create(ref='GPS-0001', kind='gps', gateway=gw); "
+                "print(token)"
             ),
         ],
         cwd=ROOT,
@@ -148,19 +149,22 @@ def test_osmand_on_its_own_port(tmp_path):
     env = {**os.environ, "OPENEM_SQLITE_PATH": str(db), "OPENEM_DATA_DIR": str(tmp_path)}
     env.pop("DATABASE_URL", None)
     subprocess.run([sys.executable, "-m", "openem.cli", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run(
+    key = subprocess.run(
         [
             sys.executable,
             "-c",
             (
                 "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='openem.settings'; django.setup(); "
-                "from openem.devices.models import Device; Device.objects.create(ref='PHONE-1', kind='gps')"
+                "from openem.devices.models import Device; from openem.devices.credentials import issue_key; "
+                "print(issue_key(Device.objects.create(ref='PHONE-1', kind='gps')))"
             ),
         ],
         cwd=ROOT,
         env=env,
         check=True,
-    )
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "openem.cli", "ingest-server", "--port", str(port)],
@@ -170,7 +174,8 @@ def test_osmand_on_its_own_port(tmp_path):
     )
     try:
         wait_for_port(port)
-        url = f"http://127.0.0.1:{port}/?id=PHONE-1&lat=52.67&lon=-0.73&timestamp=1794830400&accuracy=9&batt=80"
+        # Traccar Client's server URL carries the device key as its path.
+        url = f"http://127.0.0.1:{port}/{key}?id=PHONE-1&lat=52.67&lon=-0.73&timestamp=1794830400&accuracy=9&batt=80"
         with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=5) as resp:
             assert json.loads(resp.read())["accepted"] == 2
         # What is not a reading is refused with a reason, and nothing is kept for it.

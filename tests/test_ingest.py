@@ -31,8 +31,14 @@ def out_from_eight_pm() -> str:
 
 
 @pytest.fixture
-def gateway(db):
-    _gw, token = Gateway.create_with_token("Vendor A")
+def gateway(db, request):
+    """Vendor A's token; the test case's devices (when the test has the case) report through Vendor A."""
+    from openem.devices.models import Device
+
+    gw, token = Gateway.create_with_token("Vendor A")
+    if "case" in request.fixturenames:
+        request.getfixturevalue("case")
+        Device.objects.update(gateway=gw)
     return token
 
 
@@ -104,10 +110,15 @@ def test_a_bad_token_is_refused(gateway):
 
 @pytest.mark.django_db
 def test_osmand_from_a_traccar_client(case):
+    from openem.devices.credentials import issue_key
+    from openem.devices.models import Device
+
+    key = issue_key(Device.objects.get(ref="GPS-0001"))
     client = Client()
     ok = client.get(
         "/osmand/",
         {
+            "key": key,
             "id": "GPS-0001",
             "lat": "52.6702",
             "lon": "-0.7321",
@@ -121,9 +132,10 @@ def test_osmand_from_a_traccar_client(case):
     assert ok.status_code == 200 and ok.json()["accepted"] == 2
     fix = trail.fixes("GPS-0001", 0, 2e9)
     assert (list(fix.lat), list(fix.acc)) == ([52.6702], [12.0])
+    # A device nobody enrolled has no key: whether it exists is not said to the sender.
     unknown = client.get("/osmand/", {"id": "NOPE", "lat": "52", "lon": "0", "timestamp": "1794830400"})
-    assert unknown.status_code == 400
-    assert RejectedReading.objects.get().reason == 'id: "NOPE" is not a known device'
+    assert unknown.status_code == 401
+    assert RejectedReading.objects.get().reason.startswith("not authenticated: no device key")
 
 
 @pytest.mark.django_db

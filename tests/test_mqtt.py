@@ -14,13 +14,24 @@ from openem.telemetry.models import Reading, RejectedReading
 from openem.telemetry.mqtt import Subscriber, handle
 
 
-def fix(**kw):
-    return json.dumps({"time": "2026-11-10T12:00:00Z", "type": "fix", "lat": 52.67, "lon": -0.73, **kw})
+KEYS: dict[str, str] = {}
+
+
+def enrol(ref: str) -> None:
+    from openem.devices.credentials import issue_key
+
+    KEYS[ref] = issue_key(Device.objects.create(ref=ref, kind="gps"))
+
+
+def fix(key_of: str = "GPS-0001", **kw):
+    """A fix as a device sends it, with the key of the device ``key_of``."""
+    reading = {"time": "2026-11-10T12:00:00Z", "type": "fix", "lat": 52.67, "lon": -0.73, **kw}
+    return json.dumps({**reading, "key": KEYS.get(key_of, "no-such-key")})
 
 
 @pytest.mark.django_db
 def test_a_payload_is_one_reading_or_several_and_the_topic_names_the_device():
-    Device.objects.create(ref="GPS-0001", kind="gps")
+    enrol("GPS-0001")
     r = handle("openem/devices/GPS-0001/telemetry", fix().encode())
     assert r.accepted == 1 and Reading.objects.get().device == "GPS-0001"
     lines = "\n".join(
@@ -34,8 +45,11 @@ def test_a_payload_is_one_reading_or_several_and_the_topic_names_the_device():
     assert r.accepted == 1
     assert [x["field"] for x in r.rejected] == ["lat", "device"]
     assert "does not match the topic's device" in RejectedReading.objects.get(field="device").reason
-    unknown = handle("openem/devices/GPS-9999/telemetry", fix().encode())
-    assert unknown.accepted == 0 and unknown.rejected[0]["error"] == 'device: "GPS-9999" is not a known device'
+    stranger = handle("openem/devices/GPS-9999/telemetry", fix("GPS-9999").encode())
+    assert stranger.accepted == 0
+    assert stranger.rejected[0]["error"] == "not authenticated: the key is not this device's active key"
+    # The key is never kept, not even in a rejected reading.
+    assert not any(key in r.raw for r in RejectedReading.objects.all() for key in KEYS.values())
 
 
 def _broker_up() -> bool:
@@ -51,7 +65,7 @@ def _broker_up() -> bool:
 def test_round_trip_through_mosquitto():
     import paho.mqtt.client as mqtt
 
-    Device.objects.create(ref="GPS-0007", kind="gps")
+    enrol("GPS-0007")
     prefix = f"test-{uuid.uuid4().hex[:8]}"
     topic = f"{prefix}/devices/+/telemetry"
     results = []
@@ -61,7 +75,7 @@ def test_round_trip_through_mosquitto():
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     pub.connect("127.0.0.1", 1883)
     pub.loop_start()
-    info = pub.publish(f"{prefix}/devices/GPS-0007/telemetry", fix(seq=1), qos=1)
+    info = pub.publish(f"{prefix}/devices/GPS-0007/telemetry", fix("GPS-0007", seq=1), qos=1)
     info.wait_for_publish(5)
     deadline = time.time() + 10
     while not results and time.time() < deadline:

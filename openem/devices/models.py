@@ -21,6 +21,14 @@ class DeviceStatus(LabelledEnum):
 class Device(models.Model):
     ref = models.CharField("serial number", max_length=40, unique=True)
     kind = models.CharField(max_length=16, choices=DeviceKind.choices())
+    gateway = models.ForeignKey(
+        "telemetry.Gateway",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="devices",
+        help_text="the gateway that may send this device's readings (a gateway may send no other device's)",
+    )
     faulty = models.BooleanField(default=False)
     retired = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
@@ -42,6 +50,11 @@ class Device(models.Model):
             .filter(Q(removed_at__isnull=True) | Q(removed_at__gt=when))
             .first()
         )
+
+    @property
+    def key(self) -> DeviceKey | None:
+        """The key the device proves itself with now (at most one is active), or None."""
+        return self.keys.filter(revoked_at__isnull=True).first()
 
     @property
     def status(self) -> DeviceStatus:
@@ -83,3 +96,33 @@ class Fitting(models.Model):
     def is_current(self) -> bool:
         now = timezone.now()
         return self.fitted_at <= now and (self.removed_at is None or self.removed_at > now)
+
+
+class DeviceKey(models.Model):
+    """A device's own secret, for senders that talk to OpenEM directly (Traccar Client and other OsmAnd
+    apps, MQTT). Shown once when issued; only its SHA-256 digest is kept. The secret is 192 random bits,
+    not a password, so a fast digest is as safe as a slow one and lets the receiver check thousands a
+    second. Issuing a new key revokes the old one."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="keys")
+    digest = models.CharField(max_length=64, unique=True)
+    hint = models.CharField(max_length=8, help_text="the key's first characters, to tell keys apart")
+    issued_at = models.DateTimeField(default=timezone.now)
+    issued_by = models.CharField(max_length=150)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device"], condition=Q(revoked_at__isnull=True), name="one_active_key_per_device"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device.ref} key {self.hint}..."
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

@@ -29,9 +29,25 @@ from django.utils import timezone
 from openem.engine.telemetry import ReadingError, ReadingType, parse_reading
 
 from . import trail
-from .models import Gateway, Reading, RejectedReading, Source
+from .models import Gateway, Reading, RejectedReading, Rejection, Source
 
 _FIX = ReadingType.FIX
+
+
+# A sender without a valid credential has its lines kept as rejected readings, up to this many a
+# request: enough to see what a misconfigured device or gateway sends, not a way to fill the table.
+MAX_UNAUTHENTICATED_LINES = 1_000
+
+
+class Unauthenticated(ReadingError):
+    """A reading that came without a valid credential for its device."""
+
+    def __init__(self, field_name: str, why: str) -> None:
+        super().__init__(field_name, why)
+        self.why = why
+
+    def __str__(self) -> str:  # the reason the centre sees starts "not authenticated", whatever the field
+        return f"not authenticated: {self.why}"
 
 
 @dataclass
@@ -39,6 +55,7 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    unauthenticated: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
@@ -56,12 +73,17 @@ class Prepared:
     batch: str = field(default_factory=lambda: secrets.token_hex(6))
     rows: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
     lines: dict[tuple[str, str], tuple[int, bytes | str]] = field(default_factory=dict)
-    rejected: list[tuple[int | None, bytes | str, str, str]] = field(default_factory=list)
+    rejected: list[tuple[int | None, bytes | str, str, str, Rejection]] = field(default_factory=list)
     result: IngestResult = field(default_factory=IngestResult)
+    devices: set[str] = field(default_factory=set)
 
-    def reject(self, line: int | None, raw: bytes | str, field_name: str, reason: str) -> None:
+    def reject(
+        self, line: int | None, raw: bytes | str, field_name: str, reason: str, kind: Rejection = Rejection.INVALID
+    ) -> None:
         self.result.rejected.append({"line": line, "field": field_name, "error": reason})
-        self.rejected.append((line, raw, field_name, reason))
+        self.rejected.append((line, raw, field_name, reason, kind))
+        if kind is Rejection.UNAUTHENTICATED:
+            self.result.unauthenticated += 1
 
 
 def reading_key(device: str, obj: dict[str, Any]) -> str:
@@ -104,21 +126,39 @@ def prepare(
     gateway: Gateway | int | None = None,
     now: float | None = None,
     device_field: str = "device",
+    unauthenticated: Unauthenticated | None = None,
 ) -> Prepared:
-    """items: (line number, raw text, decoded object or an Exception saying why it could not be)."""
+    """items: (line number, raw text, decoded object or an Exception saying why it could not be).
+
+    Who may send what: with a gateway, ``store`` keeps only readings of devices assigned to it;
+    senders with device keys are checked before this (see ``openem.devices.credentials``) and an
+    ``unauthenticated`` request has every line kept as rejected with why. No gateway and no
+    ``unauthenticated``: the caller is trusted (a file loaded from the command line, a test)."""
     now = time.time() if now is None else now
     gateway_id = gateway.pk if isinstance(gateway, Gateway) else gateway
     p = Prepared(source, gateway_id, device_field)
-    rows, lines = p.rows, p.lines
+    if unauthenticated is not None:
+        for n, (line, raw, _obj) in enumerate(items):
+            if n == MAX_UNAUTHENTICATED_LINES:
+                p.reject(line, b"", "(request)", f"{unauthenticated} (later lines of this request not kept)",
+                         Rejection.UNAUTHENTICATED)  # fmt: skip
+                break
+            p.reject(line, raw, unauthenticated.field, str(unauthenticated), Rejection.UNAUTHENTICATED)
+        return p
+    rows, lines, devices = p.rows, p.lines, p.devices
     as_time = _db_time()
     for line, raw, obj in items:
         try:
             if isinstance(obj, Exception):
                 raise obj
             r = parse_reading(obj, "", now=now)
+        except Unauthenticated as exc:
+            p.reject(line, raw, exc.field, str(exc), Rejection.UNAUTHENTICATED)
+            continue
         except ReadingError as exc:
             p.reject(line, raw, exc.field, str(exc))
             continue
+        devices.add(r.device)
         key = (r.device, reading_key(r.device, obj))
         if key in rows:
             p.result.duplicates += 1
@@ -132,34 +172,53 @@ def prepare(
 
 
 class DeviceDirectory:
-    """Which device ids exist. A long-running receiver keeps one to ask the database only about ids
-    it has not seen; elsewhere each batch asks afresh."""
+    """Which device ids exist, and the gateway each is assigned to. A long-running receiver keeps one
+    and asks the database again about a device after a minute (a device moved to another gateway, or
+    deleted, is seen within a minute); elsewhere each batch asks afresh."""
+
+    TTL_S = 60.0
 
     def __init__(self) -> None:
-        self._known: set[str] = set()
+        self._held: dict[str, tuple[int | None, float]] = {}
 
-    def unknown(self, devices: set[str]) -> set[str]:
+    def gateways(self, devices: set[str]) -> dict[str, int | None]:
+        """The gateway (or None) of each known device among ``devices``; unknown ones are left out."""
         from openem.devices.models import Device
 
-        missing = devices - self._known
+        now = time.monotonic()
+        found: dict[str, int | None] = {}
+        missing = []
+        for device in devices:
+            held = self._held.get(device)
+            if held is not None and held[1] > now:
+                found[device] = held[0]
+            else:
+                missing.append(device)
         if missing:
-            found = set(Device.objects.filter(ref__in=missing).values_list("ref", flat=True))
-            self._known |= found
-            missing -= found
-        return missing
+            for ref, gateway_id in Device.objects.filter(ref__in=missing).values_list("ref", "gateway_id"):
+                found[ref] = gateway_id
+                self._held[ref] = (gateway_id, now + self.TTL_S)
+        return found
 
 
 def store(batches: list[Prepared], directory: DeviceDirectory | None = None) -> None:
     """Store prepared batches in one transaction and fill in each one's result."""
     directory = directory or DeviceDirectory()
     with transaction.atomic():
-        unknown = directory.unknown({key[0] for p in batches for key in p.rows})
-        if unknown:
-            for p in batches:
-                for key in [k for k in p.rows if k[0] in unknown]:
+        known = directory.gateways({d for p in batches for d in p.devices})
+        for p in batches:
+            unknown = {d for d in p.devices if d not in known}
+            foreign = {d for d in p.devices - unknown if known[d] != p.gateway_id} if p.gateway_id else set()
+            if unknown or foreign:
+                for key in [k for k in p.rows if k[0] in unknown or k[0] in foreign]:
                     del p.rows[key]
                     line, raw = p.lines.pop(key)
-                    p.reject(line, raw, p.device_field, f'{p.device_field}: "{key[0]}" is not a known device')
+                    if key[0] in unknown:
+                        why = f'{p.device_field}: "{key[0]}" is not a known device'
+                        p.reject(line, raw, p.device_field, why, Rejection.UNKNOWN_DEVICE)
+                    else:
+                        why = f'not authenticated: device "{key[0]}" is not assigned to this gateway'
+                        p.reject(line, raw, p.device_field, why, Rejection.UNAUTHENTICATED)
         _insert_rejected(batches)
         stored = _insert_readings(batches)
         fixes = []
@@ -185,8 +244,9 @@ def ingest_objects(
     gateway: Gateway | None = None,
     now: float | None = None,
     device_field: str = "device",
+    unauthenticated: Unauthenticated | None = None,
 ) -> IngestResult:
-    p = prepare(items, source, gateway, now, device_field)
+    p = prepare(items, source, gateway, now, device_field, unauthenticated)
     store([p])
     return p.result
 
@@ -198,10 +258,16 @@ def _text(raw: bytes | str) -> str:
 def _insert_rejected(batches: list[Prepared]) -> None:
     rejected = [
         RejectedReading(
-            source=p.source.value, gateway_id=p.gateway_id, line=line, raw=_text(raw)[:4000], field=f, reason=reason
+            source=p.source.value,
+            gateway_id=p.gateway_id,
+            line=line,
+            raw=_text(raw)[:4000],
+            field=f,
+            reason=reason,
+            kind=kind.value,
         )
         for p in batches
-        for line, raw, f, reason in p.rejected
+        for line, raw, f, reason, kind in p.rejected
     ]
     if rejected:
         RejectedReading.objects.bulk_create(rejected)
@@ -294,9 +360,44 @@ def decode_lines(body: bytes | str) -> Iterator[tuple[int, bytes | str, Any]]:
 
 
 def ingest_jsonl(
-    body: bytes | str, source: Source = Source.HTTP, gateway: Gateway | None = None, now: float | None = None
+    body: bytes | str,
+    source: Source = Source.HTTP,
+    gateway: Gateway | None = None,
+    now: float | None = None,
+    unauthenticated: Unauthenticated | None = None,
 ) -> IngestResult:
-    return ingest_objects(decode_lines(body), source, gateway, now)
+    return ingest_objects(decode_lines(body), source, gateway, now, unauthenticated=unauthenticated)
+
+
+# The device key of an OsmAnd sender: a ``key`` parameter, or the last part of the server URL's path
+# (Traccar Client keeps the path and query of the URL it is given and adds its own parameters).
+KEY_PARAM = "key"
+
+
+def osmand_key(params: dict[str, str], path: str) -> str:
+    """The device key a request came with (removed from ``params``: it is never stored)."""
+    key = params.pop(KEY_PARAM, "")
+    if not key:
+        last = path.rstrip("/").rsplit("/", 1)[-1]
+        key = last if last and last != "osmand" else ""
+    return key
+
+
+def osmand_request(
+    params: dict[str, str], path: str, keys: Any
+) -> tuple[list[tuple[int, bytes | str, Any]], Unauthenticated | None]:
+    """One OsmAnd request: its readings and, if its device key is not valid, why. ``keys`` is a
+    ``KeyChecker`` (called on the thread that uses the database)."""
+    key = osmand_key(params, path)
+    items = osmand_items(params)
+    device = params.get("id") or params.get("deviceid")
+    problem = keys.problem(device, key) if device else None
+    return items, (Unauthenticated(KEY_PARAM, problem) if problem else None)
+
+
+def status_for(result: IngestResult) -> int:
+    """The HTTP status for a device's request: 401 when its credential was not valid."""
+    return 401 if result.unauthenticated else 400 if result.rejected else 200
 
 
 def osmand_to_readings(params: dict[str, str]) -> list[dict[str, Any]]:

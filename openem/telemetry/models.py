@@ -19,6 +19,20 @@ class Source(LabelledEnum):
     FILE = "file"
 
 
+class Rejection(LabelledEnum):
+    """Why a reading was not accepted, broadly (the reason says exactly)."""
+
+    INVALID = "invalid"  # not a reading: a field missing, out of range, not JSON...
+    UNKNOWN_DEVICE = "unknown_device"
+    UNAUTHENTICATED = "unauthenticated"  # no valid device key or gateway token for this device
+
+    @property
+    def label(self) -> str:
+        return {"invalid": "Not valid", "unknown_device": "Unknown device", "unauthenticated": "Not authenticated"}[
+            self.value
+        ]
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -43,6 +57,14 @@ class Gateway(models.Model):
     @classmethod
     def for_token(cls, token: str) -> Gateway | None:
         return cls.objects.filter(token_hash=token_digest(token), active=True).first()
+
+    def rotate_token(self) -> str:
+        """A new token for this gateway; the old one stops working at once (a running receiver: within
+        a minute)."""
+        token = secrets.token_urlsafe(32)
+        self.token_hash = token_digest(token)
+        self.save(update_fields=["token_hash"])
+        return token
 
 
 class Reading(models.Model):
@@ -103,6 +125,7 @@ class RejectedReading(models.Model):
     raw = models.TextField()
     field = models.CharField(max_length=40, blank=True)
     reason = models.TextField()
+    kind = models.CharField(max_length=16, choices=Rejection.choices(), default=Rejection.INVALID, db_index=True)
 
     class Meta:
         ordering = ["-received", "-id"]

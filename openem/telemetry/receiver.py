@@ -24,7 +24,19 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from .ingest import DeviceDirectory, IngestResult, Prepared, decode_lines, osmand_items, prepare, store
+from openem.devices.credentials import KeyChecker
+
+from .ingest import (
+    DeviceDirectory,
+    IngestResult,
+    Prepared,
+    Unauthenticated,
+    decode_lines,
+    osmand_request,
+    prepare,
+    status_for,
+    store,
+)
 from .models import Source
 
 MAX_BATCH_BYTES = 20 * 1024 * 1024
@@ -32,6 +44,7 @@ MAX_ROWS_PER_COMMIT = 50_000
 CHECKPOINT_EVERY_S = 1.0
 TOKEN_TTL_S = 60.0  # a deactivated gateway is refused within a minute
 TELEMETRY_PATH = "/ingest/v1/telemetry"
+NO_TOKEN = "a valid gateway token is required (Authorization: Bearer ...)"
 
 Work = Callable[[], Prepared]
 
@@ -53,6 +66,7 @@ class Writer:
         )
         self._directory = DeviceDirectory()
         self._tokens: dict[str, tuple[int, float]] = {}
+        self.keys = KeyChecker()  # device keys, used on the writer thread only
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         self._thread.start()
@@ -176,13 +190,22 @@ async def _body(receive: Callable[[], Awaitable[dict[str, Any]]]) -> bytes:
             return b"".join(chunks)
 
 
+# Answers are JSON for devices, never pages: nothing in them may run or be framed, or be cached.
+_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"cache-control", b"no-store"),
+]
+
+
 async def _send_json(send: Callable[[dict[str, Any]], Awaitable[None]], status: int, body: Any) -> None:
     data = orjson.dumps(body)
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+            "headers": [*_HEADERS, (b"content-length", str(len(data)).encode())],
         }
     )
     await send({"type": "http.response.body", "body": data})
@@ -203,16 +226,16 @@ class Receiver:
         if self.writer is None:
             self.writer = Writer()
         try:
-            status, result = await self._handle(scope, receive)
+            status, result, error = await self._handle(scope, receive)
         except Rejected as exc:
             await _send_json(send, exc.status, {"error": str(exc)})
             return
         except Exception:  # the database could not store it: the sender sends again
             await _send_json(send, 503, {"error": "could not store the readings now; send them again"})
             return
-        await _send_json(send, status, result.to_json())
+        await _send_json(send, status, {"error": error, **result.to_json()} if error else result.to_json())
 
-    async def _handle(self, scope: dict[str, Any], receive: Any) -> tuple[int, IngestResult]:
+    async def _handle(self, scope: dict[str, Any], receive: Any) -> tuple[int, IngestResult, str]:
         assert self.writer is not None
         writer = self.writer
         method, path = scope["method"], scope["path"]
@@ -223,13 +246,19 @@ class Receiver:
             auth = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
             token = auth[7:] if auth.startswith("Bearer ") else ""
 
+            refused = False
+
             def batch() -> Prepared:
+                nonlocal refused
                 gateway = writer.gateway_id(token) if token else None
-                if gateway is None:
-                    raise Rejected(401, "a valid gateway token is required (Authorization: Bearer ...)")
+                if gateway is None:  # kept as rejected readings, for the monitoring centre to see
+                    refused = True
+                    why = Unauthenticated("authorization", NO_TOKEN)
+                    return prepare(decode_lines(body), Source.HTTP, unauthenticated=why)
                 return prepare(decode_lines(body), Source.HTTP, gateway)
 
-            return 200, await asyncio.wrap_future(writer.submit(batch))
+            result = await asyncio.wrap_future(writer.submit(batch))
+            return (401, result, NO_TOKEN) if refused else (200, result, "")
         # Traccar Client (OsmAnd protocol) posts to any path, parameters in the query string or a form.
         if method not in ("GET", "POST"):
             raise Rejected(405, "OsmAnd readings come with GET or POST")
@@ -239,10 +268,14 @@ class Receiver:
         if not params:
             # A browser or a probe, not a device: nothing to keep as a rejected reading.
             raise Rejected(400, f"send OsmAnd parameters (id, lat, lon, timestamp) or POST {TELEMETRY_PATH}")
-        result = await asyncio.wrap_future(
-            writer.submit(lambda: prepare(osmand_items(params), Source.OSMAND, device_field="id"))
-        )
-        return (400 if result.rejected else 200), result
+        path = scope["path"]
+
+        def osmand() -> Prepared:
+            items, problem = osmand_request(params, path, writer.keys)  # the key is checked on the writer thread
+            return prepare(items, Source.OSMAND, device_field="id", unauthenticated=problem)
+
+        result = await asyncio.wrap_future(writer.submit(osmand))
+        return status_for(result), result, ""
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
