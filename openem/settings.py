@@ -153,6 +153,9 @@ OPENEM_BUS = env_str("OPENEM_BUS", "")
 OPENEM_BUS_PARTITIONS = int(env_str("OPENEM_BUS_PARTITIONS", "4"))
 OPENEM_BUS_PREFIX = env_str("OPENEM_BUS_PREFIX", "openem")
 
+# Where devices send readings (shown with a new device key, as the server URL to give the device).
+OPENEM_INGEST_URL = env_str("OPENEM_INGEST_URL", "http://127.0.0.1:5055").rstrip("/")
+
 # Notifications. Without an SMTP host, email is written to files under var/mail (the demo's outbox).
 OPENEM_BASE_URL = env_str("OPENEM_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 OPENEM_NOTIFY_FROM = env_str("OPENEM_NOTIFY_FROM", "openem@localhost")

@@ -20,5 +20,6 @@ urlpatterns = [
     path("osmand/<str:key>", telemetry_views.osmand, name="osmand-key"),
     path("api/v1/", include("openem.api.urls")),
     path("alerts/", include("openem.alerts.urls")),
+    path("devices/", include("openem.devices.urls")),
     path("", include("openem.portal.urls")),
 ]

@@ -85,7 +85,8 @@ def test_sigkill_loses_nothing_acknowledged_and_stores_nothing_twice(tmp_path, k
             (
                 "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='openem.settings'; django.setup(); "
                 "from openem.telemetry.models import Gateway; gw, token = Gateway.create_with_token('g'); "
-                "from openem.devices.models import Device; Device.objects.create(ref='GPS-0001', kind='gps', gateway=gw); "
+                "from openem.devices.models import Device; "
+                "Device.objects.create(ref='GPS-0001', kind='gps', gateway=gw); "
                 "print(token)"
             ),
         ],
@@ -178,6 +179,15 @@ def test_osmand_on_its_own_port(tmp_path):
         url = f"http://127.0.0.1:{port}/{key}?id=PHONE-1&lat=52.67&lon=-0.73&timestamp=1794830400&accuracy=9&batt=80"
         with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=5) as resp:
             assert json.loads(resp.read())["accepted"] == 2
+            assert resp.headers["Content-Security-Policy"].startswith("default-src 'none'")
+        # Without the key (or with another) the reading is kept as not authenticated, and 401 says so.
+        for forged in (url.replace(f"/{key}?", "/?"), url.replace(f"/{key}?", "/not-the-key?")):
+            try:
+                urllib.request.urlopen(urllib.request.Request(forged, method="POST"), timeout=5)
+                raise AssertionError("a reading without the device's key was accepted")
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 401
+                assert json.loads(exc.read())["rejected"][0]["error"].startswith("not authenticated")
         # What is not a reading is refused with a reason, and nothing is kept for it.
         for path, method, status, says in [
             ("/favicon.ico", "GET", 400, "send OsmAnd parameters"),
@@ -197,4 +207,6 @@ def test_osmand_on_its_own_port(tmp_path):
         proc.wait()
     con = sqlite3.connect(db)
     assert con.execute("select sum(n) from telemetry_trailblock where device='PHONE-1'").fetchone() == (1,)
-    assert con.execute("select count(*) from telemetry_rejectedreading").fetchone() == (0,)
+    assert con.execute("select kind, count(*) from telemetry_rejectedreading group by kind").fetchall() == [
+        ("unauthenticated", 4)  # two requests of a fix and a battery reading each; probes leave nothing
+    ]

@@ -13,7 +13,6 @@ from openem.devices.models import Device
 from openem.telemetry.models import Reading, RejectedReading
 from openem.telemetry.mqtt import Subscriber, handle
 
-
 KEYS: dict[str, str] = {}
 
 

@@ -71,6 +71,11 @@ class User(AbstractUser):
         return self.role in (Role.PRACTITIONER, Role.MANAGER, Role.OPERATOR)
 
     @property
+    def manages_devices(self) -> bool:
+        """Device stock, device keys and gateways are the monitoring centre's (and administrators')."""
+        return self.is_superuser or self.role in (Role.OPERATOR, Role.ADMINISTRATOR)
+
+    @property
     def sees_all_cases(self) -> bool:
         """Operators monitor every active order; administrators manage reference data."""
         return self.is_superuser or self.role in (Role.OPERATOR, Role.ADMINISTRATOR)

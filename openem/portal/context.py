@@ -18,6 +18,8 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         nav.append(("Alerts", reverse("alerts:queue")))
         if user.role in (Role.OPERATOR, Role.MANAGER, Role.ADMINISTRATOR) or user.is_superuser:
             nav.append(("Monitoring centre", reverse("portal:centre")))
+    if user.is_authenticated and user.manages_devices:
+        nav.append(("Devices", reverse("devices:list")))
     if user.is_authenticated and user.is_staff:
         nav.append(("Administration", reverse("admin:index")))
     return {

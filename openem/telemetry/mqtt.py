@@ -16,9 +16,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from openem.engine.telemetry import ReadingError
-
 from openem.devices.credentials import KeyChecker
+from openem.engine.telemetry import ReadingError
 
 from .ingest import KEY_PARAM, IngestResult, Unauthenticated, ingest_objects
 from .models import Source

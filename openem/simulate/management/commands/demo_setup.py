@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from openem.accounts.personas import DEMO_PASSWORD, PERSONAS, TEAM, create_personas
 from openem.cases.casefile_io import import_casefile
 from openem.cases.models import Person
+from openem.devices.models import Device
 from openem.engine import casefile
 from openem.simulate.population import case_file
 from openem.simulate.profiles import SimConfig
@@ -48,15 +49,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         create_personas()
-        Gateway.objects.update_or_create(
+        gateway, _ = Gateway.objects.update_or_create(
             name="Demo simulator", defaults={"token_hash": token_digest(DEMO_GATEWAY_TOKEN), "active": True}
         )
-        if not Person.objects.exists():
+        created = not Person.objects.exists()
+        if created:
             data = demo_case_file(options["people"], options["seed"])
             result = import_casefile(casefile.parse(data), None, "Demo caseload")
             self.stdout.write(f"Demo caseload: {result.people_created} people, {result.orders_created} orders.")
-            if not options["no_history"]:
-                self._history(options["people"], options["seed"])
+        # The simulator is the gateway of the demo's devices: it may send their readings and no others.
+        Device.objects.filter(gateway__isnull=True).update(gateway=gateway)
+        if created and not options["no_history"]:
+            self._history(options["people"], options["seed"])
         self.stdout.write("")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
         for p in PERSONAS:
