@@ -261,6 +261,14 @@ def bench_ingest(quick: bool) -> dict[str, Any]:
             [sys.executable, "-m", "openem.cli", "import-cases", f"{tmp}/latency-cases.json"],
             cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
+        # The gateway sends for every tag; the phones send with their own keys (OsmAnd), as in service.
+        phone_keys = _django(
+            env,
+            "from openem.devices.models import Device; from openem.telemetry.models import Gateway; "
+            "from openem.devices.credentials import issue_key; "
+            "Device.objects.update(gateway=Gateway.objects.get(name='b')); "
+            "print(' '.join(issue_key(Device.objects.get(ref=f'PHONE-{i}')) for i in range(8)))",
+        ).split()
         port = free_port()
         receiver = subprocess.Popen(
             [
@@ -312,7 +320,8 @@ def bench_ingest(quick: bool) -> dict[str, Any]:
             for r in range(ROUNDS):
                 osmand = [
                     (
-                        f"POST /?id=PHONE-{i % 8}&lat=52.67&lon=-0.73&timestamp={1794830400 + i // 8}&accuracy=9 "
+                        f"POST /{phone_keys[i % 8]}?id=PHONE-{i % 8}&lat=52.67&lon=-0.73"
+                        f"&timestamp={1794830400 + i // 8}&accuracy=9 "
                         "HTTP/1.1\r\nHost: b\r\nContent-Length: 0\r\n\r\n"
                     ).encode()
                     for i in range(r * osmand_n, (r + 1) * osmand_n)

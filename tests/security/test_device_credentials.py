@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Count
 from django.test import Client
 from django.urls import reverse
 
@@ -195,3 +196,38 @@ def test_the_command_line_issues_revokes_and_assigns(case, capsys):
     assert post_batch(token, out_of_range_all_night()).json()["accepted"] == 10
     call_command("gateway", "rotate", "Vendor C")
     assert post_batch(token, out_of_range_all_night()).status_code == 401
+
+
+@pytest.mark.django_db
+def test_the_live_simulator_sends_with_device_keys_and_its_gateway_and_nothing_is_refused():
+    from openem.cases.casefile_io import import_casefile
+    from openem.engine import casefile
+    from openem.simulate.live import run_live
+    from openem.simulate.population import case_file
+    from openem.simulate.profiles import SimConfig
+    from openem.simulate.runner import plan
+
+    config = SimConfig(people=4, days=1, seed=4, start="2026-11-16")
+    import_casefile(casefile.parse(case_file(plan(config, datetime(2026, 11, 16).date()))), None, "test")
+    gateway, token = Gateway.create_with_token("Simulator")
+    Device.objects.update(gateway=gateway)
+    keys = {d.ref: issue_key(d) for d in Device.objects.filter(kind="gps")}
+    assert keys
+    client = Client()
+
+    def send(url: str, tok: str, body: bytes) -> dict:
+        return post_batch(tok, body.decode()).json()
+
+    def send_osmand(url: str, key: str, params: dict) -> dict:
+        return client.post(f"/osmand/{key}", params).json()
+
+    end = datetime(2026, 11, 16, 2, 0, tzinfo=UTC).timestamp()  # two hours are enough
+    accepted = run_live(
+        config, "", token, live_from_h=48, send=send, clock=lambda: end, sleep=lambda _s: None,
+        log=lambda _m: None, stop_at=end, device_keys=keys, send_osmand=send_osmand,
+    )  # fmt: skip
+    assert accepted == Reading.objects.count() > 100
+    assert not RejectedReading.objects.exists()
+    by_source = dict(Reading.objects.filter(type="fix").values_list("source").annotate(n=Count("id")))
+    assert set(by_source) == {"osmand"}  # every fix of a keyed tag came from the device itself
+    assert Reading.objects.exclude(type="fix").filter(source="http").exists()  # the rest through the gateway

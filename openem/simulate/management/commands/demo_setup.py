@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -39,6 +40,32 @@ def history_marker() -> Path:
     return Path(settings.DATA_DIR) / "demo-history-until"
 
 
+def device_keys_file() -> Path:
+    return Path(settings.DATA_DIR) / "demo-device-keys.json"
+
+
+def demo_device_keys(share: int = 3) -> dict[str, str]:
+    """Every ``share``-th GPS tag of the demo sends its fixes itself, with its own key, as a phone running
+    Traccar Client would. The keys are kept in the demo's data directory (readable by its owner only) for
+    the live simulator; they are reused while they are valid."""
+    from openem.devices.credentials import KeyChecker, issue_key
+
+    path = device_keys_file()
+    held: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    checker = KeyChecker()
+    keys = {}
+    for i, device in enumerate(Device.objects.filter(kind="gps").order_by("ref")):
+        if i % share:
+            continue
+        key = held.get(device.ref)
+        if key is None or checker.problem(device.ref, key):
+            key = issue_key(device, None, why="demo: the live simulator sends this tag's fixes as Traccar Client")
+        keys[device.ref] = key
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(keys, indent=1))
+    return keys
+
+
 class Command(BaseCommand):
     help = "Create the demo logins and a simulated caseload in Rutland (idempotent)."
 
@@ -59,6 +86,10 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo caseload: {result.people_created} people, {result.orders_created} orders.")
         # The simulator is the gateway of the demo's devices: it may send their readings and no others.
         Device.objects.filter(gateway__isnull=True).update(gateway=gateway)
+        keys = demo_device_keys()
+        self.stdout.write(
+            f"{len(keys)} GPS tags send their fixes with their own keys (OsmAnd), the rest via the gateway."
+        )
         if created and not options["no_history"]:
             self._history(options["people"], options["seed"])
         self.stdout.write("")

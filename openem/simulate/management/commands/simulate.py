@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,13 @@ class Command(BaseCommand):
         parser.add_argument("--url", default="http://127.0.0.1:8000/ingest/v1/telemetry")
         parser.add_argument("--token", default="", help="live: the gateway token")
         parser.add_argument(
+            "--device-keys",
+            default="",
+            help="live: a JSON file of {device: key}; those devices send their fixes themselves (OsmAnd, the key in "
+            "the URL), the rest of their readings through the gateway",
+        )
+        parser.add_argument("--osmand-url", default="http://127.0.0.1:5055", help="live: where OsmAnd senders send")
+        parser.add_argument(
             "--skip-before",
             type=float,
             default=None,
@@ -63,8 +71,17 @@ class Command(BaseCommand):
 
             if not options["token"]:
                 raise CommandError("--live needs --token (a gateway token; openem demo-setup makes one for the demo)")
+            keys = json.loads(Path(options["device_keys"]).read_text()) if options["device_keys"] else None
             sent = run_live(
-                config, options["url"], options["token"], options["speed"], options["live_from"], log=self.stdout.write
+                config,
+                options["url"],
+                options["token"],
+                options["speed"],
+                options["live_from"],
+                log=self.stdout.write,
+                skip_before=options["skip_before"],
+                device_keys=keys,
+                osmand_url=options["osmand_url"].rstrip("/"),
             )
             self.stdout.write(f"live: finished, {sent} readings accepted")
             return

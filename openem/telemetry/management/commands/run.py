@@ -47,18 +47,28 @@ class Command(BaseCommand):
                 for k in range(settings.OPENEM_BUS_PARTITIONS)
             ]
         ingest_url = f"http://{options['addrport']}/ingest/v1/telemetry"
+        osmand_url = f"http://{options['addrport']}/osmand"
         if options["ingest_port"]:
             # Device data has its own receiver (group commit, uvicorn); the portal keeps the same endpoint.
             host, port = options["addrport"].rsplit(":", 1)[0], str(options["ingest_port"])
             procs.append(subprocess.Popen([*exe, "ingest-server", "--host", host, "--port", port]))
             ingest_url = f"http://{host}:{port}/ingest/v1/telemetry"
+            osmand_url = f"http://{host}:{port}"
         if options["demo_live"]:
-            from openem.simulate.management.commands.demo_setup import DEMO_GATEWAY_TOKEN, demo_config, history_marker
+            from openem.simulate.management.commands.demo_setup import (
+                DEMO_GATEWAY_TOKEN,
+                demo_config,
+                device_keys_file,
+                history_marker,
+            )
 
             config = demo_config()
             marker = history_marker()
             # demo-setup loaded the week up to an hour ago; the simulator feeds the rest, live.
             skip = ["--skip-before", marker.read_text().strip()] if marker.exists() else []
+            # A share of the GPS tags send their fixes themselves with their keys (see demo-setup).
+            keys = ["--device-keys", str(device_keys_file()), "--osmand-url", osmand_url]
+            skip += keys if device_keys_file().exists() else []
             sim = [
                 *exe,
                 "simulate",
