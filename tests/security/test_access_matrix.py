@@ -1,0 +1,162 @@
+"""Every URL pattern, for every persona: who sees what. A new view fails `test_every_url_is_in_the_matrix`
+until its expectations are written here.
+
+Statuses: 200 seen; 302 done and redirected (a form); 404 someone else's record (its existence is not
+disclosed); 403 the role may not; 401 the API or a device endpoint without a credential."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from openem.accounts.models import ApiToken
+from openem.devices.models import Device
+from tests.helpers import PERSONAS, client_for
+
+OWNER = {"practitioner": 200, "other": 404, "manager": 200, "other_manager": 404,
+         "operator": 200, "police": 403, "vlo": 403, "admin": 200}  # fmt: skip
+# Making and varying orders and reviews: the case's practitioner and the team's manager only.
+SETUP = {**OWNER, "operator": 403, "admin": 403}
+EVERY_CASE_ROLE = {**OWNER, "other": 200, "other_manager": 200}
+CENTRE = {**EVERY_CASE_ROLE, "practitioner": 403, "other": 403}
+DEVICES = {p: 403 for p in PERSONAS} | {"operator": 200, "admin": 200}
+SIGNED_IN = {p: 200 for p in PERSONAS}
+# A session is not a device credential: every persona signed in is refused at the device endpoints.
+DEVICE_ENDPOINT = {p: 401 for p in PERSONAS}
+
+# url name -> (how to build the URL from the case's objects, expected status per persona)
+MATRIX: dict[str, tuple[str, dict[str, int]]] = {
+    "portal:cases": ("", EVERY_CASE_ROLE),
+    "portal:centre": ("", CENTRE),
+    "portal:roads": ("", SIGNED_IN),
+    "portal:person": ("person", OWNER),
+    "portal:trail": ("person", OWNER),
+    "portal:information-sheet": ("person", OWNER),
+    "portal:trail-export": ("person-geojson", OWNER),
+    "portal:order-create": ("person", SETUP),
+    "portal:order": ("order", OWNER),
+    "portal:order-vary": ("order", SETUP),
+    "portal:review-create": ("order-review", SETUP),
+    "portal:condition-add": ("order-curfew", SETUP),
+    "portal:condition-vary": ("order-condition", SETUP),
+    "portal:condition-remove": ("order-condition", SETUP),
+    "alerts:queue": ("", EVERY_CASE_ROLE),
+    "alerts:incident": ("incident", OWNER),
+    "alerts:evidence": ("incident", OWNER),
+    "devices:list": ("", DEVICES),
+    "devices:add": ("", DEVICES),
+    "devices:device": ("device", DEVICES),
+    "devices:gateway": ("device", {p: 405 if s == 200 else s for p, s in DEVICES.items()}),  # POST only
+    "devices:key": ("device-issue", {p: 405 if s == 200 else s for p, s in DEVICES.items()}),  # POST only
+    "ingest-telemetry": ("", {p: 405 for p in PERSONAS}),  # POST only; see the test below
+    "osmand": ("", {p: 400 for p in PERSONAS}),  # no parameters: not a reading, nothing kept
+    "osmand-key": ("key", {p: 400 for p in PERSONAS}),
+    "login": ("", SIGNED_IN),
+}
+# The read API, with each persona's own token.
+API: dict[str, tuple[str, dict[str, int]]] = {
+    "api:openapi": ("", SIGNED_IN),
+    "api:people": ("", EVERY_CASE_ROLE),
+    "api:devices": ("", EVERY_CASE_ROLE),
+    "api:person": ("ref", OWNER),
+    "api:violations": ("ref", OWNER),
+    "api:incidents": ("ref", OWNER),
+    "api:reviews": ("ref", OWNER),
+    "api:trail": ("ref-trail", {**OWNER, "practitioner": 200}),
+}
+NOT_PERSONA_PAGES = {"logout"}  # POST-only sign-out; tested by the sign-in suite
+
+
+def url_for(name: str, how: str, incident: Any) -> str:
+    person = incident.person
+    order = person.orders.get()
+    cond = order.conditions.first()
+    device = Device.objects.get(ref="GPS-0001")
+    args: dict[str, list[Any]] = {
+        "": [],
+        "person": [person.pk],
+        "person-geojson": [person.pk, "geojson"],
+        "order": [order.pk],
+        "order-review": [order.pk, "start"],
+        "order-curfew": [order.pk, "curfew"],
+        "order-condition": [order.pk, cond.pk],
+        "incident": [incident.pk],
+        "device": [device.pk],
+        "device-issue": [device.pk, "issue"],
+        "key": ["not-a-key"],
+        "ref": [person.ref],
+        "ref-trail": [person.ref],
+    }
+    url = reverse(name, args=args[how])
+    if how == "ref-trail":
+        url += "?start=2026-11-10T00:00:00Z&end=2026-11-11T00:00:00Z&reason=supervision"
+    if name == "portal:trail-export":
+        url += "?start=2026-11-10&end=2026-11-11&reason=supervision"
+    return url
+
+
+def all_url_names() -> set[str]:
+    names: set[str] = set()
+
+    def walk(resolver: URLResolver, ns: str) -> None:
+        for p in resolver.url_patterns:
+            if isinstance(p, URLResolver):
+                if p.namespace == "admin":
+                    continue
+                walk(p, f"{ns}{p.namespace}:" if p.namespace else ns)
+            elif isinstance(p, URLPattern) and p.name:
+                names.add(ns + p.name)
+
+    walk(get_resolver(), "")
+    return names
+
+
+def test_every_url_is_in_the_matrix():
+    missing = all_url_names() - set(MATRIX) - set(API) - NOT_PERSONA_PAGES
+    assert not missing, f"add these views to the access matrix: {sorted(missing)}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_pages(persona, personas, incident):
+    client = client_for(personas[persona])
+    got = {name: client.get(url_for(name, how, incident)).status_code for name, (how, _e) in MATRIX.items()}
+    want = {name: expected[persona] for name, (_h, expected) in MATRIX.items()}
+    assert got == want
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_api(persona, personas, incident):
+    _t, token = ApiToken.issue(personas[persona], "matrix")
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    got = {name: client.get(url_for(name, how, incident)).status_code for name, (how, _e) in API.items()}
+    want = {name: expected[persona] for name, (_h, expected) in API.items()}
+    assert got == want
+
+
+@pytest.mark.django_db
+def test_the_api_without_a_token_is_refused(incident):
+    for name, (how, _e) in API.items():
+        if name != "api:openapi":
+            assert Client().get(url_for(name, how, incident)).status_code == 401, name
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_a_session_is_not_a_device_credential(persona, personas, incident):
+    client = client_for(personas[persona])
+    line = '{"device": "GPS-0001", "time": "2026-11-10T12:00:00Z", "type": "fix", "lat": 52.6, "lon": -0.7}'
+    assert client.post("/ingest/v1/telemetry", line, content_type="application/x-ndjson").status_code == 401
+    fix = {"id": "GPS-0001", "lat": "52.6", "lon": "-0.7", "timestamp": "1794830400"}
+    assert client.get("/osmand/", fix).status_code == 401
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", [n for n in MATRIX if n not in ("login", "ingest-telemetry", "osmand", "osmand-key")])
+def test_signed_out_visitors_are_sent_to_sign_in(name, incident):
+    response = Client().get(url_for(name, MATRIX[name][0], incident))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login")), name
