@@ -5,3 +5,8 @@ class AuditConfig(AppConfig):
     name = "openem.audit"
     label = "audit"
     verbose_name = "Audit log"
+
+    def ready(self) -> None:
+        from . import signals
+
+        signals.connect()
