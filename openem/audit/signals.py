@@ -49,7 +49,8 @@ def audited_deletes(user: Any, via: str, *, reason: str = "", summarised: bool =
 def describe(instance: Any) -> str:
     """What was deleted, by reference rather than by name (the event outlives the record)."""
     name = type(instance)._meta.verbose_name
-    ref = getattr(instance, "ref", "") or getattr(instance, "key", "") or instance.pk
+    refs = [getattr(instance, attr, None) for attr in ("ref", "key")]
+    ref = next((r for r in refs if isinstance(r, str) and r), instance.pk)
     return f"{name} {ref}"
 
 
