@@ -30,9 +30,10 @@ class PersonRefFilter(admin.SimpleListFilter):
         return True
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
-        return queryset.filter(person_ref=self.value().strip()) if self.value() else queryset
+        ref = (self.value() or "").strip()
+        return queryset.filter(person_ref=ref) if ref else queryset
 
-    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
+    def choices(self, changelist: Any) -> Iterator[Any]:  # one "choice": what the text box needs
         keep = [(k, v) for k, v in changelist.params.items() if k != self.parameter_name]
         yield {"parameter_name": self.parameter_name, "value": self.value() or "", "keep": keep}
 

@@ -38,17 +38,15 @@ def the_event(**filters) -> AuditEvent:
     return found[0]
 
 
-def load_readings(device_time: str = "2026-11-10T12:00:00Z") -> None:
-    ingest_jsonl(
-        "\n".join(
-            [
-                json.dumps({"device": "GPS-0001", "time": device_time, "type": "fix", "lat": 52.67, "lon": -0.73}),
-                json.dumps({"device": "GPS-0001", "time": "2026-11-10T12:05:00Z", "type": "fix", "lat": 52.6, "lon": -0.7}),
-                json.dumps({"device": "RF-0001", "time": "2026-11-10T12:00:00Z", "type": "rf", "in_range": True}),
-                "{broken",
-            ]
-        )
-    )
+def load_readings() -> None:
+    """Two fixes of Sam's GPS tag, one RF reading and a line that is rejected."""
+    fix = {"device": "GPS-0001", "type": "fix", "lat": 52.67, "lon": -0.73}
+    rows = [
+        {**fix, "time": "2026-11-10T12:00:00Z"},
+        {**fix, "time": "2026-11-10T12:05:00Z"},
+        {"device": "RF-0001", "time": "2026-11-10T12:00:00Z", "type": "rf", "in_range": True},
+    ]
+    ingest_jsonl("\n".join([*(json.dumps(r) for r in rows), "{broken"]))
 
 
 # 1. Every look at personal data -------------------------------------------------------------------
@@ -207,9 +205,7 @@ def test_deleting_a_person_in_the_admin_is_audited_and_keeps_their_history(perso
 def test_bulk_deletes_in_the_admin_are_audited(personas, incident):
     admin = client_for(personas["admin"])
     pks = list(Violation.objects.values_list("pk", flat=True))
-    r = admin.post(
-        "/admin/alerts/violation/", {"action": "delete_selected", "_selected_action": pks, "post": "yes"}
-    )
+    r = admin.post("/admin/alerts/violation/", {"action": "delete_selected", "_selected_action": pks, "post": "yes"})
     assert r.status_code == 302 and not Violation.objects.exists()
     assert len(events(action=AuditAction.DELETE, summary__startswith="admin: deleted violation")) == len(pks)
 
