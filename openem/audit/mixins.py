@@ -94,6 +94,21 @@ class AuditedAdminMixin(admin.ModelAdmin):
                 )
         return response
 
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> Any:
+        # The confirmation page lists the record and everything its delete would take with it.
+        response = super().delete_view(request, object_id, extra_context)
+        if self.audit_views and request.method == "GET" and response.status_code == 200:
+            obj = self.get_object(request, unquote(object_id))
+            if obj is not None:
+                AuditEvent.record(
+                    _user(request),
+                    AuditAction.VIEW,
+                    person=_person_of(obj),
+                    obj=obj,
+                    summary=f"admin: {describe(obj)}, delete confirmation",
+                )
+        return response
+
 
 def _signal_audited(model_or_obj: Any) -> bool:
     return bool(model_or_obj._meta.label in AUDITED_DELETES)

@@ -1,9 +1,10 @@
 """The database's own refusal to change the audit log: triggers that reject UPDATE, DELETE and TRUNCATE
 of the audit table, whoever sends them (the ORM, raw SQL, a database console).
 
-They are created by migration 0003. On SQLite, a migration that rebuilds the audit table (most
-AlterField/RemoveField operations do) drops its triggers with the old table: such a migration must call
-``install`` again afterwards. tests/security/test_audit_complete.py fails if the triggers are missing.
+They are created by migration 0003, and checked after every ``migrate`` (``ensure``, on post_migrate):
+on SQLite a later migration that rebuilds the audit table (most AlterField/RemoveField operations do)
+drops its triggers with the old table, and they must come back. tests/security/test_audit_complete.py
+fails if they are missing.
 """
 
 from __future__ import annotations
@@ -85,3 +86,11 @@ def installed(connection: Any) -> bool:
             return bool(cursor.fetchone()[0] == 2)
         cursor.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [TABLE])
         return bool(cursor.fetchone()[0] == 2)
+
+
+def ensure(connection: Any) -> None:
+    """Put the triggers back if the audit table exists without them (after a table rebuild)."""
+    if TABLE in connection.introspection.table_names() and not installed(connection):
+        if connection.vendor == "postgresql":
+            remove(connection)  # a half-present set: start again
+        install(connection)

@@ -187,6 +187,8 @@ def test_an_admin_search_is_a_search_event(personas, case):
 def test_deleting_a_person_in_the_admin_is_audited_and_keeps_their_history(personas, incident):
     person = incident.person
     client_for(personas["practitioner"]).get(f"/people/{person.pk}/")
+    assert client_for(personas["admin"]).get(f"/admin/cases/person/{person.pk}/delete/").status_code == 200
+    assert the_event(summary="admin: person P0001, delete confirmation").actor == personas["admin"]
     r = client_for(personas["admin"]).post(f"/admin/cases/person/{person.pk}/delete/", {"post": "yes"})
     assert r.status_code == 302 and not Person.objects.exists()
     deleted = events(action=AuditAction.DELETE, actor=personas["admin"])
@@ -198,7 +200,8 @@ def test_deleting_a_person_in_the_admin_is_audited_and_keeps_their_history(perso
     assert {e.person_ref for e in deleted} == {"P0001"}
     # Their history is still there, findable by ref, with the person's id kept.
     history = events(person_ref="P0001", action=AuditAction.VIEW)
-    assert [e.summary for e in history] == ["person page"] and history[0].person_id == person.pk
+    assert [e.summary for e in history] == ["person page", "admin: person P0001, delete confirmation"]
+    assert history[0].person_id == person.pk and history[0].actor == personas["practitioner"]
     assert AuditEvent.objects.filter(person_id=person.pk).count() > len(deleted)
 
 
@@ -291,6 +294,14 @@ def test_the_database_refuses_raw_update_delete_and_truncate(personas):
         with pytest.raises(IntegrityError, match="append-only"), transaction.atomic(), connection.cursor() as cur:
             cur.execute(sql)
     assert AuditEvent.objects.get().summary == "person page"
+
+
+def test_migrate_puts_back_triggers_that_a_table_rebuild_dropped():
+    """A later migration that rebuilds the audit table on SQLite drops its triggers with the old table."""
+    triggers.remove(connection)
+    assert not triggers.installed(connection)
+    call_command("migrate", verbosity=0)
+    assert triggers.installed(connection)
 
 
 def test_deleting_a_user_keeps_their_events_readable(personas, case):
