@@ -47,6 +47,8 @@ class AuditedAdminMixin(admin.ModelAdmin):
         with audited_deletes(_user(request), "admin"):
             if queryset.model._meta.label == "telemetry.Reading":
                 _record_readings_deleted(_user(request), queryset, "admin")
+            elif queryset.model._meta.label == "telemetry.RejectedReading":
+                _record_rejected_deleted(_user(request), queryset, "admin")
             elif not _signal_audited(queryset.model):
                 self._record_deleted(request, list(queryset))
             super().delete_queryset(request, queryset)
@@ -143,4 +145,16 @@ def _record_readings_deleted(user: Any, readings: QuerySet[Model], via: str) -> 
             person=person_wearing(row["device"], row["last"]),
             summary=f"{via}: deleted {row['n']} readings of device {row['device']}",
             period=(row["first"], row["last"]),
+        )
+
+
+def _record_rejected_deleted(user: Any, rejected: QuerySet[Model], via: str) -> None:
+    """Rejected readings are not attributed to anyone: one event with how many and when they came."""
+    span = rejected.aggregate(n=Count("pk"), first=Min("received"), last=Max("received"))
+    if span["n"]:
+        AuditEvent.record(
+            user,
+            AuditAction.DELETE,
+            summary=f"{via}: deleted {span['n']} rejected readings",
+            period=(span["first"], span["last"]),
         )
