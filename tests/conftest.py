@@ -106,6 +106,31 @@ def _fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _audit_triggers_let_the_test_flush_through() -> Any:
+    """Transactional tests (live_server, transactional_db) end with Django's flush, a TRUNCATE or DELETE
+    of every table, which the audit table's triggers refuse, as they must in production. The test
+    database keeps the real triggers (so every test runs against them); only the flush drops them,
+    empties the tables and puts them back, in one transaction. Production has no such switch: this
+    patch exists only in the test process."""
+    from django.db import transaction
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    from openem.audit import triggers
+
+    original = BaseDatabaseOperations.execute_sql_flush
+
+    def flush(self: Any, sql_list: list[str]) -> None:
+        with transaction.atomic(using=self.connection.alias):
+            triggers.remove(self.connection)
+            original(self, sql_list)
+            triggers.install(self.connection)
+
+    BaseDatabaseOperations.execute_sql_flush = flush  # type: ignore[method-assign]
+    yield
+    BaseDatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
+
+
 @pytest.fixture
 def personas(db: Any) -> dict[str, Any]:
     """Every persona of ``PERSONAS``, by short name."""

@@ -54,7 +54,7 @@ def test_trails_go_twelve_months_after_the_last_order_ends_unless_held(case):
     assert Reading.objects.count() == 2
     done = enforce(today=date(2028, 2, 1))
     assert done.readings == 2 and Reading.objects.count() == 0 and not TrailBlock.objects.exists()
-    assert AuditEvent.objects.filter(summary__startswith="retention: deleted 2 readings").exists()
+    assert AuditEvent.objects.filter(summary__startswith="retention: deleted 2 readings,").exists()
 
 
 @pytest.mark.django_db

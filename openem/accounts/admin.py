@@ -15,4 +15,5 @@ class OpenEMUserAdmin(AuditedAdminMixin, UserAdmin):
 
 @admin.register(Team)
 class TeamAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    audit_views = False  # reference data: nothing about a person
     list_display = ("name", "region")

@@ -8,8 +8,8 @@ from openem.audit.mixins import AuditedAdminMixin
 from .models import Channel, Incident, Notification, NotificationRule, Violation
 
 
-class ReadOnly(admin.ModelAdmin):
-    """Made by the workers and the portal; the admin only looks."""
+class ReadOnly(AuditedAdminMixin, admin.ModelAdmin):
+    """Made by the workers and the portal; the admin only looks (and every look is audited)."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -40,6 +40,7 @@ class NotificationAdmin(ReadOnly):
 
 @admin.register(NotificationRule)
 class NotificationRuleAdmin(AuditedAdminMixin):
+    audit_views = False  # reference data: nothing about a person
     list_display = ("position", "name", "delivery", "types", "high_risk_only", "min_severity", "enabled")
     list_editable = ("enabled",)
     ordering = ("position",)

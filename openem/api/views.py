@@ -49,7 +49,9 @@ def _person(user: User, ref: str) -> Person | None:
 
 @api
 def people(request: HttpRequest, user: User) -> HttpResponse:
-    rows = Person.objects.visible_to(user).select_related("practitioner")
+    rows = list(Person.objects.visible_to(user).select_related("practitioner"))
+    # One event for the list (who asked and how many were listed), not one per person.
+    AuditEvent.record(user, AuditAction.VIEW, summary=f"api: people list, {len(rows)} people")
     return JsonResponse(
         {
             "people": [
@@ -152,7 +154,11 @@ def trail(request: HttpRequest, user: User, ref: str) -> HttpResponse:
 
 @api
 def devices(request: HttpRequest, user: User) -> HttpResponse:
-    fittings = Fitting.objects.filter(person__in=Person.objects.visible_to(user)).select_related("device", "person")
+    fittings = list(
+        Fitting.objects.filter(person__in=Person.objects.visible_to(user)).select_related("device", "person")
+    )
+    people = len({f.person_id for f in fittings})
+    AuditEvent.record(user, AuditAction.VIEW, summary=f"api: devices list, {len(fittings)} fittings of {people} people")
     return JsonResponse(
         {
             "devices": [

@@ -1,7 +1,13 @@
-"""Append-only log of every view of a person's record and every change: who, what, when, why."""
+"""Append-only log of every view of a person's record and every change: who, what, when, why.
+
+Append-only three times over: the model refuses to save an existing event or delete one, its queryset
+refuses ``update()``, ``delete()`` and ``bulk_update()``, and the database itself refuses UPDATE, DELETE
+and TRUNCATE with triggers (see ``triggers.py`` and migration 0003)."""
 
 from __future__ import annotations
 
+import getpass
+import os
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,13 +40,53 @@ class AppendOnlyError(RuntimeError):
     pass
 
 
+def os_user() -> str:
+    """Who ran a command: the command line has no signed-in user, so events name the system account."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    """Bulk writes would bypass the model's refusals; refuse them here too (the database would as well)."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("audit events cannot be changed")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("audit events cannot be deleted")
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        raise AppendOnlyError("audit events cannot be changed")
+
+    def _raw_delete(self, using: Any) -> int:
+        raise AppendOnlyError("audit events cannot be deleted")
+
+    _raw_delete.queryset_only = True  # type: ignore[attr-defined]
+
+
 class AuditEvent(models.Model):
     at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # The actor and the person are kept as bare ids with no database constraint and no cascade: deleting a
+    # user or a person must not touch their events (SET_NULL would be an UPDATE, which the trigger refuses),
+    # and their history stays findable by id, person_ref and actor_name after they are gone.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+    )
     actor_name = models.CharField(max_length=150, help_text="Kept even if the user is later removed.")
     action = models.CharField(max_length=16, choices=AuditAction.choices())
     person = models.ForeignKey(
-        "cases.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+        "cases.Person",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="audit_events",
     )
     person_ref = models.CharField(max_length=40, blank=True)
     object_type = models.CharField(max_length=40, blank=True)
@@ -49,6 +95,8 @@ class AuditEvent(models.Model):
     reason = models.TextField(blank=True)
     period_start = models.DateTimeField(null=True, blank=True)
     period_end = models.DateTimeField(null=True, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -77,11 +125,13 @@ class AuditEvent(models.Model):
         reason: str = "",
         period: tuple[datetime, datetime] | None = None,
     ) -> AuditEvent:
+        signed_in = user is not None and user.is_authenticated
+        # Ids, not instances: the person may be one being deleted in this very transaction.
         return cls.objects.create(
-            actor=user if user is not None and user.is_authenticated else None,
-            actor_name=user.get_username() if user is not None and user.is_authenticated else "system",
+            actor_id=user.pk if signed_in else None,  # type: ignore[union-attr]
+            actor_name=user.get_username() if signed_in else "system",  # type: ignore[union-attr]
             action=action.value,
-            person=person,
+            person_id=person.pk if person is not None else None,
             person_ref=getattr(person, "ref", "") if person is not None else "",
             object_type=type(obj).__name__ if obj is not None else "",
             object_id=str(obj.pk) if obj is not None else "",

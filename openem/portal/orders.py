@@ -97,6 +97,7 @@ def order_vary(request: AuthedRequest, pk: int) -> HttpResponse:
                 messages.success(request, f"Order {order.ref} varied (version {order.version}).")
                 _report(request, warnings)
                 return redirect("portal:order", pk=order.pk)
+    AuditEvent.record(request.user, AuditAction.VIEW, person=order.person, obj=order, summary="order: vary form")
     return render(
         request,
         "portal/order_form.html",
@@ -144,6 +145,9 @@ def condition_edit(request: AuthedRequest, pk: int, ctype: str = "", cpk: int | 
             _report(request, warnings)
             return redirect("portal:order", pk=order.pk)
     windows = form.window_rows() if hasattr(form, "window_rows") else []
+    # The form draws the order's zones on its map: a look at where the person may and may not go.
+    what = f"{existing.ref} vary form" if existing else f"add {ctype_enum.label.lower()} form"
+    AuditEvent.record(request.user, AuditAction.VIEW, person=order.person, obj=order, summary=f"order: {what}")
     return render(
         request,
         "portal/condition_form.html",
@@ -176,6 +180,9 @@ def condition_remove(request: AuthedRequest, pk: int, cpk: int) -> HttpResponse:
             messages.success(request, f"{cond.type_enum.label} {cond.ref} removed (order version {order.version}).")
             _report(request, warnings)
             return redirect("portal:order", pk=order.pk)
+    AuditEvent.record(
+        request.user, AuditAction.VIEW, person=order.person, obj=order, summary=f"order: {cond.ref} remove form"
+    )
     return render(
         request, "portal/condition_remove.html", {"form": form, "order": order, "cond": cond, "person": order.person}
     )

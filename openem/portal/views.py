@@ -91,6 +91,10 @@ def case_list(request: AuthedRequest) -> HttpResponse:
         rows.sort(key=lambda r: list(MonitoringStatus).index(r["status"]))
     elif sort == "rosh":
         rows.sort(key=lambda r: -ROSH_ORDER.get(r["person"].rosh, -1))
+    searched = search_terms(q, order_type, status_filter, attention)
+    if searched:
+        # A search is one event with what was searched for, not one per person it lists.
+        AuditEvent.record(user, AuditAction.SEARCH, summary=f"case list: {searched}: {len(rows)} found")
     title = {Role.PRACTITIONER: "My cases", Role.MANAGER: "Team cases"}.get(Role(user.role), "All cases")
     return render(
         request,
@@ -108,6 +112,18 @@ def case_list(request: AuthedRequest) -> HttpResponse:
             "attention": attention,
         },
     )
+
+
+def search_terms(q: str, order_type: str, status: str, attention: bool) -> str:
+    """What a case list search asked for, in words, or "" for the plain list of one's cases."""
+    terms = [f'"{q}"'] if q else []
+    if order_type in OrderType._value2member_map_:
+        terms.append(f"order type {order_type}")
+    if status in MonitoringStatus._value2member_map_:
+        terms.append(f"status {status}")
+    if attention:
+        terms.append("needing attention")
+    return ", ".join(terms)
 
 
 @case_records_required
@@ -158,6 +174,7 @@ def information_sheet(request: AuthedRequest, pk: int) -> HttpResponse:
             if cond.effective_end < today:
                 continue
             rows.append(plain_words(cond.to_spec(), cond.effective_start, cond.effective_end))
+    AuditEvent.record(request.user, AuditAction.VIEW, person=person, obj=person, summary="information sheet")
     return render(
         request,
         "portal/information_sheet.html",

@@ -3,10 +3,14 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from openem.audit.mixins import AuditedAdminMixin
+
 from .models import Gateway, Reading, RejectedReading
 
 
-class ReadOnly(admin.ModelAdmin):
+class ReadOnly(AuditedAdminMixin, admin.ModelAdmin):
+    """Stored by ingest; the admin only looks (and every look and delete is audited)."""
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

@@ -8,11 +8,12 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from openem.alerts.models import Violation
 from openem.audit.models import AuditAction, AuditEvent
+from openem.audit.signals import audited_deletes
 from openem.cases.models import Person
 from openem.cases.rules import add_months
 
@@ -56,7 +57,8 @@ def enforce(today: date | None = None, dry_run: bool = False) -> RetentionResult
         readings = Reading.objects.filter(worn)
         violations = Violation.objects.filter(person=person)
         old_violations = violations if expired(last_end, months["violations"], today) else violations.none()
-        n_readings, n_violations = readings.count(), old_violations.count()
+        span = readings.aggregate(n=Count("pk"), first=Min("t"), last=Max("t"))
+        n_readings, n_violations = span["n"], old_violations.count()
         if not n_readings and not n_violations:
             continue
         result.people += 1
@@ -64,22 +66,42 @@ def enforce(today: date | None = None, dry_run: bool = False) -> RetentionResult
         result.violations += n_violations
         if dry_run:
             continue
+        reason = f"last order ended {last_end}; kept {months['readings']} months"
+        devices = ", ".join(sorted({device for device, _, _ in periods})) or "none"
         with transaction.atomic():
+            fixes = 0
             for device, lo, hi in periods:  # the trail: same devices and times as the readings
-                trail.delete(device, lo, hi)
+                fixes += trail.delete(device, lo, hi)
+            # Readings and trail blocks have no delete signal, so these stay bulk deletes; the
+            # violations' signal is told this one event stands for them all.
             readings.delete()
-            old_violations.delete()
+            with audited_deletes(None, "retention", reason=reason, summarised=True):
+                old_violations.delete()
             AuditEvent.record(
                 None,
-                AuditAction.CHANGE,
+                AuditAction.DELETE,
                 person=person,
                 obj=person,
-                summary=f"retention: deleted {n_readings} readings and {n_violations} violations",
-                reason=f"last order ended {last_end}; kept {months['readings']} months",
+                summary=(
+                    f"retention: deleted {n_readings} readings, {fixes} trail positions and {n_violations} "
+                    f"violations (devices {devices})"
+                ),
+                reason=reason,
+                period=(span["first"], span["last"]) if n_readings else None,
             )
     cutoff = timezone.now() - timedelta(days=settings.OPENEM_RETAIN_REJECTED_DAYS)
     rejected = RejectedReading.objects.filter(received__lt=cutoff)
-    result.rejected = rejected.count()
-    if not dry_run:
-        rejected.delete()
+    span = rejected.aggregate(n=Count("pk"), first=Min("received"), last=Max("received"))
+    result.rejected = span["n"]
+    if not dry_run and span["n"]:
+        with transaction.atomic():
+            rejected.delete()
+            # Rejected readings are not attributed to a person: one event for them all.
+            AuditEvent.record(
+                None,
+                AuditAction.DELETE,
+                summary=f"retention: deleted {span['n']} rejected readings",
+                reason=f"kept {settings.OPENEM_RETAIN_REJECTED_DAYS} days",
+                period=(span["first"], span["last"]),
+            )
     return result

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from openem.accounts.models import ApiToken, User
+from openem.audit.models import os_user
 
 
 class Command(BaseCommand):
@@ -18,5 +19,5 @@ class Command(BaseCommand):
         user = User.objects.filter(username=options["username"]).first()
         if user is None:
             raise CommandError(f'there is no user "{options["username"]}"')
-        _, token = ApiToken.issue(user, options["name"])
+        _, token = ApiToken.issue(user, options["name"], how=f"api-token command, run by {os_user()}")
         self.stdout.write(token)
