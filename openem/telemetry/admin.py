@@ -19,15 +19,25 @@ class ReadOnly(AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Gateway)
-class GatewayAdmin(admin.ModelAdmin):
-    list_display = ("name", "active", "created")
-    readonly_fields = ("token_hash",)
+class GatewayAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Deactivate or rename gateways here; tokens are issued and rotated with `openem gateway`, which
+    prints a token once (the admin would have to carry it through a message or a page it keeps)."""
+
+    list_display = ("name", "active", "device_count", "created")
+    exclude = ("token_hash",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="devices it may send for")
+    def device_count(self, obj: Gateway) -> int:
+        return obj.devices.count()
 
 
 @admin.register(RejectedReading)
 class RejectedReadingAdmin(ReadOnly):
-    list_display = ("received", "source", "gateway", "line", "field", "reason")
-    list_filter = ("source", "field")
+    list_display = ("received", "kind", "source", "gateway", "line", "field", "reason")
+    list_filter = ("kind", "source", "field")
     search_fields = ("reason", "raw")
 
 

@@ -231,3 +231,16 @@ def test_the_live_simulator_sends_with_device_keys_and_its_gateway_and_nothing_i
     by_source = dict(Reading.objects.filter(type="fix").values_list("source").annotate(n=Count("id")))
     assert set(by_source) == {"osmand"}  # every fix of a keyed tag came from the device itself
     assert Reading.objects.exclude(type="fix").filter(source="http").exists()  # the rest through the gateway
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_keys_and_gateways_but_never_a_secret(personas, case):
+    device = Device.objects.get(ref="GPS-0001")
+    key = issue_key(device)
+    gateway, token = Gateway.create_with_token("Vendor A")
+    admin = client_for(personas["admin"])
+    page = admin.get(f"/admin/devices/device/{device.pk}/change/").content.decode()
+    assert key[:6] in page and key not in page
+    gw_page = admin.get(f"/admin/telemetry/gateway/{gateway.pk}/change/").content.decode()
+    assert token not in gw_page and gateway.token_hash not in gw_page
+    assert admin.get("/admin/telemetry/gateway/add/").status_code == 403  # tokens come from `openem gateway`
