@@ -233,6 +233,8 @@ def evidence_pack(request: AuthedRequest, pk: int) -> HttpResponse:
     """A PDF for breach proceedings or a recall: the incident, its timeline, a map, readings, conditions."""
     from weasyprint import HTML
 
+    from openem.portal.exports import refuse_fetch
+
     incident = visible_incident(request, pk)
     if incident.person is None:
         return HttpResponse("Evidence packs are for a person's incident", status=400, content_type="text/plain")
@@ -275,7 +277,7 @@ def evidence_pack(request: AuthedRequest, pk: int) -> HttpResponse:
             "made_at": timezone.now(),
         },
     )
-    pdf = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
+    pdf = HTML(string=html, url_fetcher=refuse_fetch).write_pdf()
     response = HttpResponse(pdf, content_type="application/pdf")
     name = f"evidence-incident-{incident.pk}-{person.crn or person.ref}.pdf"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
