@@ -411,11 +411,11 @@ def to_gpx(person: Person, fixes: Sequence[Position], layers: TrailLayers) -> tu
             el(w, "time", v.start.isoformat())
             el(w, "name", v.label)
             el(w, "type", "violation")
-    for f in layers.features:
-        for ring in _rings(f):
+    for feat in layers.features:
+        for ring in _rings(feat):
             rte = el(gpx, "rte")
-            el(rte, "name", f["properties"]["label"])
-            el(rte, "type", f["properties"]["kind"])
+            el(rte, "name", feat["properties"]["label"])
+            el(rte, "type", feat["properties"]["kind"])
             for lon, lat in ring:
                 el(rte, "rtept", lat=f"{lat:.6f}", lon=f"{lon:.6f}")
     trk = el(gpx, "trk")
@@ -442,12 +442,12 @@ def to_kml(person: Person, fixes: Sequence[Position], layers: TrailLayers) -> tu
     kml = ET.Element(f"{{{kml_ns}}}kml")
     doc = el(kml, "Document")
     el(doc, "name", person.crn or person.ref)
-    for f in layers.features:
+    for feat in layers.features:
         mark = el(doc, "Placemark")
-        el(mark, "name", f["properties"]["label"])
-        el(mark, "description", f"{f['properties']['kind']} {f['properties']['condition']}")
+        el(mark, "name", feat["properties"]["label"])
+        el(mark, "description", f"{feat['properties']['kind']} {feat['properties']['condition']}")
         multi = el(mark, "MultiGeometry")
-        for ring in _rings(f):
+        for ring in _rings(feat):
             outer = el(el(el(multi, "Polygon"), "outerBoundaryIs"), "LinearRing")
             el(outer, "coordinates", " ".join(f"{lon:.6f},{lat:.6f},0" for lon, lat in ring))
     for v in layers.violations:
