@@ -188,3 +188,17 @@ def test_the_admin_works_under_the_policy(browser, live_server, personas, marked
     shot(page, "xss-admin-changelist")
     assert [m for m in console if "Content Security Policy" in m or "Refused to" in m] == []
     context.close()
+
+
+def test_the_sign_in_and_not_found_pages_work_under_the_policy(browser, live_server, db):
+    context = browser.new_context()
+    context.add_init_script(WATCH_CSP)
+    page = context.new_page()
+    for url, status in ((reverse("login"), 200), ("/no-such-page/", 404)):
+        response = page.goto(live_server.url + url)
+        assert response.status == status
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        assert page.evaluate("window.__csp") == [], f"{url}: {page.evaluate('window.__csp')}"
+        # page.js ran: the page knows it has JavaScript.
+        assert "js-enabled" in page.get_attribute("body", "class")
+    context.close()
