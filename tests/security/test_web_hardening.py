@@ -358,3 +358,19 @@ def test_a_removed_victim_zone_keeps_its_violations_hidden(personas, trail_case)
     c = client_for(personas["practitioner"])
     mine = export_text(export(c, trail_case, "geojson", show="person"), "geojson")
     assert "Jane Doe" not in mine and "exclusion_zone_entry" not in mine
+
+
+def test_the_server_drawn_map_carries_a_markup_label_as_text():
+    from openem.portal.staticmap import Point, svg_map
+
+    zone = {
+        "type": "Feature",
+        "properties": {"kind": "exclusion_zone", "label": XSS_ZONE, "condition": "C2"},
+        "geometry": {"type": "Point", "coordinates": [-0.73, 52.67]},
+    }
+    svg = svg_map([zone], [Point(52.67, -0.73)], [(Point(52.671, -0.731), "<b>entry</b>")])
+    tree = ET.fromstring(svg)  # well-formed: nothing in it is markup from data
+    ns = "{http://www.w3.org/2000/svg}"
+    assert [t.text for t in tree.iter(f"{ns}title")] == [XSS_ZONE]
+    assert "<b>entry</b>" in [t.text for t in tree.iter(f"{ns}text")]
+    assert tree.find(f".//{ns}img") is None and tree.find(f".//{ns}b") is None
