@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 
 from openem.accounts.models import Role
 from openem.audit.models import AuditAction, AuditEvent
@@ -280,5 +281,5 @@ def evidence_pack(request: AuthedRequest, pk: int) -> HttpResponse:
     pdf = HTML(string=html, url_fetcher=refuse_fetch).write_pdf()
     response = HttpResponse(pdf, content_type="application/pdf")
     name = f"evidence-incident-{incident.pk}-{person.crn or person.ref}.pdf"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Content-Disposition"] = content_disposition_header(True, name) or "attachment"
     return response

@@ -23,6 +23,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
 
 from openem.alerts.models import Violation
@@ -310,7 +311,8 @@ def trail_export(request: AuthedRequest, pk: int, fmt: str) -> HttpResponse:
     else:
         body, mime = EXPORTERS[fmt](person, fixes, layers)
     response = HttpResponse(body, content_type=mime)
-    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    # The name holds the person's reference: quoted by Django, so no character of it can break the header.
+    response["Content-Disposition"] = content_disposition_header(True, f"{name}.{fmt}") or "attachment"
     return response
 
 
