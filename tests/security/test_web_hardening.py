@@ -315,7 +315,7 @@ def test_every_text_cell_of_the_trail_csv_that_could_be_a_formula_is_quoted(pers
     assert row["person"] == "'=cmd|' /C calc'!A0"
     assert row["lon"] == "-0.73"
     # The reference is in the file name too, quoted so that it cannot break the header.
-    assert r["Content-Disposition"].startswith('attachment; filename="trail-=cmd|\' /C calc\'!A0-')
+    assert r["Content-Disposition"].startswith("attachment; filename=\"trail-=cmd|' /C calc'!A0-")
 
 
 # --- "Show the person" never names the victim -----------------------------------------------------
