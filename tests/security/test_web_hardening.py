@@ -376,3 +376,15 @@ def test_the_server_drawn_map_carries_a_markup_label_as_text():
     assert [t.text for t in tree.iter(f"{ns}title")] == [XSS_ZONE]
     assert "<b>entry</b>" in [t.text for t in tree.iter(f"{ns}text")]
     assert tree.find(f".//{ns}img") is None and tree.find(f".//{ns}b") is None
+
+
+@pytest.mark.django_db
+def test_the_information_sheet_never_names_a_victims_zone_of_either_kind(personas, case):
+    for ref in ("C2", "C3"):
+        zone = Condition.objects.get(ref=ref, removed_in_version__isnull=True)
+        zone.spec = {**zone.spec, "name": f"{VICTIM_ZONE} ({ref})", "victim_sensitive": True}
+        zone.save()
+    page = client_for(personas["practitioner"]).get(reverse("portal:information-sheet", args=[case.pk]))
+    text = page.content.decode()
+    assert "Jane Doe" not in text and "Jane Doe&#x27;s" not in text
+    assert text.count("the area your practitioner has shown you") == 2
