@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # before WhiteNoise: static files carry the policy too
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -140,6 +141,35 @@ CSRF_COOKIE_HTTPONLY = True
 # Maps work offline: zones are vector layers from our own data; a tile server is optional.
 OPENEM_TILE_URL = env_str("OPENEM_TILE_URL", "")
 OPENEM_TILE_ATTRIBUTION = env_str("OPENEM_TILE_ATTRIBUTION", "")
+
+
+# Content-Security-Policy on every response (django-csp). No inline script, no eval, no inline style:
+# labels from data can never run, even if a template forgot to escape one. Map tiles, when a tile server
+# is set, are the only images from elsewhere. docs/operations.md, "Web security".
+def _tile_origin(url: str) -> list[str]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return []
+    # Leaflet's {s} subdomain placeholder becomes CSP's leftmost-label wildcard.
+    return [f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"]
+
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", *_tile_origin(OPENEM_TILE_URL)],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 
 # How long data is kept after a person's last order ends, in months, by kind (enforced by `openem retention`).
 OPENEM_RETENTION_MONTHS = {

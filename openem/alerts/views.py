@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 
 from openem.accounts.models import Role
 from openem.audit.models import AuditAction, AuditEvent
@@ -233,6 +234,8 @@ def evidence_pack(request: AuthedRequest, pk: int) -> HttpResponse:
     """A PDF for breach proceedings or a recall: the incident, its timeline, a map, readings, conditions."""
     from weasyprint import HTML
 
+    from openem.portal.exports import refuse_fetch
+
     incident = visible_incident(request, pk)
     if incident.person is None:
         return HttpResponse("Evidence packs are for a person's incident", status=400, content_type="text/plain")
@@ -275,8 +278,8 @@ def evidence_pack(request: AuthedRequest, pk: int) -> HttpResponse:
             "made_at": timezone.now(),
         },
     )
-    pdf = HTML(string=html, base_url=request.build_absolute_uri("/")).write_pdf()
+    pdf = HTML(string=html, url_fetcher=refuse_fetch).write_pdf()
     response = HttpResponse(pdf, content_type="application/pdf")
     name = f"evidence-incident-{incident.pk}-{person.crn or person.ref}.pdf"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Content-Disposition"] = content_disposition_header(True, name) or "attachment"
     return response

@@ -25,7 +25,7 @@ def map_features(conditions: list[Condition]) -> list[dict[str, Any]]:
             "condition": cond.ref,
             "order": cond.order.ref,
             "kind": cond.type,
-            "label": _label(spec),
+            "label": condition_label(spec),
             "monitored": spec.monitored if spec.type.is_zone else True,
             "victim_sensitive": spec.victim_sensitive,
         }
@@ -51,7 +51,8 @@ def map_features(conditions: list[Condition]) -> list[dict[str, Any]]:
     return features
 
 
-def _label(spec: ConditionSpec) -> str:
+def condition_label(spec: ConditionSpec) -> str:
+    """What a map, a list or an export calls the condition."""
     if spec.type == ConditionType.CURFEW:
         return "Curfew address" + (f" ({spec.address.label})" if spec.address and spec.address.label else "")
     if spec.type == ConditionType.ATTENDANCE:

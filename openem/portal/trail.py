@@ -6,15 +6,15 @@ Every look at location data records who, whose, which period and why.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+import math
+import xml.etree.ElementTree as ET
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any, overload
-from xml.sax.saxutils import escape
 
 import orjson
 from django import forms
@@ -23,15 +23,19 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
 
 from openem.alerts.models import Violation
 from openem.audit.models import AuditAction, AuditEvent
-from openem.cases.models import OrderStatus, Person
+from openem.cases.models import Condition, OrderStatus, Person
+from openem.engine.casefile import parse_condition
+from openem.engine.violations import ViolationType
 from openem.telemetry import trail as trail_store
 
 from .access import AuthedRequest, case_records_required, visible_person
-from .presenters import map_features
+from .exports import csv_text, refuse_fetch
+from .presenters import condition_label, map_features
 from .staticmap import Point, svg_map
 
 MAX_DAYS = 31
@@ -171,6 +175,59 @@ def violations_in(person: Person, start: datetime, end: datetime) -> QuerySet[Vi
     )
 
 
+@dataclass(frozen=True, slots=True)
+class TrailViolation:
+    """A violation as the trail page, its exports and its PDF show it, with the condition's name."""
+
+    type_enum: ViolationType
+    start: datetime
+    end: datetime | None
+    order: str
+    condition: str
+    zone: str  # the condition's name ("" for a device problem)
+    where: tuple[float, float] | None  # [lat, lon] the engine stored, for silences
+
+    @property
+    def label(self) -> str:
+        return f"{self.type_enum.label} ({self.zone})" if self.zone else self.type_enum.label
+
+
+@dataclass(frozen=True, slots=True)
+class TrailLayers:
+    """What a trail shows beside the positions: the zones and the violations of the period. In "show
+    the person" mode neither a victim-protecting zone nor any violation of one is in it."""
+
+    features: list[dict[str, Any]]
+    violations: list[TrailViolation]
+
+
+def trail_layers(person: Person, start: datetime, end: datetime, person_view: bool) -> TrailLayers:
+    # Every version of every condition, removed ones too: a zone that once protected a victim keeps
+    # its violations hidden, and a violation of a removed zone still gets the zone's name.
+    names: dict[tuple[str, str], str] = {}
+    victim: set[tuple[str, str]] = set()
+    for c in Condition.objects.filter(order__person=person).select_related("order").order_by("id"):
+        key = (c.order.ref, c.ref)
+        spec = parse_condition(c.spec)
+        names[key] = condition_label(spec) if spec.type.is_zone else ""
+        if spec.victim_sensitive:
+            victim.add(key)
+    violations = [
+        TrailViolation(
+            v.type_enum,
+            v.start,
+            v.end,
+            v.order_ref,
+            v.condition_ref,
+            names.get((v.order_ref, v.condition_ref), "") if v.condition_ref else "",
+            (float(v.where[0]), float(v.where[1])) if v.where else None,
+        )
+        for v in violations_in(person, start, end)
+        if not (person_view and (v.order_ref, v.condition_ref) in victim)
+    ]
+    return TrailLayers(trail_features(person, start, end, person_view), violations)
+
+
 TABLE_ROWS = 500
 
 
@@ -207,15 +264,14 @@ def trail(request: AuthedRequest, pk: int) -> HttpResponse:
         fixes = audited_fixes(
             request.user, person, start, end, form.reason_text(), AuditAction.VIEW, "trail: {n} positions"
         )
-        features = trail_features(person, start, end, person_view)
-        violations = violations_in(person, start, end)
+        layers = trail_layers(person, start, end, person_view)
         context.update(
             {
                 "positions_rows": positions_rows(fixes[:TABLE_ROWS]),
                 "table_rows": TABLE_ROWS,
                 "fix_count": len(fixes),
-                "features": features,
-                "violations": violations,
+                "features": layers.features,
+                "violations": layers.violations,
                 "person_view": person_view,
                 "query": request.GET.urlencode(),
                 "trail_json": trail_json(fixes.rows),
@@ -244,18 +300,72 @@ def trail_export(request: AuthedRequest, pk: int, fmt: str) -> HttpResponse:
         AuditAction.EXPORT,
         f"trail export ({fmt}): {{n}} positions",
     )
+    # "Show the person" carries through: the person's version has no victim's zone and no violation of one.
+    person_view = request.GET.get("show") == "person"
+    layers = trail_layers(person, start, end, person_view)
     name = f"trail-{person.crn or person.ref}-{start:%Y%m%d%H%M}-{end:%Y%m%d%H%M}"
     body: str | bytes
     if fmt == "pdf":
-        body, mime = trail_pdf(request, person, fixes, start, end, form.reason_text()), "application/pdf"
+        body = trail_pdf(request, person, fixes, layers, start, end, form.reason_text(), person_view)
+        mime = "application/pdf"
     else:
-        body, mime = EXPORTERS[fmt](person, fixes)
+        body, mime = EXPORTERS[fmt](person, fixes, layers)
     response = HttpResponse(body, content_type=mime)
-    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    # The name holds the person's reference: quoted by Django, so no character of it can break the header.
+    response["Content-Disposition"] = content_disposition_header(True, f"{name}.{fmt}") or "attachment"
     return response
 
 
-def to_geojson(person: Person, fixes: Sequence[Position]) -> tuple[str, str]:
+def _fix_at(fixes: Sequence[Position], v: TrailViolation) -> tuple[float, float] | None:
+    """Where a violation began: the first position at or after its start (the engine's stored place
+    for a silence)."""
+    if v.where:
+        return v.where
+    if isinstance(fixes, Trail):
+        i = bisect_left(fixes.rows, v.start.timestamp(), key=itemgetter(2))
+        return (fixes.rows[i][0], fixes.rows[i][1]) if i < len(fixes.rows) else None
+    after = [f for f in fixes if f.ts >= v.start.timestamp()]
+    return (after[0].lat, after[0].lon) if after else None
+
+
+def _rings(feature: dict[str, Any]) -> list[list[tuple[float, float]]]:
+    """A feature's outline(s) as [(lon, lat), ...]; a circle becomes a 48-sided polygon."""
+    g, props = feature["geometry"], feature["properties"]
+    if g["type"] == "Point":
+        lon, lat = g["coordinates"]
+        r = props.get("radius_m", 0)
+        k = max(math.cos(math.radians(lat)), 0.01)
+        ring = [
+            (lon + r / (111_320 * k) * math.sin(a), lat + r / 111_320 * math.cos(a))
+            for a in (2 * math.pi * i / 48 for i in range(49))
+        ]
+        return [ring]
+    polygons = [g["coordinates"]] if g["type"] == "Polygon" else g["coordinates"]
+    return [[(p[0], p[1]) for p in poly[0]] for poly in polygons]
+
+
+def to_geojson(person: Person, fixes: Sequence[Position], layers: TrailLayers) -> tuple[str, str]:
+    zones = [
+        {"type": "Feature", "geometry": f["geometry"], "properties": dict(f["properties"])} for f in layers.features
+    ]
+    violations = []
+    for v in layers.violations:
+        at = _fix_at(fixes, v)
+        violations.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [at[1], at[0]]} if at else None,
+                "properties": {
+                    "kind": "violation",
+                    "type": v.type_enum.value,
+                    "label": v.label,
+                    "order": v.order,
+                    "condition": v.condition or None,
+                    "start": v.start.isoformat(),
+                    "end": v.end.isoformat() if v.end else None,
+                },
+            }
+        )
     data = {
         "type": "FeatureCollection",
         "features": [
@@ -272,78 +382,135 @@ def to_geojson(person: Person, fixes: Sequence[Position]) -> tuple[str, str]:
                 }
                 for f in fixes
             ),
+            *zones,
+            *violations,
         ],
     }
     return json.dumps(data), "application/geo+json"
 
 
-def to_gpx(person: Person, fixes: Sequence[Position]) -> tuple[str, str]:
-    points = "\n".join(
-        f'      <trkpt lat="{f.lat:.6f}" lon="{f.lon:.6f}"><time>{f.t.isoformat()}</time>'
-        f"<hdop>{(f.accuracy_m or 0) / 5:.1f}</hdop></trkpt>"
-        for f in fixes
-    )
-    body = (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="OpenEM" '
-        f'xmlns="http://www.topografix.com/GPX/1/1">\n  <trk><name>{escape(person.crn or person.ref)}</name>'
-        f"<trkseg>\n{points}\n  </trkseg></trk>\n</gpx>\n"
-    )
-    return body, "application/gpx+xml"
+def _xml(root: ET.Element) -> str:
+    """The document with its declaration; ElementTree escapes every name and attribute."""
+    ET.indent(root, space=" ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def to_kml(person: Person, fixes: Sequence[Position]) -> tuple[str, str]:
-    whens = "\n".join(f"<when>{f.t.isoformat()}</when>" for f in fixes)
-    coords = "\n".join(f"<gx:coord>{f.lon:.6f} {f.lat:.6f} 0</gx:coord>" for f in fixes)
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2" '
-        'xmlns:gx="http://www.google.com/kml/ext/2.2">\n<Document><name>'
-        f"{escape(person.crn or person.ref)}</name>\n<Placemark><name>Trail</name><gx:Track>\n{whens}\n{coords}\n"
-        "</gx:Track></Placemark>\n</Document>\n</kml>\n"
-    )
-    return body, "application/vnd.google-earth.kml+xml"
+def to_gpx(person: Person, fixes: Sequence[Position], layers: TrailLayers) -> tuple[str, str]:
+    """GPX 1.1: a waypoint where each violation began, each zone's outline as a route, the track."""
+    ns = "http://www.topografix.com/GPX/1/1"
+    ET.register_namespace("", ns)
 
+    def el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        e = ET.SubElement(parent, f"{{{ns}}}{tag}", attrs)
+        e.text = text
+        return e
 
-def to_csv(person: Person, fixes: Sequence[Position]) -> tuple[str, str]:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["person", "device", "time", "lat", "lon", "accuracy_m"])
+    gpx = ET.Element(f"{{{ns}}}gpx", {"version": "1.1", "creator": "OpenEM"})
+    for v in layers.violations:
+        at = _fix_at(fixes, v)
+        if at:
+            w = el(gpx, "wpt", lat=f"{at[0]:.6f}", lon=f"{at[1]:.6f}")
+            el(w, "time", v.start.isoformat())
+            el(w, "name", v.label)
+            el(w, "type", "violation")
+    for feat in layers.features:
+        for ring in _rings(feat):
+            rte = el(gpx, "rte")
+            el(rte, "name", feat["properties"]["label"])
+            el(rte, "type", feat["properties"]["kind"])
+            for lon, lat in ring:
+                el(rte, "rtept", lat=f"{lat:.6f}", lon=f"{lon:.6f}")
+    trk = el(gpx, "trk")
+    el(trk, "name", person.crn or person.ref)
+    seg = el(trk, "trkseg")
     for f in fixes:
-        w.writerow(
-            [
-                person.crn or person.ref,
-                f.device,
-                f.t.isoformat(),
-                f"{f.lat:.6f}",
-                f"{f.lon:.6f}",
-                f.accuracy_m if f.accuracy_m is not None else "",
-            ]
-        )
-    return buf.getvalue(), "text/csv"
+        pt = el(seg, "trkpt", lat=f"{f.lat:.6f}", lon=f"{f.lon:.6f}")
+        el(pt, "time", f.t.isoformat())
+        el(pt, "hdop", f"{(f.accuracy_m or 0) / 5:.1f}")
+    return _xml(gpx), "application/gpx+xml"
+
+
+def to_kml(person: Person, fixes: Sequence[Position], layers: TrailLayers) -> tuple[str, str]:
+    """KML 2.2: each zone as a polygon, each violation as a point with its time span, the track."""
+    kml_ns, gx_ns = "http://www.opengis.net/kml/2.2", "http://www.google.com/kml/ext/2.2"
+    ET.register_namespace("", kml_ns)
+    ET.register_namespace("gx", gx_ns)
+
+    def el(parent: ET.Element, tag: str, text: str | None = None, ns: str = kml_ns) -> ET.Element:
+        e = ET.SubElement(parent, f"{{{ns}}}{tag}")
+        e.text = text
+        return e
+
+    kml = ET.Element(f"{{{kml_ns}}}kml")
+    doc = el(kml, "Document")
+    el(doc, "name", person.crn or person.ref)
+    for feat in layers.features:
+        mark = el(doc, "Placemark")
+        el(mark, "name", feat["properties"]["label"])
+        el(mark, "description", f"{feat['properties']['kind']} {feat['properties']['condition']}")
+        multi = el(mark, "MultiGeometry")
+        for ring in _rings(feat):
+            outer = el(el(el(multi, "Polygon"), "outerBoundaryIs"), "LinearRing")
+            el(outer, "coordinates", " ".join(f"{lon:.6f},{lat:.6f},0" for lon, lat in ring))
+    for v in layers.violations:
+        at = _fix_at(fixes, v)
+        mark = el(doc, "Placemark")
+        el(mark, "name", v.label)
+        span = el(mark, "TimeSpan")
+        el(span, "begin", v.start.isoformat())
+        if v.end:
+            el(span, "end", v.end.isoformat())
+        if at:
+            el(el(mark, "Point"), "coordinates", f"{at[1]:.6f},{at[0]:.6f},0")
+    track_mark = el(doc, "Placemark")
+    el(track_mark, "name", "Trail")
+    track = el(track_mark, "Track", ns=gx_ns)
+    for f in fixes:
+        el(track, "when", f.t.isoformat())
+    for f in fixes:
+        el(track, "coord", f"{f.lon:.6f} {f.lat:.6f} 0", ns=gx_ns)
+    return _xml(kml), "application/vnd.google-earth.kml+xml"
+
+
+def to_csv(person: Person, fixes: Sequence[Position], layers: TrailLayers) -> tuple[str, str]:
+    """One row per position; ``violation`` names any violation going on at that moment."""
+    going_on: dict[int, list[str]] = {}
+    if isinstance(fixes, Trail):
+        times = [r[2] for r in fixes.rows]
+        for v in layers.violations:
+            hi = bisect_right(times, v.end.timestamp()) if v.end else len(times)
+            for i in range(bisect_left(times, v.start.timestamp()), hi):
+                going_on.setdefault(i, []).append(v.label)
+    who = person.crn or person.ref
+    rows = (
+        [who, f.device, f.t.isoformat(), round(f.lat, 6), round(f.lon, 6), f.accuracy_m, "; ".join(going_on.get(i, []))]
+        for i, f in enumerate(fixes)
+    )
+    header = ["person", "device", "time", "lat", "lon", "accuracy_m", "violation"]
+    return csv_text(header, rows), "text/csv"
 
 
 EXPORTERS = {"geojson": to_geojson, "gpx": to_gpx, "kml": to_kml, "csv": to_csv}
 
 
 def trail_pdf(
-    request: AuthedRequest, person: Person, fixes: Sequence[Position], start: datetime, end: datetime, reason: str
+    request: AuthedRequest,
+    person: Person,
+    fixes: Sequence[Position],
+    layers: TrailLayers,
+    start: datetime,
+    end: datetime,
+    reason: str,
+    person_view: bool,
 ) -> bytes:
-    """The trail as a one-page map to use in supervision (in "show the person" mode, no victim's zone)."""
+    """The trail as a one-page map to use in supervision (in "show the person" mode, no victim's zone
+    and no violation of one)."""
     from weasyprint import HTML
 
-    person_view = request.GET.get("show") == "person"
-    features = trail_features(person, start, end, person_view)
-    violations = list(violations_in(person, start, end))
-    if person_view:
-        hidden = {
-            f["properties"]["condition"]
-            for f in trail_features(person, start, end, False)
-            if f["properties"].get("victim_sensitive")
-        }
-        violations = [v for v in violations if v.condition_ref not in hidden]
-    svg = svg_map(features, [Point(f.lat, f.lon, timezone.localtime(f.t)) for f in fixes], None, 1000, 560)
+    svg = svg_map(layers.features, [Point(f.lat, f.lon, timezone.localtime(f.t)) for f in fixes], None, 1000, 560)
     html = render_to_string(
         "portal/trail_pdf.html",
-        {"person": person, "fixes": fixes, "start": start, "end": end, "map_svg": svg, "violations": violations,
+        {"person": person, "fixes": fixes, "start": start, "end": end, "map_svg": svg, "violations": layers.violations,
          "reason": reason, "person_view": person_view, "made_by": request.user, "made_at": timezone.now()},
     )  # fmt: skip
-    return bytes(HTML(string=html).write_pdf())
+    return bytes(HTML(string=html, url_fetcher=refuse_fetch).write_pdf())

@@ -202,7 +202,9 @@ def plain_words(spec: Any, start: Any, end: Any) -> str:
             else f"Stay out of {spec.name or 'the exclusion zone'} at the times you have been given, {until}."
         )
     if t == ConditionType.INCLUSION_ZONE:
-        return f"Stay inside {spec.name or 'the area you have been given'} at the times you have been given, {until}."
+        # A zone that protects a victim is never named to the person, whichever kind it is.
+        name = "the area your practitioner has shown you" if spec.victim_sensitive else spec.name
+        return f"Stay inside {name or 'the area you have been given'} at the times you have been given, {until}."
     if t == ConditionType.ATTENDANCE:
         if spec.appointments:
             first = min(a.start for a in spec.appointments)

@@ -10,6 +10,28 @@
     attendance: {color: "#4c2c92", fillColor: "#4c2c92", fillOpacity: 0.3, weight: 2}
   };
 
+  // Labels come from data (zone names, addresses, places): they are text, never HTML. Leaflet reads a
+  // string given to a tooltip, popup or icon as HTML, so every label goes in as a DOM node built with
+  // textContent.
+  function textNode(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    node.textContent = text;
+    return node;
+  }
+
+  function popupFor(props) {
+    var box = document.createElement("div");
+    box.className = "app-map-popup";
+    box.appendChild(textNode("p", "app-map-popup__title", props.label));
+    box.appendChild(textNode("p", "app-map-popup__line", "Condition " + props.condition + " of order " + props.order));
+    if (props.kind.indexOf("zone") >= 0) {
+      box.appendChild(textNode("p", "app-map-popup__line",
+        props.monitored ? "GPS-monitored" : "Not monitored: raises no alerts"));
+    }
+    return box;
+  }
+
   function styleFor(props) {
     if ((props.kind === "exclusion_zone" || props.kind === "inclusion_zone") && !props.monitored) {
       return STYLES.unmonitored;
@@ -32,7 +54,7 @@
         style: function (f) { return {color: "#b1b4b6", weight: f.properties.r + 0.5, opacity: 0.9}; },
         pointToLayer: function (f, latlng) {
           return L.marker(latlng, {pane: "roads", interactive: false, icon: L.divIcon({
-            className: "app-place-label", html: f.properties.place, iconSize: null})});
+            className: "app-place-label", html: textNode("span", "", f.properties.place), iconSize: null})});
         }
       }).addTo(map);
       map.attributionControl.addAttribution("© OpenStreetMap contributors");
@@ -42,9 +64,9 @@
   function draw(el) {
     var data = JSON.parse(document.getElementById(el.dataset.features).textContent);
     var map = L.map(el, {zoomSnap: 0.5, attributionControl: true});
-    var tiles = window.OPENEM_TILES || {};
-    if (tiles.url) {
-      L.tileLayer(tiles.url, {maxZoom: 19, attribution: tiles.attribution || ""}).addTo(map);
+    // The tile server is the deployer's setting (OPENEM_TILE_URL), passed as data- attributes.
+    if (el.dataset.tileUrl) {
+      L.tileLayer(el.dataset.tileUrl, {maxZoom: 19, attribution: el.dataset.tileAttribution || ""}).addTo(map);
     } else {
       el.classList.add("app-map--no-tiles");
       addRoads(map);
@@ -68,7 +90,8 @@
       if (f.properties.kind.indexOf("zone") >= 0) {
         label += f.properties.monitored ? " – GPS-monitored" : " – not monitored, raises no alerts";
       }
-      layer.bindTooltip(label);
+      layer.bindTooltip(textNode("span", "app-map-tooltip", label));
+      layer.bindPopup(popupFor(f.properties));
       layer.options.openemKind = f.properties.kind;
       group.addLayer(layer);
     });
