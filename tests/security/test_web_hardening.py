@@ -21,6 +21,7 @@ from pypdf import PdfReader
 
 from openem.alerts.models import Violation
 from openem.cases.models import Condition
+from openem.devices.models import Device
 from openem.portal.exports import csv_text, neutralise
 from openem.settings import _tile_origin
 from openem.telemetry.ingest import ingest_jsonl
@@ -207,6 +208,9 @@ def portal_pages(person: Any, incident: Any) -> list[str]:
         reverse("alerts:queue"),
         reverse("alerts:queue") + "?show=cleared",
         reverse("alerts:incident", args=[incident.pk]),
+        reverse("devices:list"),
+        reverse("devices:add"),
+        reverse("devices:device", args=[Device.objects.get(ref="GPS-0001").pk]),
         "/no-such-page/",
         reverse("admin:index"),
         reverse("admin:cases_person_changelist"),
