@@ -106,6 +106,14 @@ def _fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _no_required_two_factor(settings: Any) -> None:
+    """The suite runs as production (outside the demo), where administrators and operators must give a
+    one-time code; ordinary tests sign in with force_login instead. tests/security/test_signin.py turns the
+    requirement back on."""
+    settings.OPENEM_OTP_REQUIRED_ROLES = ()
+
+
 
 
 @pytest.fixture

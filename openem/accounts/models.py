@@ -71,6 +71,15 @@ class User(AbstractUser):
         return self.role in (Role.PRACTITIONER, Role.MANAGER, Role.OPERATOR)
 
     @property
+    def must_use_two_factor(self) -> bool:
+        """Roles in OPENEM_OTP_REQUIRED_ROLES (empty in the demo) sign in with a one-time code; so does anyone
+        who can reach the Django admin when administrators must."""
+        from django.conf import settings
+
+        required = settings.OPENEM_OTP_REQUIRED_ROLES
+        return self.role in required or (self.is_staff and Role.ADMINISTRATOR.value in required)
+
+    @property
     def sees_all_cases(self) -> bool:
         """Operators monitor every active order; administrators manage reference data."""
         return self.is_superuser or self.role in (Role.OPERATOR, Role.ADMINISTRATOR)
