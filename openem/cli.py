@@ -24,9 +24,8 @@ def main(argv: list[str] | None = None) -> None:
     # Setting up and running the demo is the demo, wherever it is started from (its processes inherit this).
     if len(argv) > 1 and (argv[1] == "demo_setup" or "--demo-live" in argv):
         os.environ["OPENEM_DEMO"] = "1"
-    from django.core.management import execute_from_command_line
-
     from django.core.exceptions import ImproperlyConfigured
+    from django.core.management import execute_from_command_line
 
     from openem.safety import refuse_unsafe_settings
 

@@ -114,8 +114,6 @@ def _no_required_two_factor(settings: Any) -> None:
     settings.OPENEM_OTP_REQUIRED_ROLES = ()
 
 
-
-
 @pytest.fixture
 def personas(db: Any) -> dict[str, Any]:
     """Every persona of ``PERSONAS``, by short name."""

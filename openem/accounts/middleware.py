@@ -78,7 +78,7 @@ TWO_FACTOR_FREE_NAMESPACES = {"api"}
 TWO_FACTOR_FREE_PATHS = ("/ingest/", "/osmand/")
 
 
-class two_factor:  # noqa: N801  (named like the other middleware of this module)
+class two_factor:
     """After the password, a user with a confirmed device gives a code; a user who must use two-factor sign-in
     and has no device sets one up first. Everything else waits until then."""
 
@@ -133,7 +133,13 @@ def audit_refusals(get_response: Handler) -> Handler:
 
 RECORD_NAMESPACES = {"portal", "alerts", "api", "admin"}
 # The portal's and alerts' URLs by what their ``pk`` names.
-PERSON_URLS = {"portal:person", "portal:trail", "portal:information-sheet", "portal:trail-export", "portal:order-create"}
+PERSON_URLS = {
+    "portal:person",
+    "portal:trail",
+    "portal:information-sheet",
+    "portal:trail-export",
+    "portal:order-create",
+}
 ORDER_URLS = {
     "portal:order",
     "portal:order-vary",
@@ -165,8 +171,9 @@ def refused_person(match: ResolverMatch) -> Any:
             return incident.person if incident else None
         if match.namespace == "api" and "ref" in kwargs:
             return Person.objects.filter(ref=kwargs["ref"]).first()
-        if match.namespace == "admin" and "object_id" in kwargs and match.url_name.endswith(ADMIN_OBJECT_VIEWS):
-            app_label, _, rest = match.url_name.partition("_")
+        url_name = match.url_name or ""
+        if match.namespace == "admin" and "object_id" in kwargs and url_name.endswith(ADMIN_OBJECT_VIEWS):
+            app_label, _, rest = url_name.partition("_")
             model = apps.get_model(app_label, rest.rsplit("_", 1)[0])
             obj = model._default_manager.filter(pk=kwargs["object_id"]).first()
             return obj if isinstance(obj, Person) else getattr(obj, "person", None)

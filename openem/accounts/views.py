@@ -26,6 +26,8 @@ from openem.portal.forms import SignInForm
 from .signin import client_address
 
 DEVICE_NAME = "Authenticator app"
+# django-otp doubles the wait after each wrong code (1 s, 2 s, 4 s...): guessing stays slow.
+TOO_MANY_WRONG_CODES = "Too many wrong codes in a row. Wait a few seconds, then enter the code your app shows then."
 
 
 class SignInView(auth_views.LoginView):
@@ -50,7 +52,9 @@ class CodeForm(forms.Form):
 
 def _next(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
     return target if safe and target else reverse("portal:cases")
 
 
@@ -67,7 +71,7 @@ def two_factor_code(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         allowed, _ = device.verify_is_allowed()
         if not allowed:
-            form.add_error("code", "Too many wrong codes. Wait a minute, then enter the code your app shows then.")
+            form.add_error("code", TOO_MANY_WRONG_CODES)
         elif device.verify_token(form.cleaned_data["code"]):
             otp_login(request, device)
             AuditEvent.record(user, AuditAction.SIGN_IN, obj=user, summary="one-time code accepted")
@@ -95,14 +99,20 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         device = TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["code"]):
+        allowed, _ = device.verify_is_allowed()
+        if not allowed:
+            form.add_error("code", TOO_MANY_WRONG_CODES)
+        elif device.verify_token(form.cleaned_data["code"]):
             device.confirmed = True
             device.save()
             otp_login(request, device)
             AuditEvent.record(user, AuditAction.CREDENTIAL, obj=user, summary="two-factor sign-in set up")
             messages.success(request, "Two-factor sign-in is set up. You will be asked for a code when you sign in.")
             return redirect(_next(request))
-        form.add_error("code", "That code is not right. Check the app shows OpenEM, then enter the code it shows now.")
+        else:
+            form.add_error(
+                "code", "That code is not right. Check the app shows OpenEM, then enter the code it shows now."
+            )
     secret = base64.b32encode(device.bin_key).decode()
     context = {
         "form": form,
@@ -118,9 +128,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 def account(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     has_device = any(True for _ in devices_for_user(user, confirmed=True))
-    return render(
-        request, "accounts/account.html", {"has_device": has_device, "required": user.must_use_two_factor}
-    )
+    return render(request, "accounts/account.html", {"has_device": has_device, "required": user.must_use_two_factor})
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
