@@ -65,7 +65,7 @@ def lockout_response(
     """Our sign-in page, with the lockout as its error (the Django admin's sign-in answers the same)."""
     from openem.portal.forms import SignInForm
 
-    form = SignInForm(request, data={"username": (credentials or {}).get("username", "")})
+    form = SignInForm(request, initial={"username": (credentials or {}).get("username", "")})
     context = {"form": form, "lockout": lockout_message(), "next": request.POST.get("next", "")}
     return render(request, "portal/sign_in.html", context, status=429)
 

@@ -84,7 +84,8 @@ def two_factor_code(request: HttpRequest) -> HttpResponse:
                 summary=f"wrong one-time code: username {user.username!r} from {client_address(request)}",
             )
             form.add_error("code", "That code is not right. Enter the code your app shows now.")
-    return render(request, "accounts/two_factor_code.html", {"form": form, "next": _next(request)})
+    context = {"form": form, "next": _next(request), "awaiting_code": True}
+    return render(request, "accounts/two_factor_code.html", context)
 
 
 @login_required
@@ -120,6 +121,8 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         "qr_svg": segno.make(device.config_url, error="m").svg_inline(scale=5, dark="#0b0c0c", title="QR code"),
         "secret_groups": [secret[i : i + 4] for i in range(0, len(secret), 4)],
         "required": user.must_use_two_factor,
+        # Until the code is confirmed the rest of the portal is out of reach for those who must use one.
+        "awaiting_code": user.must_use_two_factor and not user.is_verified(),
     }
     return render(request, "accounts/two_factor_setup.html", context)
 
