@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from axes.handlers.database import AxesDatabaseHandler
-from axes.helpers import get_client_ip_address, get_cool_off
+from axes.helpers import get_client_ip_address, get_client_username, get_cool_off
+from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
@@ -44,6 +45,14 @@ class SignInAttempts(AxesDatabaseHandler):
         account_limit = settings.OPENEM_SIGNIN_ACCOUNT_LIMIT
         by_address = counts.get("ip_address", 0) * account_limit // settings.OPENEM_SIGNIN_ADDRESS_LIMIT
         return max(counts.get("username", 0), by_address)
+
+    def reset_user_attempts(self, request: Any, credentials: dict[str, Any] | None = None) -> int:
+        """A successful sign-in clears only that account's failures from that address. (Axes would clear the
+        whole address's too: signing in to one's own account now and then would let an address guess at
+        others without end.)"""
+        username = get_client_username(request, credentials)
+        count, _ = AccessAttempt.objects.filter(username=username, ip_address=client_address(request)).delete()
+        return count
 
 
 def client_address(request: HttpRequest) -> str:

@@ -89,6 +89,21 @@ def test_an_address_is_locked_after_failures_for_many_accounts(personas, small_l
 
 
 @pytest.mark.django_db
+def test_signing_in_to_ones_own_account_does_not_clear_the_address(personas, small_limits):
+    for i in range(5):
+        sign_in(Client(), f"guess-{i % 3}", "wrong", address="192.0.2.7")
+        assert sign_in(Client(), "bea.practitioner", "pw", address="192.0.2.7").status_code == 302
+    assert sign_in(Client(), "guess-3", "wrong", address="192.0.2.7").status_code == 429
+
+
+@pytest.mark.django_db
+def test_a_mistyped_password_is_forgotten_after_signing_in(personas, small_limits):
+    for _ in range(2):
+        sign_in(Client(), "alex.practitioner", "typo")
+        assert sign_in(Client(), "alex.practitioner", "pw").status_code == 302
+
+
+@pytest.mark.django_db
 def test_the_admin_sign_in_is_throttled_too(personas, small_limits):
     c = Client()
     for _ in range(3):
