@@ -157,6 +157,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(env_str("OPENEM_SIGNIN_LOCKOUT_MINUTES
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "openem.accounts.signin.lockout_response"
 AXES_VERBOSE = False
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in our audit log; axes' own log would be a second, unkept copy
 # Behind a reverse proxy (OPENEM_BEHIND_PROXY=1) the client's address is the proxy's X-Forwarded-For entry.
 OPENEM_BEHIND_PROXY = env_bool("OPENEM_BEHIND_PROXY", False)
 if OPENEM_BEHIND_PROXY:
