@@ -486,3 +486,11 @@ def _openem(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
     )
+
+
+def test_an_unknown_role_in_the_two_factor_setting_is_named(settings):
+    from openem.accounts.apps import check_two_factor_roles
+
+    settings.OPENEM_OTP_REQUIRED_ROLES = ("administrator", "operater")
+    [error] = check_two_factor_roles()
+    assert "unknown roles: operater" in error.msg and "operator" in (error.hint or "")
