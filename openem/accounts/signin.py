@@ -51,7 +51,8 @@ class SignInAttempts(AxesDatabaseHandler):
         whole address's too: signing in to one's own account now and then would let an address guess at
         others without end.)"""
         username = get_client_username(request, credentials)
-        count, _ = AccessAttempt.objects.filter(username=username, ip_address=client_address(request)).delete()
+        address = getattr(request, "axes_ip_address", None)  # None (no address known) matches rows without one
+        count, _ = AccessAttempt.objects.filter(username=username, ip_address=address).delete()
         return count
 
 
