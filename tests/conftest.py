@@ -106,14 +106,6 @@ def _fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(autouse=True)
-def _no_required_two_factor(settings: Any) -> None:
-    """The suite runs as production (outside the demo), where administrators and operators must give a
-    one-time code; ordinary tests sign in with force_login instead. tests/security/test_signin.py turns the
-    requirement back on."""
-    settings.OPENEM_OTP_REQUIRED_ROLES = ()
-
-
 @pytest.fixture
 def personas(db: Any) -> dict[str, Any]:
     """Every persona of ``PERSONAS``, by short name."""
@@ -134,6 +126,14 @@ def case(personas: dict[str, Any]) -> Any:
     data["people"][0]["crn"] = "X123456"
     import_casefile(casefile.parse(data), None, "test")
     return Person.objects.get(ref="P0001")
+
+
+@pytest.fixture(autouse=True)
+def _no_required_two_factor(settings: Any) -> None:
+    """The suite runs as production (outside the demo), where administrators and operators must give a
+    one-time code; ordinary tests sign in with force_login instead. tests/security/test_signin.py turns the
+    requirement back on."""
+    settings.OPENEM_OTP_REQUIRED_ROLES = ()
 
 
 def shared_data(*parts: str) -> Path:
