@@ -32,6 +32,8 @@ system-packages:
 	  else echo "chromium not found: browser tests will be skipped (apt-get install chromium)"; fi; \
 	fi
 
+# The demo runs with the shipped development settings and without two-factor sign-in (openem.safety).
+demo: export OPENEM_DEMO = 1
 demo: bootstrap
 	$(BIN)/openem migrate --noinput
 	$(BIN)/openem demo-setup

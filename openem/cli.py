@@ -21,7 +21,18 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "openem.settings")
     if len(argv) > 1 and not argv[1].startswith("-"):
         argv[1] = argv[1].replace("-", "_")
+    # Setting up and running the demo is the demo, wherever it is started from (its processes inherit this).
+    if len(argv) > 1 and (argv[1] == "demo_setup" or "--demo-live" in argv):
+        os.environ["OPENEM_DEMO"] = "1"
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
+
+    from openem.safety import refuse_unsafe_settings
+
+    try:
+        refuse_unsafe_settings()
+    except ImproperlyConfigured as e:
+        sys.exit(f"openem: {e}")
 
     execute_from_command_line(argv)
 

@@ -6,6 +6,7 @@ SQLite (WAL mode) is the embedded default; DATABASE_URL switches to PostgreSQL.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -28,8 +29,18 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+# The demo (`make demo`, `openem demo-setup`, `openem run --demo-live`) and the test suite may run with the
+# shipped secret key and without two-factor sign-in; anything else is production and refuses to start
+# unsafe (openem.safety, called by every entry point).
+OPENEM_DEMO = env_bool("OPENEM_DEMO", False)
+# pytest (8.2 and later) sets PYTEST_VERSION before it loads anything, pytest-django's settings included.
+OPENEM_TESTING = bool(os.environ.get("PYTEST_VERSION"))
+# `openem bench` sets this for itself and the processes it starts: they use throwaway databases only.
+OPENEM_BENCH = env_bool("OPENEM_BENCH", False)
+SHIPPED_SECRET_KEY = "insecure-openem-development-key-change-me-in-production"
+
 DEBUG = env_bool("OPENEM_DEBUG", False)
-SECRET_KEY = env_str("OPENEM_SECRET_KEY", "insecure-openem-development-key-change-me-in-production")
+SECRET_KEY = env_str("OPENEM_SECRET_KEY", SHIPPED_SECRET_KEY)
 ALLOWED_HOSTS = env_list("OPENEM_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 INSTALLED_APPS = [
@@ -40,6 +51,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "openem.accounts",
     "openem.audit",
     "openem.cases",
@@ -58,8 +72,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Below whitenoise, so static files keep their long caching; everything else is personal data.
+    "openem.accounts.middleware.no_store",
+    "openem.accounts.middleware.session_limits",
+    "openem.accounts.middleware.two_factor",
+    "openem.accounts.middleware.audit_refusals",
+    # Last: it turns a lockout raised inside the sign-in view into our sign-in page (status 429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "openem.urls"
@@ -111,10 +133,47 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:cases"
 LOGOUT_REDIRECT_URL = "login"
 
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+AUTHENTICATION_BACKENDS = [
+    # Axes first: it refuses a locked-out account or address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Sign-in throttling (django-axes): failures are counted per account and, separately, per address; either
+# reaching its limit refuses sign-in until the cool-off has passed since the last failure. The address limit
+# is higher because an office signs in from one address.
+OPENEM_SIGNIN_ACCOUNT_LIMIT = int(env_str("OPENEM_SIGNIN_ACCOUNT_LIMIT", "5"))
+OPENEM_SIGNIN_ADDRESS_LIMIT = int(env_str("OPENEM_SIGNIN_ADDRESS_LIMIT", "20"))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = OPENEM_SIGNIN_ACCOUNT_LIMIT  # the address limit is scaled to it: openem.accounts.signin
+AXES_HANDLER = "openem.accounts.signin.SignInAttempts"
+AXES_COOLOFF_TIME = timedelta(minutes=int(env_str("OPENEM_SIGNIN_LOCKOUT_MINUTES", "15")))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "openem.accounts.signin.lockout_response"
+AXES_VERBOSE = False
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in our audit log; axes' own log would be a second, unkept copy
+# Behind a reverse proxy (OPENEM_BEHIND_PROXY=1) the client's address is the proxy's X-Forwarded-For entry.
+OPENEM_BEHIND_PROXY = env_bool("OPENEM_BEHIND_PROXY", False)
+if OPENEM_BEHIND_PROXY:
+    AXES_IPWARE_PROXY_COUNT = 1
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Two-factor sign-in (TOTP, django-otp): required for these roles outside the demo, optional for others.
+OPENEM_OTP_REQUIRED_ROLES: tuple[str, ...] = (
+    () if OPENEM_DEMO else tuple(env_list("OPENEM_OTP_REQUIRED_ROLES", "administrator,operator"))
+)
+OTP_TOTP_ISSUER = env_str("OPENEM_OTP_ISSUER", "OpenEM")
+
+# Sessions end after this long without a request, and in any case SESSION_COOKIE_AGE after sign-in.
+OPENEM_IDLE_MINUTES = int(env_str("OPENEM_IDLE_MINUTES", "30"))
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"
@@ -137,6 +196,21 @@ WHITENOISE_AUTOREFRESH = DEBUG
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 8 * 3600
 CSRF_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Served over HTTPS (OPENEM_HTTPS=1): cookies only over HTTPS, HSTS for a year, plain HTTP redirected.
+OPENEM_HTTPS = env_bool("OPENEM_HTTPS", False)
+if OPENEM_HTTPS:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("OPENEM_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Joining browsers' preload list binds the whole domain to HTTPS for good: the domain owner's decision,
+        # made with OPENEM_HSTS_PRELOAD=1, not a default.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # Maps work offline: zones are vector layers from our own data; a tile server is optional.
 OPENEM_TILE_URL = env_str("OPENEM_TILE_URL", "")

@@ -3,17 +3,17 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from openem.portal.forms import SignInForm
+from openem.accounts import views as account_views
 from openem.telemetry import views as telemetry_views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="portal:cases", permanent=False)),
-    path(
-        "sign-in/",
-        auth_views.LoginView.as_view(template_name="portal/sign_in.html", authentication_form=SignInForm),
-        name="login",
-    ),
+    path("sign-in/", account_views.SignInView.as_view(), name="login"),
+    path("sign-in/code/", account_views.two_factor_code, name="two-factor-code"),
     path("sign-out/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/", account_views.account, name="account"),
+    path("account/password/", account_views.PasswordChangeView.as_view(), name="password-change"),
+    path("account/two-factor/", account_views.two_factor_setup, name="two-factor-setup"),
     path("admin/", admin.site.urls),
     path("ingest/v1/telemetry", telemetry_views.telemetry_batch, name="ingest-telemetry"),
     path("osmand/", telemetry_views.osmand, name="osmand"),

@@ -153,6 +153,14 @@ def case(personas: dict[str, Any]) -> Any:
     return Person.objects.get(ref="P0001")
 
 
+@pytest.fixture(autouse=True)
+def _no_required_two_factor(settings: Any) -> None:
+    """The suite runs as production (outside the demo), where administrators and operators must give a
+    one-time code; ordinary tests sign in with force_login instead. tests/security/test_signin.py turns the
+    requirement back on."""
+    settings.OPENEM_OTP_REQUIRED_ROLES = ()
+
+
 def shared_data(*parts: str) -> Path:
     path = SHARED.joinpath("data", *parts)
     if not path.exists():

@@ -47,7 +47,7 @@ def test_demo_setup_prints_the_logins_and_is_idempotent():
     call_command("demo_setup", "--no-history", stdout=out)
     call_command("demo_setup", "--no-history", stdout=StringIO())
     text = out.getvalue()
-    assert "Demo logins (password for all: openem-demo)" in text
+    assert "Demo logins (password for all: openem-demo-2026)" in text
     assert "alex.practitioner" in text and "priya.police" in text
     assert Person.objects.count() == 36
     counts = Counter(Person.objects.values_list("practitioner__username", flat=True))

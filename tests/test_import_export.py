@@ -109,7 +109,8 @@ def test_unknown_practitioner_and_device_clash_are_errors(tmp_path, personas):
 
 def test_the_console_script_runs_commands_with_dashes(tmp_path):
     env_db = tmp_path / "cli.sqlite3"
-    env = {"OPENEM_SQLITE_PATH": str(env_db), "PATH": "/usr/bin:/bin"}
+    # A clean environment is production: it needs a secret key of its own (openem.safety).
+    env = {"OPENEM_SQLITE_PATH": str(env_db), "PATH": "/usr/bin:/bin", "OPENEM_SECRET_KEY": "cli-test-" + "k" * 50}
     run = [sys.executable, "-m", "openem.cli"]
     subprocess.run([*run, "migrate", "-v0"], env=env, check=True)
     bad = example()

@@ -51,6 +51,15 @@ class User(AbstractUser):
     def display_name(self) -> str:
         return self.get_full_name() or self.username
 
+    @property
+    def must_use_two_factor(self) -> bool:
+        """Roles in OPENEM_OTP_REQUIRED_ROLES (empty in the demo) sign in with a one-time code; so does anyone
+        who can reach the Django admin when administrators must."""
+        from django.conf import settings
+
+        required = settings.OPENEM_OTP_REQUIRED_ROLES
+        return self.role in required or (self.is_staff and Role.ADMINISTRATOR.value in required)
+
     # What each role may see. Views ask these, never compare role strings themselves.
     @property
     def sees_case_records(self) -> bool:

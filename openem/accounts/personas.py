@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .models import Role, Team, User
 
-DEMO_PASSWORD = "openem-demo"
+DEMO_PASSWORD = "openem-demo-2026"  # passes the password policy: 12+ characters, not like a username
 TEAM = "Rutland probation delivery unit"
 OTHER_TEAM = "Leicester North probation delivery unit"
 
