@@ -55,6 +55,11 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "osmand": ("", {p: 400 for p in PERSONAS}),  # no parameters: not a reading, nothing kept
     "osmand-key": ("key", {p: 400 for p in PERSONAS}),
     "login": ("", SIGNED_IN),
+    # Everyone's own account: the password, and two-factor sign-in (set up, or the code after the password).
+    "account": ("", SIGNED_IN),
+    "password-change": ("", SIGNED_IN),
+    "two-factor-setup": ("", SIGNED_IN),
+    "two-factor-code": ("", {p: 302 for p in PERSONAS}),  # no authenticator app: nothing to ask, on you go
 }
 # The read API, with each persona's own token.
 API: dict[str, tuple[str, dict[str, int]]] = {
@@ -156,7 +161,9 @@ def test_a_session_is_not_a_device_credential(persona, personas, incident):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("name", [n for n in MATRIX if n not in ("login", "ingest-telemetry", "osmand", "osmand-key")])
+@pytest.mark.parametrize(
+    "name", [n for n in MATRIX if n not in ("login", "ingest-telemetry", "osmand", "osmand-key", "two-factor-code")]
+)
 def test_signed_out_visitors_are_sent_to_sign_in(name, incident):
     response = Client().get(url_for(name, MATRIX[name][0], incident))
     assert response.status_code == 302 and response["Location"].startswith(reverse("login")), name
