@@ -39,11 +39,12 @@ def centre(request: AuthedRequest) -> HttpResponse:
     counts = {s: sum(1 for p in people if statuses[p.pk][0] == s) for s in MonitoringStatus}
     active = Incident.objects.visible_to(request.user).active()
     queue = [(k, active.filter(kind=k).count(), active.filter(kind=k, status="open").count()) for k in IncidentKind]
-    failed = Notification.objects.filter(status=NotificationStatus.FAILED).select_related("channel", "user", "incident")
-    rejected = RejectedReading.objects.all()[:20]
-    rejected_by_reason = (
-        RejectedReading.objects.values("field").annotate(n=Count("id"), last=Max("received")).order_by("-n")[:10]
-    )
+    # Everything below is scoped like the cases it names: a manager sees none of another team's.
+    notifications = Notification.objects.visible_to(request.user)
+    failed = notifications.filter(status=NotificationStatus.FAILED).select_related("channel", "user", "incident")
+    readings = RejectedReading.objects.visible_to(request.user)
+    rejected = readings[:20]
+    rejected_by_reason = readings.values("field").annotate(n=Count("id"), last=Max("received")).order_by("-n")[:10]
     return render(
         request,
         "portal/centre.html",
@@ -56,7 +57,7 @@ def centre(request: AuthedRequest) -> HttpResponse:
             "queue": queue,
             "failed": failed[:20],
             "failed_count": failed.count(),
-            "waiting": Notification.objects.filter(status=NotificationStatus.PENDING).count(),
+            "waiting": notifications.filter(status=NotificationStatus.PENDING).count(),
             "rejected_by_reason": rejected_by_reason,
         },
     )

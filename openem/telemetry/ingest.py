@@ -56,12 +56,14 @@ class Prepared:
     batch: str = field(default_factory=lambda: secrets.token_hex(6))
     rows: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
     lines: dict[tuple[str, str], tuple[int, bytes | str]] = field(default_factory=dict)
-    rejected: list[tuple[int | None, bytes | str, str, str]] = field(default_factory=list)
+    rejected: list[tuple[int | None, bytes | str, str, str, str]] = field(default_factory=list)
     result: IngestResult = field(default_factory=IngestResult)
 
-    def reject(self, line: int | None, raw: bytes | str, field_name: str, reason: str) -> None:
+    def reject(self, line: int | None, raw: bytes | str, field_name: str, reason: str, device: Any = "") -> None:
+        """``device``: the device the reading named, if any; it decides whose case the rejection is."""
         self.result.rejected.append({"line": line, "field": field_name, "error": reason})
-        self.rejected.append((line, raw, field_name, reason))
+        named = device if isinstance(device, str) and len(device) <= 40 else ""
+        self.rejected.append((line, raw, field_name, reason, named))
 
 
 def reading_key(device: str, obj: dict[str, Any]) -> str:
@@ -117,7 +119,8 @@ def prepare(
                 raise obj
             r = parse_reading(obj, "", now=now)
         except ReadingError as exc:
-            p.reject(line, raw, exc.field, str(exc))
+            named = obj.get(device_field, "") if isinstance(obj, dict) else ""
+            p.reject(line, raw, exc.field, str(exc), named)
             continue
         key = (r.device, reading_key(r.device, obj))
         if key in rows:
@@ -159,7 +162,7 @@ def store(batches: list[Prepared], directory: DeviceDirectory | None = None) -> 
                 for key in [k for k in p.rows if k[0] in unknown]:
                     del p.rows[key]
                     line, raw = p.lines.pop(key)
-                    p.reject(line, raw, p.device_field, f'{p.device_field}: "{key[0]}" is not a known device')
+                    p.reject(line, raw, p.device_field, f'{p.device_field}: "{key[0]}" is not a known device', key[0])
         _insert_rejected(batches)
         stored = _insert_readings(batches)
         fixes = []
@@ -198,10 +201,16 @@ def _text(raw: bytes | str) -> str:
 def _insert_rejected(batches: list[Prepared]) -> None:
     rejected = [
         RejectedReading(
-            source=p.source.value, gateway_id=p.gateway_id, line=line, raw=_text(raw)[:4000], field=f, reason=reason
+            source=p.source.value,
+            gateway_id=p.gateway_id,
+            line=line,
+            raw=_text(raw)[:4000],
+            field=f,
+            reason=reason,
+            device=device,
         )
         for p in batches
-        for line, raw, f, reason in p.rejected
+        for line, raw, f, reason, device in p.rejected
     ]
     if rejected:
         RejectedReading.objects.bulk_create(rejected)
