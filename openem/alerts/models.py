@@ -411,6 +411,16 @@ class Incident(models.Model):
     def timeline(self) -> list[IncidentAction]:
         return list(self.actions.select_related("by").order_by("at", "id"))
 
+    def timeline_for(self, user: User) -> list[IncidentAction]:
+        """The log as ``user`` may read it: OpenEM's own entries on an area outage count every device in
+        it, other teams' too, so outside the monitoring centre they keep only what happened and when."""
+        actions = self.timeline()
+        if self.person_id is None and not user.sees_all_cases:
+            for a in actions:
+                if a.by_id is None:
+                    a.text = ""
+        return actions
+
 
 class ClearRefused(Exception):
     """A person may not do this to the incident (``forbidden``: not theirs to do; otherwise not yet)."""

@@ -218,7 +218,7 @@ def incident_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         {
             "incident": incident,
             "violations": violations,
-            "actions": incident.timeline(),
+            "actions": incident.timeline_for(user),
             "decisions": incident.decisions.select_related("by"),
             "forms": forms_,
             "can_work": user.works_alerts and incident.is_active,
