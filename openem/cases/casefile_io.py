@@ -94,8 +94,9 @@ def check_casefile(cf: CaseFile, reported: Iterable[str] = ()) -> tuple[list[str
 
 
 def _devices_taken(cf: CaseFile) -> list[str]:
-    """A fitting in the file that overlaps a stored fitting of the same device to someone else, unless the
-    file itself ends that fitting in time (the same fitting, with a "removed" at or before the new one)."""
+    """A fitting in the file that overlaps a stored fitting of the same device to someone else. A stored
+    fitting the file restates (same person, same fitting time) counts as the file says: ending it at or
+    before the new fitting hands the device on."""
     wanted: dict[str, list[tuple[PersonSpec, DeviceSpec]]] = defaultdict(list)
     for person in cf.people:
         for dev in person.devices:
@@ -111,13 +112,14 @@ def _devices_taken(cf: CaseFile) -> list[str]:
         for person, dev in entries:
             assert dev.fitted is not None
             for f in stored[ref]:
-                if f.person.ref == person.id:
-                    continue  # the same person's own fittings: a re-fit closes the earlier one
-                removed = said.get((f.person.ref, f.fitted_at), f.removed_at)
-                if not fittings_overlap(f.fitted_at, removed, dev.fitted, dev.removed):
+                if f.person.ref == person.id or (f.person.ref, f.fitted_at) in said:
+                    # The same person's own fittings (a re-fit closes the earlier one), or a fitting the
+                    # file restates, whose clash with this one casefile.read has reported already.
                     continue
-                since = f"since {_local(f.fitted_at)}" if removed is None else (
-                    f"from {_local(f.fitted_at)} to {_local(removed)}"
+                if not fittings_overlap(f.fitted_at, f.removed_at, dev.fitted, dev.removed):
+                    continue
+                since = f"since {_local(f.fitted_at)}" if f.removed_at is None else (
+                    f"from {_local(f.fitted_at)} to {_local(f.removed_at)}"
                 )  # fmt: skip
                 out.append(
                     f'{dev.path}: device "{ref}" is fitted to {f.person.name} ({f.person.ref}) {since}; this '

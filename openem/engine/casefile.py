@@ -524,13 +524,16 @@ def _fitted_twice(person: PersonSpec, dev: DeviceSpec, earlier: list[tuple[Perso
     assert dev.fitted is not None
     for other, before in earlier:
         assert before.fitted is not None
-        if fittings_overlap(before.fitted, before.removed, dev.fitted, dev.removed):
-            who = "the same person" if other is person else other.label
-            out.append(
-                f'{dev.path}: device "{dev.id}" is also fitted to {who} from {_when(before.fitted)} '
-                f"({before.path}); a device can be fitted to one person at a time: give that fitting a "
-                f'"removed" time at or before {_when(dev.fitted)}'
-            )
+        if not fittings_overlap(before.fitted, before.removed, dev.fitted, dev.removed):
+            continue
+        (first, a), (_, b) = sorted([(other, before), (person, dev)], key=lambda pd: pd[1].fitted or dev.fitted)
+        assert a.fitted is not None and b.fitted is not None
+        both = f"{person.label} twice" if other is person else f"{other.label} ({before.path}) and {person.label}"
+        out.append(
+            f'{dev.path}: device "{dev.id}" would be fitted to {both} at once; a device is on one person at a '
+            f'time: give the fitting to {first.label} from {_when(a.fitted)} a "removed" time at or before '
+            f"{_when(b.fitted)}"
+        )
     earlier.append((person, dev))
     return out
 
