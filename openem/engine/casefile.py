@@ -526,13 +526,13 @@ def _fitted_twice(person: PersonSpec, dev: DeviceSpec, earlier: list[tuple[Perso
         assert before.fitted is not None
         if not fittings_overlap(before.fitted, before.removed, dev.fitted, dev.removed):
             continue
-        (first, a), (_, b) = sorted([(other, before), (person, dev)], key=lambda pd: pd[1].fitted or dev.fitted)
-        assert a.fitted is not None and b.fitted is not None
+        first, a, b = (other, before.fitted, dev.fitted) if before.fitted <= dev.fitted else (
+            person, dev.fitted, before.fitted
+        )  # fmt: skip
         both = f"{person.label} twice" if other is person else f"{other.label} ({before.path}) and {person.label}"
         out.append(
             f'{dev.path}: device "{dev.id}" would be fitted to {both} at once; a device is on one person at a '
-            f'time: give the fitting to {first.label} from {_when(a.fitted)} a "removed" time at or before '
-            f"{_when(b.fitted)}"
+            f'time: give the fitting to {first.label} from {_when(a)} a "removed" time at or before {_when(b)}'
         )
     earlier.append((person, dev))
     return out
