@@ -7,7 +7,6 @@ from django.db.models import Count, Max
 from django.http import HttpResponse
 from django.shortcuts import render
 
-from openem.accounts.models import Role
 from openem.alerts.models import Incident, IncidentKind, Notification, NotificationStatus, Violation
 from openem.cases.models import MonitoringStatus, Person, local_today, monitoring_statuses
 from openem.telemetry.models import RejectedReading
@@ -19,7 +18,7 @@ EQUIPMENT = ("no_signal", "battery_depleted", "home_unit_power", "location_failu
 
 @case_records_required
 def centre(request: AuthedRequest) -> HttpResponse:
-    if request.user.role not in (Role.OPERATOR, Role.ADMINISTRATOR, Role.MANAGER) and not request.user.is_superuser:
+    if not request.user.sees_centre:
         return forbidden(request, "The monitoring centre view is for operators and managers.")
     today = local_today()
     people = list(
