@@ -119,7 +119,8 @@ def prepare(
                 raise obj
             r = parse_reading(obj, "", now=now)
         except ReadingError as exc:
-            named = obj.get(device_field, "") if isinstance(obj, dict) else ""
+            # Every reading names its device as "device" (OsmAnd's id is converted to it).
+            named = obj.get("device", "") if isinstance(obj, dict) else ""
             p.reject(line, raw, exc.field, str(exc), named)
             continue
         key = (r.device, reading_key(r.device, obj))

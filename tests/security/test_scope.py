@@ -232,3 +232,16 @@ def test_only_the_practitioner_or_manager_records_the_decision(personas, inciden
     assert not incident.decisions.exists()
     with pytest.raises(ClearRefused):
         incident.decide(personas["operator"], DecisionKind.WARNING, "x", date(2026, 11, 11))
+
+
+@pytest.mark.django_db
+def test_a_rejected_reading_keeps_the_device_it_named_whatever_the_protocol(personas, case):
+    from openem.telemetry.ingest import ingest_objects, osmand_items
+    from openem.telemetry.models import Source
+
+    ingest_objects(osmand_items({"id": "GPS-0001", "lat": "north", "lon": "-0.73"}), Source.OSMAND, device_field="id")
+    (rejected,) = RejectedReading.objects.all()
+    assert rejected.device == "GPS-0001"
+    # Sam's team sees it; another team does not.
+    assert RejectedReading.objects.visible_to(personas["manager"]).count() == 1
+    assert RejectedReading.objects.visible_to(personas["other_manager"]).count() == 0
