@@ -293,6 +293,13 @@ class Incident(models.Model):
             return "Equipment and infrastructure incidents are cleared by the monitoring centre."
         return ""
 
+    def can_work(self, user: User) -> bool:
+        """Acknowledge, note, record contact: those who work alerts; an area outage only the monitoring
+        centre (a manager who may see one must not stop the centre's acknowledgement timer)."""
+        if self.kind == IncidentKind.INFRASTRUCTURE:
+            return user.role == Role.OPERATOR
+        return user.works_alerts
+
     def can_clear(self, user: User) -> bool:
         return not self.clear_refusal(user)
 

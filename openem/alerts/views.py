@@ -170,7 +170,7 @@ def incident_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         action = request.POST.get("action", "")
         if action not in ACTIONS:
             return HttpResponse("Unknown action", status=400, content_type="text/plain")
-        if not user.works_alerts or (action == "decision" and not user.decides_enforcement):
+        if not incident.can_work(user) or (action == "decision" and not user.decides_enforcement):
             return forbidden(request, "Your role does not record this on an incident.")
         if action == "decision" and not incident.for_practitioner:
             return HttpResponse("Only behaviour incidents take enforcement decisions", status=400)
@@ -221,7 +221,7 @@ def incident_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "actions": incident.timeline_for(user),
             "decisions": incident.decisions.select_related("by"),
             "forms": forms_,
-            "can_work": user.works_alerts and incident.is_active,
+            "can_work": incident.can_work(user) and incident.is_active,
             "can_clear": incident.can_clear(user),
             "can_decide": incident.can_decide(user),
             "decision_overdue": incident.decision_overdue(),

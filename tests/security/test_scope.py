@@ -132,6 +132,12 @@ def test_an_area_outage_shows_each_manager_only_their_own_people(personas, outag
     assert "GPS-0001" in centre and "GPS-0777" in centre and "2 devices silent together" in centre
     queue = client_for(personas["operator"]).get(reverse("alerts:queue") + "?kind=infrastructure").content.decode()
     assert "2 devices" in queue
+    # The outage is the centre's work: a manager may read it but not acknowledge it for them.
+    assert "Act on it" not in rutland and 'value="acknowledge"' not in rutland
+    assert client_for(personas["manager"]).post(url, {"action": "acknowledge"}).status_code == 403
+    outage.refresh_from_db()
+    assert outage.status == IncidentStatus.OPEN
+    assert client_for(personas["operator"]).post(url, {"action": "acknowledge"}).status_code == 302
     # An outage that touched none of a manager's people is not theirs to see at all.
     Violation.objects.filter(device="GPS-0777").delete()
     assert client_for(personas["other_manager"]).get(url).status_code == 404
