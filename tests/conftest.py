@@ -106,6 +106,8 @@ def _fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+
+
 @pytest.fixture
 def personas(db: Any) -> dict[str, Any]:
     """Every persona of ``PERSONAS``, by short name."""

@@ -4,30 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("audit", "0001_initial"),
+        ('audit', '0001_initial'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="auditevent",
-            name="action",
-            field=models.CharField(
-                choices=[
-                    ("view", "View"),
-                    ("search", "Search"),
-                    ("create", "Create"),
-                    ("change", "Change"),
-                    ("delete", "Delete"),
-                    ("import", "Import"),
-                    ("export", "Export"),
-                    ("credential", "Credential"),
-                    ("sign_in", "Sign in"),
-                    ("sign_in_failed", "Sign in failed"),
-                    ("sign_out", "Sign out"),
-                    ("denied", "Denied"),
-                ],
-                max_length=16,
-            ),
+            model_name='auditevent',
+            name='action',
+            field=models.CharField(choices=[('view', 'View'), ('search', 'Search'), ('create', 'Create'), ('change', 'Change'), ('delete', 'Delete'), ('import', 'Import'), ('export', 'Export'), ('credential', 'Credential'), ('sign_in', 'Sign in'), ('sign_in_failed', 'Sign in failed'), ('sign_out', 'Sign out'), ('denied', 'Denied')], max_length=16),
         ),
     ]
