@@ -135,10 +135,6 @@ class ClearReason(LabelledEnum):
             "merged": "Part of an area outage",
         }[self.value]
 
-    @classmethod
-    def for_people(cls) -> list[ClearReason]:
-        return [cls.DEALT_WITH, cls.AUTHORISED, cls.EXPLAINED, cls.EQUIPMENT_FIXED]
-
 
 class IncidentQuerySet(models.QuerySet["Incident"]):
     def visible_to(self, user: User) -> IncidentQuerySet:
