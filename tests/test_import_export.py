@@ -103,7 +103,7 @@ def test_unknown_practitioner_and_device_clash_are_errors(tmp_path, personas):
     with pytest.raises(CommandError):
         call_command("import_cases", write(tmp_path, data), stderr=err)
     assert 'people[0].practitioner: there is no user "nobody"' in err.getvalue()
-    assert 'people[0].devices[0]: device "RF-0001" is still fitted to P0001' in err.getvalue()
+    assert 'people[0].devices[0]: device "RF-0001" is fitted to Sam Example (P0001)' in err.getvalue()
     assert Device.objects.count() == 2
 
 

@@ -85,6 +85,11 @@ class User(AbstractUser):
         return self.is_superuser or self.role in (Role.OPERATOR, Role.ADMINISTRATOR)
 
     @property
+    def sees_centre(self) -> bool:
+        """The monitoring-centre page: the centre itself, administrators, and managers (scoped to their team)."""
+        return self.is_superuser or self.role in (Role.OPERATOR, Role.ADMINISTRATOR, Role.MANAGER)
+
+    @property
     def sees_all_cases(self) -> bool:
         """Operators monitor every active order; administrators manage reference data."""
         return self.is_superuser or self.role in (Role.OPERATOR, Role.ADMINISTRATOR)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from openem.accounts.models import Role, User
@@ -13,6 +15,14 @@ from openem.alerts.triage import DEFAULT_POLICY, EQUIPMENT_ACTION, Delivery, Inc
 from openem.cases.models import local_today
 from openem.engine.enums import LabelledEnum
 from openem.engine.violations import Category, ViolationType
+
+
+class ViolationQuerySet(models.QuerySet["Violation"]):
+    def visible_to(self, user: User) -> ViolationQuerySet:
+        """Violations of the people the user may see (an area outage holds other teams' people too)."""
+        from openem.cases.models import Person
+
+        return self.filter(person__in=Person.objects.visible_to(user))
 
 
 class Violation(models.Model):
@@ -34,6 +44,8 @@ class Violation(models.Model):
     where = models.JSONField(null=True, blank=True, help_text="last known position [lat, lon], for silences")
     first_seen = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+
+    objects = ViolationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-start"]
@@ -123,20 +135,29 @@ class ClearReason(LabelledEnum):
             "merged": "Part of an area outage",
         }[self.value]
 
-    @classmethod
-    def for_people(cls) -> list[ClearReason]:
-        return [cls.DEALT_WITH, cls.AUTHORISED, cls.EXPLAINED, cls.EQUIPMENT_FIXED]
-
 
 class IncidentQuerySet(models.QuerySet["Incident"]):
     def visible_to(self, user: User) -> IncidentQuerySet:
-        """Incidents of the people the user may see; area outages to the monitoring centre and managers."""
+        """Incidents of the people the user may see. Area outages: every one to the monitoring centre; to a
+        manager only those that silenced one of their team's people. Each row carries ``shown_devices``,
+        how many of its violations the user may see, so that an outage never counts another team's."""
         from openem.cases.models import Person
 
         people = Person.objects.visible_to(user)
-        if user.sees_all_cases or user.role == Role.MANAGER:
-            return self.filter(models.Q(person__in=people) | models.Q(person__isnull=True))
-        return self.filter(person__in=people)
+        mine = Violation.objects.filter(incident=models.OuterRef("pk"), retracted=False, person__in=people)
+        shown = models.Subquery(
+            mine.order_by().values("incident").annotate(n=models.Count("pk")).values("n"),
+            output_field=models.IntegerField(),
+        )
+        if user.sees_all_cases:
+            qs = self.filter(models.Q(person__in=people) | models.Q(person__isnull=True))
+        elif user.role == Role.MANAGER:
+            qs = self.filter(
+                models.Q(person__in=people) | (models.Q(person__isnull=True) & models.Q(models.Exists(mine)))
+            )
+        else:
+            qs = self.filter(person__in=people)
+        return qs.annotate(shown_devices=Coalesce(shown, 0))
 
     def active(self) -> IncidentQuerySet:
         return self.exclude(status=IncidentStatus.CLEARED)
@@ -200,6 +221,15 @@ class Incident(models.Model):
         return self.status != IncidentStatus.CLEARED
 
     @property
+    def headline(self) -> str:
+        """The summary as the reader may see it: an area outage counts only the devices of people they may
+        see (``shown_devices``, from ``visible_to``), never another team's."""
+        shown = getattr(self, "shown_devices", None)
+        if self.kind == IncidentKind.INFRASTRUCTURE and shown is not None:
+            return f"Area outage: {shown} device{'s' if shown != 1 else ''} silent together"
+        return self.summary
+
+    @property
     def for_practitioner(self) -> bool:
         """Behaviour goes to the practitioner; equipment and outages are monitoring-centre work."""
         return self.kind == IncidentKind.BEHAVIOUR
@@ -236,7 +266,68 @@ class Incident(models.Model):
             self.acknowledge(user)
         self._log(ActionKind.CONTACT, user, text, contact_method=method, contact_outcome=outcome)
 
+    # ---- who may clear what, and when (the views ask these; ``clear_by`` enforces them)
+
+    def clear_reasons(self) -> list[ClearReason]:
+        """What a person may give as the reason, by kind: behaviour is dealt with, authorised or explained;
+        equipment and outages are fixed or explained."""
+        if self.for_practitioner:
+            return [ClearReason.DEALT_WITH, ClearReason.AUTHORISED, ClearReason.EXPLAINED]
+        return [ClearReason.EQUIPMENT_FIXED, ClearReason.EXPLAINED]
+
+    def clear_refusal(self, user: User) -> str:
+        """Why ``user`` may not clear this incident, or "" if they may. Behaviour is for the case's
+        practitioner or a manager of its team (enforcement is theirs); equipment and area outages are the
+        monitoring centre's work."""
+        if not self.is_active:
+            return "This incident has already been cleared."
+        if self.for_practitioner:
+            if self.person is None or not self.person.is_responsible(user):
+                return "Only the case's practitioner or a manager of the team can clear a behaviour incident."
+            return ""
+        if user.role != Role.OPERATOR:
+            return "Equipment and infrastructure incidents are cleared by the monitoring centre."
+        return ""
+
+    def can_work(self, user: User) -> bool:
+        """Acknowledge, note, record contact: those who work alerts; an area outage only the monitoring
+        centre (a manager who may see one must not stop the centre's acknowledgement timer)."""
+        if self.kind == IncidentKind.INFRASTRUCTURE:
+            return user.role == Role.OPERATOR
+        return user.works_alerts
+
+    def can_clear(self, user: User) -> bool:
+        return not self.clear_refusal(user)
+
+    def can_decide(self, user: User) -> bool:
+        """Enforcement decisions: behaviour incidents, by the case's practitioner or a manager of the team."""
+        return self.for_practitioner and self.person is not None and self.person.is_responsible(user)
+
+    def decision_required(self, reason: ClearReason) -> bool:
+        """The policy that gives every behaviour incident a decision date (recommendation 17) requires a
+        recorded enforcement decision before it is cleared, unless it was not a breach at all."""
+        return self.for_practitioner and self.decision_due is not None and reason not in _NO_DECISION
+
+    def clear_problem(self, reason: ClearReason) -> str:
+        """What stops clearing for ``reason`` now, or ""."""
+        if reason not in self.clear_reasons():
+            return f"{reason.label} is not a reason to clear a {self.kind_enum.label.lower()} incident"
+        if self.decision_required(reason) and not self.decisions.exists():
+            return "Record the enforcement decision first, then clear it as dealt with"
+        return ""
+
+    def clear_by(self, user: User, reason: ClearReason, text: str = "") -> None:
+        """A person clears the incident: refused (ClearRefused) unless they may, for a reason that fits."""
+        refusal = self.clear_refusal(user)
+        if refusal:
+            raise ClearRefused(refusal, forbidden=True)
+        problem = self.clear_problem(reason)
+        if problem:
+            raise ClearRefused(problem)
+        self.clear(user, reason, text)
+
     def clear(self, user: User | None, reason: ClearReason, text: str = "") -> None:
+        """Clear it, unchecked: for OpenEM itself (retracted, merged); people go through ``clear_by``."""
         if self.status == IncidentStatus.OPEN and user is not None:
             self.acknowledged_at, self.acknowledged_by = timezone.now(), user
         self.status, self.cleared_at, self.cleared_by, self.clear_reason = (
@@ -245,8 +336,38 @@ class Incident(models.Model):
         self.save()
         self._log(ActionKind.CLEARED, user, text or reason.label)
 
+    def decision_date_problems(self, decided_on: date | None, action_on: date | None,
+                               today: date | None = None) -> dict[str, str]:  # fmt: skip
+        """Implausible dates of an enforcement decision, by field: a decision is made after the incident
+        began and not later than tomorrow (a day's allowance for clocks and late entries); the action
+        follows the decision."""
+        today = today or local_today()
+        began = timezone.localtime(self.start).date()
+        out: dict[str, str] = {}
+        if decided_on and decided_on < began:
+            out["decided_on"] = (
+                f"The date of decision ({_day(decided_on)}) is before the incident began on {_day(began)}"
+            )
+        elif decided_on and decided_on > today + timedelta(days=1):
+            out["decided_on"] = (
+                f"The date of decision ({_day(decided_on)}) is more than a day in the future: today is {_day(today)}"
+            )
+        if action_on and decided_on and action_on < decided_on:
+            out["action_on"] = f"The action ({_day(action_on)}) cannot come before the decision ({_day(decided_on)})"
+        elif action_on and action_on < began:
+            out["action_on"] = f"The action ({_day(action_on)}) is before the incident began on {_day(began)}"
+        return out
+
     def decide(self, user: User, decision: DecisionKind, reason: str, decided_on: date,
                action_on: date | None = None) -> EnforcementDecision:  # fmt: skip
+        if not self.can_decide(user):
+            raise ClearRefused(
+                "Only the case's practitioner or a manager of the team records an enforcement decision.",
+                forbidden=True,
+            )
+        problems = self.decision_date_problems(decided_on, action_on)
+        if problems:
+            raise ValidationError(problems)
         if self.status == IncidentStatus.OPEN:
             self.acknowledge(user)
         made = EnforcementDecision.objects.create(
@@ -292,6 +413,28 @@ class Incident(models.Model):
 
     def timeline(self) -> list[IncidentAction]:
         return list(self.actions.select_related("by").order_by("at", "id"))
+
+    def timeline_for(self, user: User) -> list[IncidentAction]:
+        """The log as ``user`` may read it: OpenEM's own entries on an area outage count every device in
+        it, other teams' too, so outside the monitoring centre they keep only what happened and when."""
+        actions = self.timeline()
+        if self.person_id is None and not user.sees_all_cases:
+            for a in actions:
+                if a.by_id is None:
+                    a.text = ""
+        return actions
+
+
+class ClearRefused(Exception):
+    """A person may not do this to the incident (``forbidden``: not theirs to do; otherwise not yet)."""
+
+    def __init__(self, message: str, forbidden: bool = False) -> None:
+        super().__init__(message)
+        self.message, self.forbidden = message, forbidden
+
+
+def _day(d: date) -> str:
+    return f"{d.day} {d:%B %Y}"
 
 
 _NO_DECISION = (ClearReason.RETRACTED, ClearReason.MERGED, ClearReason.AUTHORISED, ClearReason.EXPLAINED)
@@ -481,6 +624,21 @@ class NotificationStatus(LabelledEnum):
     FAILED = "failed"  # given up: an operator must look
 
 
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    def visible_to(self, user: User) -> NotificationQuerySet:
+        """Scoped like the incident it is about: the monitoring centre sees every message; anyone else
+        the messages about people they may see, and the ones addressed to themselves that name nobody."""
+        from openem.cases.models import Person
+
+        if not user.is_authenticated or not user.sees_case_records:
+            return self.none()
+        if user.sees_all_cases:
+            return self.all()
+        about_mine = models.Q(incident__person__in=Person.objects.visible_to(user))
+        to_me = models.Q(user=user) & (models.Q(incident__isnull=True) | models.Q(incident__person__isnull=True))
+        return self.filter(about_mine | to_me)
+
+
 class Notification(models.Model):
     """The outbox: every message, sent or not, with its attempts."""
 
@@ -499,6 +657,8 @@ class Notification(models.Model):
     last_error = models.TextField(blank=True)
     created = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created"]

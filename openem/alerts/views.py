@@ -104,22 +104,22 @@ class NoteForm(forms.Form):
 
 
 class ClearForm(forms.Form):
-    reason = forms.ChoiceField(
-        label="Why it can be cleared", choices=[(r.value, r.label) for r in ClearReason.for_people()],
-        widget=forms.RadioSelect,
-    )  # fmt: skip
+    reason = forms.ChoiceField(label="Why it can be cleared", choices=(), widget=forms.RadioSelect)
     text = forms.CharField(label="Details", required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args: Any, incident: Incident | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, incident: Incident, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.incident = incident
+        reason = self.fields["reason"]
+        assert isinstance(reason, forms.ChoiceField)
+        reason.choices = [(r.value, r.label) for r in incident.clear_reasons()]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        inc = self.incident
-        dealt_with = data.get("reason") == ClearReason.DEALT_WITH
-        if inc is not None and dealt_with and inc.for_practitioner and not inc.decisions.exists():
-            self.add_error("reason", "Record the enforcement decision first, then clear it as dealt with")
+        if data.get("reason"):
+            problem = self.incident.clear_problem(ClearReason(data["reason"]))
+            if problem:
+                self.add_error("reason", problem)
         return data
 
 
@@ -135,13 +135,16 @@ class DecisionForm(forms.Form):
         help_text="Warning letter issued, breach laid before the court, or recall requested.",
     )  # fmt: skip
 
+    def __init__(self, *args: Any, incident: Incident, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.incident = incident
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        d, a = data.get("decided_on"), data.get("action_on")
-        if d and d > local_today():
-            self.add_error("decided_on", "The date of decision cannot be in the future")
-        if d and a and a < d:
-            self.add_error("action_on", "The action cannot come before the decision")
+        for name, problem in self.incident.decision_date_problems(
+            data.get("decided_on"), data.get("action_on")
+        ).items():
+            self.add_error(name, problem)
         return data
 
 
@@ -162,24 +165,30 @@ def incident_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "note": NoteForm(prefix="note"),
         "contact": ContactForm(prefix="contact"),
         "clear": ClearForm(prefix="clear", incident=incident),
-        "decision": DecisionForm(prefix="decision", initial={"decided_on": local_today()}),
+        "decision": DecisionForm(prefix="decision", incident=incident, initial={"decided_on": local_today()}),
     }
     if request.method == "POST":
         action = request.POST.get("action", "")
         if action not in ACTIONS:
             return HttpResponse("Unknown action", status=400, content_type="text/plain")
-        if not user.works_alerts or (action == "decision" and not user.decides_enforcement):
+        if not incident.can_work(user) or (action == "decision" and not user.decides_enforcement):
             return forbidden(request, "Your role does not record this on an incident.")
         if action == "decision" and not incident.for_practitioner:
             return HttpResponse("Only behaviour incidents take enforcement decisions", status=400)
+        if action == "decision" and not incident.can_decide(user):
+            return forbidden(request, "Only the case's practitioner or a manager of the team records this decision.")
+        if action == "clear" and not incident.can_clear(user):
+            return forbidden(request, incident.clear_refusal(user))
         if action == "acknowledge":
             incident.acknowledge(user)
             return _done(request, incident, "acknowledged")
         form: forms.Form
         if action == "clear":
             form = ClearForm(request.POST, prefix=action, incident=incident)
+        elif action == "decision":
+            form = DecisionForm(request.POST, prefix=action, incident=incident)
         else:
-            form_class = {"note": NoteForm, "contact": ContactForm, "decision": DecisionForm}[action]
+            form_class = {"note": NoteForm, "contact": ContactForm}[action]
             form = form_class(request.POST, prefix=action)
         if form.is_valid():
             d = form.cleaned_data
@@ -188,13 +197,14 @@ def incident_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             elif action == "contact":
                 incident.record_contact(user, d["method"], d["outcome"], d["text"])
             elif action == "clear":
-                incident.clear(user, ClearReason(d["reason"]), d["text"])
+                incident.clear_by(user, ClearReason(d["reason"]), d["text"])
             else:
                 incident.decide(user, DecisionKind(d["decision"]), d["reason"], d["decided_on"], d["action_on"])
             return _done(request, incident, action)
         forms_[action] = form
     AuditEvent.record(user, AuditAction.VIEW, person=incident.person, obj=incident, summary=f"incident {incident.pk}")
-    violations = incident.violations.filter(retracted=False).order_by("start")
+    # An area outage holds other teams' people: list only those the user may see.
+    violations = incident.violations.visible_to(user).filter(retracted=False).select_related("person").order_by("start")
     features = []
     if incident.person is not None:
         from openem.cases.models import Condition
@@ -209,11 +219,12 @@ def incident_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         {
             "incident": incident,
             "violations": violations,
-            "actions": incident.timeline(),
+            "actions": incident.timeline_for(user),
             "decisions": incident.decisions.select_related("by"),
             "forms": forms_,
-            "can_work": user.works_alerts and incident.is_active,
-            "can_decide": user.decides_enforcement and incident.for_practitioner,
+            "can_work": incident.can_work(user) and incident.is_active,
+            "can_clear": incident.can_clear(user),
+            "can_decide": incident.can_decide(user),
             "decision_overdue": incident.decision_overdue(),
             "features": features,
             "trail_start": timezone.localtime(window[0]).strftime("%Y-%m-%dT%H:%M"),

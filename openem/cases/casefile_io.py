@@ -7,16 +7,20 @@ written; warnings (for example a zone that will not raise alerts) are reported a
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from openem.accounts.models import Team, User
 from openem.audit.models import AuditAction, AuditEvent
 from openem.devices.models import Device, Fitting
-from openem.engine.casefile import FORMAT, CaseFile, CaseFileError, DeviceSpec, PersonSpec
+from openem.engine import casefile
+from openem.engine.casefile import FORMAT, CaseFile, CaseFileError, DeviceSpec, Limits, PersonSpec, fittings_overlap
 from openem.engine.enums import DeviceKind, RiskFlag, Rosh
 
 from .models import Condition, Order, Person
@@ -37,13 +41,33 @@ class ImportResult:
     warnings: list[Finding] = field(default_factory=list)
 
 
-def check_casefile(cf: CaseFile) -> tuple[list[str], list[Finding]]:
-    """Errors (as "path: message") and warnings for a parsed file, without writing anything."""
+def limits() -> Limits:
+    """The longest ids and names the database keeps, from the models themselves."""
+
+    def longest(model: Any, name: str) -> int | None:
+        return int(model._meta.get_field(name).max_length)
+
+    return Limits(
+        person_id=longest(Person, "ref"),
+        person_name=longest(Person, "name"),
+        order_id=longest(Order, "ref"),
+        condition_id=longest(Condition, "ref"),
+        device_id=longest(Device, "ref"),
+        team=longest(Team, "name"),
+    )
+
+
+def check_casefile(cf: CaseFile, reported: Iterable[str] = ()) -> tuple[list[str], list[Finding]]:
+    """Errors (as "path: message") and warnings for a parsed file, without writing anything: unknown
+    practitioners, CRNs of someone else, the order rules (curfew limits and the rest) and devices that
+    would be taken from someone. ``reported``: errors found already; a rule does not repeat a path that
+    one of them names (an order whose dates are reversed is reported once)."""
     errors: list[str] = []
     warnings: list[Finding] = []
+    taken = {e.split(": ", 1)[0] for e in reported}
     usernames = set(User.objects.values_list("username", flat=True))
     for pi, person in enumerate(cf.people):
-        here = f"people[{pi}]"
+        here = person.path or f"people[{pi}]"
         if person.practitioner and person.practitioner not in usernames:
             errors.append(f'{here}.practitioner: there is no user "{person.practitioner}"')
         if person.crn:
@@ -51,7 +75,9 @@ def check_casefile(cf: CaseFile) -> tuple[list[str], list[Finding]]:
             if other:
                 errors.append(f'{here}.crn: "{person.crn}" already belongs to {other.ref}')
         for oi, order in enumerate(person.orders):
-            for finding in check_order(order, f"{here}.orders[{oi}]"):
+            for finding in check_order(order, order.path or f"{here}.orders[{oi}]"):
+                if finding.path in taken:
+                    continue
                 if finding.severity == Severity.ERROR:
                     errors.append(str(finding))
                 else:
@@ -59,23 +85,77 @@ def check_casefile(cf: CaseFile) -> tuple[list[str], list[Finding]]:
         for di, dev in enumerate(person.devices):
             existing = Device.objects.filter(ref=dev.id).first()
             if existing and existing.kind != dev.kind.value:
+                where = dev.path or f"{here}.devices[{di}]"
                 errors.append(
-                    f'{here}.devices[{di}].kind: device "{dev.id}" is a {existing.kind_enum.label} '
-                    f"in stock, not {dev.kind.label}"
+                    f'{where}.kind: device "{dev.id}" is a {existing.kind_enum.label} in stock, not {dev.kind.label}'
                 )
-            if existing and dev.fitted and not dev.removed:
-                clash = existing.fittings.filter(removed_at__isnull=True).exclude(person__ref=person.id).first()
-                if clash:
-                    errors.append(f'{here}.devices[{di}]: device "{dev.id}" is still fitted to {clash.person.ref}')
+    errors += _devices_taken(cf)
     return errors, warnings
 
 
+def _devices_taken(cf: CaseFile) -> list[str]:
+    """A fitting in the file that overlaps a stored fitting of the same device to someone else. A stored
+    fitting the file restates (same person, same fitting time) counts as the file says: ending it at or
+    before the new fitting hands the device on."""
+    wanted: dict[str, list[tuple[PersonSpec, DeviceSpec]]] = defaultdict(list)
+    for person in cf.people:
+        for dev in person.devices:
+            if dev.fitted is not None and person.id:
+                wanted[dev.id].append((person, dev))
+    stored: dict[str, list[Fitting]] = defaultdict(list)
+    for f in Fitting.objects.filter(device__ref__in=list(wanted)).select_related("device", "person"):
+        stored[f.device.ref].append(f)
+    out = []
+    for ref, entries in wanted.items():
+        # What the file says about each stored fitting: same person, same fitting time.
+        said = {(p.id, d.fitted): d.removed for p, d in entries}
+        for person, dev in entries:
+            assert dev.fitted is not None
+            for f in stored[ref]:
+                if f.person.ref == person.id or (f.person.ref, f.fitted_at) in said:
+                    # The same person's own fittings (a re-fit closes the earlier one), or a fitting the
+                    # file restates, whose clash with this one casefile.read has reported already.
+                    continue
+                if not fittings_overlap(f.fitted_at, f.removed_at, dev.fitted, dev.removed):
+                    continue
+                since = f"since {_local(f.fitted_at)}" if f.removed_at is None else (
+                    f"from {_local(f.fitted_at)} to {_local(f.removed_at)}"
+                )  # fmt: skip
+                out.append(
+                    f'{dev.path}: device "{ref}" is fitted to {f.person.name} ({f.person.ref}) {since}; this '
+                    f"file fits it to {person.label} from {_local(dev.fitted)}. A device is taken from nobody by "
+                    f"an import: remove it from {f.person.name} first, or give their fitting in this file a "
+                    f'"removed" time at or before {_local(dev.fitted)}'
+                )
+    return out
+
+
+def _local(t: datetime) -> str:
+    return f"{timezone.localtime(t):%-d %b %Y %H:%M}"
+
+
+def import_data(data: Any, user: UserT | None, reason: str = "Imported from case file") -> ImportResult:
+    """Import a case file as it came (decoded JSON): every error of it in one go, structure first, then
+    the rules; nothing is written unless there are none."""
+    cf, errors = casefile.read(data, limits=limits())
+    more, warnings = check_casefile(cf, reported=errors)
+    if errors or more:
+        raise CaseFileError(errors + more)
+    return _write(cf, user, reason, warnings)
+
+
 def import_casefile(cf: CaseFile, user: UserT | None, reason: str = "Imported from case file") -> ImportResult:
+    """Import a file parsed already (``casefile.parse``); see ``import_data`` for one as it came."""
     errors, warnings = check_casefile(cf)
     if errors:
         raise CaseFileError(errors)
+    return _write(cf, user, reason, warnings)
+
+
+def _write(cf: CaseFile, user: UserT | None, reason: str, warnings: list[Finding]) -> ImportResult:
     result = ImportResult(warnings=warnings)
     with transaction.atomic():
+        fittings: list[tuple[Person, DeviceSpec]] = []
         for pi, spec in enumerate(cf.people):
             person, created = _upsert_person(spec)
             result.people_created += created
@@ -89,9 +169,11 @@ def import_casefile(cf: CaseFile, user: UserT | None, reason: str = "Imported fr
                     result.orders_created += 1
                 else:
                     result.orders_varied += 1
-            for dev in spec.devices:
-                _upsert_fitting(person, dev)
-                result.devices += 1
+            fittings += [(person, dev) for dev in spec.devices]
+        # Removals first: a device handed on in this file leaves one person before it reaches the next.
+        for person, dev in sorted(fittings, key=lambda pd: pd[1].removed is None):
+            _upsert_fitting(person, dev)
+            result.devices += 1
         AuditEvent.record(
             user,
             AuditAction.IMPORT,
@@ -133,8 +215,11 @@ def _upsert_fitting(person: Person, spec: DeviceSpec) -> None:
         return
     fitting = Fitting.objects.filter(device=device, person=person, fitted_at=spec.fitted).first()
     if fitting is None:
-        # Close any earlier open fitting of this device to this person before recording the new one.
-        Fitting.objects.filter(device=device, removed_at__isnull=True).update(removed_at=spec.fitted)
+        # A re-fit to the same person ends their earlier fitting of it. Nobody else's fitting is ever
+        # ended here: check_casefile refuses a file that would need that.
+        Fitting.objects.filter(device=device, person=person, removed_at__isnull=True, fitted_at__lt=spec.fitted).update(
+            removed_at=spec.fitted
+        )
         fitting = Fitting(device=device, person=person, fitted_at=spec.fitted)
     fitting.removed_at = spec.removed
     fitting.save()

@@ -171,6 +171,16 @@ class Person(models.Model):
                 return band
         return "60 and over"
 
+    def is_responsible(self, user: User) -> bool:
+        """The case's practitioner, or a manager of its team: who answers for enforcement on it."""
+        if not user.is_authenticated:
+            return False
+        if user.role == Role.PRACTITIONER:
+            return self.practitioner_id == user.pk
+        if user.role == Role.MANAGER:
+            return Person.objects.visible_to(user).filter(pk=self.pk).exists()
+        return False
+
     def current_orders(self, day: date | None = None) -> QuerySet[Order]:
         day = day or local_today()
         return self.orders.filter(start__lte=day, end__gte=day)

@@ -8,6 +8,7 @@ Statutory and good-practice rules live in ``openem.cases.rules`` and run on the 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -123,6 +124,7 @@ class OrderSpec:
     convicted_before_pcsc_act: bool = False
     audit_score: int | None = None
     alcohol_treatment_requirement: bool = False
+    path: str = field(default="", compare=False, repr=False)  # where it is in the file it came from
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -149,6 +151,7 @@ class DeviceSpec:
     kind: DeviceKind
     fitted: datetime | None = None
     removed: datetime | None = None
+    path: str = field(default="", compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -180,6 +183,12 @@ class PersonSpec:
     flags: tuple[RiskFlag, ...] = ()
     orders: list[OrderSpec] = field(default_factory=list)
     devices: list[DeviceSpec] = field(default_factory=list)
+    path: str = field(default="", compare=False, repr=False)
+
+    @property
+    def label(self) -> str:
+        """How an error names the person: name and id."""
+        return f"{self.name} ({self.id})" if self.name else self.id
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "name": self.name}
@@ -339,83 +348,213 @@ def _leaf_errors(error: jsonschema.ValidationError) -> list[jsonschema.Validatio
     return [error]
 
 
-def structural_errors(data: Any) -> list[str]:
+def _schema_errors(data: Any) -> list[tuple[tuple[Any, ...], str, str]]:
+    """(path, validator, message) of every structural error, in the order of the file."""
     validator = Draft202012Validator(_schema(), format_checker=_FORMATS)
-    out: list[str] = []
+    out: list[tuple[tuple[Any, ...], str, str]] = []
+    seen: set[str] = set()
     for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
         for leaf in _leaf_errors(error):
-            out.append(f"{format_path(leaf.absolute_path)}: {_message(leaf)}")
-    return sorted(set(out), key=out.index)
+            text = f"{format_path(leaf.absolute_path)}: {_message(leaf)}"
+            if text not in seen:
+                seen.add(text)
+                out.append((tuple(leaf.absolute_path), str(leaf.validator), text))
+    return out
+
+
+def structural_errors(data: Any) -> list[str]:
+    return [text for _path, _v, text in _schema_errors(data)]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The longest text each id and name may be where the file is stored (the database's columns);
+    None: no limit (replay keeps everything in memory)."""
+
+    person_id: int | None = None
+    person_name: int | None = None
+    order_id: int | None = None
+    condition_id: int | None = None
+    device_id: int | None = None
+    team: int | None = None
+
+
+# C0 and C1 control characters, and DEL: never part of a name or an id a person reads.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _text_problems(value: Any, where: str, limit: int | None) -> list[str]:
+    if not isinstance(value, str):
+        return []
+    out = []
+    if limit is not None and len(value) > limit:
+        out.append(f"{where}: {len(value)} characters long; at most {limit} can be kept")
+    bad = _CONTROL.search(value)
+    if bad:
+        out.append(f"{where}: contains a control character (U+{ord(bad.group()):04X}); only plain text is allowed")
+    return out
+
+
+def fittings_overlap(a0: datetime, a1: datetime | None, b0: datetime, b1: datetime | None) -> bool:
+    """Two fittings [fitted, removed) overlap; no removal is open-ended. Removed at or before the other's
+    fitting is no overlap: the same moment hands the device on."""
+    return (a1 is None or b0 < a1) and (b1 is None or a0 < b1)
+
+
+def read(data: Any, trusted: bool = False, limits: Limits = Limits()) -> tuple[CaseFile, list[str]]:
+    """Every error of the file in one go, structure first, and what of it could be read.
+
+    Each part with no structural error of its own (a person's fields, an order with all its
+    conditions, a device) is parsed and checked further, so that one bad field does not hide the
+    reversed dates or duplicate ids elsewhere; the rules then run on what was read. ``trusted``:
+    made by OpenEM from its own validated records (the engine worker's export), so the JSON Schema
+    pass, the slowest part for a national caseload, is skipped, and so are the checks of text (what
+    is stored was checked when it came in)."""
+    found = [] if trusted else _schema_errors(data)
+    errors = [text for _p, _v, text in found]
+    # A missing or unknown field is the object's error; anything else makes its value unreadable.
+    broken = {p for p, v, _t in found if v not in ("required", "additionalProperties")}
+    anywhere = {p for p, _v, _t in found}
+
+    def readable(*path: Any) -> bool:  # no error at the value or around it
+        return not any(path[: len(b)] == b for b in broken)
+
+    def clean(*path: Any) -> bool:  # no error at, above or anywhere under it
+        return readable(*path) and not any(p[: len(path)] == path for p in anywhere)
+
+    if not isinstance(data, dict) or not isinstance(data.get("people"), list) or not readable("people"):
+        return CaseFile([]), errors
+    people: list[PersonSpec] = []
+    person_ids: set[str] = set()
+    fittings: dict[str, list[tuple[PersonSpec, DeviceSpec]]] = {}
+    for pi, p in enumerate(data["people"]):
+        here = f"people[{pi}]"
+        if not isinstance(p, dict) or not readable("people", pi):
+            continue
+
+        def get(key: str, default: Any = "", p: dict[str, Any] = p, pi: int = pi) -> Any:
+            return p[key] if key in p and readable("people", pi, key) else default
+
+        if not trusted:
+            errors += _text_problems(p.get("id"), f"{here}.id", limits.person_id)
+            errors += _text_problems(p.get("name"), f"{here}.name", limits.person_name)
+            errors += _text_problems(p.get("team"), f"{here}.team", limits.team)
+        pid = get("id")
+        if pid and pid in person_ids:
+            errors.append(f'{here}.id: "{pid}" is used by another person')
+        person_ids.add(pid)
+        risk = get("risk", {})
+        good_risk = clean("people", pi, "risk")
+        person = PersonSpec(
+            id=pid,
+            name=get("name"),
+            date_of_birth=_date(get("date_of_birth", None)),
+            crn=get("crn"),
+            pnc=get("pnc"),
+            nomis=get("nomis"),
+            sex=get("sex"),
+            gender=get("gender"),
+            ethnicity=get("ethnicity"),
+            disability=get("disability"),
+            religion=get("religion"),
+            practitioner=get("practitioner"),
+            team=get("team"),
+            rosh=Rosh(risk["rosh"]) if good_risk and risk.get("rosh") else None,
+            mappa_category=risk.get("mappa_category") if good_risk else None,
+            mappa_level=risk.get("mappa_level") if good_risk else None,
+            flags=tuple(RiskFlag(f) for f in risk.get("flags", [])) if good_risk else (),
+            path=here,
+        )
+        if good_risk and (person.mappa_category is None) != (person.mappa_level is None):
+            errors.append(f"{here}.risk: MAPPA category and level go together; give both or neither")
+        order_ids: set[str] = set()
+        orders = get("orders", [])
+        for oi, o in enumerate(orders):
+            where = f"{here}.orders[{oi}]"
+            if isinstance(o, dict) and not trusted:
+                errors += _text_problems(o.get("id"), f"{where}.id", limits.order_id)
+                for ci, c in enumerate(o.get("conditions", []) if isinstance(o.get("conditions"), list) else []):
+                    if isinstance(c, dict):
+                        errors += _condition_text_problems(c, f"{where}.conditions[{ci}]", limits)
+            if not clean("people", pi, "orders", oi):
+                continue
+            order, order_errors = _parse_order(o, where)
+            order.path = where
+            if order.id in order_ids:
+                errors.append(f'{where}.id: "{order.id}" is used by another order of this person')
+            order_ids.add(order.id)
+            errors.extend(order_errors)
+            person.orders.append(order)
+        for di, d in enumerate(get("devices", [])):
+            where = f"{here}.devices[{di}]"
+            if isinstance(d, dict) and not trusted:
+                errors += _text_problems(d.get("id"), f"{where}.id", limits.device_id)
+            if not clean("people", pi, "devices", di):
+                continue
+            dev = DeviceSpec(d["id"], DeviceKind(d["kind"]), _dt(d.get("fitted")), _dt(d.get("removed")), where)
+            if dev.removed and not dev.fitted:
+                errors.append(f"{where}.removed: a device cannot be removed without being fitted")
+            elif dev.removed and dev.fitted and dev.removed < dev.fitted:
+                errors.append(f"{where}.removed: removed before it was fitted")
+            elif dev.fitted:
+                errors += _fitted_twice(person, dev, fittings.setdefault(dev.id, []))
+            person.devices.append(dev)
+        people.append(person)
+    return CaseFile(people), errors
+
+
+def _fitted_twice(person: PersonSpec, dev: DeviceSpec, earlier: list[tuple[PersonSpec, DeviceSpec]]) -> list[str]:
+    """A device is on one person at a time: a file may hand it on (removed from one at or before it is
+    fitted to the next), never fit it to two at once."""
+    out = []
+    assert dev.fitted is not None
+    for other, before in earlier:
+        assert before.fitted is not None
+        if not fittings_overlap(before.fitted, before.removed, dev.fitted, dev.removed):
+            continue
+        first, a, b = (other, before.fitted, dev.fitted) if before.fitted <= dev.fitted else (
+            person, dev.fitted, before.fitted
+        )  # fmt: skip
+        both = f"{person.label} twice" if other is person else f"{other.label} ({before.path}) and {person.label}"
+        out.append(
+            f'{dev.path}: device "{dev.id}" would be fitted to {both} at once; a device is on one person at a '
+            f'time: give the fitting to {first.label} from {_iso(a)} a "removed" time at or before {_iso(b)}'
+        )
+    earlier.append((person, dev))
+    return out
+
+
+def _condition_text_problems(c: dict[str, Any], where: str, limits: Limits) -> list[str]:
+    out = _text_problems(c.get("id"), f"{where}.id", limits.condition_id)
+    out += _text_problems(c.get("name"), f"{where}.name", None)
+    for key in ("address", "place", "area"):
+        if isinstance(c.get(key), dict):
+            out += _text_problems(c[key].get("label"), f"{where}.{key}.label", None)
+    for ai, a in enumerate(c.get("appointments", []) if isinstance(c.get("appointments"), list) else []):
+        if isinstance(a, dict):
+            out += _text_problems(a.get("label"), f"{where}.appointments[{ai}].label", None)
+    return out
 
 
 def load(path: str | Path) -> CaseFile:
     """Read and parse a case file; raises CaseFileError with every problem."""
+    return parse(load_json(path))
+
+
+def load_json(path: str | Path) -> Any:
+    """The JSON of a case file, unchecked; raises CaseFileError if it is not JSON at all."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise CaseFileError([f"(file): not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]) from exc
-    return parse(data)
 
 
 def parse(data: Any, trusted: bool = False) -> CaseFile:
-    """``trusted``: made by OpenEM from its own validated records (the engine worker's export), so the
-    JSON Schema pass, the slowest part for a national caseload, is skipped; the checks below still run."""
-    errors = [] if trusted else structural_errors(data)
+    """The file, or CaseFileError with every error it has (structure, then what the parts say)."""
+    cf, errors = read(data, trusted)
     if errors:
         raise CaseFileError(errors)
-    people: list[PersonSpec] = []
-    errors = []
-    person_ids: set[str] = set()
-    device_ids: dict[str, str] = {}
-    for pi, p in enumerate(data["people"]):
-        here = f"people[{pi}]"
-        if p["id"] in person_ids:
-            errors.append(f'{here}.id: "{p["id"]}" is used by another person')
-        person_ids.add(p["id"])
-        risk = p.get("risk", {})
-        person = PersonSpec(
-            id=p["id"],
-            name=p["name"],
-            date_of_birth=_date(p.get("date_of_birth")),
-            crn=p.get("crn", ""),
-            pnc=p.get("pnc", ""),
-            nomis=p.get("nomis", ""),
-            sex=p.get("sex", ""),
-            gender=p.get("gender", ""),
-            ethnicity=p.get("ethnicity", ""),
-            disability=p.get("disability", ""),
-            religion=p.get("religion", ""),
-            practitioner=p.get("practitioner", ""),
-            team=p.get("team", ""),
-            rosh=Rosh(risk["rosh"]) if risk.get("rosh") else None,
-            mappa_category=risk.get("mappa_category"),
-            mappa_level=risk.get("mappa_level"),
-            flags=tuple(RiskFlag(f) for f in risk.get("flags", [])),
-        )
-        if (person.mappa_category is None) != (person.mappa_level is None):
-            errors.append(f"{here}.risk: MAPPA category and level go together; give both or neither")
-        order_ids: set[str] = set()
-        for oi, o in enumerate(p["orders"]):
-            order, order_errors = _parse_order(o, f"{here}.orders[{oi}]")
-            if order.id in order_ids:
-                errors.append(f'{here}.orders[{oi}].id: "{order.id}" is used by another order of this person')
-            order_ids.add(order.id)
-            errors.extend(order_errors)
-            person.orders.append(order)
-        for di, d in enumerate(p.get("devices", [])):
-            dev = DeviceSpec(d["id"], DeviceKind(d["kind"]), _dt(d.get("fitted")), _dt(d.get("removed")))
-            if dev.id in device_ids:
-                errors.append(f'{here}.devices[{di}].id: "{dev.id}" is also listed for {device_ids[dev.id]}')
-            device_ids[dev.id] = person.id
-            if dev.removed and not dev.fitted:
-                errors.append(f"{here}.devices[{di}].removed: a device cannot be removed without being fitted")
-            elif dev.removed and dev.fitted and dev.removed < dev.fitted:
-                errors.append(f"{here}.devices[{di}].removed: removed before it was fitted")
-            person.devices.append(dev)
-        people.append(person)
-    if errors:
-        raise CaseFileError(errors)
-    return CaseFile(people)
+    return cf
 
 
 def _parse_order(o: dict[str, Any], here: str) -> tuple[OrderSpec, list[str]]:

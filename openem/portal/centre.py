@@ -7,7 +7,6 @@ from django.db.models import Count, Max
 from django.http import HttpResponse
 from django.shortcuts import render
 
-from openem.accounts.models import Role
 from openem.alerts.models import Incident, IncidentKind, Notification, NotificationStatus, Violation
 from openem.cases.models import MonitoringStatus, Person, local_today, monitoring_statuses
 from openem.telemetry.models import RejectedReading
@@ -19,7 +18,7 @@ EQUIPMENT = ("no_signal", "battery_depleted", "home_unit_power", "location_failu
 
 @case_records_required
 def centre(request: AuthedRequest) -> HttpResponse:
-    if request.user.role not in (Role.OPERATOR, Role.ADMINISTRATOR, Role.MANAGER) and not request.user.is_superuser:
+    if not request.user.sees_centre:
         return forbidden(request, "The monitoring centre view is for operators and managers.")
     today = local_today()
     people = list(
@@ -39,11 +38,12 @@ def centre(request: AuthedRequest) -> HttpResponse:
     counts = {s: sum(1 for p in people if statuses[p.pk][0] == s) for s in MonitoringStatus}
     active = Incident.objects.visible_to(request.user).active()
     queue = [(k, active.filter(kind=k).count(), active.filter(kind=k, status="open").count()) for k in IncidentKind]
-    failed = Notification.objects.filter(status=NotificationStatus.FAILED).select_related("channel", "user", "incident")
-    rejected = RejectedReading.objects.all()[:20]
-    rejected_by_reason = (
-        RejectedReading.objects.values("field").annotate(n=Count("id"), last=Max("received")).order_by("-n")[:10]
-    )
+    # Everything below is scoped like the cases it names: a manager sees none of another team's.
+    notifications = Notification.objects.visible_to(request.user)
+    failed = notifications.filter(status=NotificationStatus.FAILED).select_related("channel", "user", "incident")
+    readings = RejectedReading.objects.visible_to(request.user)
+    rejected = readings[:20]
+    rejected_by_reason = readings.values("field").annotate(n=Count("id"), last=Max("received")).order_by("-n")[:10]
     return render(
         request,
         "portal/centre.html",
@@ -56,7 +56,7 @@ def centre(request: AuthedRequest) -> HttpResponse:
             "queue": queue,
             "failed": failed[:20],
             "failed_count": failed.count(),
-            "waiting": Notification.objects.filter(status=NotificationStatus.PENDING).count(),
+            "waiting": notifications.filter(status=NotificationStatus.PENDING).count(),
             "rejected_by_reason": rejected_by_reason,
         },
     )

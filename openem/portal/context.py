@@ -16,7 +16,7 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         label = {Role.PRACTITIONER: "My cases", Role.MANAGER: "Team cases"}.get(Role(user.role), "All cases")
         nav.append((label, reverse("portal:cases")))
         nav.append(("Alerts", reverse("alerts:queue")))
-        if user.role in (Role.OPERATOR, Role.MANAGER, Role.ADMINISTRATOR) or user.is_superuser:
+        if user.sees_centre:
             nav.append(("Monitoring centre", reverse("portal:centre")))
     if user.is_authenticated and user.manages_devices:
         nav.append(("Devices", reverse("devices:list")))

@@ -73,15 +73,18 @@ class Prepared:
     batch: str = field(default_factory=lambda: secrets.token_hex(6))
     rows: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
     lines: dict[tuple[str, str], tuple[int, bytes | str]] = field(default_factory=dict)
-    rejected: list[tuple[int | None, bytes | str, str, str, Rejection]] = field(default_factory=list)
+    rejected: list[tuple[int | None, bytes | str, str, str, Rejection, str]] = field(default_factory=list)
     result: IngestResult = field(default_factory=IngestResult)
     devices: set[str] = field(default_factory=set)
 
     def reject(
-        self, line: int | None, raw: bytes | str, field_name: str, reason: str, kind: Rejection = Rejection.INVALID
-    ) -> None:
+        self, line: int | None, raw: bytes | str, field_name: str, reason: str,
+        kind: Rejection = Rejection.INVALID, device: Any = "",
+    ) -> None:  # fmt: skip
+        """``device``: the device the reading named, if any; it decides whose case the rejection is."""
         self.result.rejected.append({"line": line, "field": field_name, "error": reason})
-        self.rejected.append((line, raw, field_name, reason, kind))
+        named = device if isinstance(device, str) and len(device) <= 40 else ""
+        self.rejected.append((line, raw, field_name, reason, kind, named))
         if kind is Rejection.UNAUTHENTICATED:
             self.result.unauthenticated += 1
 
@@ -156,7 +159,9 @@ def prepare(
             p.reject(line, raw, exc.field, str(exc), Rejection.UNAUTHENTICATED)
             continue
         except ReadingError as exc:
-            p.reject(line, raw, exc.field, str(exc))
+            # Every reading names its device as "device" (OsmAnd's id is converted to it).
+            named = obj.get("device", "") if isinstance(obj, dict) else ""
+            p.reject(line, raw, exc.field, str(exc), device=named)
             continue
         devices.add(r.device)
         key = (r.device, reading_key(r.device, obj))
@@ -215,10 +220,10 @@ def store(batches: list[Prepared], directory: DeviceDirectory | None = None) -> 
                     line, raw = p.lines.pop(key)
                     if key[0] in unknown:
                         why = f'{p.device_field}: "{key[0]}" is not a known device'
-                        p.reject(line, raw, p.device_field, why, Rejection.UNKNOWN_DEVICE)
+                        p.reject(line, raw, p.device_field, why, Rejection.UNKNOWN_DEVICE, key[0])
                     else:
                         why = f'not authenticated: device "{key[0]}" is not assigned to this gateway'
-                        p.reject(line, raw, p.device_field, why, Rejection.UNAUTHENTICATED)
+                        p.reject(line, raw, p.device_field, why, Rejection.UNAUTHENTICATED, key[0])
         _insert_rejected(batches)
         stored = _insert_readings(batches)
         fixes = []
@@ -265,9 +270,10 @@ def _insert_rejected(batches: list[Prepared]) -> None:
             field=f,
             reason=reason,
             kind=kind.value,
+            device=device,
         )
         for p in batches
-        for line, raw, f, reason, kind in p.rejected
+        for line, raw, f, reason, kind, device in p.rejected
     ]
     if rejected:
         RejectedReading.objects.bulk_create(rejected)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
 from openem.engine.enums import LabelledEnum
 from openem.engine.telemetry import ReadingType
+
+if TYPE_CHECKING:
+    from openem.accounts.models import User
 
 
 class Source(LabelledEnum):
@@ -115,10 +118,32 @@ class TrailBlock(models.Model):
         return f"{self.device}: {self.n} fixes from {self.start_s:.0f}"
 
 
+class RejectedReadingQuerySet(models.QuerySet["RejectedReading"]):
+    def visible_to(self, user: User) -> RejectedReadingQuerySet:
+        """The monitoring centre sees every rejected reading; anyone else only those of a device that was
+        fitted, when the reading came in, to someone they may see. A reading of an unknown device, or one
+        that named no device, belongs to nobody's case and is the centre's alone."""
+        from openem.cases.models import Person
+        from openem.devices.models import Fitting
+
+        if not user.is_authenticated or not user.sees_case_records:
+            return self.none()
+        if user.sees_all_cases:
+            return self.all()
+        received = models.OuterRef("received")
+        fitted = Fitting.objects.filter(
+            device__ref=models.OuterRef("device"), person__in=Person.objects.visible_to(user), fitted_at__lte=received
+        ).filter(models.Q(removed_at__isnull=True) | models.Q(removed_at__gt=received))
+        return self.exclude(device="").filter(models.Exists(fitted))
+
+
 class RejectedReading(models.Model):
     """A reading that could not be accepted, kept with what was wrong, for operators to see."""
 
     received = models.DateTimeField(auto_now_add=True)
+    device = models.CharField(
+        max_length=40, blank=True, db_index=True, help_text="the device it named, if any (whose case it is)"
+    )
     source = models.CharField(max_length=8, choices=Source.choices())
     gateway = models.ForeignKey(Gateway, null=True, blank=True, on_delete=models.SET_NULL)
     line = models.PositiveIntegerField(null=True)
@@ -126,6 +151,8 @@ class RejectedReading(models.Model):
     field = models.CharField(max_length=40, blank=True)
     reason = models.TextField()
     kind = models.CharField(max_length=16, choices=Rejection.choices(), default=Rejection.INVALID, db_index=True)
+
+    objects = RejectedReadingQuerySet.as_manager()
 
     class Meta:
         ordering = ["-received", "-id"]

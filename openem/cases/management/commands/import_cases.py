@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from openem.cases.casefile_io import import_casefile
+from openem.cases.casefile_io import import_data
 from openem.engine import casefile
 
 
@@ -21,10 +21,16 @@ class Command(BaseCommand):
             if options["file"] == "-":
                 import json
 
-                cf = casefile.parse(json.load(sys.stdin))
+                try:
+                    data = json.load(sys.stdin)
+                except json.JSONDecodeError as exc:
+                    raise casefile.CaseFileError(
+                        [f"(file): not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]
+                    ) from exc
             else:
-                cf = casefile.load(options["file"])
-            result = import_casefile(cf, None, options["reason"])
+                data = casefile.load_json(options["file"])
+            # Every error of the file in one run: structure, then the rules; all or nothing.
+            result = import_data(data, None, options["reason"])
         except FileNotFoundError as exc:
             raise CommandError(f"{options['file']}: no such file") from exc
         except casefile.CaseFileError as exc:

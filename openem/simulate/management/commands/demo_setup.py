@@ -175,11 +175,11 @@ class Command(BaseCommand):
                 decision = DecisionKind.WARNING if incident.severity in ("high", "critical") else DecisionKind.NO_ACTION
                 incident.decide(who, decision, "First incident of this kind; explanation noted.",
                                 incident.end.date(), incident.end.date())  # type: ignore[union-attr]  # fmt: skip
-                incident.clear(who, ClearReason.DEALT_WITH)
+                incident.clear_by(who, ClearReason.DEALT_WITH)
             elif operator is not None and not incident.for_practitioner:
                 incident.record_contact(operator, ContactMethod.PHONE, ContactOutcome.SPOKE_TO_WEARER,
                                         "Wearer charged the tag / reconnected the home unit.")  # fmt: skip
-                incident.clear(operator, ClearReason.EQUIPMENT_FIXED)
+                incident.clear_by(operator, ClearReason.EQUIPMENT_FIXED)
             else:
                 continue
             worked += 1
