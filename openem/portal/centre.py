@@ -3,9 +3,12 @@ readings that could not be accepted."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import Count, Max
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from openem.alerts.models import Incident, IncidentKind, Notification, NotificationStatus, Violation
 from openem.cases.models import MonitoringStatus, Person, local_today, monitoring_statuses
@@ -43,6 +46,9 @@ def centre(request: AuthedRequest) -> HttpResponse:
     failed = notifications.filter(status=NotificationStatus.FAILED).select_related("channel", "user", "incident")
     readings = RejectedReading.objects.visible_to(request.user)
     rejected = readings[:20]
+    # Readings without a valid credential are counted apart: someone is sending without a device's key or
+    # through a gateway the device is not assigned to (a misconfigured device, or someone trying).
+    rejected_by_kind = readings.by_kind(since=timezone.now() - timedelta(hours=24))
     rejected_by_reason = readings.values("field").annotate(n=Count("id"), last=Max("received")).order_by("-n")[:10]
     return render(
         request,
@@ -58,5 +64,6 @@ def centre(request: AuthedRequest) -> HttpResponse:
             "failed_count": failed.count(),
             "waiting": notifications.filter(status=NotificationStatus.PENDING).count(),
             "rejected_by_reason": rejected_by_reason,
+            "rejected_by_kind": rejected_by_kind,
         },
     )

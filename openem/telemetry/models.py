@@ -136,6 +136,16 @@ class RejectedReadingQuerySet(models.QuerySet["RejectedReading"]):
         ).filter(models.Q(removed_at__isnull=True) | models.Q(removed_at__gt=received))
         return self.exclude(device="").filter(models.Exists(fitted))
 
+    def by_kind(self, since: Any) -> list[tuple[Rejection, int, int, Any]]:
+        """Per kind (not valid, unknown device, not authenticated): how many in all, how many since
+        ``since``, and the last one's time; kinds with none are left out."""
+        rows = self.values("kind").annotate(
+            n=models.Count("id"), recent=models.Count("id", filter=models.Q(received__gte=since)),
+            last=models.Max("received"),
+        )  # fmt: skip
+        found = {r["kind"]: (r["n"], r["recent"], r["last"]) for r in rows}
+        return [(k, *found[k.value]) for k in Rejection if k.value in found]
+
 
 class RejectedReading(models.Model):
     """A reading that could not be accepted, kept with what was wrong, for operators to see."""

@@ -4,6 +4,7 @@ through the gateway it is assigned to. Tried as an attacker who can reach the de
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -244,3 +245,17 @@ def test_the_admin_shows_keys_and_gateways_but_never_a_secret(personas, case):
     gw_page = admin.get(f"/admin/telemetry/gateway/{gateway.pk}/change/").content.decode()
     assert token not in gw_page and gateway.token_hash not in gw_page
     assert admin.get("/admin/telemetry/gateway/add/").status_code == 403  # tokens come from `openem gateway`
+
+
+@pytest.mark.django_db
+def test_the_monitoring_centre_counts_readings_not_authenticated(personas, case):
+    Client().get("/osmand/", FIX)  # no key
+    post_batch("forged-token", out_of_range_all_night())
+    page = client_for(personas["operator"]).get(reverse("portal:centre")).content.decode()
+    table = page.split('id="rejected-by-kind"')[1].split("</table>")[0]
+    row = table.split("Not authenticated")[1].split("</tr>")[0]
+    # The OsmAnd fix + the 10 lines of the forged batch, all in the last day.
+    assert re.findall(r">(\d+)<", row)[:2] == ["11", "11"]
+    # A manager of another team sees none of it: these name no case of theirs.
+    other = client_for(personas["other_manager"]).get(reverse("portal:centre")).content.decode()
+    assert "rejected-by-kind" not in other
