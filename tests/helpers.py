@@ -26,3 +26,41 @@ def client_for(user: Any) -> Client:
     c = Client()
     c.force_login(user)
     return c
+
+
+def zone_crossing(person: Any, key: str = "ez-entry-1") -> Any:
+    """An hour of GPS fixes on 10 November from 09:00 walking south through Sam Example's exclusion zone
+    C2, stored as a trusted file would be, and the zone entry the engine found there (09:30-09:40)."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from openem.alerts.models import Violation
+    from openem.telemetry.ingest import ingest_jsonl
+
+    t0 = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
+    ingest_jsonl(
+        "\n".join(
+            json.dumps(
+                {
+                    "device": "GPS-0001",
+                    "time": (t0 + timedelta(minutes=i)).isoformat().replace("+00:00", "Z"),
+                    "type": "fix",
+                    "lat": 52.6702 - i * 0.0002,
+                    "lon": -0.7351,
+                    "accuracy_m": 8,
+                }
+            )
+            for i in range(60)
+        )
+    )
+    return Violation.objects.create(
+        key=key,
+        person=person,
+        order_ref="O0001",
+        condition_ref="C2",
+        device="GPS-0001",
+        type="exclusion_zone_entry",
+        category="behaviour",
+        start=t0 + timedelta(minutes=30),
+        end=t0 + timedelta(minutes=40),
+    )

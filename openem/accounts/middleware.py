@@ -155,6 +155,7 @@ ADMIN_OBJECT_VIEWS = ("_change", "_delete", "_history")
 def refused_person(match: ResolverMatch) -> Any:
     """The person a refused URL names, if any (looked up without the caller's scope: this is the audit)."""
     from django.apps import apps
+    from django.core.exceptions import ObjectDoesNotExist
 
     from openem.alerts.models import Incident
     from openem.cases.models import Order, Person
@@ -177,6 +178,6 @@ def refused_person(match: ResolverMatch) -> Any:
             model = apps.get_model(app_label, rest.rsplit("_", 1)[0])
             obj = model._default_manager.filter(pk=kwargs["object_id"]).first()
             return obj if isinstance(obj, Person) else getattr(obj, "person", None)
-    except (LookupError, ValueError, TypeError):
+    except (LookupError, ValueError, TypeError, ObjectDoesNotExist):  # a dangling id (an audit row's person)
         return None  # a malformed id or an admin URL of a model we do not know: the URL alone is recorded
     return None

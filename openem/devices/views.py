@@ -102,10 +102,7 @@ def device_add(request: AuthedRequest) -> HttpResponse:
     return render(request, "devices/device_form.html", {"form": form})
 
 
-@devices_required
-def device_detail(request: AuthedRequest, pk: int) -> HttpResponse:
-    device = get_object_or_404(Device.objects.select_related("gateway"), pk=pk)
-    fittings = device.fittings.select_related("person").order_by("-fitted_at")
+def _detail(request: AuthedRequest, device: Device, key_form: KeyForm | None = None, status: int = 200) -> HttpResponse:
     return render(
         request,
         "devices/device_detail.html",
@@ -113,11 +110,17 @@ def device_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "device": device,
             "keys": device.keys.all(),
             "active_key": device.key,
-            "fittings": fittings,
-            "key_form": KeyForm(),
+            "fittings": device.fittings.select_related("person").order_by("-fitted_at"),
+            "key_form": key_form or KeyForm(),
             "gateway_form": GatewayForm(initial={"gateway": device.gateway_id}),
         },
+        status=status,
     )
+
+
+@devices_required
+def device_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    return _detail(request, get_object_or_404(Device.objects.select_related("gateway"), pk=pk))
 
 
 @devices_required
@@ -126,19 +129,7 @@ def device_key(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
     device = get_object_or_404(Device, pk=pk)
     form = KeyForm(request.POST)
     if not form.is_valid() or action not in ("issue", "revoke"):
-        return render(
-            request,
-            "devices/device_detail.html",
-            {
-                "device": device,
-                "keys": device.keys.all(),
-                "active_key": device.key,
-                "fittings": device.fittings.select_related("person"),
-                "key_form": form,
-                "gateway_form": GatewayForm(initial={"gateway": device.gateway_id}),
-            },
-            status=400,
-        )
+        return _detail(request, device, form, status=400)
     why = form.cleaned_data["reason"]
     if action == "revoke":
         from django.contrib import messages

@@ -4,17 +4,13 @@ runs. The Content-Security-Policy reports no violation on any page, the admin's 
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from django.urls import reverse
 
-from openem.alerts.models import Violation
 from openem.cases.models import Condition
-from openem.telemetry.ingest import ingest_jsonl
-from tests.helpers import PERSONAS, client_for
+from tests.helpers import PERSONAS, client_for, zone_crossing
 
 from .conftest import shot
 
@@ -46,33 +42,7 @@ def marked_up(incident: Any) -> Any:
         c = Condition.objects.get(ref=ref, removed_in_version__isnull=True)
         c.spec = {**c.spec, "name": name}
         c.save()
-    t0 = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
-    ingest_jsonl(
-        "\n".join(
-            json.dumps(
-                {
-                    "device": "GPS-0001",
-                    "time": (t0 + timedelta(minutes=i)).isoformat().replace("+00:00", "Z"),
-                    "type": "fix",
-                    "lat": 52.6702 - i * 0.0002,
-                    "lon": -0.7351,
-                    "accuracy_m": 8,
-                }
-            )
-            for i in range(60)
-        )
-    )
-    Violation.objects.create(
-        key="ez-entry-browser",
-        person=person,
-        order_ref="O0001",
-        condition_ref="C2",
-        device="GPS-0001",
-        type="exclusion_zone_entry",
-        category="behaviour",
-        start=t0 + timedelta(minutes=30),
-        end=t0 + timedelta(minutes=40),
-    )
+    zone_crossing(person, "ez-entry-browser")
     return incident
 
 

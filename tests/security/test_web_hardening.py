@@ -9,7 +9,6 @@ import io
 import json
 import re
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -19,14 +18,13 @@ from django.test import Client
 from django.urls import path, reverse
 from pypdf import PdfReader
 
-from openem.alerts.models import Violation
 from openem.cases.models import Condition
 from openem.devices.models import Device
 from openem.portal.exports import csv_text, neutralise
 from openem.settings import _tile_origin
 from openem.telemetry.ingest import ingest_jsonl
 from openem.urls import urlpatterns as openem_urls
-from tests.helpers import PERSONAS, client_for
+from tests.helpers import PERSONAS, client_for, zone_crossing
 
 PERIOD = {"start": "2026-11-10T08:00", "end": "2026-11-10T12:00", "reason": "supervision", "detail": "review"}
 XSS_ZONE = '<img src=x onerror="window.__xss=1">'
@@ -53,33 +51,7 @@ def rename_zone(name: str, victim: bool = False) -> Condition:
 def trail_case(case: Any) -> Any:
     """An hour of positions on 10 November crossing the exclusion zone C2, and the entry the engine
     found there."""
-    t0 = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
-    ingest_jsonl(
-        "\n".join(
-            json.dumps(
-                {
-                    "device": "GPS-0001",
-                    "time": (t0 + timedelta(minutes=i)).isoformat().replace("+00:00", "Z"),
-                    "type": "fix",
-                    "lat": 52.6702 - i * 0.0002,
-                    "lon": -0.7351,
-                    "accuracy_m": 8,
-                }
-            )
-            for i in range(60)
-        )
-    )
-    Violation.objects.create(
-        key="ez-entry-1",
-        person=case,
-        order_ref="O0001",
-        condition_ref="C2",
-        device="GPS-0001",
-        type="exclusion_zone_entry",
-        category="behaviour",
-        start=t0 + timedelta(minutes=30),
-        end=t0 + timedelta(minutes=40),
-    )
+    zone_crossing(case, "ez-entry-1")
     return case
 
 
