@@ -28,7 +28,7 @@ from django.utils.safestring import mark_safe
 
 from openem.alerts.models import Violation
 from openem.audit.models import AuditAction, AuditEvent
-from openem.cases.models import Condition, OrderStatus, Person
+from openem.cases.models import Condition, OrderStatus, OrderVersion, Person
 from openem.engine.casefile import parse_condition
 from openem.engine.violations import ViolationType
 from openem.telemetry import trail as trail_store
@@ -202,16 +202,28 @@ class TrailLayers:
 
 
 def trail_layers(person: Person, start: datetime, end: datetime, person_view: bool) -> TrailLayers:
-    # Every version of every condition, removed ones too: a zone that once protected a victim keeps
-    # its violations hidden, and a violation of a removed zone still gets the zone's name.
+    # Every version of every condition, removed ones too, under every reference its order has had (a
+    # violation keeps the order's reference of its day): a zone that once protected a victim keeps its
+    # violations hidden, and a violation of a removed zone still gets the zone's name.
+    refs: dict[int, set[str]] = {}
+    for order_id, snapshot in OrderVersion.objects.filter(order__person=person).values_list("order_id", "snapshot"):
+        refs.setdefault(order_id, set()).add(str(snapshot.get("id", "")))
     names: dict[tuple[str, str], str] = {}
     victim: set[tuple[str, str]] = set()
     for c in Condition.objects.filter(order__person=person).select_related("order").order_by("id"):
-        key = (c.order.ref, c.ref)
         spec = parse_condition(c.spec)
-        names[key] = condition_label(spec) if spec.type.is_zone else ""
-        if spec.victim_sensitive:
-            victim.add(key)
+        for order_ref in refs.get(c.order_id, set()) | {c.order.ref}:
+            key = (order_ref, c.ref)
+            names[key] = condition_label(spec) if spec.type.is_zone else ""
+            if spec.victim_sensitive:
+                victim.add(key)
+
+    def shown(v: Any) -> bool:
+        """In the person's version, fail closed: a violation of a condition that cannot be found is not
+        shown (it might be a victim's zone)."""
+        key = (v.order_ref, v.condition_ref)
+        return not person_view or not v.condition_ref or (key in names and key not in victim)
+
     violations = [
         TrailViolation(
             v.type_enum,
@@ -223,7 +235,7 @@ def trail_layers(person: Person, start: datetime, end: datetime, person_view: bo
             (float(v.where[0]), float(v.where[1])) if v.where else None,
         )
         for v in violations_in(person, start, end)
-        if not (person_view and (v.order_ref, v.condition_ref) in victim)
+        if shown(v)
     ]
     return TrailLayers(trail_features(person, start, end, person_view), violations)
 

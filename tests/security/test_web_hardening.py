@@ -315,6 +315,25 @@ def test_the_persons_version_of_every_export_never_names_the_victim(personas, tr
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_varied_order_reference_does_not_bring_the_victims_violations_back(personas, trail_case, fmt):
+    """Red team: the violation keeps the reference the order had on its day; after the order's reference
+    is varied, the person's version still hides it, and the staff version still names its zone."""
+    from openem.cases.services import save_order
+
+    rename_zone(VICTIM_ZONE, victim=True)
+    order = trail_case.orders.get()
+    spec = order.to_spec()
+    spec.id = "O0001-R"
+    save_order(trail_case, spec, personas["practitioner"], "Reference corrected by the court", order=order)
+    c = client_for(personas["practitioner"])
+    mine = export_text(export(c, trail_case, fmt, show="person"), fmt)
+    assert "Exclusion zone entry" not in mine and "exclusion_zone_entry" not in mine and "Jane" not in mine
+    full = export_text(export(c, trail_case, fmt), fmt)
+    assert "Exclusion zone entry" in full and "Jane Doe" in full.replace("\n", " ")
+
+
+@pytest.mark.django_db
 def test_the_persons_trail_page_hides_the_victims_zone_and_its_violations(personas, trail_case):
     rename_zone(VICTIM_ZONE, victim=True)
     c = client_for(personas["practitioner"])
