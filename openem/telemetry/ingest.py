@@ -30,6 +30,7 @@ from openem.engine.telemetry import ReadingError, ReadingType, parse_reading
 
 from . import trail
 from .models import Gateway, Reading, RejectedReading, Rejection, Source
+from .redact import redact_keys
 
 _FIX = ReadingType.FIX
 
@@ -266,7 +267,7 @@ def _insert_rejected(batches: list[Prepared]) -> None:
             source=p.source.value,
             gateway_id=p.gateway_id,
             line=line,
-            raw=_text(raw)[:4000],
+            raw=redact_keys(_text(raw))[:4000],
             field=f,
             reason=reason,
             kind=kind.value,

@@ -259,3 +259,23 @@ def test_the_monitoring_centre_counts_readings_not_authenticated(personas, case)
     # A manager of another team sees none of it: these name no case of theirs.
     other = client_for(personas["other_manager"]).get(reverse("portal:centre")).content.decode()
     assert "rejected-by-kind" not in other
+
+
+@pytest.mark.django_db
+def test_a_device_key_never_reaches_the_logs_or_a_rejected_reading(case, caplog):
+    """Red team: a valid key in the URL of a request answered 400 or 401 was written to the log, and an
+    MQTT line too broken to parse was kept whole, key and all."""
+    import logging
+
+    from openem.telemetry.mqtt import handle
+
+    key = issue_key(Device.objects.get(ref="GPS-0001"))
+    with caplog.at_level(logging.INFO):
+        assert Client().get(f"/osmand/{key}", {**FIX, "lat": "999"}).status_code == 400  # logged: Bad Request
+        assert Client().get(f"/osmand/{key}", {**FIX, "id": "RF-0001"}).status_code == 401  # Unauthorized
+        assert Client().get("/osmand/", {**FIX, "key": key, "lat": "999"}).status_code == 400
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "/osmand/" in logged and key not in logged and "[key removed]" in logged
+    handle("openem/devices/GPS-0001/telemetry", ('{"type": "fix", "key": "' + key + '", "lat": 1,}').encode())
+    kept = RejectedReading.objects.exclude(raw="").values_list("raw", flat=True)
+    assert kept and not any(key in raw for raw in kept)
