@@ -69,13 +69,15 @@ def test_a_batch_is_stored_and_bad_lines_are_reported_without_losing_good_ones(g
     assert body["rejected"][1]["error"] == "lat: 91 is out of range (-90 to 90)"
     assert Reading.objects.count() == 2 and trail_fixes() == 1
     assert RejectedReading.objects.count() == 3
-    # The same readings again, and the same seq with other content: stored once.
+    # The same reading again is a duplicate; the same seq with other content is not stored but kept as
+    # rejected, saying why (a second sender must not hide a reading by taking its number).
     again = post(
         Client(),
         gateway,
         [good, line(device="GPS-0001", time="2026-11-10T12:09:00Z", type="fix", lat=52.6, lon=-0.7, seq=1)],
     ).json()
-    assert (again["accepted"], again["duplicates"]) == (0, 2)
+    assert (again["accepted"], again["duplicates"]) == (0, 1)
+    assert again["rejected"][0]["field"] == "seq" and again["rejected"][0]["line"] == 2
     assert Reading.objects.count() == 2
 
 

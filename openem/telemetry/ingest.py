@@ -166,13 +166,17 @@ def prepare(
             continue
         devices.add(r.device)
         key = (r.device, reading_key(r.device, obj))
+        payload = orjson.dumps(obj).decode()
         if key in rows:
-            p.result.duplicates += 1
+            if rows[key][4] != payload and orjson.loads(rows[key][4]) != obj:
+                p.reject(line, raw, "seq", _conflict(r.device, r.seq, "earlier in this batch"), device=r.device)
+            else:
+                p.result.duplicates += 1
             continue
         seq = r.seq if r.seq >= 0 else None
         t = as_time(r.t)
         fix = (r.t, r.lat, r.lon, obj.get("accuracy_m")) if r.type is _FIX else None
-        rows[key] = (r.device, t, r.type.value, seq, orjson.dumps(obj).decode(), key[1], fix)
+        rows[key] = (r.device, t, r.type.value, seq, payload, key[1], fix)
         lines[key] = (line, raw)
     return p
 
@@ -231,6 +235,8 @@ def store(batches: list[Prepared], directory: DeviceDirectory | None = None) -> 
         for p in batches:
             mine = stored.get(p.batch, [])
             p.result.accepted = len(mine)
+            if len(p.rows) > len(mine):
+                _keep_conflicts(p, {key for _pk, key in mine})
             p.result.duplicates += len(p.rows) - len(mine)
             for _pk, key in mine:
                 row = p.rows[key]
@@ -242,6 +248,37 @@ def store(batches: list[Prepared], directory: DeviceDirectory | None = None) -> 
 
             devices = {key[0] for p in batches for _pk, key in stored.get(p.batch, [])}
             transaction.on_commit(lambda: announce(devices))
+
+
+def _conflict(device: str, seq: int, where: str) -> str:
+    return (
+        f'seq {seq} of device "{device}" was used {where} by a different reading; this one is kept here, '
+        "not evaluated: check the sender's numbering (two senders for one device?)"
+    )
+
+
+def _keep_conflicts(p: Prepared, stored: set[tuple[str, str]]) -> None:
+    """Readings not stored because their device's seq was taken: a true duplicate (the same reading sent
+    again) is counted as one; a different reading under the same seq is kept as rejected, never dropped
+    in silence (a second sender for a device cannot hide the first one's readings)."""
+    taken = [k for k in p.rows if k not in stored and k[1].startswith("seq:")]
+    if not taken:
+        return
+    existing: dict[tuple[str, str], Any] = {}
+    for device, digest, payload in Reading.objects.filter(
+        device__in={k[0] for k in taken}, digest__in={k[1] for k in taken}
+    ).values_list("device", "digest", "payload"):
+        existing[(device, digest)] = payload
+    rejected = []
+    for key in taken:
+        if key in existing and existing[key] != orjson.loads(p.rows[key][4]):
+            line, raw = p.lines.pop(key)
+            del p.rows[key]
+            rejected.append((line, raw, key))
+    for line, raw, key in rejected:
+        p.reject(line, raw, "seq", _conflict(key[0], int(key[1][4:]), "already"), device=key[0])
+    if rejected:
+        _insert_rejected([Prepared(p.source, p.gateway_id, p.device_field, rejected=p.rejected[-len(rejected) :])])
 
 
 def ingest_objects(

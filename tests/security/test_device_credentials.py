@@ -279,3 +279,31 @@ def test_a_device_key_never_reaches_the_logs_or_a_rejected_reading(case, caplog)
     handle("openem/devices/GPS-0001/telemetry", ('{"type": "fix", "key": "' + key + '", "lat": 1,}').encode())
     kept = RejectedReading.objects.exclude(raw="").values_list("raw", flat=True)
     assert kept and not any(key in raw for raw in kept)
+
+
+@pytest.mark.django_db
+def test_a_second_sender_cannot_hide_a_reading_under_a_taken_seq(case):
+    """Red team: the tag's own key sent a fix numbered 987654321; the gateway's tamper alarm with the same
+    number was then counted a duplicate and dropped without a trace."""
+    from openem.telemetry.mqtt import handle
+
+    gateway, token = Gateway.create_with_token("Vendor A")
+    Device.objects.update(gateway=gateway)
+    key = issue_key(Device.objects.get(ref="GPS-0001"))
+    fix = {"time": "2026-11-10T12:00:00Z", "type": "fix", "lat": 52.67, "lon": -0.73, "seq": 987654321}
+    assert handle("openem/devices/GPS-0001/telemetry", json.dumps({**fix, "key": key}).encode()).accepted == 1
+    tamper = {"device": "GPS-0001", "time": "2026-11-10T12:01:00Z", "type": "tamper", "kind": "strap",
+              "state": "open", "seq": 987654321}  # fmt: skip
+    body = post_batch(token, json.dumps(tamper)).json()
+    assert body["accepted"] == 0 and body["duplicates"] == 0
+    assert (
+        body["rejected"][0]["field"] == "seq" and "used already by a different reading" in body["rejected"][0]["error"]
+    )
+    kept = RejectedReading.objects.get(field="seq")
+    assert json.loads(kept.raw)["type"] == "tamper" and kept.device == "GPS-0001"
+    # The same reading sent again is still a duplicate, and two different readings under one seq in one
+    # batch are not stored as one.
+    assert post_batch(token, json.dumps({**fix, "device": "GPS-0001"})).json()["duplicates"] == 1
+    both = json.dumps({**tamper, "seq": 5}) + "\n" + json.dumps({**tamper, "seq": 5, "state": "closed"})
+    body = post_batch(token, both).json()
+    assert body["accepted"] == 1 and "earlier in this batch" in body["rejected"][0]["error"]
