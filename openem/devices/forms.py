@@ -62,6 +62,14 @@ class KeyForm(forms.Form):
 
 
 class GatewayForm(forms.Form):
+    """Which gateway may write this device's readings: a change of who is trusted, so it needs a reason."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["gateway"] = gateway_field()
+        self.fields["gateway_reason"] = forms.CharField(
+            label="Reason",
+            max_length=500,
+            widget=forms.Textarea(attrs={"rows": 2}),
+            help_text="For example: the tag moved to Vendor B's platform on 1 December. Audited.",
+        )

@@ -102,7 +102,13 @@ def device_add(request: AuthedRequest) -> HttpResponse:
     return render(request, "devices/device_form.html", {"form": form})
 
 
-def _detail(request: AuthedRequest, device: Device, key_form: KeyForm | None = None, status: int = 200) -> HttpResponse:
+def _detail(
+    request: AuthedRequest,
+    device: Device,
+    key_form: KeyForm | None = None,
+    gateway_form: GatewayForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     return render(
         request,
         "devices/device_detail.html",
@@ -112,7 +118,7 @@ def _detail(request: AuthedRequest, device: Device, key_form: KeyForm | None = N
             "active_key": device.key,
             "fittings": device.fittings.select_related("person").order_by("-fitted_at"),
             "key_form": key_form or KeyForm(),
-            "gateway_form": GatewayForm(initial={"gateway": device.gateway_id}),
+            "gateway_form": gateway_form or GatewayForm(initial={"gateway": device.gateway_id}),
         },
         status=status,
     )
@@ -129,7 +135,7 @@ def device_key(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
     device = get_object_or_404(Device, pk=pk)
     form = KeyForm(request.POST)
     if not form.is_valid() or action not in ("issue", "revoke"):
-        return _detail(request, device, form, status=400)
+        return _detail(request, device, key_form=form, status=400)
     why = form.cleaned_data["reason"]
     if action == "revoke":
         from django.contrib import messages
@@ -148,15 +154,17 @@ def device_gateway(request: AuthedRequest, pk: int) -> HttpResponse:
 
     device = get_object_or_404(Device, pk=pk)
     form = GatewayForm(request.POST)
-    if form.is_valid():
-        before = device.gateway
-        device.gateway = form.cleaned_data["gateway"]
-        device.save(update_fields=["gateway"])
-        AuditEvent.record(
-            request.user,
-            AuditAction.CREDENTIAL,
-            obj=device,
-            summary=f"device {device.ref}: gateway {before or 'none'} -> {device.gateway or 'none'}",
-        )
-        messages.success(request, f"{device.ref} now reports through {device.gateway or 'its own key only'}.")
+    if not form.is_valid():
+        return _detail(request, device, gateway_form=form, status=400)
+    before = device.gateway
+    device.gateway = form.cleaned_data["gateway"]
+    device.save(update_fields=["gateway"])
+    AuditEvent.record(
+        request.user,
+        AuditAction.CREDENTIAL,
+        obj=device,
+        summary=f"device {device.ref}: gateway {before or 'none'} -> {device.gateway or 'none'}",
+        reason=form.cleaned_data["gateway_reason"],
+    )
+    messages.success(request, f"{device.ref} now reports through {device.gateway or 'its own key only'}.")
     return redirect("devices:device", pk=device.pk)

@@ -41,6 +41,8 @@ def telemetry_batch(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def osmand(request: HttpRequest, key: str = "") -> HttpResponse:
     params = {**request.GET.dict(), **request.POST.dict()}
+    if not params:  # a browser or a probe, not a device: nothing to keep (as on the receiver's port)
+        return JsonResponse({"error": "send OsmAnd parameters (id, lat, lon, timestamp)"}, status=400)
     items, problem = osmand_request(params, request.path, KeyChecker(ttl_s=0))
     result = ingest_objects(items, Source.OSMAND, device_field="id", unauthenticated=problem)
     return JsonResponse(result.to_json(), status=status_for(result))

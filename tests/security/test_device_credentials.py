@@ -141,7 +141,7 @@ def test_only_the_monitoring_centre_manages_devices(persona, personas, case):
     posted = client.post(reverse("devices:key", args=[device.pk, "issue"]), {"reason": "test"})
     assert posted.status_code == (200 if persona in ALLOWED else 403)
     assert DeviceKey.objects.exists() == (persona in ALLOWED)
-    gw = client.post(reverse("devices:gateway", args=[device.pk]), {"gateway": ""})
+    gw = client.post(reverse("devices:gateway", args=[device.pk]), {"gateway": "", "gateway_reason": "test"})
     assert gw.status_code == (302 if persona in ALLOWED else 403)
 
 
@@ -307,3 +307,27 @@ def test_a_second_sender_cannot_hide_a_reading_under_a_taken_seq(case):
     both = json.dumps({**tamper, "seq": 5}) + "\n" + json.dumps({**tamper, "seq": 5, "state": "closed"})
     body = post_batch(token, both).json()
     assert body["accepted"] == 1 and "earlier in this batch" in body["rejected"][0]["error"]
+
+
+@pytest.mark.django_db
+def test_changing_who_may_send_a_devices_readings_needs_a_reason(personas, case):
+    """Red team: the gateway of a device (who may write its readings) changed with no reason given."""
+    gateway, _token = Gateway.create_with_token("Vendor X")
+    device = Device.objects.get(ref="RF-0001")
+    client = client_for(personas["operator"])
+    url = reverse("devices:gateway", args=[device.pk])
+    refused = client.post(url, {"gateway": gateway.pk})
+    assert refused.status_code == 400 and "This field is required" in refused.content.decode()
+    assert Device.objects.get(pk=device.pk).gateway is None
+    assert client.post(url, {"gateway": gateway.pk, "gateway_reason": "moved to Vendor X"}).status_code == 302
+    event = AuditEvent.objects.filter(action=AuditAction.CREDENTIAL, object_id=str(device.pk)).get()
+    assert event.reason == "moved to Vendor X" and "Vendor X" in event.summary
+
+
+@pytest.mark.django_db
+def test_the_portals_osmand_path_keeps_nothing_for_a_request_with_no_reading(case):
+    """Red team: a GET of /osmand/ with no parameters stored a rejected reading each time."""
+    for url in ("/osmand/", "/osmand/anything"):
+        response = Client().get(url)
+        assert response.status_code == 400 and "send OsmAnd parameters" in response.json()["error"]
+    assert not RejectedReading.objects.exists()
