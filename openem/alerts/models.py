@@ -251,7 +251,25 @@ class Incident(models.Model):
     def _log(self, kind: ActionKind, by: User | None, text: str = "", **extra: Any) -> IncidentAction:
         return IncidentAction.objects.create(incident=self, kind=kind, by=by, text=text, **extra)
 
+    def record_refusal(self) -> str:
+        """Why nothing more may be logged on this incident, or "": a cleared incident is a record (there is
+        no reopening today), so its history stays as it was when it was cleared. A further enforcement
+        decision is the exception (``decide``): breach proceedings can follow a clearance."""
+        if self.is_active:
+            return ""
+        when = f" on {_day(timezone.localtime(self.cleared_at).date())}" if self.cleared_at else ""
+        return (
+            f"This incident was cleared{when} and is now a record: notes, contacts and acknowledgements can no "
+            "longer be added to it."
+        )
+
+    def _refuse_if_cleared(self) -> None:
+        refusal = self.record_refusal()
+        if refusal:
+            raise ClearRefused(refusal)
+
     def acknowledge(self, user: User, note: str = "") -> None:
+        self._refuse_if_cleared()
         if self.status != IncidentStatus.OPEN:
             return
         self.status, self.acknowledged_at, self.acknowledged_by = IncidentStatus.ACKNOWLEDGED, timezone.now(), user
@@ -259,9 +277,11 @@ class Incident(models.Model):
         self._log(ActionKind.ACKNOWLEDGED, user, note)
 
     def add_note(self, user: User, text: str) -> None:
+        self._refuse_if_cleared()
         self._log(ActionKind.NOTE, user, text)
 
     def record_contact(self, user: User, method: str, outcome: str, text: str = "") -> None:
+        self._refuse_if_cleared()
         if self.status == IncidentStatus.OPEN:
             self.acknowledge(user)
         self._log(ActionKind.CONTACT, user, text, contact_method=method, contact_outcome=outcome)
@@ -316,12 +336,20 @@ class Incident(models.Model):
             return "Record the enforcement decision first, then clear it as dealt with"
         return ""
 
+    @staticmethod
+    def details_problem(reason: ClearReason, text: str) -> str:
+        """A clearance that records no enforcement decision must say why in its details, or nothing on
+        the record would show what was decided and on what grounds."""
+        if reason in _NEEDS_DETAILS and not text.strip():
+            return _NEEDS_DETAILS[reason]
+        return ""
+
     def clear_by(self, user: User, reason: ClearReason, text: str = "") -> None:
         """A person clears the incident: refused (ClearRefused) unless they may, for a reason that fits."""
         refusal = self.clear_refusal(user)
         if refusal:
             raise ClearRefused(refusal, forbidden=True)
-        problem = self.clear_problem(reason)
+        problem = self.clear_problem(reason) or self.details_problem(reason, text)
         if problem:
             raise ClearRefused(problem)
         self.clear(user, reason, text)
@@ -356,6 +384,11 @@ class Incident(models.Model):
             out["action_on"] = f"The action ({_day(action_on)}) cannot come before the decision ({_day(decided_on)})"
         elif action_on and action_on < began:
             out["action_on"] = f"The action ({_day(action_on)}) is before the incident began on {_day(began)}"
+        elif action_on and action_on > today + timedelta(days=1):
+            out["action_on"] = (
+                f"The date the action was taken ({_day(action_on)}) is more than a day in the future: today is "
+                f"{_day(today)}. Record the action once it has been taken"
+            )
         return out
 
     def decide(self, user: User, decision: DecisionKind, reason: str, decided_on: date,
@@ -438,6 +471,11 @@ def _day(d: date) -> str:
 
 
 _NO_DECISION = (ClearReason.RETRACTED, ClearReason.MERGED, ClearReason.AUTHORISED, ClearReason.EXPLAINED)
+# The reasons a person gives that record no decision, and what their details must say.
+_NEEDS_DETAILS = {
+    ClearReason.EXPLAINED: "Say what explains it: clearing as not a breach needs the details of the evidence",
+    ClearReason.AUTHORISED: "Say who authorised the absence and why: clearing as authorised needs the details",
+}
 
 
 class ActionKind(LabelledEnum):

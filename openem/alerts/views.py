@@ -105,7 +105,10 @@ class NoteForm(forms.Form):
 
 class ClearForm(forms.Form):
     reason = forms.ChoiceField(label="Why it can be cleared", choices=(), widget=forms.RadioSelect)
-    text = forms.CharField(label="Details", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    text = forms.CharField(
+        label="Details", required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed for an authorised absence (who authorised it) and for not a breach (what explains it).",
+    )  # fmt: skip
 
     def __init__(self, *args: Any, incident: Incident, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -117,9 +120,12 @@ class ClearForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("reason"):
-            problem = self.incident.clear_problem(ClearReason(data["reason"]))
+            reason = ClearReason(data["reason"])
+            problem = self.incident.clear_problem(reason)
             if problem:
                 self.add_error("reason", problem)
+            elif details := self.incident.details_problem(reason, data.get("text", "")):
+                self.add_error("text", details)
         return data
 
 
@@ -149,6 +155,8 @@ class DecisionForm(forms.Form):
 
 
 ACTIONS = {"acknowledge", "note", "contact", "clear", "decision"}
+# What a cleared incident no longer takes (a further enforcement decision it still does).
+RECORDS_ON_ACTIVE = {"acknowledge", "note", "contact"}
 
 
 def visible_incident(request: AuthedRequest, pk: int) -> Incident:
@@ -177,6 +185,8 @@ def incident_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             return HttpResponse("Only behaviour incidents take enforcement decisions", status=400)
         if action == "decision" and not incident.can_decide(user):
             return forbidden(request, "Only the case's practitioner or a manager of the team records this decision.")
+        if action in RECORDS_ON_ACTIVE and incident.record_refusal():
+            return HttpResponse(incident.record_refusal(), status=409, content_type="text/plain; charset=utf-8")
         if action == "clear" and not incident.can_clear(user):
             return forbidden(request, incident.clear_refusal(user))
         if action == "acknowledge":

@@ -227,6 +227,22 @@ class Order(models.Model):
     def status(self) -> OrderStatus:
         return self.status_on()
 
+    def review_date_problem(self, held_on: date, today: date | None = None) -> str:
+        """Why a supervision review cannot have been held on ``held_on``, or "": it is of this order's
+        monitoring, so held while the order runs, and it has happened."""
+        today = today or local_today()
+
+        def day(d: date) -> str:
+            return f"{d.day} {d:%B %Y}"
+
+        if held_on > today:
+            return f"The review cannot be in the future: {day(held_on)} is after today, {day(today)}"
+        if held_on < self.start:
+            return f"The review ({day(held_on)}) is before the order {self.ref} started on {day(self.start)}"
+        if held_on > self.end:
+            return f"The review ({day(held_on)}) is after the order {self.ref} ended on {day(self.end)}"
+        return ""
+
     def days_left(self, day: date | None = None) -> int:
         return (self.end - (day or local_today())).days
 

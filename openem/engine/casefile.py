@@ -8,7 +8,7 @@ Statutory and good-practice rules live in ``openem.cases.rules`` and run on the 
 from __future__ import annotations
 
 import json
-import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -379,8 +379,28 @@ class Limits:
     team: int | None = None
 
 
-# C0 and C1 control characters, and DEL: never part of a name or an id a person reads.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Never part of a name, label or id a person reads: controls (Cc: C0, DEL, C1), format characters (Cf:
+# zero-width spaces and joiners, the right-to-left overrides that make a name read backwards), line and
+# paragraph separators (Zl, Zp), and lone surrogates (Cs), which no database can store as UTF-8.
+_INVISIBLE = frozenset(("Cc", "Cf", "Zl", "Zp", "Cs"))
+
+
+def invisible_characters(value: str) -> list[str]:
+    """The invisible or control characters in ``value``, each once, as U+XXXX in order of appearance."""
+    if value.isprintable():  # the common case, at C speed: none of those categories is printable
+        return []
+    found = dict.fromkeys(f"U+{ord(ch):04X}" for ch in value if unicodedata.category(ch) in _INVISIBLE)
+    return list(found)
+
+
+def invisible_problem(value: str) -> str:
+    """What is wrong with ``value`` as a name, label or id that people read, or ""."""
+    found = invisible_characters(value)
+    if not found:
+        return ""
+    if len(found) == 1:
+        return f"contains an invisible or control character ({found[0]}); remove it"
+    return f"contains invisible or control characters ({', '.join(found)}); remove them"
 
 
 def _text_problems(value: Any, where: str, limit: int | None) -> list[str]:
@@ -389,9 +409,9 @@ def _text_problems(value: Any, where: str, limit: int | None) -> list[str]:
     out = []
     if limit is not None and len(value) > limit:
         out.append(f"{where}: {len(value)} characters long; at most {limit} can be kept")
-    bad = _CONTROL.search(value)
-    if bad:
-        out.append(f"{where}: contains a control character (U+{ord(bad.group()):04X}); only plain text is allowed")
+    problem = invisible_problem(value)
+    if problem:
+        out.append(f"{where}: {problem}")
     return out
 
 
@@ -439,6 +459,7 @@ def read(data: Any, trusted: bool = False, limits: Limits = Limits()) -> tuple[C
             errors += _text_problems(p.get("id"), f"{here}.id", limits.person_id)
             errors += _text_problems(p.get("name"), f"{here}.name", limits.person_name)
             errors += _text_problems(p.get("team"), f"{here}.team", limits.team)
+            errors += _text_problems(p.get("practitioner"), f"{here}.practitioner", None)
         pid = get("id")
         if pid and pid in person_ids:
             errors.append(f'{here}.id: "{pid}" is used by another person')

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
-from openem.engine.casefile import Appointment, ConditionSpec, OrderSpec
+from openem.engine.casefile import Appointment, ConditionSpec, OrderSpec, invisible_problem
 from openem.engine.enums import (
     AlcoholMode,
     AlcoholRequirement,
@@ -30,6 +30,14 @@ from openem.engine.schedule import Window, format_hhmm, parse_hhmm
 LONDON = ZoneInfo("Europe/London")
 WINDOW_ROWS = 4
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"})
+
+
+def plain_text(value: str) -> None:
+    """Names and labels are read by people: the same refusal of invisible and control characters as
+    the case-file import (a right-to-left override makes a zone's name read backwards)."""
+    problem = invisible_problem(value)
+    if problem:
+        raise forms.ValidationError(f"This {problem}")
 
 
 class SignInForm(AuthenticationForm):
@@ -50,7 +58,10 @@ class ReasonMixin(forms.Form):
 
 class OrderForm(ReasonMixin):
     ref = forms.CharField(
-        label="Order reference", max_length=40, help_text="The court or licence reference, or leave the suggested one."
+        label="Order reference",
+        max_length=40,
+        validators=[plain_text],
+        help_text="The court or licence reference, or leave the suggested one.",
     )
     type = forms.ChoiceField(label="Type of order", choices=OrderType.choices())
     licence_kind = forms.ChoiceField(
@@ -210,7 +221,7 @@ class CurfewForm(CircleMixin, WindowRowsMixin, ConditionForm):
         widget=forms.RadioSelect,
         help_text="GPS curfews need location monitoring on the same order.",
     )
-    address_label = forms.CharField(label="Curfew address", max_length=200, required=False)
+    address_label = forms.CharField(label="Curfew address", max_length=200, required=False, validators=[plain_text])
     release_day_start = _time_field("Release-day curfew starts at (HDC)")
     field_order = ["technology", "address_label", "lat", "lon", "radius_m", "start", "end", "release_day_start"]
 
@@ -254,7 +265,10 @@ class CurfewForm(CircleMixin, WindowRowsMixin, ConditionForm):
 class ZoneForm(WindowRowsMixin, ConditionForm):
     windows_required = False
     name = forms.CharField(
-        label="Name of the zone", max_length=200, help_text='As the order describes it, for example "Victim\'s street".'
+        label="Name of the zone",
+        max_length=200,
+        validators=[plain_text],
+        help_text='As the order describes it, for example "Victim\'s street".',
     )
     monitored = forms.BooleanField(
         label="The order makes this zone GPS-monitored",
@@ -347,7 +361,9 @@ class InclusionZoneForm(ZoneForm):
 
 class AttendanceForm(CircleMixin, ConditionForm):
     ctype = ConditionType.ATTENDANCE
-    name = forms.CharField(label="Place", max_length=200, help_text="For example: Oakham probation office.")
+    name = forms.CharField(
+        label="Place", max_length=200, validators=[plain_text], help_text="For example: Oakham probation office."
+    )
     appointments = forms.CharField(
         label="Appointments",
         widget=forms.Textarea(attrs={"rows": 4, "class": "app-code"}),

@@ -11,7 +11,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
 from openem.audit.models import AuditAction, AuditEvent
-from openem.cases.models import PROMPTS, Review, ReviewStage, local_today
+from openem.cases.models import PROMPTS, Order, Review, ReviewStage, local_today
 
 from .access import AuthedRequest, order_setup_required, visible_order
 
@@ -25,9 +25,9 @@ class ReviewForm(forms.Form):
     risk_plan_updated = forms.BooleanField(label="Risk management plan updated", required=False)
     sentence_plan_updated = forms.BooleanField(label="Sentence plan updated", required=False)
 
-    def __init__(self, *args: Any, stage: ReviewStage, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, order: Order, stage: ReviewStage, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.stage = stage
+        self.order, self.stage = order, stage
         for key, text in PROMPTS[stage]:
             self.fields[f"note_{key}"] = forms.CharField(
                 label=text, required=False, widget=forms.Textarea(attrs={"rows": 2})
@@ -35,8 +35,9 @@ class ReviewForm(forms.Form):
 
     def clean_held_on(self) -> Any:
         day = self.cleaned_data["held_on"]
-        if day > local_today():
-            raise forms.ValidationError("The review cannot be in the future")
+        problem = self.order.review_date_problem(day)
+        if problem:
+            raise forms.ValidationError(problem)
         return day
 
     def prompt_fields(self) -> list[Any]:
@@ -54,7 +55,10 @@ def review_create(request: AuthedRequest, pk: int, stage: str) -> HttpResponse:
     if stage not in ReviewStage._value2member_map_:
         raise Http404("No such review stage")
     st = ReviewStage(stage)
-    form = ReviewForm(request.POST if request.method == "POST" else None, stage=st, initial={"held_on": local_today()})
+    form = ReviewForm(
+        request.POST if request.method == "POST" else None, order=order, stage=st,
+        initial={"held_on": min(max(local_today(), order.start), order.end)},
+    )  # fmt: skip
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         review = Review.objects.create(

@@ -144,7 +144,93 @@ def test_ids_too_long_to_keep_and_control_characters_are_errors_with_their_paths
     for path in ("people[0].id", "people[0].orders[0].id", "people[0].orders[0].conditions[0].id",
                  "people[0].devices[0].id"):  # fmt: skip
         assert f"{path}: 100 characters long; at most 40 can be kept" in errors
-    assert "people[0].name: contains a control character (U+0007); only plain text is allowed" in errors
-    assert "people[0].team: contains a control character (U+0085); only plain text is allowed" in errors
-    assert any(e.startswith("people[0].orders[0].conditions[1].name: contains a control character") for e in errors)
+    assert "people[0].name: contains an invisible or control character (U+0007); remove it" in errors
+    assert "people[0].team: contains an invisible or control character (U+0085); remove it" in errors
+    assert "people[0].orders[0].conditions[1].name: contains an invisible or control character (U+001B); remove it" in (
+        errors
+    )
     assert not Person.objects.exists()
+
+
+# Each hides or reverses text a person reads: a name that reads "Sam Example" on one screen and not another,
+# or that matches nobody in a search.
+INVISIBLE = {
+    "\u202e": "U+202E",  # right-to-left override: the rest of the name reads backwards
+    "\u200b": "U+200B",  # zero-width space
+    "\u2028": "U+2028",  # line separator
+    "\u2029": "U+2029",  # paragraph separator
+    "\ufeff": "U+FEFF",  # byte-order mark (zero-width no-break space)
+    "\u00ad": "U+00AD",  # soft hyphen
+    "\u2066": "U+2066",  # left-to-right isolate
+    "\x7f": "U+007F",  # DEL
+    "\x9b": "U+009B",  # C1: control sequence introducer
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("char", list(INVISIBLE))
+def test_invisible_and_direction_changing_characters_are_refused_by_the_command(char, personas, tmp_path):
+    code = INVISIBLE[char]
+    person = example()["people"][0]
+    person.update(id=f"P{char}0001", name=f"Sam{char} Example", team=f"Rutland{char}")
+    order = person["orders"][0]
+    order["id"] = f"O{char}1"
+    order["conditions"][0]["id"] = f"C{char}1"
+    order["conditions"][0]["address"]["label"] = f"12 Station{char} Road"
+    order["conditions"][1]["name"] = f"Victim's{char} street"
+    order["conditions"][3]["appointments"][0]["label"] = f"Probation{char} office"
+    person["devices"][0]["id"] = f"RF{char}-0001"
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps(casefile(person)), encoding="utf-8")
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="rejected"):
+        call_command("import_cases", str(path), stderr=err)
+    said = err.getvalue()
+    for where in ("people[0].id", "people[0].name", "people[0].team", "people[0].orders[0].id",
+                  "people[0].orders[0].conditions[0].id", "people[0].orders[0].conditions[0].address.label",
+                  "people[0].orders[0].conditions[1].name", "people[0].orders[0].conditions[3].appointments[0].label",
+                  "people[0].devices[0].id"):  # fmt: skip
+        assert f"{where}: contains an invisible or control character ({code}); remove it" in said, where
+    assert not Person.objects.exists()
+
+
+def test_every_such_character_is_named_once_and_ordinary_names_pass():
+    from openem.engine.casefile import invisible_problem
+
+    assert invisible_problem("\u202eelpmaxE maS\u202e\u200b") == (
+        "contains invisible or control characters (U+202E, U+200B); remove them"
+    )
+    for fine in ("Zoë Ní Bhriain", "Łukasz Żółw", "محمد", "李小龙", "O'Neil-Smith", "Flat 2\u00a0Station Road"):
+        assert invisible_problem(fine) == "", fine
+
+
+@pytest.mark.django_db
+def test_a_zone_named_with_a_right_to_left_override_is_refused_in_the_portal(personas, case):
+    from django.urls import reverse
+
+    from tests.helpers import client_for
+
+    order = case.orders.get()
+    c = client_for(personas["practitioner"])
+    zone = {"shape": "circle", "lat": "52.69", "lon": "-0.70", "radius_m": "200", "reason": "Added by the court"}
+    forms = {
+        "exclusion_zone": ("name", {**zone, "name": "Park\u202ekraP"}),
+        "attendance": ("name", {**zone, "name": "Oakham\u200b office"}),
+        "curfew": ("address_label", {"technology": "rf", "address_label": "12 Station\u2028Road", "lat": "52.67",
+                                     "lon": "-0.73", "radius_m": "30", "w0_days": ["mon"], "w0_start": "19:00",
+                                     "w0_end": "07:00", "reason": "Court order"}),
+    }  # fmt: skip
+    codes = {"exclusion_zone": "U+202E", "attendance": "U+200B", "curfew": "U+2028"}
+    before = order.live_conditions().count()
+    for ctype, (_field, data) in forms.items():
+        r = c.post(reverse("portal:condition-add", args=[order.pk, ctype]), data)
+        page = r.content.decode()
+        assert r.status_code == 200, ctype
+        assert f"This contains an invisible or control character ({codes[ctype]}); remove it" in page, ctype
+    r = c.post(
+        reverse("portal:order-create", args=[case.pk]),
+        {"ref": "O\u202e2", "type": "hdc", "start": "2026-12-01", "end": "2027-03-31", "reason": "Released on HDC"},
+    )
+    assert r.status_code == 200 and "(U+202E); remove it" in r.content.decode()
+    order.refresh_from_db()
+    assert order.live_conditions().count() == before and case.orders.count() == 1

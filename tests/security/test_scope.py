@@ -146,8 +146,9 @@ def test_an_area_outage_shows_each_manager_only_their_own_people(personas, outag
 # ------------------------------------------------------------------ who may clear what
 
 
-def clear(client, incident, reason="dealt_with"):
-    return client.post(reverse("alerts:incident", args=[incident.pk]), {"action": "clear", "clear-reason": reason})
+def clear(client, incident, reason="dealt_with", text=""):
+    data = {"action": "clear", "clear-reason": reason, "clear-text": text}
+    return client.post(reverse("alerts:incident", args=[incident.pk]), data)
 
 
 def decide(client, incident, decided_on, action_on=""):
@@ -207,7 +208,8 @@ def test_a_behaviour_incident_needs_its_decision_before_it_is_dealt_with(persona
 
 @pytest.mark.django_db
 def test_an_authorised_absence_needs_no_enforcement_decision(personas, incident):
-    assert clear(client_for(personas["practitioner"]), incident, "authorised").status_code == 302
+    why = "Curfew varied by the court for his shift that night"
+    assert clear(client_for(personas["practitioner"]), incident, "authorised", why).status_code == 302
     incident.refresh_from_db()
     assert incident.clear_reason == ClearReason.AUTHORISED and not incident.decision_overdue(date(2027, 1, 1))
 
@@ -251,3 +253,76 @@ def test_a_rejected_reading_keeps_the_device_it_named_whatever_the_protocol(pers
     # Sam's team sees it; another team does not.
     assert RejectedReading.objects.visible_to(personas["manager"]).count() == 1
     assert RejectedReading.objects.visible_to(personas["other_manager"]).count() == 0
+
+
+@pytest.mark.django_db
+def test_the_action_cannot_be_dated_far_in_the_future(personas, incident):
+    c = client_for(personas["practitioner"])
+    today = local_today()
+    r = decide(c, incident, today.isoformat(), "2099-01-01")
+    page = r.content.decode()
+    assert r.status_code == 200
+    assert "The date the action was taken (1 January 2099) is more than a day in the future" in page
+    # Before the decision is refused as before, whatever the decision's own date.
+    r = decide(c, incident, "2026-11-12", "2026-11-11")
+    assert r.status_code == 200 and "cannot come before the decision (12 November 2026)" in r.content.decode()
+    assert not incident.decisions.exists()
+    # The model refuses it too, whoever calls it.
+    with pytest.raises(Exception, match="more than a day in the future"):
+        incident.decide(personas["practitioner"], DecisionKind.WARNING, "x", today, date(2099, 1, 1))
+    # Taken today, or tomorrow (a day for clocks and late entries), is recorded.
+    assert decide(c, incident, today.isoformat(), (today + timedelta(days=1)).isoformat()).status_code == 302
+    assert incident.decisions.get().action_on == today + timedelta(days=1)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("reason", ["explained", "authorised"])
+def test_clearing_without_a_decision_needs_the_details(reason, personas, incident):
+    c = client_for(personas["practitioner"])
+    url = reverse("alerts:incident", args=[incident.pk])
+    for blank in ("", "   \n "):
+        r = c.post(url, {"action": "clear", "clear-reason": reason, "clear-text": blank})
+        assert r.status_code == 200
+        assert "needs the details" in r.content.decode()
+    incident.refresh_from_db()
+    assert incident.status != IncidentStatus.CLEARED and not incident.decisions.exists()
+    with pytest.raises(ClearRefused, match="needs the details"):
+        incident.clear_by(personas["practitioner"], ClearReason(reason))
+    why = "Hospital admission confirmed by the ward sister; curfew suspended by the court that night."
+    r = c.post(url, {"action": "clear", "clear-reason": reason, "clear-text": why})
+    assert r.status_code == 302
+    incident.refresh_from_db()
+    assert incident.status == IncidentStatus.CLEARED and incident.timeline()[-1].text == why
+
+
+@pytest.mark.django_db
+def test_a_cleared_incident_is_a_record_that_takes_no_more_notes(personas, incident):
+    c = client_for(personas["practitioner"])
+    url = reverse("alerts:incident", args=[incident.pk])
+    assert decide(c, incident, "2026-11-11", "2026-11-12").status_code == 302
+    assert clear(c, incident, "dealt_with").status_code == 302
+    incident.refresh_from_db()
+    logged = [(a.kind, a.text) for a in incident.timeline()]
+    attempts = [
+        {"action": "note", "note-text": "Added afterwards to change the story"},
+        {"action": "acknowledge"},
+        {"action": "contact", "contact-method": "phone", "contact-outcome": "no_answer", "contact-text": "late"},
+    ]
+    for persona in ("practitioner", "manager"):
+        for data in attempts:
+            r = client_for(personas[persona]).post(url, data)
+            assert r.status_code == 409, (persona, data)
+            assert "was cleared on" in r.content.decode() and "is now a record" in r.content.decode()
+    assert [(a.kind, a.text) for a in incident.timeline()] == logged
+    for attempt in (
+        lambda who: incident.add_note(who, "x"),
+        lambda who: incident.acknowledge(who),
+        lambda who: incident.record_contact(who, "phone", "no_answer"),
+    ):
+        with pytest.raises(ClearRefused, match="is now a record"):
+            attempt(personas["practitioner"])
+    assert [(a.kind, a.text) for a in incident.timeline()] == logged
+    # The page offers none of it; a further enforcement decision (breach proceedings later) it still takes.
+    page = c.get(url).content.decode()
+    assert 'value="note"' not in page and 'value="acknowledge"' not in page and 'value="contact"' not in page
+    assert decide(c, incident, "2026-11-20").status_code == 302 and incident.decisions.count() == 2
