@@ -231,7 +231,8 @@ def test_people_change_their_own_password_under_the_policy(personas):
     r = c.post("/account/password/", good, follow=True)
     assert b"Your password has been changed." in r.content
     assert sign_in(Client(), "alex.practitioner", "kettle orbit lantern").status_code == 302
-    assert AuditEvent.objects.filter(action=AuditAction.CREDENTIAL, summary="password changed").exists()
+    e = AuditEvent.objects.get(action=AuditAction.CREDENTIAL, summary="password changed")
+    assert (e.actor, e.object_type, e.object_id) == (personas["practitioner"], "User", str(personas["practitioner"].pk))
 
 
 # ------------------------------------------------------------------ two-factor sign-in
