@@ -1,7 +1,8 @@
 """The database's own refusal to change the audit log: triggers that reject UPDATE, DELETE and TRUNCATE
 of the audit table, whoever sends them (the ORM, raw SQL, a database console).
 
-They are created by migrations 0003 and 0004 (SQLite's refusal of INSERT OR REPLACE), and checked after every ``migrate`` (``ensure``, on post_migrate):
+They are created by migrations 0003 and 0004 (SQLite's refusal of INSERT OR REPLACE), and checked
+after every ``migrate`` (``ensure``, on post_migrate):
 on SQLite a later migration that rebuilds the audit table (most AlterField/RemoveField operations do)
 drops its triggers with the old table, and they must come back. tests/security/test_audit_complete.py
 fails if they are missing.

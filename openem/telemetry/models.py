@@ -155,7 +155,7 @@ class Evidence(models.Model):
         manager = type(self)._default_manager
         deleted = (manager.db_manager(using) if using else manager).filter(pk=self.pk).delete()
         self.pk = None
-        return deleted  # type: ignore[no-any-return]
+        return deleted
 
 
 class Reading(Evidence):

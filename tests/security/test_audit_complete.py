@@ -329,6 +329,31 @@ def test_orm_deletes_of_versions_conditions_reviews_fittings_and_decisions_are_a
         assert {e.person_ref for e in recorded} == {"P0001"}, name
 
 
+def test_the_admin_cannot_add_or_edit_orders_or_order_versions(personas, case):
+    from openem.cases.models import OrderVersion
+
+    admin = client_for(personas["admin"])
+    order = case.orders.get()
+    version = order.versions.first()
+    for url in ("/admin/cases/order/add/", "/admin/cases/orderversion/add/"):
+        assert admin.get(url).status_code == 403, url
+        forged = {"order": order.pk, "number": 99, "reason": "forged", "snapshot": "{}"}
+        assert admin.post(url, forged).status_code == 403, url
+    assert not OrderVersion.objects.filter(reason="forged").exists()
+    for url in (f"/admin/cases/order/{order.pk}/change/", f"/admin/cases/orderversion/{version.pk}/change/"):
+        page = admin.get(url)
+        assert page.status_code == 200 and 'name="_save"' not in page.content.decode(), url  # shown, read-only
+    r = admin.post(f"/admin/cases/orderversion/{version.pk}/change/", {"reason": "rewritten"})
+    assert r.status_code == 403 and OrderVersion.objects.get(pk=version.pk).reason == version.reason
+    r = admin.post(f"/admin/cases/order/{order.pk}/change/", {"end": "2099-01-01"})
+    assert r.status_code == 403 and case.orders.get().end == order.end
+    # Deleting stays possible, and audited.
+    r = admin.post(f"/admin/cases/orderversion/{version.pk}/delete/", {"post": "yes"})
+    assert r.status_code == 302 and not OrderVersion.objects.filter(pk=version.pk).exists()
+    e = the_event(summary=f"admin: deleted order version {version.pk}")
+    assert e.actor == personas["admin"] and e.person_ref == "P0001"
+
+
 def test_retention_leaves_one_event_per_person_with_counts_and_the_period(case, night):
     load_readings()
     Order.objects.filter(person=case).update(end=date(2026, 12, 31))

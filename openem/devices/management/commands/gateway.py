@@ -42,7 +42,9 @@ class Command(BaseCommand):
             raise CommandError(f'there is no gateway "{name}"')
         if action == "rotate":
             token = found.rotate_token()
-            AuditEvent.record(None, AuditAction.CREDENTIAL, obj=found, summary=f"gateway {name}: token rotated", reason=ran)
+            AuditEvent.record(
+                None, AuditAction.CREDENTIAL, obj=found, summary=f"gateway {name}: token rotated", reason=ran
+            )
             self.stdout.write(token)
             return
         refs = set(options["devices"])
