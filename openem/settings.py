@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -41,7 +42,8 @@ SHIPPED_SECRET_KEY = "insecure-openem-development-key-change-me-in-production"
 
 DEBUG = env_bool("OPENEM_DEBUG", False)
 SECRET_KEY = env_str("OPENEM_SECRET_KEY", SHIPPED_SECRET_KEY)
-ALLOWED_HOSTS = env_list("OPENEM_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+# Django's test client sends Host: testserver; only the test suite accepts it.
+ALLOWED_HOSTS = env_list("OPENEM_ALLOWED_HOSTS", "127.0.0.1,localhost" + (",testserver" if OPENEM_TESTING else ""))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -144,6 +146,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "openem.accounts.passwords.NotMadeFromNamesValidator"},
 ]
 
 # Sign-in throttling (django-axes): failures are counted per account and, separately, per address; either
@@ -159,11 +162,18 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "openem.accounts.signin.lockout_response"
 AXES_VERBOSE = False
 AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in our audit log; axes' own log would be a second, unkept copy
-# Behind a reverse proxy (OPENEM_BEHIND_PROXY=1) the client's address is the proxy's X-Forwarded-For entry.
+# The client's address, for throttling and the sign-in audit (openem.accounts.signin.client_ip): REMOTE_ADDR,
+# or behind OPENEM_PROXY_COUNT reverse proxies of ours (OPENEM_BEHIND_PROXY=1) the X-Forwarded-For entry the
+# outermost of them added (entries left of it are whatever the client sent, and are ignored).
+AXES_CLIENT_IP_CALLABLE = "openem.accounts.signin.client_ip"
 OPENEM_BEHIND_PROXY = env_bool("OPENEM_BEHIND_PROXY", False)
+OPENEM_PROXY_COUNT = int(env_str("OPENEM_PROXY_COUNT", "1"))
+if OPENEM_PROXY_COUNT < 1:
+    raise ImproperlyConfigured(
+        f"OPENEM_PROXY_COUNT is {OPENEM_PROXY_COUNT}: it counts the reverse proxies in front of OpenEM that add "
+        "to X-Forwarded-For, at least 1 (leave OPENEM_BEHIND_PROXY unset if there are none)"
+    )
 if OPENEM_BEHIND_PROXY:
-    AXES_IPWARE_PROXY_COUNT = 1
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Two-factor sign-in (TOTP, django-otp): required for these roles outside the demo, optional for others.

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from .models import Role, Team, User
 
-DEMO_PASSWORD = "openem-demo-2026"  # passes the password policy: 12+ characters, not like a username
+# Published (README, demo-setup): the password policy refuses it, so nobody can choose it for a real
+# account; the personas are given it with set_password, which does not apply the policy.
+DEMO_PASSWORD = "openem-demo-2026"
 TEAM = "Rutland probation delivery unit"
 OTHER_TEAM = "Leicester North probation delivery unit"
 

@@ -7,6 +7,7 @@ its own failures reach ``OPENEM_SIGNIN_ADDRESS_LIMIT``.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from axes.handlers.database import AxesDatabaseHandler
@@ -54,6 +55,24 @@ class SignInAttempts(AxesDatabaseHandler):
         address = getattr(request, "axes_ip_address", None)  # None (no address known) matches rows without one
         count, _ = AccessAttempt.objects.filter(username=username, ip_address=address).delete()
         return count
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address (axes' AXES_CLIENT_IP_CALLABLE). Without OPENEM_BEHIND_PROXY, REMOTE_ADDR only: a
+    client can put anything in X-Forwarded-For. Behind OPENEM_PROXY_COUNT proxies of ours, each appends the
+    address it saw, so the client's is that many entries from the right; entries further left were sent by
+    the client and are not believed. A request that did not pass through them all gives REMOTE_ADDR."""
+    remote = request.META.get("REMOTE_ADDR") or None
+    if not settings.OPENEM_BEHIND_PROXY:
+        return remote
+    count = settings.OPENEM_PROXY_COUNT
+    entries = [e.strip() for e in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if e.strip()]
+    if len(entries) < count:
+        return remote
+    try:
+        return str(ipaddress.ip_address(entries[-count]))
+    except ValueError:
+        return remote
 
 
 def client_address(request: HttpRequest) -> str:

@@ -3,16 +3,15 @@ of people and their data, every change and every delete (single or bulk), with w
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.db.models import Count, Max, Min, Model, Q, QuerySet
+from django.db.models import Count, Max, Min, Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from .models import AuditAction, AuditEvent
-from .signals import AUDITED_DELETES, audited_deletes, describe, person_of
+from .signals import AUDITED_DELETES, audited_deletes, describe, person_of, person_wearing
 
 
 def _user(request: HttpRequest) -> Any:
@@ -38,13 +37,14 @@ class AuditedAdminMixin(admin.ModelAdmin):
     # are recorded row by row by the delete signal, as the admin user's; the rest are recorded here.
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        with audited_deletes(_user(request), "admin"):
+        with audited_deletes(_user(request), "admin", summarised=_self_audited(obj)):
             if not _signal_audited(obj):
                 self._record_deleted(request, [obj])
             super().delete_model(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        with audited_deletes(_user(request), "admin"):
+        # Readings would record one summary event themselves; the admin's, one per device, name the person.
+        with audited_deletes(_user(request), "admin", summarised=_self_audited(queryset.model)):
             if queryset.model._meta.label == "telemetry.Reading":
                 _record_readings_deleted(_user(request), queryset, "admin")
             elif queryset.model._meta.label == "telemetry.RejectedReading":
@@ -116,23 +116,15 @@ def _signal_audited(model_or_obj: Any) -> bool:
     return bool(model_or_obj._meta.label in AUDITED_DELETES)
 
 
+def _self_audited(model_or_obj: Any) -> bool:
+    """Readings and trail blocks record their own deletes (one event per delete), unless told not to."""
+    return model_or_obj._meta.label in ("telemetry.Reading", "telemetry.TrailBlock")
+
+
 def _person_of(obj: Any) -> Any:
     if obj._meta.label in ("telemetry.Reading",):
         return person_wearing(obj.device, obj.t)
     return person_of(obj)
-
-
-def person_wearing(device: str, t: datetime) -> Any:
-    """Whose reading a device's reading at ``t`` was (readings name a device, not a person)."""
-    from openem.devices.models import Fitting
-
-    fitting = (
-        Fitting.objects.filter(device__ref=device, fitted_at__lte=t)
-        .filter(Q(removed_at__isnull=True) | Q(removed_at__gt=t))
-        .select_related("person")
-        .first()
-    )
-    return fitting.person if fitting is not None else None
 
 
 def _record_readings_deleted(user: Any, readings: QuerySet[Model], via: str) -> None:

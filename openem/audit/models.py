@@ -48,6 +48,12 @@ def os_user() -> str:
         return f"uid {os.getuid()}"
 
 
+def _type_name(obj: Any) -> str:
+    """The model's name, also through a lazy wrapper (``request.user`` is a SimpleLazyObject)."""
+    meta = getattr(obj, "_meta", None)
+    return str(meta.object_name) if meta is not None else type(obj).__name__
+
+
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
     """Bulk writes would bypass the model's refusals; refuse them here too (the database would as well)."""
 
@@ -133,7 +139,7 @@ class AuditEvent(models.Model):
             action=action.value,
             person_id=person.pk if person is not None else None,
             person_ref=getattr(person, "ref", "") if person is not None else "",
-            object_type=type(obj).__name__ if obj is not None else "",
+            object_type=_type_name(obj) if obj is not None else "",
             object_id=str(obj.pk) if obj is not None else "",
             summary=summary,
             reason=reason,

@@ -1,7 +1,8 @@
 """The database's own refusal to change the audit log: triggers that reject UPDATE, DELETE and TRUNCATE
 of the audit table, whoever sends them (the ORM, raw SQL, a database console).
 
-They are created by migration 0003, and checked after every ``migrate`` (``ensure``, on post_migrate):
+They are created by migrations 0003 and 0004 (SQLite's refusal of INSERT OR REPLACE), and checked
+after every ``migrate`` (``ensure``, on post_migrate):
 on SQLite a later migration that rebuilds the audit table (most AlterField/RemoveField operations do)
 drops its triggers with the old table, and they must come back. tests/security/test_audit_complete.py
 fails if they are missing.
@@ -39,6 +40,14 @@ POSTGRESQL_REMOVE = [
 ]
 
 # SQLite has no TRUNCATE: "DELETE FROM t" without WHERE is a DELETE, and fires the delete trigger.
+# INSERT OR REPLACE (and REPLACE INTO) of an existing id deletes the old row without firing the delete
+# trigger (SQLite fires it then only with recursive_triggers on): refuse an insert whose id exists.
+# PostgreSQL's INSERT ... ON CONFLICT DO UPDATE is an UPDATE, and its update trigger refuses it.
+SQLITE_NO_REPLACE = f"""
+    CREATE TRIGGER IF NOT EXISTS {TABLE}_no_replace BEFORE INSERT ON {TABLE}
+    WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM {TABLE} WHERE id = NEW.id)
+    BEGIN SELECT RAISE(ABORT, '{MESSAGE} (INSERT over an existing event refused)'); END
+    """
 SQLITE_INSTALL = [
     f"""
     CREATE TRIGGER IF NOT EXISTS {TABLE}_no_update BEFORE UPDATE ON {TABLE}
@@ -48,8 +57,15 @@ SQLITE_INSTALL = [
     CREATE TRIGGER IF NOT EXISTS {TABLE}_no_delete BEFORE DELETE ON {TABLE}
     BEGIN SELECT RAISE(ABORT, '{MESSAGE} (DELETE refused)'); END
     """,
+    SQLITE_NO_REPLACE,
 ]
-SQLITE_REMOVE = [f"DROP TRIGGER IF EXISTS {TABLE}_no_update", f"DROP TRIGGER IF EXISTS {TABLE}_no_delete"]
+SQLITE_REMOVE = [
+    f"DROP TRIGGER IF EXISTS {TABLE}_no_update",
+    f"DROP TRIGGER IF EXISTS {TABLE}_no_delete",
+    f"DROP TRIGGER IF EXISTS {TABLE}_no_replace",
+]
+# How many triggers a complete set has, by database.
+EXPECTED = {"postgresql": 2, "sqlite": 3}
 
 
 def _statements(vendor: str, install: bool) -> list[str]:
@@ -83,9 +99,9 @@ def installed(connection: Any) -> bool:
                 "SELECT count(*) FROM pg_trigger WHERE tgrelid = %s::regclass AND tgname LIKE %s",
                 [TABLE, f"{TABLE}_no_%"],
             )
-            return bool(cursor.fetchone()[0] == 2)
+            return bool(cursor.fetchone()[0] == EXPECTED["postgresql"])
         cursor.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [TABLE])
-        return bool(cursor.fetchone()[0] == 2)
+        return bool(cursor.fetchone()[0] == EXPECTED["sqlite"])
 
 
 def ensure(connection: Any) -> None:
@@ -94,3 +110,10 @@ def ensure(connection: Any) -> None:
         if connection.vendor == "postgresql":
             remove(connection)  # a half-present set: start again
         install(connection)
+
+
+def remove_no_replace(connection: Any) -> None:
+    """Undo migration 0004: SQLite's insert trigger only (PostgreSQL has none to remove)."""
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_no_replace")

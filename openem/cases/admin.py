@@ -28,6 +28,18 @@ class PersonAdmin(AuditedAdminMixin, admin.ModelAdmin):
     inlines = [OrderInline]
 
 
+class ReadOnlyAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Made and varied in the portal, where the rules run and every change becomes an order version: the
+    admin only reads them (and deletes, which are audited). An order or a version added or edited here
+    would bypass both."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class ConditionInline(admin.TabularInline):
     model = Condition
     extra = 0
@@ -35,9 +47,15 @@ class ConditionInline(admin.TabularInline):
     readonly_fields = fields
     can_delete = False
 
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(Order)
-class OrderAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdmin):
     """Orders are set up and varied in the portal, where the statutory checks run; here they are read."""
 
     list_display = ("ref", "person", "type", "start", "end", "version")
@@ -59,6 +77,6 @@ class OrderAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(OrderVersion)
-class OrderVersionAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class OrderVersionAdmin(ReadOnlyAdmin):
     list_display = ("order", "number", "changed_at", "changed_by", "reason")
     readonly_fields = ("order", "number", "changed_at", "changed_by", "reason", "changes", "snapshot")

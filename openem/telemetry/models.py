@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db import models
+from django.db import models, transaction
+from django.db.models import Count, Max, Min, Sum
 
 from openem.engine.enums import LabelledEnum
 from openem.engine.telemetry import ReadingType
@@ -70,7 +72,93 @@ class Gateway(models.Model):
         return token
 
 
-class Reading(models.Model):
+class EvidenceError(RuntimeError):
+    pass
+
+
+class EvidenceQuerySet(models.QuerySet[Any]):
+    """Readings and trail blocks are evidence: never changed once stored, and every delete recorded.
+
+    ``delete()`` stays Django's fast bulk delete (no per-row signals: retention deletes millions) and
+    records one audit event per call with how many, which devices and the period; inside
+    ``audited_deletes(..., summarised=True)`` the caller records its own instead (retention, the admin).
+    ``update()`` and ``bulk_update()`` are refused: ingest only inserts (raw SQL), and retention trims
+    trail blocks through ``trail.delete``, which records nothing itself because retention does.
+    """
+
+    def update(self, **kwargs: Any) -> int:
+        raise EvidenceError(
+            f"{self.model._meta.verbose_name_plural} are evidence and cannot be changed "
+            f"(refused: update of {', '.join(sorted(kwargs))})"
+        )
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        raise EvidenceError(f"{self.model._meta.verbose_name_plural} are evidence and cannot be changed")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        from openem.audit.signals import current
+
+        ctx = current()
+        if ctx is not None and ctx.summarised:
+            return super().delete()
+        with transaction.atomic(using=self.db):
+            what, devices, period = self._describe()
+            deleted = super().delete()
+            if deleted[0]:
+                from openem.audit.signals import record_bulk_delete
+
+                record_bulk_delete(what, devices, period)
+        return deleted
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+    def _describe(self) -> tuple[str, list[str], tuple[Any, Any] | None]:
+        raise NotImplementedError
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+class ReadingQuerySet(EvidenceQuerySet):
+    def _describe(self) -> tuple[str, list[str], tuple[Any, Any] | None]:
+        plain = self.order_by()
+        span = plain.aggregate(n=Count("pk"), first=Min("t"), last=Max("t"))
+        devices = sorted(set(plain.values_list("device", flat=True).distinct()))
+        return _count(span["n"], "reading"), devices, (span["first"], span["last"]) if span["n"] else None
+
+
+class TrailBlockQuerySet(EvidenceQuerySet):
+    def _describe(self) -> tuple[str, list[str], tuple[Any, Any] | None]:
+        plain = self.order_by()
+        span = plain.aggregate(blocks=Count("pk"), fixes=Sum("n"), first=Min("start_s"), last=Max("end_s"))
+        devices = sorted(set(plain.values_list("device", flat=True).distinct()))
+        period = None
+        if span["blocks"]:
+            period = (datetime.fromtimestamp(span["first"], UTC), datetime.fromtimestamp(span["last"], UTC))
+        return f"{_count(span['blocks'], 'trail block')} ({_count(span['fixes'] or 0, 'position')})", devices, period
+
+
+class Evidence(models.Model):
+    """A stored reading or trail block: ``save()`` only adds, ``delete()`` is the queryset's (audited)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise EvidenceError(f"{self._meta.verbose_name} {self.pk} is evidence and cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, using: Any = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
+        manager = type(self)._default_manager
+        deleted = (manager.db_manager(using) if using else manager).filter(pk=self.pk).delete()
+        self.pk = None
+        return deleted
+
+
+class Reading(Evidence):
     device = models.CharField(max_length=40)
     t = models.DateTimeField("measured")
     type = models.CharField(max_length=12, choices=ReadingType.choices())
@@ -84,6 +172,8 @@ class Reading(models.Model):
     received = models.DateTimeField(auto_now_add=True)
     source = models.CharField(max_length=8, choices=Source.choices(), default=Source.HTTP)
     batch = models.CharField(max_length=32, blank=True, help_text="the ingest batch that stored it")
+
+    objects = ReadingQuerySet.as_manager()
 
     class Meta:
         # One index decides what is a duplicate: the same seq, or without one the same time and payload
@@ -101,7 +191,7 @@ class Reading(models.Model):
         return reading_key(device, payload)
 
 
-class TrailBlock(models.Model):
+class TrailBlock(Evidence):
     """A device's GPS fixes from one stored batch, packed together for trail queries (see ``trail``):
     times in Unix seconds, latitude, longitude and accuracy as little-endian columns of a record."""
 
@@ -110,6 +200,8 @@ class TrailBlock(models.Model):
     end_s = models.FloatField(help_text="the last fix, Unix seconds (at most a day after the first)")
     n = models.PositiveIntegerField(help_text="how many fixes")
     data = models.BinaryField()
+
+    objects = TrailBlockQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["device", "start_s"])]

@@ -72,10 +72,10 @@ def enforce(today: date | None = None, dry_run: bool = False) -> RetentionResult
             fixes = 0
             for device, lo, hi in periods:  # the trail: same devices and times as the readings
                 fixes += trail.delete(device, lo, hi)
-            # Readings and trail blocks have no delete signal, so these stay bulk deletes; the
-            # violations' signal is told this one event stands for them all.
-            readings.delete()
+            # Bulk deletes, told that this one event (with the person, the trail and the violations)
+            # stands for them all: the readings' queryset and the violations' signal record nothing.
             with audited_deletes(None, "retention", reason=reason, summarised=True):
+                readings.delete()
                 old_violations.delete()
             AuditEvent.record(
                 None,

@@ -21,7 +21,7 @@ from openem.audit import triggers
 from openem.audit.models import AppendOnlyError, AuditAction, AuditEvent
 from openem.cases.models import Order, Person
 from openem.telemetry.ingest import ingest_jsonl
-from openem.telemetry.models import Reading, RejectedReading, TrailBlock
+from openem.telemetry.models import EvidenceError, Reading, RejectedReading, TrailBlock
 from openem.telemetry.retention import enforce
 
 from ..helpers import client_for
@@ -136,6 +136,20 @@ def test_export_cases_is_audited_with_the_file_and_how_many(tmp_path, case):
     assert e.actor_name == "system" and e.reason.startswith("command line, run by ")
 
 
+def test_device_key_and_gateway_commands_say_who_ran_them(case, capsys):
+    call_command("device_key", "GPS-0001", "--reason", "fitted to a phone")
+    call_command("device_key", "GPS-0001", "--revoke")
+    call_command("gateway", "create", "Vendor C")
+    call_command("gateway", "assign", "Vendor C", "RF-0001")
+    call_command("gateway", "rotate", "Vendor C")
+    capsys.readouterr()
+    recorded = events(action=AuditAction.CREDENTIAL)
+    assert [e.summary.split(":")[0] for e in recorded] == ["device GPS-0001"] * 2 + ["gateway Vendor C"] * 3
+    for e in recorded:
+        assert e.actor_name == "system" and e.reason.startswith("command line, run by "), e.summary
+    assert recorded[0].reason.endswith(": fitted to a phone")
+
+
 def test_issuing_an_api_token_is_audited(personas):
     out = StringIO()
     call_command("api_token", "alex.practitioner", "--name", "reporting", stdout=out)
@@ -217,6 +231,7 @@ def test_deleting_readings_in_the_admin_is_one_event_per_device(personas, case):
         "/admin/telemetry/reading/", {"action": "delete_selected", "_selected_action": pks, "post": "yes"}
     )
     assert r.status_code == 302 and not Reading.objects.exists()
+    assert len(events(action=AuditAction.DELETE)) == 2  # the queryset's own summary is not added to these
     gps = the_event(summary="admin: deleted 2 readings of device GPS-0001")
     rf = the_event(summary="admin: deleted 1 readings of device RF-0001")
     assert gps.person_ref == rf.person_ref == "P0001" and gps.actor == personas["admin"]
@@ -247,6 +262,96 @@ def test_orm_deletes_of_orders_violations_and_incidents_are_audited(incident):
     assert (e.actor_name, e.person_ref) == ("system", "P0001")
     Order.objects.all().delete()
     assert the_event(summary="ORM: deleted order O0001").person_ref == "P0001"
+
+
+def test_orm_deletes_of_readings_are_one_summary_event_each(case, django_assert_max_num_queries):
+    load_readings()
+    with django_assert_max_num_queries(8):  # a bulk delete and its one event, not a query per reading
+        assert Reading.objects.filter(device="GPS-0001").delete()[0] == 2
+    e = the_event(action=AuditAction.DELETE)
+    assert (e.summary, e.actor_name, e.person_ref) == ("ORM: deleted 2 readings of device GPS-0001", "system", "P0001")
+    assert (e.period_start.isoformat(), e.period_end.isoformat()) == (
+        "2026-11-10T12:00:00+00:00",
+        "2026-11-10T12:05:00+00:00",
+    )
+    Reading.objects.get(device="RF-0001").delete()  # one reading, through the model
+    assert the_event(summary="ORM: deleted 1 reading of device RF-0001").person_ref == "P0001"
+    assert not Reading.objects.exists()
+    Reading.objects.all().delete()  # nothing left: nothing deleted, nothing recorded
+    assert len(events(action=AuditAction.DELETE)) == 2
+
+
+def test_erasing_a_trail_is_recorded(case):
+    load_readings()
+    fixes = TrailBlock.objects.get(device="GPS-0001").n
+    TrailBlock.objects.filter(device="GPS-0001").delete()
+    e = the_event(action=AuditAction.DELETE)
+    assert e.summary == f"ORM: deleted 1 trail block ({fixes} positions) of device GPS-0001"
+    assert e.person_ref == "P0001" and e.period_start.isoformat() == "2026-11-10T12:00:00+00:00"
+
+
+def test_readings_and_trail_blocks_cannot_be_changed(case):
+    load_readings()
+    with pytest.raises(EvidenceError, match="readings are evidence"):
+        Reading.objects.update(payload={"forged": True})
+    with pytest.raises(EvidenceError, match="evidence"):
+        Reading.objects.filter(device="GPS-0001").update(t=timezone.now())
+    reading = Reading.objects.filter(device="GPS-0001").first()
+    reading.payload = {"forged": True}
+    with pytest.raises(EvidenceError, match="cannot be changed"):
+        reading.save()
+    with pytest.raises(EvidenceError):
+        Reading.objects.bulk_update([reading], ["payload"])
+    with pytest.raises(EvidenceError, match="trail blocks are evidence"):
+        TrailBlock.objects.filter(device="GPS-0001").update(data=b"")
+    assert not Reading.objects.filter(payload__forged=True).exists()
+    assert TrailBlock.objects.get(device="GPS-0001").n == 2
+
+
+def test_orm_deletes_of_versions_conditions_reviews_fittings_and_decisions_are_audited(personas, incident):
+    from openem.alerts.models import DecisionKind, EnforcementDecision
+    from openem.cases.models import Condition, OrderVersion, Review, ReviewStage
+    from openem.devices.models import Fitting
+
+    order = incident.person.orders.get()
+    by = personas["practitioner"]
+    Review.objects.create(order=order, stage=ReviewStage.START, held_on=date(2026, 11, 2), summary="ok", by=by)
+    EnforcementDecision.objects.create(
+        incident=incident, decision=DecisionKind.WARNING, reason="first", decided_on=date(2026, 11, 11), by=by
+    )
+    for model in (OrderVersion, Condition, Review, Fitting, EnforcementDecision):
+        n = model.objects.count()
+        assert n, model
+        name = model._meta.verbose_name
+        model.objects.all().delete()
+        recorded = events(action=AuditAction.DELETE, summary__startswith=f"ORM: deleted {name} ")
+        assert len(recorded) == n, name
+        assert {e.person_ref for e in recorded} == {"P0001"}, name
+
+
+def test_the_admin_cannot_add_or_edit_orders_or_order_versions(personas, case):
+    from openem.cases.models import OrderVersion
+
+    admin = client_for(personas["admin"])
+    order = case.orders.get()
+    version = order.versions.first()
+    for url in ("/admin/cases/order/add/", "/admin/cases/orderversion/add/"):
+        assert admin.get(url).status_code == 403, url
+        forged = {"order": order.pk, "number": 99, "reason": "forged", "snapshot": "{}"}
+        assert admin.post(url, forged).status_code == 403, url
+    assert not OrderVersion.objects.filter(reason="forged").exists()
+    for url in (f"/admin/cases/order/{order.pk}/change/", f"/admin/cases/orderversion/{version.pk}/change/"):
+        page = admin.get(url)
+        assert page.status_code == 200 and 'name="_save"' not in page.content.decode(), url  # shown, read-only
+    r = admin.post(f"/admin/cases/orderversion/{version.pk}/change/", {"reason": "rewritten"})
+    assert r.status_code == 403 and OrderVersion.objects.get(pk=version.pk).reason == version.reason
+    r = admin.post(f"/admin/cases/order/{order.pk}/change/", {"end": "2099-01-01"})
+    assert r.status_code == 403 and case.orders.get().end == order.end
+    # Deleting stays possible, and audited.
+    r = admin.post(f"/admin/cases/orderversion/{version.pk}/delete/", {"post": "yes"})
+    assert r.status_code == 302 and not OrderVersion.objects.filter(pk=version.pk).exists()
+    e = the_event(summary=f"admin: deleted order version {version.pk}")
+    assert e.actor == personas["admin"] and e.person_ref == "P0001"
 
 
 def test_retention_leaves_one_event_per_person_with_counts_and_the_period(case, night):
@@ -303,6 +408,31 @@ def test_the_database_refuses_raw_update_delete_and_truncate(personas):
         with pytest.raises(IntegrityError, match="append-only"), transaction.atomic(), connection.cursor() as cur:
             cur.execute(sql)
     assert AuditEvent.objects.get().summary == "person page"
+
+
+def test_the_database_refuses_an_insert_over_an_existing_event(personas):
+    """SQLite's INSERT OR REPLACE deletes the old row without firing delete triggers; PostgreSQL's
+    INSERT ... ON CONFLICT DO UPDATE is an update. Both are refused, and new events are still added."""
+    e = AuditEvent.record(personas["practitioner"], AuditAction.VIEW, summary="person page")
+    cols = "id, at, actor_name, action, person_ref, object_type, object_id, summary, reason"
+    values = f"({e.pk}, '2026-01-01 00:00:00+00:00', 'nobody', 'view', '', '', '', 'REWRITTEN', '')"
+    if connection.vendor == "sqlite":
+        statements = [
+            f"INSERT OR REPLACE INTO audit_auditevent ({cols}) SELECT id, at, actor_name, action, person_ref, "
+            f"object_type, object_id, 'REWRITTEN', reason FROM audit_auditevent WHERE id = {e.pk}",
+            f"REPLACE INTO audit_auditevent ({cols}) VALUES {values}",
+            f"INSERT INTO audit_auditevent ({cols}) VALUES {values} ON CONFLICT (id) DO UPDATE SET summary = 'X'",
+        ]
+    else:
+        statements = [
+            f"INSERT INTO audit_auditevent ({cols}) VALUES {values} ON CONFLICT (id) DO UPDATE SET summary = 'X'",
+        ]
+    for sql in statements:
+        with pytest.raises(IntegrityError, match="append-only"), transaction.atomic(), connection.cursor() as cur:
+            cur.execute(sql)
+    assert AuditEvent.objects.get().summary == "person page"
+    AuditEvent.record(personas["practitioner"], AuditAction.VIEW, summary="order page")
+    assert AuditEvent.objects.count() == 2
 
 
 def test_migrate_puts_back_triggers_that_a_table_rebuild_dropped():

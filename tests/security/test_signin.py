@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.password_validation import validate_password
@@ -86,6 +87,52 @@ def test_an_address_is_locked_after_failures_for_many_accounts(personas, small_l
     r = sign_in(Client(), "bea.practitioner", "pw", address="192.0.2.7")
     assert r.status_code == 429 and LOCKOUT.search(r.content.decode())
     assert sign_in(Client(), "bea.practitioner", "pw", address="192.0.2.8").status_code == 302
+
+
+PROXY = "10.0.0.254"  # our reverse proxy, the REMOTE_ADDR of every request that comes through it
+
+
+def via_proxy(username: str, password: str, forwarded_for: str) -> Any:
+    return Client().post(
+        "/sign-in/", {"username": username, "password": password}, REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=forwarded_for
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("hops", [1, 2])
+def test_behind_a_proxy_each_client_is_throttled_and_audited_by_its_own_address(personas, small_limits, settings, hops):
+    settings.OPENEM_BEHIND_PROXY, settings.OPENEM_PROXY_COUNT = True, hops
+    ours = ", ".join(["10.1.0.1"] * (hops - 1))  # what further proxies of ours appended after the client
+
+    def chain(client: str, claimed: str) -> str:  # the client sends ``claimed``; our proxies append
+        return ", ".join(x for x in (claimed, client, ours) if x)
+
+    # An attacker guesses for many accounts, claiming a new address each time: its real one is counted.
+    for i in range(5):
+        assert via_proxy(f"guess-{i % 3}", "wrong", chain("198.51.100.9", f"203.0.113.{i}")).status_code == 200
+    assert via_proxy("guess-3", "wrong", chain("198.51.100.9", "203.0.113.99")).status_code == 429
+    failed = AuditEvent.objects.filter(action=AuditAction.SIGN_IN_FAILED)
+    assert failed.count() == 6 and all(e.summary.endswith("from 198.51.100.9") for e in failed)
+    # Everyone else behind the same proxy still signs in, and is audited with their own address.
+    assert via_proxy("bea.practitioner", "pw", chain("192.0.2.50", "")).status_code == 302
+    assert AuditEvent.objects.get(action=AuditAction.SIGN_IN).summary == "signed in from 192.0.2.50"
+
+
+@pytest.mark.django_db
+def test_without_the_proxy_setting_x_forwarded_for_is_ignored(personas, small_limits):
+    # A client that sends X-Forwarded-For itself does not escape the lockout by changing it.
+    for i in range(5):
+        r = Client().post(
+            "/sign-in/",
+            {"username": f"guess-{i % 3}", "password": "wrong"},
+            REMOTE_ADDR="192.0.2.7",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{i}",
+        )
+        assert r.status_code == 200
+    assert via_proxy("guess-3", "wrong", "203.0.113.99").status_code == 200  # another REMOTE_ADDR: counted apart
+    assert sign_in(Client(), "guess-3", "wrong", address="192.0.2.7").status_code == 429
+    failed = AuditEvent.objects.filter(action=AuditAction.SIGN_IN_FAILED).order_by("id")
+    assert [e.summary.rsplit(" ", 1)[1] for e in failed] == ["192.0.2.7"] * 5 + [PROXY, "192.0.2.7"]
 
 
 @pytest.mark.django_db
@@ -211,11 +258,51 @@ def test_the_password_policy_refuses_weak_passwords(personas, password, complain
     assert any(complaint in m for m in e.value.messages), e.value.messages
 
 
-@pytest.mark.django_db
-def test_the_demo_password_passes_the_policy(personas):
-    from openem.accounts.personas import DEMO_PASSWORD
+MADE_OF_NAMES = "made mostly of your username, your name or years"
 
-    validate_password(DEMO_PASSWORD, personas["practitioner"])
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("who", "password"),
+    [
+        ("rt.two", "rt.two.rt.two"),
+        ("rt.two", "RT.TWO.RT.TWO!"),
+        ("rt.two", "rttwo2026rttwo"),
+        ("admin", "adminadminadmin"),
+        ("admin", "Admin-2026-Admin"),
+        ("admin", "Ada-Admin-1990-2026"),  # first and last name, two years
+        ("alex.practitioner", "Practitioner2026Okafor"),
+    ],
+)
+def test_the_password_policy_refuses_passwords_made_of_the_names(personas, django_user_model, who, password):
+    user = personas["admin"] if who == "admin" else personas["practitioner"]
+    if who == "rt.two":
+        user = django_user_model.objects.create_user("rt.two", first_name="Robin", last_name="Tan")
+    with pytest.raises(ValidationError) as e:
+        validate_password(password, user)
+    assert any(MADE_OF_NAMES in m for m in e.value.messages), e.value.messages
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["practitioner", "admin"])
+@pytest.mark.parametrize("password", ["openem-demo-2026", "OpenEM-demo-2027!", "0pen3m-password-x", "my open em key"])
+def test_the_demo_password_and_the_products_name_are_refused_for_anyone(personas, who, password):
+    with pytest.raises(ValidationError) as e:
+        validate_password(password, personas[who])
+    assert any('contains "OpenEM"' in m for m in e.value.messages), e.value.messages
+
+
+@pytest.mark.django_db
+def test_the_personas_keep_the_demo_password_and_good_passwords_pass(personas):
+    from openem.accounts.personas import DEMO_PASSWORD, create_personas
+
+    # The demo's logins are given it without the policy (set_password), and still sign in with it.
+
+    create_personas(DEMO_PASSWORD)
+    assert sign_in(Client(), "alex.practitioner", DEMO_PASSWORD).status_code == 302
+    for password in ("kettle orbit lantern", "alex-kettle-orbit-lantern", "Admin plus 2026 lanterns"):
+        validate_password(password, personas["practitioner"])
+    validate_password("Admin plus 2026 lanterns", personas["admin"])
 
 
 @pytest.mark.django_db
@@ -231,7 +318,8 @@ def test_people_change_their_own_password_under_the_policy(personas):
     r = c.post("/account/password/", good, follow=True)
     assert b"Your password has been changed." in r.content
     assert sign_in(Client(), "alex.practitioner", "kettle orbit lantern").status_code == 302
-    assert AuditEvent.objects.filter(action=AuditAction.CREDENTIAL, summary="password changed").exists()
+    e = AuditEvent.objects.get(action=AuditAction.CREDENTIAL, summary="password changed")
+    assert (e.actor, e.object_type, e.object_id) == (personas["practitioner"], "User", str(personas["practitioner"].pk))
 
 
 # ------------------------------------------------------------------ two-factor sign-in
@@ -447,6 +535,35 @@ def test_the_refusal_applies_outside_tests(settings):
     settings.OPENEM_TESTING = False
     with pytest.raises(ImproperlyConfigured, match="OPENEM_SECRET_KEY"):
         refuse_unsafe_settings()
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("abc", "3 characters, 3 different"),
+        ("ab" * 40, "80 characters, 2 different"),  # long, but two characters over and over
+        ("k3Y9" * 12 + "z", "49 characters, 5 different"),
+    ],
+)
+def test_a_weak_secret_key_is_refused(settings, key, why):
+    from openem.safety import refuse_unsafe_settings
+
+    settings.OPENEM_TESTING, settings.SECRET_KEY = False, key
+    with pytest.raises(ImproperlyConfigured, match="OPENEM_SECRET_KEY is too weak") as e:
+        refuse_unsafe_settings()
+    assert why in str(e.value) and "secrets.token_urlsafe(50)" in str(e.value)
+    settings.SECRET_KEY = _KEY
+    refuse_unsafe_settings()
+
+
+def test_openem_does_not_start_with_a_weak_secret_key():
+    r = _openem("check", OPENEM_SECRET_KEY="abc")
+    assert r.returncode != 0 and "OPENEM_SECRET_KEY is too weak" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_testserver_is_an_allowed_host_only_in_the_test_suite(settings):
+    assert "testserver" in settings.ALLOWED_HOSTS
+    assert _python("from django.conf import settings; print(settings.ALLOWED_HOSTS)") == "['127.0.0.1', 'localhost']"
 
 
 def test_check_deploy_reports_nothing_in_production():

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from openem.audit.models import os_user
 from openem.devices.credentials import issue_key, revoke_keys
 from openem.devices.models import Device
 
@@ -23,8 +24,11 @@ class Command(BaseCommand):
         device = Device.objects.filter(ref=options["device"]).first()
         if device is None:
             raise CommandError(f'there is no device "{options["device"]}"')
+        # The command line has no signed-in user: the audit event says which OS account ran it.
+        ran = f"command line, run by {os_user()}"
+        why = f"{ran}: {options['reason']}" if options["reason"] else ran
         if options["revoke"]:
-            n = revoke_keys(device, None, why=options["reason"] or "revoked from the command line")
+            n = revoke_keys(device, None, why=why)
             self.stdout.write(f"{device.ref}: key revoked" if n else f"{device.ref} had no key")
             return
-        self.stdout.write(issue_key(device, None, why=options["reason"] or "issued from the command line"))
+        self.stdout.write(issue_key(device, None, why=why))

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from openem.audit.models import AuditAction, AuditEvent
+from openem.audit.models import AuditAction, AuditEvent, os_user
 from openem.devices.models import Device
 from openem.telemetry.models import Gateway
 
@@ -29,11 +29,12 @@ class Command(BaseCommand):
             return
         if not name:
             raise CommandError(f"{action} needs the gateway's name")
+        ran = f"command line, run by {os_user()}"  # no signed-in user: say which OS account ran it
         if action == "create":
             if Gateway.objects.filter(name=name).exists():
                 raise CommandError(f'a gateway "{name}" exists already (rotate its token instead)')
             gw, token = Gateway.create_with_token(name)
-            AuditEvent.record(None, AuditAction.CREDENTIAL, obj=gw, summary=f"gateway {name}: token issued")
+            AuditEvent.record(None, AuditAction.CREDENTIAL, obj=gw, summary=f"gateway {name}: token issued", reason=ran)
             self.stdout.write(token)
             return
         found = Gateway.objects.filter(name=name).first()
@@ -41,7 +42,9 @@ class Command(BaseCommand):
             raise CommandError(f'there is no gateway "{name}"')
         if action == "rotate":
             token = found.rotate_token()
-            AuditEvent.record(None, AuditAction.CREDENTIAL, obj=found, summary=f"gateway {name}: token rotated")
+            AuditEvent.record(
+                None, AuditAction.CREDENTIAL, obj=found, summary=f"gateway {name}: token rotated", reason=ran
+            )
             self.stdout.write(token)
             return
         refs = set(options["devices"])
@@ -50,6 +53,10 @@ class Command(BaseCommand):
             raise CommandError(f"no such device: {', '.join(sorted(refs - known))}")
         Device.objects.filter(ref__in=refs).update(gateway=found)
         AuditEvent.record(
-            None, AuditAction.CREDENTIAL, obj=found, summary=f"gateway {name}: assigned {', '.join(sorted(refs))}"
+            None,
+            AuditAction.CREDENTIAL,
+            obj=found,
+            summary=f"gateway {name}: assigned {', '.join(sorted(refs))}",
+            reason=ran,
         )
         self.stdout.write(f"{len(refs)} devices now report through {name}")
