@@ -84,21 +84,17 @@ class AuditedAdminMixin(admin.ModelAdmin):
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         response = super().change_view(request, object_id, form_url, extra_context)
-        if self.audit_views and request.method == "GET" and response.status_code == 200:
-            obj = self.get_object(request, unquote(object_id))
-            if obj is not None:
-                AuditEvent.record(
-                    _user(request),
-                    AuditAction.VIEW,
-                    person=_person_of(obj),
-                    obj=obj,
-                    summary=f"admin: {describe(obj)}",
-                )
+        self._record_look(request, object_id, response, "")
         return response
 
     def delete_view(self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None) -> Any:
         # The confirmation page lists the record and everything its delete would take with it.
         response = super().delete_view(request, object_id, extra_context)
+        self._record_look(request, object_id, response, ", delete confirmation")
+        return response
+
+    def _record_look(self, request: HttpRequest, object_id: str, response: HttpResponse, what: str) -> None:
+        """A record shown (a GET answered 200) is a look at it: audited with its person."""
         if self.audit_views and request.method == "GET" and response.status_code == 200:
             obj = self.get_object(request, unquote(object_id))
             if obj is not None:
@@ -107,9 +103,8 @@ class AuditedAdminMixin(admin.ModelAdmin):
                     AuditAction.VIEW,
                     person=_person_of(obj),
                     obj=obj,
-                    summary=f"admin: {describe(obj)}, delete confirmation",
+                    summary=f"admin: {describe(obj)}{what}",
                 )
-        return response
 
 
 def _signal_audited(model_or_obj: Any) -> bool:
