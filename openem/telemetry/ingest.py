@@ -40,6 +40,9 @@ _FIX = ReadingType.FIX
 MAX_UNAUTHENTICATED_LINES = 1_000
 
 
+NO_GATEWAY_TOKEN = "a valid gateway token is required (Authorization: Bearer ...)"
+
+
 class Unauthenticated(ReadingError):
     """A reading that came without a valid credential for its device."""
 

@@ -48,10 +48,9 @@ def handle(topic: str, payload: bytes, keys: KeyChecker | None = None) -> Ingest
             if key is not None:
                 line = json.dumps(obj)  # what is kept of a rejected reading holds no secret
             named = obj.setdefault("device", device)
-            problem = keys.problem(device, key if isinstance(key, str) else None)
             if named != device:
                 obj = ReadingError("device", f'"{named}" does not match the topic\'s device "{device}"')
-            elif problem:
+            elif problem := keys.problem(device, key if isinstance(key, str) else None):
                 obj = Unauthenticated(KEY_PARAM, problem)
         items.append((n, line, obj))
     return ingest_objects(items, Source.MQTT)

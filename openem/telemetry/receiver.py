@@ -27,6 +27,7 @@ import orjson
 from openem.devices.credentials import KeyChecker
 
 from .ingest import (
+    NO_GATEWAY_TOKEN,
     DeviceDirectory,
     IngestResult,
     Prepared,
@@ -44,7 +45,6 @@ MAX_ROWS_PER_COMMIT = 50_000
 CHECKPOINT_EVERY_S = 1.0
 TOKEN_TTL_S = 60.0  # a deactivated gateway is refused within a minute
 TELEMETRY_PATH = "/ingest/v1/telemetry"
-NO_TOKEN = "a valid gateway token is required (Authorization: Bearer ...)"
 
 Work = Callable[[], Prepared]
 
@@ -253,12 +253,12 @@ class Receiver:
                 gateway = writer.gateway_id(token) if token else None
                 if gateway is None:  # kept as rejected readings, for the monitoring centre to see
                     refused = True
-                    why = Unauthenticated("authorization", NO_TOKEN)
+                    why = Unauthenticated("authorization", NO_GATEWAY_TOKEN)
                     return prepare(decode_lines(body), Source.HTTP, unauthenticated=why)
                 return prepare(decode_lines(body), Source.HTTP, gateway)
 
             result = await asyncio.wrap_future(writer.submit(batch))
-            return (401, result, NO_TOKEN) if refused else (200, result, "")
+            return (401, result, NO_GATEWAY_TOKEN) if refused else (200, result, "")
         # Traccar Client (OsmAnd protocol) posts to any path, parameters in the query string or a form.
         if method not in ("GET", "POST"):
             raise Rejected(405, "OsmAnd readings come with GET or POST")

@@ -14,11 +14,10 @@ from django.views.decorators.http import require_http_methods
 
 from openem.devices.credentials import KeyChecker
 
-from .ingest import Unauthenticated, ingest_jsonl, ingest_objects, osmand_request, status_for
+from .ingest import NO_GATEWAY_TOKEN, Unauthenticated, ingest_jsonl, ingest_objects, osmand_request, status_for
 from .models import Gateway, Source
 
 MAX_BATCH_BYTES = 20 * 1024 * 1024
-NO_TOKEN = "a valid gateway token is required (Authorization: Bearer ...)"
 
 
 @csrf_exempt
@@ -31,8 +30,10 @@ def telemetry_batch(request: HttpRequest) -> HttpResponse:
     gateway = Gateway.for_token(token) if token else None
     if gateway is None:
         # Kept as rejected readings, so the monitoring centre sees who is sending without a credential.
-        result = ingest_jsonl(request.body, Source.HTTP, unauthenticated=Unauthenticated("authorization", NO_TOKEN))
-        return JsonResponse({"error": NO_TOKEN, **result.to_json()}, status=401)
+        result = ingest_jsonl(
+            request.body, Source.HTTP, unauthenticated=Unauthenticated("authorization", NO_GATEWAY_TOKEN)
+        )
+        return JsonResponse({"error": NO_GATEWAY_TOKEN, **result.to_json()}, status=401)
     result = ingest_jsonl(request.body, Source.HTTP, gateway)
     return JsonResponse(result.to_json(), status=200)
 
