@@ -20,7 +20,6 @@ from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Q
 from django.db.models.signals import post_delete
 
 from .models import AuditAction, AuditEvent
@@ -94,8 +93,8 @@ def person_wearing(device: str, t: datetime) -> Any:
     """Whose reading a device's reading at ``t`` was (readings name a device, not a person)."""
     fitting = (
         apps.get_model("devices", "Fitting")
-        .objects.filter(device__ref=device, fitted_at__lte=t)
-        .filter(Q(removed_at__isnull=True) | Q(removed_at__gt=t))
+        .objects.in_force(t)
+        .filter(device__ref=device)
         .select_related("person")
         .first()
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
@@ -44,12 +45,7 @@ class Device(models.Model):
         return DeviceKind(self.kind)
 
     def fitting_at(self, when: datetime | None = None) -> Fitting | None:
-        when = when or timezone.now()
-        return (
-            self.fittings.filter(fitted_at__lte=when)
-            .filter(Q(removed_at__isnull=True) | Q(removed_at__gt=when))
-            .first()
-        )
+        return self.fittings.in_force(when or timezone.now()).first()
 
     @property
     def key(self) -> DeviceKey | None:
@@ -67,6 +63,12 @@ class Device(models.Model):
         return DeviceStatus.IN_STOCK
 
 
+class FittingQuerySet(models.QuerySet["Fitting"]):
+    def in_force(self, when: Any) -> FittingQuerySet:
+        """Fittings in force at ``when``: a time, or an expression such as ``OuterRef("received")``."""
+        return self.filter(fitted_at__lte=when).filter(Q(removed_at__isnull=True) | Q(removed_at__gt=when))
+
+
 class Fitting(models.Model):
     """A device worn by (or installed for) one person from ``fitted_at`` until ``removed_at``."""
 
@@ -76,6 +78,8 @@ class Fitting(models.Model):
     removed_at = models.DateTimeField(null=True, blank=True)
     fitted_by = models.CharField(max_length=150, blank=True)
     removal_reason = models.CharField(max_length=200, blank=True)
+
+    objects = FittingQuerySet.as_manager()
 
     class Meta:
         ordering = ["-fitted_at"]

@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -43,13 +43,8 @@ def devices_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
 
 
 def _current_fittings() -> Prefetch:
-    now = timezone.now()
     return Prefetch(
-        "fittings",
-        queryset=Fitting.objects.filter(fitted_at__lte=now)
-        .filter(Q(removed_at__isnull=True) | Q(removed_at__gt=now))
-        .select_related("person"),
-        to_attr="current",
+        "fittings", queryset=Fitting.objects.in_force(timezone.now()).select_related("person"), to_attr="current"
     )
 
 

@@ -222,10 +222,9 @@ class RejectedReadingQuerySet(models.QuerySet["RejectedReading"]):
             return self.none()
         if user.sees_all_cases:
             return self.all()
-        received = models.OuterRef("received")
-        fitted = Fitting.objects.filter(
-            device__ref=models.OuterRef("device"), person__in=Person.objects.visible_to(user), fitted_at__lte=received
-        ).filter(models.Q(removed_at__isnull=True) | models.Q(removed_at__gt=received))
+        fitted = Fitting.objects.in_force(models.OuterRef("received")).filter(
+            device__ref=models.OuterRef("device"), person__in=Person.objects.visible_to(user)
+        )
         return self.exclude(device="").filter(models.Exists(fitted))
 
     def by_kind(self, since: Any) -> list[tuple[Rejection, int, int, Any]]:
