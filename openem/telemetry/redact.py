@@ -11,16 +11,21 @@ import logging
 import re
 
 REMOVED = "[key removed]"
+_NOT_DONE = r"(?!\[key removed\])"  # a line already cleaned (by another filter) is left as it is
 _PATTERNS = (
-    (re.compile(r"(/osmand/)[^/?#\s\"']+"), rf"\g<1>{REMOVED}"),  # the portal's path form
-    (re.compile(r"([?&;]key=)[^&#\s\"']*", re.IGNORECASE), rf"\g<1>{REMOVED}"),  # the parameter
-    (re.compile(r"(\"key\"\s*:\s*)\"(?:[^\"\\]|\\.)*\"?"), rf'\g<1>"{REMOVED}"'),  # JSON, even broken
+    (re.compile(rf"(/osmand/){_NOT_DONE}[^/?#\s\"']+"), rf"\g<1>{REMOVED}"),  # the portal's path form
+    (re.compile(rf"([?&;]key=){_NOT_DONE}[^&#\s\"']*", re.IGNORECASE), rf"\g<1>{REMOVED}"),  # the parameter
+    (
+        re.compile(r"(\"key\"\s*:\s*)(?!\"\[key removed\])\"(?:[^\"\\]|\\.)*\"?", re.IGNORECASE),
+        rf'\g<1>"{REMOVED}"',
+    ),  # JSON
+    # Whatever the wrapping (an escaped or percent-encoded name, no quotes, another parameter): anything
+    # shaped like a key OpenEM issues, 32 URL-safe characters standing alone (secrets.token_urlsafe(24)).
+    (re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{32}(?![A-Za-z0-9_-])"), REMOVED),
 )
 
 
 def redact_keys(text: str) -> str:
-    if "key" not in text and "/osmand/" not in text:
-        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

@@ -331,3 +331,24 @@ def test_the_portals_osmand_path_keeps_nothing_for_a_request_with_no_reading(cas
         response = Client().get(url)
         assert response.status_code == 400 and "send OsmAnd parameters" in response.json()["error"]
     assert not RejectedReading.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "GET /osmand/?id=GPS-0004&k%65y={k}&lat=x",  # a percent-encoded parameter name
+        '{{"k\\u0065y": "{k}", "lat": 1,}}',  # an escaped name in a broken line
+        '{{"key": {k}, "lat": 1,}}',  # unquoted
+        "{{'key': '{k}', 'lat': 1,}}",  # single quotes
+        '{{"KEY": "{k}",}}',
+        "id=GPS-0004&timestamp=notatime&extra={k}",  # under another name
+    ],
+)
+def test_a_key_is_removed_however_it_is_wrapped(template):
+    """Second red-team pass: variants of the key's wrapping that the first redaction missed."""
+    from openem.telemetry.redact import redact_keys
+
+    key = "q48-4N7J2yydXicMkB0vgWuifrQw1om8"
+    cleaned = redact_keys(template.format(k=key))
+    assert key not in cleaned and "[key removed]" in cleaned
+    assert redact_keys(cleaned) == cleaned  # cleaning twice (two log filters) changes nothing more
