@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "openem.devices",
     "openem.telemetry",
     "openem.alerts",
+    "openem.health",
     "openem.portal",
     "openem.simulate",
 ]
