@@ -60,7 +60,7 @@ def stored(type_: str) -> set[tuple[str, datetime, datetime | None]]:
 
 @pytest.mark.django_db
 def test_a_tag_handed_on_is_evaluated_for_each_wearer_in_their_own_period(two_people) -> None:
-    ann, bo = two_people
+    _ann, bo = two_people
     worker = EngineWorker("t")
     ingest_jsonl(out_from_20(4))
     worker.cycle(now=at(4, 23))
@@ -93,7 +93,7 @@ def test_overlapping_fitting_records_do_not_stop_evaluation(two_people) -> None:
     """The tag is recorded on Bo from 09:30 while Ann's removal is recorded at 10:00 (or not at all): the
     records disagree, an operational alert says so, and both are evaluated as if it was handed on at
     09:30. Everyone else's monitoring goes on (once, every cycle failed)."""
-    ann, bo = two_people
+    _ann, bo = two_people
     fitting = Fitting.objects.get(device__ref="RF-0001")
     fitting.removed_at = at(5, 10)
     fitting.save()
