@@ -518,8 +518,14 @@ class EngineWorker:
         return fittings[0].kind.value if fittings else ""
 
     def _summaries(self, info: list[dict[str, object]]) -> None:
+        """A device's summary (sober days) is its latest wearer's: a re-issued alcohol tag's earlier
+        wearer must not overwrite, or be shown on, the new wearer's page."""
+        model = self.model()
         for item in info:
             if item.get("info") != "sober_days":
+                continue
+            fittings = model.fittings.get(str(item["device"]), [])
+            if fittings and max(fittings, key=lambda f: f.fitted).subject.id != item["person"]:
                 continue
             person = Person.objects.filter(ref=item["person"]).first()
             if person is None:
