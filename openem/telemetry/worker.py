@@ -363,6 +363,7 @@ class EngineWorker:
         for row in new:
             by_device.setdefault(row[1], []).append(row)
         reload: dict[str, float] = {}
+        failures: list[Failure] = []
         for device, rows in by_device.items():
             held = self._cache.get(device)
             if not rows:
@@ -372,17 +373,22 @@ class EngineWorker:
             oldest = min(r[2].t for r in rows)
             if held is not None and len(held.frame.t) and oldest > held.frame.t[-1]:
                 # The usual case: everything new is later than everything held.
-                held.frame = extend_frame(held.frame, DeviceFrame.build(device, [r[2] for r in rows], distinct=True))
+                try:
+                    new_frame = DeviceFrame.build(device, [r[2] for r in rows], distinct=True)
+                    held.frame = extend_frame(held.frame, new_frame)
+                except Exception as exc:  # this device's readings, not everyone's: load it afresh
+                    failures.append(Failure(device, "", "while reading its readings", exc))
+                    self._cache.pop(device, None)
+                    continue
                 held.last_id = max(held.last_id, rows[-1][0])
             else:
                 reload[device] = min(oldest - WINDOW_S, held.since) if held is not None else oldest - WINDOW_S
-        self._cache.update(self._load(reload, upto))
+        self._cache.update(self._load(reload, upto, failures))
         engine = Engine(self.model(), self.params)
-        touched = sorted(by_device)
+        touched = sorted(d for d in by_device if d in self._cache)
         for device in touched:
             engine.add_frame(self._cache[device].frame)
         starts = {d: self._cache[d].since for d in touched if self._cache[d].since > float("-inf")}
-        failures: list[Failure] = []
         evaluated = engine.evaluate(
             data_end=_latest(engine) if catching_up else max(data_end, _latest(engine)),
             starts=starts,
@@ -428,7 +434,7 @@ class EngineWorker:
             except Exception as exc:
                 if is_transient(exc):
                     raise
-                self._failed([Failure(device, "", "storing violations", exc)], [], result)
+                self._failed([Failure(device, "", "while storing its violations", exc)], [], result)
 
     def _failed(self, failures: list[Failure], succeeded: list[str], result: CycleResult) -> None:
         """Raise an operational alert for each device that failed; close those of devices now evaluated."""
@@ -442,18 +448,19 @@ class EngineWorker:
             fitting = self.model().fittings.get(f.device, [])
             person = Person.objects.filter(ref=f.person or (fitting[-1].subject.id if fitting else "")).first()
             who = person.name if person else (f.person or "nobody")
-            log.error("evaluation of %s (%s) failed in the %s rule", device, who, f.rule, exc_info=f.error)
+            where = f.rule if f.rule.startswith("while ") else f"in the {f.rule} rule"
+            log.error("evaluation of %s (%s) failed %s", device, who, where, exc_info=f.error)
             raise_fault(
                 FaultKind.EVALUATION_FAILED, device,
-                f"Evaluating {device} ({who}) failed in the {f.rule} rule: its readings are stored but not "
-                "evaluated", component=Component.ENGINE, device=f.device, person=person, rule=f.rule, exc=f.error,
+                f"Evaluating {device} ({who}) failed {where}: its readings are stored but not evaluated",
+                component=Component.ENGINE, device=f.device, person=person, rule=f.rule, exc=f.error,
             )  # fmt: skip
             self._failing.add(f.device or device)
         for device in set(succeeded) & self._failing:
             resolve_fault(FaultKind.EVALUATION_FAILED, device)
             self._failing.discard(device)
 
-    def _load(self, late: dict[str, float], upto: int) -> dict[str, Held]:
+    def _load(self, late: dict[str, float], upto: int, failures: list[Failure] | None = None) -> dict[str, Held]:
         """Load devices from storage, a few queries for every 500 of them: each from WINDOW_S before its
         newest reading, or earlier to hold the start of any violation still open or ended within the
         window, or from ``late[device]`` if that is earlier (a reading arrived out of order); alcohol
@@ -499,7 +506,12 @@ class EngineWorker:
                 if r.t >= since[d]:
                     rows[d].append(r)
             for d in chunk:
-                out[d] = Held(DeviceFrame.build(d, rows[d], distinct=True), since[d], upto)
+                try:
+                    out[d] = Held(DeviceFrame.build(d, rows[d], distinct=True), since[d], upto)
+                except Exception as exc:  # left out of this cycle, with an alert; the others go on
+                    if failures is None:
+                        raise
+                    failures.append(Failure(d, "", "while reading its readings", exc))
         return out
 
     def _trim(self, device: str, found: list[EngineViolation]) -> None:

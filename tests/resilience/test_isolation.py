@@ -225,3 +225,22 @@ def test_workers_wait_out_a_locked_database(three_people, monkeypatch) -> None:
     monkeypatch.setattr(alerts, "cycle", lost_once)
     alerts.run(interval_s=0.01, stop_after=10)
     assert Incident.objects.filter(person__ref="P0001").exists()
+
+
+@pytest.mark.django_db
+def test_readings_that_cannot_be_read_back_stop_only_their_device(three_people, monkeypatch) -> None:
+    from openem.telemetry import worker as worker_module
+
+    ingest_jsonl("\n".join(out_from_20(f"RF-000{n}") for n in (1, 2, 3)))
+    real = worker_module.DeviceFrame.build
+
+    def broken_for_cy(device: str, *args: Any, **kwargs: Any) -> Any:
+        if device == "RF-0003":
+            raise OverflowError("a value too large to convert")
+        return real(device, *args, **kwargs)
+
+    monkeypatch.setattr(worker_module.DeviceFrame, "build", broken_for_cy)
+    EngineWorker("t").cycle(now=NIGHT)
+    assert absent("P0001") and absent("P0002") and not absent("P0003")
+    fault = Fault.objects.open().get(kind=FaultKind.EVALUATION_FAILED.value)
+    assert fault.device == "RF-0003" and "failed while reading its readings" in fault.summary
