@@ -244,3 +244,37 @@ def test_readings_that_cannot_be_read_back_stop_only_their_device(three_people, 
     assert absent("P0001") and absent("P0002") and not absent("P0003")
     fault = Fault.objects.open().get(kind=FaultKind.EVALUATION_FAILED.value)
     assert fault.device == "RF-0003" and "failed while reading its readings" in fault.summary
+
+
+def test_the_simulated_gateway_waits_when_told_to_and_sends_again() -> None:
+    """A receiver that answers 429 with Retry-After (a rate limit) or 503 (busy) is sent to again, as a
+    real gateway holding its readings until they are acknowledged would; the demo never loses them."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from openem.simulate.live import post_lines
+
+    answers = [(429, b'{"error": "slow down"}'), (503, b'{"error": "busy"}'), (200, b'{"accepted": 2}')]
+    seen: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(self.rfile.read(int(self.headers["Content-Length"])))
+            status, body = answers.pop(0)
+            self.send_response(status)
+            self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = post_lines(f"http://127.0.0.1:{server.server_port}/ingest/v1/telemetry", "t", b"a\nb\n")
+    finally:
+        server.shutdown()
+    assert result == {"accepted": 2}
+    assert seen == [b"a\nb\n"] * 3
