@@ -5,7 +5,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from openem.health.running import StopFlag, keep_going
+from openem.health.models import Component
+from openem.health.running import Beat, StopFlag, keep_going
 from openem.telemetry.worker import EngineWorker
 
 
@@ -48,6 +49,7 @@ class Command(BaseCommand):
             return
         if options["checks_only"]:
             worker.stop = StopFlag()
+            worker.beat = Beat("engine deadline checks", Component.ENGINE, every_s=20.0)
 
             def checks() -> bool:
                 worker.checks()
