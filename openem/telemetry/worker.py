@@ -337,11 +337,17 @@ class EngineWorker:
             ).values_list("device", "person_id")
             if fitted[device][1] == person
         }
+        # A device is silent only if OpenEM was listening: after the receivers (re)start, the gateways'
+        # buffered readings are still on their way, and taking every device in an area for silent then
+        # raised false area outages from a backlog being caught up.
+        listening = listening_since()
         out = []
         for device, (kind, _person) in fitted.items():
             seen = last.get(device)
             limit = self.params.no_signal_s.get(kind, 4500.0)
-            if seen is not None and now - seen.timestamp() > limit and device not in flagged and device not in exclude:
+            if seen is None or device in flagged or device in exclude:
+                continue
+            if now - max(seen.timestamp(), listening) > limit:
                 out.append(device)
         return sorted(out)
 
@@ -639,6 +645,21 @@ class EngineWorker:
         waiting = Reading.objects.filter(id__gt=cursor or 0).order_by("id").values_list("received", flat=True)[:1]
         lag = (timezone.now() - waiting[0]).total_seconds() if waiting else 0.0
         self.beat(lag_s=max(0.0, lag), backlog=max(0, newest - (cursor or 0)))
+
+
+def listening_since() -> float:
+    """Since when device data could have arrived without a break: the latest start of a receiver that is
+    running now (the ingest receiver, the MQTT subscriber), from their heartbeats; without any (tests,
+    the portal's own endpoint) there is nothing to wait for."""
+    from openem.health.models import Heartbeat
+
+    now = timezone.now()
+    live = [
+        b.started_at.timestamp()
+        for b in Heartbeat.objects.filter(component__in=(Component.INGEST.value, Component.MQTT.value), stopped=False)
+        if not b.is_down(now)
+    ]
+    return max(live, default=float("-inf"))
 
 
 def window_start(edge: float, violations: list[tuple[float, float | None]]) -> float:

@@ -114,3 +114,30 @@ def test_overlapping_fitting_records_do_not_stop_evaluation(two_people) -> None:
     fitting.save()
     EngineWorker("t").cycle(now=at(10, 23))
     assert not Fault.objects.open().filter(kind=FaultKind.FITTINGS_OVERLAP.value).exists()
+
+
+@pytest.mark.django_db
+def test_no_silence_is_judged_while_the_receivers_have_just_restarted(two_people) -> None:
+    """After the receiver restarts, the gateways' buffered readings are still on their way: a tag last
+    heard two hours ago is not taken for silent (once, a whole area's tags were, and an area outage was
+    raised from a backlog being caught up) until the receiver has been listening longer than the limit."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from openem.health.models import Component, Heartbeat
+
+    now = timezone.now().replace(microsecond=0)
+    heard = now - timedelta(hours=2)
+    ingest_jsonl(
+        json.dumps({"device": "RF-0001", "time": heard.isoformat().replace("+00:00", "Z"), "type": "rf",
+                    "in_range": True})
+    )  # fmt: skip
+    beat = Heartbeat.objects.create(
+        name="ingest 1", component=Component.INGEST.value, started_at=now - timedelta(minutes=10), beat_at=now
+    )
+    worker = EngineWorker("t")
+    assert worker.silent_devices(now.timestamp(), exclude=set()) == []
+    # Listening for longer than the limit (75 minutes for a home unit) and still nothing: silent.
+    Heartbeat.objects.filter(pk=beat.pk).update(started_at=now - timedelta(minutes=80))
+    assert worker.silent_devices(now.timestamp(), exclude=set()) == ["RF-0001"]
