@@ -228,7 +228,15 @@ class Incident(models.Model):
         shown = getattr(self, "shown_devices", None)
         if self.kind == IncidentKind.INFRASTRUCTURE and shown is not None:
             return f"Area outage: {shown} device{'s' if shown != 1 else ''} silent together"
+        if self.kind == IncidentKind.EQUIPMENT and self.end is None and self.status != IncidentStatus.CLEARED:
+            # A monitoring gap says how long nobody has been able to see what the person is doing.
+            from openem.uktime import duration, when
+
+            return f"{self.summary}: not monitored since {when(self.start)} ({duration(self.since_s())})"
         return self.summary
+
+    def since_s(self) -> float:
+        return max(0.0, (timezone.now() - self.start).total_seconds())
 
     @property
     def for_practitioner(self) -> bool:

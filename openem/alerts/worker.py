@@ -37,11 +37,12 @@ from .models import (
     Violation,
 )
 from .store import DbStore, event_of
-from .triage import Action, Delivery, IncidentKind, Triage, ViolationType
+from .triage import GAP_TYPES, Action, Delivery, IncidentKind, Severity, Triage, ViolationType
 
 log = logging.getLogger(__name__)
 LONDON = ZoneInfo("Europe/London")
 MAX_ATTEMPTS = 6
+RERATE_EVERY_S = 600.0
 CLAIM = timedelta(minutes=2)
 
 
@@ -73,7 +74,7 @@ def describe(incident: Incident) -> str:
     who = f"{incident.person.name} ({incident.person.crn or incident.person.ref})" if incident.person else "Area"
     when = timezone.localtime(incident.start).strftime("%a %d %b %H:%M")
     lines = [
-        f"{incident.summary}",
+        f"{incident.headline}",
         f"Who: {who}",
         f"Since: {when}" + ("" if incident.end is None else f" until {timezone.localtime(incident.end):%H:%M}"),
         f"Severity: {incident.severity_enum.label}",
@@ -84,8 +85,16 @@ def describe(incident: Incident) -> str:
 
 
 def recipients(incident: Incident, kind: NotificationKind) -> list[User]:
-    """Behaviour to the practitioner (escalations to their team's managers); the rest to the centre."""
+    """Behaviour to the practitioner (escalations to their team's managers); the rest to the centre, and a
+    monitoring gap rated high (a victim's protection or a high-risk person's curfew unmonitored) to the
+    practitioner as well."""
     operators = list(User.objects.filter(role=Role.OPERATOR, is_active=True))
+    if incident.kind == IncidentKind.EQUIPMENT and incident.person is not None:
+        practitioner = incident.person.practitioner
+        serious = incident.severity_enum.rank >= Severity.HIGH.rank
+        if serious and practitioner is not None and practitioner.is_active and kind == NotificationKind.IMMEDIATE:
+            return [*operators, practitioner]
+        return operators
     if incident.kind != IncidentKind.BEHAVIOUR or incident.person is None:
         return operators
     practitioner = incident.person.practitioner
@@ -119,6 +128,7 @@ class AlertsWorker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.stop = StopFlag(install=False)
         self.beat = Beat("alerts", Component.ALERTS)
+        self._rerated = float("-inf")
 
     def _item_failed(self, what: str, key: str, exc: Exception, person: Any = None) -> None:
         """One item failed for a reason that will not pass by itself: alert the centre and go on."""
@@ -188,7 +198,7 @@ class AlertsWorker:
         return None
 
     def _notify_now(self, incident: Incident, reason: str, now: datetime) -> int:
-        subject = f"OpenEM {incident.severity_enum.label.upper()}: {incident.summary}"
+        subject = f"OpenEM {incident.severity_enum.label.upper()}: {incident.headline}"
         if incident.person:
             subject += f" - {incident.person.name}"
         n = queue(incident, recipients(incident, NotificationKind.IMMEDIATE), NotificationKind.IMMEDIATE, subject,
@@ -326,10 +336,33 @@ class AlertsWorker:
 
     # -------------------------------------------------------------- loop
 
+    def rerate(self, now: datetime, result: AlertsCycle) -> None:
+        """A monitoring gap grows more serious as it lasts (a tag not fitted, a step a day) though its
+        violation does not change: every few minutes open gaps are triaged again, and one that now needs
+        the practitioner is sent at once."""
+        if now.timestamp() - self._rerated < RERATE_EVERY_S:
+            return
+        self._rerated = now.timestamp()
+        gaps = Violation.objects.filter(
+            retracted=False, end__isnull=True, triage_pending=False, incident__isnull=False,
+            incident__status__in=(IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED),
+            type__in=[t.value for t in GAP_TYPES],
+        ).order_by("incident_id", "id")  # fmt: skip
+        seen: set[int] = set()
+        for pk, incident_id in gaps.values_list("pk", "incident_id")[:2000]:
+            if incident_id in seen:
+                continue
+            seen.add(incident_id)
+            # Marked for triage again, as a change: the ordinary path re-rates it and notifies if due.
+            Violation.objects.filter(pk=pk).update(triage_pending=True)
+        if seen:
+            self.triage(now, result)
+
     def cycle(self, now: datetime | None = None) -> AlertsCycle:
         now = now or timezone.now()
         result = AlertsCycle()
         self.triage(now, result)
+        self.rerate(now, result)
         self.escalate(now, result)
         self.digests(now, result)
         self.send(now, result)

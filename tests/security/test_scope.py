@@ -183,8 +183,7 @@ def test_an_operator_cannot_clear_a_behaviour_incident(personas, incident):
 
 
 @pytest.mark.django_db
-def test_equipment_work_is_cleared_by_the_centre_only(personas, incident):
-    equipment = Incident.objects.get(kind="equipment", person=incident.person)
+def test_equipment_work_is_cleared_by_the_centre_only(personas, incident, equipment):
     url = reverse("alerts:incident", args=[equipment.pk])
     for persona in ("practitioner", "manager"):
         assert "Clear this incident" not in client_for(personas[persona]).get(url).content.decode()
