@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from pypdf import PdfReader
 
 from openem.alerts.models import ClearReason, Incident, IncidentStatus
@@ -154,3 +155,32 @@ def test_the_trail_link_suggests_the_incidents_period_but_asks_for_a_reason(pers
     start = (incident.start - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     r = c.get(reverse("portal:trail", args=[incident.person.pk]), {"start": start, "end": "2026-11-11T00:00"})
     assert r.status_code == 200 and not AuditEvent.objects.filter(summary__startswith="trail").exists()
+
+
+@pytest.mark.django_db
+def test_the_evidence_pack_shows_the_conditions_of_that_day_after_the_order_is_varied(personas, incident):
+    """Sam's curfew was 19:00-07:00 on the night of the absence; today the court varied it to 21:00-06:00
+    and added a zone. The pack for that night shows the curfew he broke, not today's terms."""
+    from openem.cases.services import save_order
+    from openem.engine.casefile import ConditionSpec
+    from openem.engine.enums import ConditionType
+
+    order = incident.person.orders.get()
+    spec = order.to_spec()
+    curfew = next(c for c in spec.conditions if c.id == "C1")
+    curfew.windows = (curfew.windows[0].__class__(curfew.windows[0].days, 21 * 60, 6 * 60),)
+    spec.conditions.append(
+        ConditionSpec(id="C7", type=ConditionType.EXCLUSION_ZONE, name="New park zone", monitored=True,
+                      area={"lat": 52.69, "lon": -0.70, "radius_m": 200})
+    )  # fmt: skip
+    save_order(incident.person, spec, personas["practitioner"], "Varied at court", order=order)
+    # A condition added by the variation with no start date starts today, not at the order's start.
+    added = order.conditions.get(ref="C7")
+    assert added.effective_start == timezone.localdate()
+
+    r = client_for(personas["practitioner"]).get(url("evidence", incident))
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.content)).pages)
+    assert "19:00" in text and "07:00" in text
+    assert "21:00" not in text and "New park zone" not in text
+    history = order.versions.get(number=2).changes
+    assert any("19:00 to 07:00 (next day) -> " in c and "21:00 to 06:00" in c for c in history)

@@ -71,7 +71,10 @@ def test_reimport_with_a_change_is_a_new_version_with_what_changed(tmp_path):
     assert order.version == 2
     latest = OrderVersion.objects.get(order=order, number=2)
     assert latest.reason == "Variation granted 20 Nov"
-    assert latest.changes == ["Changed curfew C1: windows"]
+    assert latest.changes == [
+        "Changed curfew C1: windows Mon, Tue, Wed, Thu, Fri, Sat, Sun 19:00 to 07:00 (next day) -> "
+        "Mon, Tue, Wed, Thu, Fri, Sat, Sun 20:00 to 07:00 (next day)"
+    ]
     # The old curfew is kept for the record, no longer live.
     assert Condition.objects.filter(order=order, ref="C1").count() == 2
     assert order.to_spec().conditions[0].windows[0].start == "20:00"

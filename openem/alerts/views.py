@@ -217,11 +217,8 @@ def incident_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     violations = incident.violations.visible_to(user).filter(retracted=False).select_related("person").order_by("start")
     features = []
     if incident.person is not None:
-        from openem.cases.models import Condition
-
-        features = map_features(
-            list(Condition.objects.filter(order__person=incident.person, removed_in_version__isnull=True))
-        )
+        # The zones and places as they stood when the incident began (the order may have been varied since).
+        features = map_features([c for o in incident.person.orders.all() for c in o.conditions_as_of(incident.start)])
     window = (incident.start - timedelta(hours=1), (incident.end or timezone.now()) + timedelta(hours=1))
     return render(
         request,
@@ -267,11 +264,8 @@ def evidence_pack(request: AuthedRequest, pk: int) -> HttpResponse:
         request.user, person, start, end, f"Evidence pack for incident {incident.pk}", AuditAction.EXPORT,
         "evidence pack: {n} positions",
     )  # fmt: skip
-    from openem.cases.models import Condition
-
-    conditions = list(
-        Condition.objects.filter(order__person=person, removed_in_version__isnull=True).select_related("order")
-    )
+    # The terms as they stood when the incident began, not as varied since.
+    conditions = [c for order in person.orders.all() for c in order.conditions_as_of(incident.start)]
     violations = list(incident.violations.filter(retracted=False).order_by("start"))
     marks = []
     for v in violations:

@@ -7,7 +7,7 @@ apply, in Europe/London local dates (orders are made in local dates, both inclus
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -248,6 +248,22 @@ class Order(models.Model):
 
     def live_conditions(self) -> QuerySet[Condition]:
         return self.conditions.filter(removed_in_version__isnull=True).order_by("position", "id")
+
+    def version_at(self, when: datetime) -> int:
+        """The number of the order's version in force at ``when`` (1 before any variation was made)."""
+        found = self.versions.filter(changed_at__lte=when).order_by("-number").values_list("number", flat=True)
+        return found.first() or 1
+
+    def conditions_as_of(self, when: datetime) -> list[Condition]:
+        """The conditions as the order stood at ``when`` - an incident's time - from its versions: a
+        condition varied or removed since is shown as it was then, one added since is not, whatever the
+        order says today (an evidence pack must show the terms that were broken)."""
+        number = self.version_at(when)
+        day = timezone.localtime(when).date()
+        rows = self.conditions.filter(added_in_version__lte=number).filter(
+            Q(removed_in_version__isnull=True) | Q(removed_in_version__gt=number)
+        )
+        return [c for c in rows.order_by("position", "id") if c.effective_start <= day <= c.effective_end]
 
     def conditions_in_force(self, day: date | None = None) -> list[Condition]:
         day = day or local_today()

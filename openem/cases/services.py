@@ -12,7 +12,7 @@ from django.db import transaction
 from openem.audit.models import AuditAction, AuditEvent
 from openem.engine.casefile import OrderSpec
 
-from .models import Condition, Order, OrderVersion, Person
+from .models import Condition, Order, OrderVersion, Person, local_today
 from .rules import Finding, check_order, errors
 
 if TYPE_CHECKING:
@@ -48,11 +48,38 @@ def describe_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> li
             out.append(f"Added {cond['type'].replace('_', ' ')} {cid}")
         elif old[cid] != cond:
             fields = sorted(k for k in set(old[cid]) | set(cond) if old[cid].get(k) != cond.get(k))
-            out.append(f"Changed {cond['type'].replace('_', ' ')} {cid}: {', '.join(fields)}")
+            what = "; ".join(
+                f"{k.replace('_', ' ')} {_shown(k, old[cid].get(k))} -> {_shown(k, cond.get(k))}" for k in fields
+            )
+            out.append(f"Changed {cond['type'].replace('_', ' ')} {cid}: {what}")
     for cid, cond in old.items():
         if cid not in new:
             out.append(f"Removed {cond['type'].replace('_', ' ')} {cid}")
     return out or ["No change to the terms"]
+
+
+def _shown(key: str, value: Any) -> str:
+    """A condition's field as the history shows it: the old and the new value, readable and short."""
+    from openem.engine.schedule import Window
+
+    if value is None or value == "" or value == []:
+        return "(none)"
+    if key == "windows":
+        return ", ".join(Window.from_json(w).describe() for w in value)
+    if key in ("address", "place") and isinstance(value, dict):
+        label = f"{value['label']} " if value.get("label") else ""
+        return f"{label}({value.get('lat')}, {value.get('lon')}, {value.get('radius_m')} m)"
+    if key == "area" and isinstance(value, dict):
+        if "radius_m" in value:
+            return f"circle of {value['radius_m']} m at ({value.get('lat')}, {value.get('lon')})"
+        ring = (value.get("coordinates") or [[]])[0]
+        return f"{value.get('type', 'shape')} of {max(len(ring) - 1, 0)} points"
+    if key == "appointments" and isinstance(value, list):
+        return f"{len(value)} appointment{'s' if len(value) != 1 else ''}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @transaction.atomic
@@ -61,6 +88,13 @@ def save_order(
 ) -> tuple[Order, list[Finding]]:
     """Create (order=None) or vary an order. Raises OrderRejected with every error; returns the
     order and the warnings a practitioner should read."""
+    if order is not None:
+        # A condition added by a variation with no start date starts today, not at the order's start:
+        # otherwise it would apply, and be evaluated, back to a time when it did not exist.
+        existing = set(order.live_conditions().values_list("ref", flat=True))
+        for cspec in spec.conditions:
+            if cspec.id not in existing and cspec.start is None:
+                cspec.start = max(local_today(), spec.start)
     findings = check_order(spec, path)
     if errors(findings):
         raise OrderRejected(errors(findings))
