@@ -27,6 +27,8 @@ def health_endpoints(get_response: Callable[[HttpRequest], HttpResponse]) -> Cal
             return response
         response = view(request)
         response["Cache-Control"] = "no-store"
+        # A 503 is the answer, not an error: Django would log a warning for every probe of a load balancer.
+        response._has_been_logged = True  # type: ignore[attr-defined]
         return response
 
     return middleware

@@ -119,9 +119,10 @@ class Supervisor:
             child.spec.name, how, max(0.0, now - child.started_at), wait, child.restarts + 1,
         )  # fmt: skip
         if self.record:
+            title = child.spec.name[:1].upper() + child.spec.name[1:]
             raise_fault(
                 FaultKind.CHILD_RESTARTED, child.spec.name,
-                f"{child.spec.name} stopped ({how}) and is being restarted ({child.restarts + 1} "
+                f"{title} stopped ({how}) and is being restarted ({child.restarts + 1} "
                 f"restart{'s' if child.restarts else ''} so far)",
                 component=child.spec.component,
                 detail=f"command: {' '.join(child.spec.argv)}\nexits, oldest first:\n" + "\n".join(child.exits[-20:]),

@@ -117,6 +117,7 @@ def web_server(addrport: str) -> list[str]:
         "--timeout", str(settings.OPENEM_WEB_TIMEOUT),
         "--graceful-timeout", "8",  # inside the supervisor's 10 s before SIGKILL
         "--keep-alive", "5",
+        "--no-control-socket",  # one per user's home, shared by every gunicorn on the host; not used here
         "--max-requests", "5000", "--max-requests-jitter", "500",  # a slow leak never grows for ever
     ]  # fmt: skip
 
