@@ -15,7 +15,9 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from .faults import raise_fault, resolve_fault
@@ -82,6 +84,7 @@ class Supervisor:
         poll: float = 0.5,
         health_check: Callable[[], Any] | None = None,
         record: bool = True,
+        db_thread: bool = True,
         env: dict[str, str] | None = None,
     ) -> None:
         self.children = [Child(spec, Backoff(first_wait, most_wait)) for spec in specs]
@@ -91,6 +94,19 @@ class Supervisor:
         self.record = record  # raise and resolve CHILD_RESTARTED faults (off where there is no database)
         self.env = env
         self._last_check = float("-inf")
+        # Recording faults and checking health use the database, which may be locked or gone for a while:
+        # that work is done on a thread of its own, so that watching and restarting children never waits.
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supervisor-db") if db_thread else None
+        self._check: Future[Any] | None = None
+
+    def _database(self, work: Callable[[], Any]) -> Future[Any] | None:
+        if self._db is None:
+            try:
+                work()
+            except Exception:
+                log.exception("the supervisor's database work failed")
+            return None
+        return self._db.submit(_logged(work))
 
     # ------------------------------------------------------------------ children
 
@@ -120,12 +136,16 @@ class Supervisor:
         )  # fmt: skip
         if self.record:
             title = child.spec.name[:1].upper() + child.spec.name[1:]
-            raise_fault(
-                FaultKind.CHILD_RESTARTED, child.spec.name,
+            summary = (
                 f"{title} stopped ({how}) and is being restarted ({child.restarts + 1} "
-                f"restart{'s' if child.restarts else ''} so far)",
-                component=child.spec.component,
-                detail=f"command: {' '.join(child.spec.argv)}\nexits, oldest first:\n" + "\n".join(child.exits[-20:]),
+                f"restart{'s' if child.restarts else ''} so far)"
+            )
+            detail = f"command: {' '.join(child.spec.argv)}\nexits, oldest first:\n" + "\n".join(child.exits[-20:])
+            self._database(
+                partial(
+                    raise_fault, FaultKind.CHILD_RESTARTED, child.spec.name, summary,
+                    component=child.spec.component, detail=detail,
+                )
             )  # fmt: skip
 
     def step(self, now: float | None = None) -> None:
@@ -140,17 +160,15 @@ class Supervisor:
                     child.backoff.reset()
                     log.info("%s has stayed up %.0f s since its restart", child.spec.name, now - child.started_at)
                     if self.record:
-                        resolve_fault(FaultKind.CHILD_RESTARTED, child.spec.name)
+                        self._database(partial(resolve_fault, FaultKind.CHILD_RESTARTED, child.spec.name))
             if child.restart_at is not None and now >= child.restart_at:
                 child.restarts += 1
                 log.warning("restarting %s (restart %d)", child.spec.name, child.restarts)
                 self.start(child)
-        if self.health_check is not None and now - self._last_check >= self.check_every:
+        busy = self._check is not None and not self._check.done()
+        if self.health_check is not None and not busy and now - self._last_check >= self.check_every:
             self._last_check = now
-            try:
-                self.health_check()
-            except Exception:
-                log.exception("the health check failed")
+            self._check = self._database(self.health_check)
 
     def run(self, stop: StopFlag) -> None:
         """Start every child and keep them going until ``stop`` is set; then stop them all."""
@@ -163,6 +181,18 @@ class Supervisor:
                 stop.wait(self.poll)
         finally:
             self.stop_all()
+            self.drain()
+
+    def drain(self, timeout: float = 10.0) -> None:
+        """Wait for faults being recorded (up to ``timeout``), then let the database thread go."""
+        if self._db is None:
+            return
+        done = self._db.submit(lambda: None)
+        try:
+            done.result(timeout=timeout)
+        except Exception:
+            log.warning("the supervisor's last faults were not all recorded")
+        self._db.shutdown(wait=False, cancel_futures=True)
 
     def stop_all(self) -> None:
         """SIGTERM to every child, up to ``stop_timeout`` seconds for them to finish, then SIGKILL."""
@@ -182,6 +212,21 @@ class Supervisor:
 
     def counters(self) -> dict[str, float]:
         return {f"restarts:{c.spec.name}": float(c.restarts) for c in self.children}
+
+
+def _logged(work: Callable[[], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        from django.db import close_old_connections
+
+        try:
+            return work()
+        except Exception:
+            log.exception("the supervisor's database work failed")
+            return None
+        finally:
+            close_old_connections()  # this thread's connection is not kept past its lifetime
+
+    return run
 
 
 def _signal(child: Child, sig: int) -> None:

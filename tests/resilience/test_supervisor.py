@@ -110,7 +110,7 @@ def test_the_demo_simulator_keeps_its_arguments(settings, tmp_path, monkeypatch)
 @pytest.mark.django_db
 def test_each_kind_of_child_is_restarted_after_sigkill(everything, caplog):
     caplog.set_level("INFO", logger="openem.health.supervisor")
-    sup = Supervisor(dummies(everything), first_wait=1.0)
+    sup = Supervisor(dummies(everything), first_wait=1.0, db_thread=False)
     try:
         for child in sup.children:
             sup.start(child)
@@ -137,7 +137,11 @@ def test_each_kind_of_child_is_restarted_after_sigkill(everything, caplog):
 @pytest.mark.django_db
 def test_the_wait_doubles_while_a_child_keeps_dying_and_resets_once_it_stays_up():
     sup = Supervisor(
-        [ChildSpec("alerts worker", SLEEPER, Component.ALERTS)], first_wait=1, most_wait=4, stable_after=60
+        [ChildSpec("alerts worker", SLEEPER, Component.ALERTS)],
+        first_wait=1,
+        most_wait=4,
+        stable_after=60,
+        db_thread=False,
     )
     child = sup.children[0]
     try:
@@ -198,11 +202,52 @@ def test_the_health_check_runs_every_interval_and_its_failure_stops_nothing():
         calls.append(1)
         raise RuntimeError("database is locked")
 
-    sup = Supervisor([], check_every=15, health_check=check, record=False)
+    sup = Supervisor([], check_every=15, health_check=check, record=False, db_thread=False)
     sup.step(100.0)
     sup.step(110.0)
     sup.step(115.0)
     assert len(calls) == 2
+
+
+def test_a_database_that_hangs_never_delays_a_restart():
+    """The health check (and recording faults) wait on the database on a thread of their own."""
+    release = threading.Event()
+    sup = Supervisor(
+        [ChildSpec("engine shard 1 of 1", SLEEPER, Component.ENGINE)], health_check=release.wait, record=False
+    )
+    child = sup.children[0]
+    try:
+        sup.start(child)
+        t = time.monotonic()
+        sup.step(t)  # the health check starts, and hangs
+        assert child.proc is not None
+        child.proc.kill()
+        wait_exit(child.proc)
+        began = time.monotonic()
+        sup.step(t + 1)
+        sup.step(t + 2)
+        assert child.running and child.restarts == 1
+        assert time.monotonic() - began < 1
+    finally:
+        release.set()
+        sup.stop_all()
+        sup.drain()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_restarts_are_recorded_from_the_database_thread():
+    sup = Supervisor([ChildSpec("alerts worker", SLEEPER, Component.ALERTS)])
+    child = sup.children[0]
+    try:
+        sup.start(child)
+        assert child.proc is not None
+        child.proc.kill()
+        wait_exit(child.proc)
+        sup.step()
+        sup.drain()
+        assert Fault.objects.open().get(kind=FaultKind.CHILD_RESTARTED).component == "alerts"
+    finally:
+        sup.stop_all()
 
 
 # Stopping --------------------------------------------------------------------------------------------
