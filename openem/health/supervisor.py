@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -124,15 +125,17 @@ class Supervisor:
             self._exited(child, f"not started: {exc}", time.monotonic())
             return
         child.started_at, child.restart_at = time.monotonic(), None
-        log.info("started %s (pid %s): %s", child.spec.name, child.proc.pid, " ".join(child.spec.argv))
+        # Not its command line: arguments may carry credentials (a gateway's token).
+        log.info("started %s (pid %s)", child.spec.name, child.proc.pid)
 
     def _exited(self, child: Child, how: str, now: float) -> None:
         wait = child.backoff.next()
         child.restart_at = now + wait
-        child.exits.append(how)
+        up = max(0.0, now - child.started_at)
+        child.exits.append(f"{datetime.now():%d %b %H:%M:%S}: {how} after {up:.0f} s up")
         log.warning(
             "%s stopped (%s) after %.0f s; restarting it in %.0f s (restart %d)",
-            child.spec.name, how, max(0.0, now - child.started_at), wait, child.restarts + 1,
+            child.spec.name, how, up, wait, child.restarts + 1,
         )  # fmt: skip
         if self.record:
             title = child.spec.name[:1].upper() + child.spec.name[1:]
@@ -140,7 +143,7 @@ class Supervisor:
                 f"{title} stopped ({how}) and is being restarted ({child.restarts + 1} "
                 f"restart{'s' if child.restarts else ''} so far)"
             )
-            detail = f"command: {' '.join(child.spec.argv)}\nexits, oldest first:\n" + "\n".join(child.exits[-20:])
+            detail = "Its exits, oldest first:\n" + "\n".join(child.exits[-20:])
             self._database(
                 partial(
                     raise_fault, FaultKind.CHILD_RESTARTED, child.spec.name, summary,
