@@ -40,7 +40,8 @@ class State(LabelledEnum):
 @dataclass(frozen=True)
 class Process:
     """One heartbeat as assessed now. A process that names itself by its pid ("ingest 4242") and was
-    replaced by a newer one of the same kind is ``superseded``: its silence is not an outage."""
+    replaced by one of the same kind started after it fell silent is ``superseded``: its silence is not an
+    outage. A sibling that runs beside it (``--processes N``) does not excuse it."""
 
     heartbeat: Heartbeat
     group: str
@@ -159,13 +160,14 @@ def assess(now: datetime | None = None) -> Status:
     now = now or timezone.now()
     status = Status(at=now)
     beats = list(Heartbeat.objects.all())
-    newest: dict[str, datetime] = {}
+    # A process of the group started after this one last beat replaced it; one started beside it did not.
+    latest_start: dict[str, datetime] = {}
     for hb in beats:
         g = group_of(hb)
-        newest[g] = max(newest.get(g, hb.beat_at), hb.beat_at)
+        latest_start[g] = max(latest_start.get(g, hb.started_at), hb.started_at)
     for hb in beats:
         g = group_of(hb)
-        superseded = hb.name != g and hb.beat_at < newest[g]
+        superseded = hb.name != g and latest_start[g] > hb.beat_at
         age = (now - hb.beat_at).total_seconds()
         status.processes.append(Process(hb, g, age, hb.is_down(now), superseded))
 

@@ -129,11 +129,20 @@ def test_readyz_is_503_when_the_database_cannot_be_reached(monkeypatch):
 @pytest.mark.django_db
 def test_a_receiver_replaced_by_a_newer_one_is_not_down():
     running_service()
-    beat("ingest 1111", Component.INGEST, pid=1111, ago=3600)  # the process before a restart
+    # The process before a restart: silent since before the one beating now started.
+    beat("ingest 1111", Component.INGEST, pid=1111, ago=7200)
     status = assess()
     assert not status.degraded
     old = next(p for p in status.processes if p.heartbeat.name == "ingest 1111")
     assert old.superseded and not old.live
+
+
+@pytest.mark.django_db
+def test_a_receiver_that_died_beside_its_siblings_is_down():
+    running_service()  # "ingest 4242" started an hour ago and beats
+    beat("ingest 1111", Component.INGEST, pid=1111, ago=300)  # started with it, silent for five minutes
+    status = assess()
+    assert [p.message.split(" since")[0] for p in status.problems] == ["The ingest receiver has been down"]
 
 
 @pytest.mark.django_db
