@@ -92,6 +92,14 @@ def test_without_bus_or_mqtt_the_workers_share_the_devices_and_nothing_else_star
     assert portal[portal.index("--workers") + 1] == "3" and portal[portal.index("--timeout") + 1] == "45"
 
 
+def test_a_port_alone_serves_on_the_loopback_address(settings):
+    settings.OPENEM_BUS = settings.OPENEM_MQTT = ""
+    specs = children(options(addrport="8124"))
+    portal = list(specs[0].argv)
+    assert portal[portal.index("--bind") + 1] == "127.0.0.1:8124"
+    assert list(specs[-1].argv)[-4:] == ["--host", "127.0.0.1", "--port", "5056"]
+
+
 def test_the_demo_simulator_keeps_its_arguments(settings, tmp_path, monkeypatch):
     settings.OPENEM_BUS = settings.OPENEM_MQTT = ""
     specs = children(options(demo_live=True))

@@ -58,6 +58,8 @@ class Command(BaseCommand):
 def children(options: dict[str, Any]) -> list[ChildSpec]:
     exe = [sys.executable, "-m", "openem.cli"]
     addrport = options["addrport"]
+    if addrport.isdigit():  # a port alone, as runserver took it
+        addrport = f"127.0.0.1:{addrport}"
     specs = [ChildSpec("portal", web_server(addrport), Component.PORTAL)]
     # With the bus, partition workers evaluate new readings and the plain worker keeps the deadline
     # checks; without it, the workers split the devices between them (one per core, by default).
