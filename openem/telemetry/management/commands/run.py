@@ -40,7 +40,8 @@ class Command(BaseCommand):
         stop = StopFlag()
         specs = children(options)
         forget_this_hosts_heartbeats()
-        beat = Beat("supervisor", Component.SUPERVISOR, every_s=15.0)
+        # One per host: several hosts may each run their own.
+        beat = Beat(f"supervisor {socket.gethostname()}", Component.SUPERVISOR, every_s=15.0)
         supervisor: Supervisor
 
         def health() -> None:
