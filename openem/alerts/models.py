@@ -140,13 +140,14 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
     def visible_to(self, user: User) -> IncidentQuerySet:
         """Incidents of the people the user may see. Area outages: every one to the monitoring centre; to a
         manager only those that silenced one of their team's people. Each row carries ``shown_devices``,
-        how many of its violations the user may see, so that an outage never counts another team's."""
+        how many of its devices the user may see (a device silent twice is one device), so that an outage
+        never counts another team's."""
         from openem.cases.models import Person
 
         people = Person.objects.visible_to(user)
         mine = Violation.objects.filter(incident=models.OuterRef("pk"), retracted=False, person__in=people)
         shown = models.Subquery(
-            mine.order_by().values("incident").annotate(n=models.Count("pk")).values("n"),
+            mine.order_by().values("incident").annotate(n=models.Count("device", distinct=True)).values("n"),
             output_field=models.IntegerField(),
         )
         if user.sees_all_cases:
