@@ -2,8 +2,10 @@
 counters, lag and backlog), the queues' sizes and the open faults. Nothing here names a person or a device.
 
 A heartbeat's counters (``Beat.count``) map by name: ``accepted_<source>``, ``rejected_<source>``,
-``duplicates_<source>``, ``refused_<reason>``, ``announced``, ``publish_failed``, ``evaluated``,
-``failed_devices``, ``notifications_sent``, ``notifications_failed``, ``restarts:<child>`` (the supervisor),
+``duplicates_<source>``, ``refused_<reason>``, ``announced``, ``publish_failed``, the engine's ``readings``
+(or ``evaluated``), ``failed`` (or ``failed_devices``) and ``violations_opened``, the alerts worker's
+``triaged``, ``incidents_opened``, ``notifications_queued``, ``notifications_sent``, ``notifications_failed``
+and ``failed``, ``restarts:<child>`` (the supervisor),
 ``reading_to_violation[_<stat>][_s]`` (seconds, a gauge); any other number is exported as
 ``openem_process_counter{counter=...}``. Counters are per process (label ``process``) and restart from zero
 with it, which Prometheus's ``rate()`` understands."""
@@ -29,13 +31,27 @@ PER_KIND = {
     "refused_": ("openem_ingest_refused", "Requests refused before reading them (limits, credentials)", "reason"),
     "restarts:": ("openem_child_restarts", "Processes of `openem run` restarted after they stopped", "child"),
 }
+# (component, counter) -> (metric name without _total, help); component "*" for any process.
 SINGLE = {
-    "announced": ("openem_bus_announced", "Readings announced on the message bus"),
-    "publish_failed": ("openem_bus_publish_failed", "Announcements the message bus did not accept"),
-    "evaluated": ("openem_readings_evaluated", "Readings the engine evaluated"),
-    "failed_devices": ("openem_evaluation_failures", "Device evaluations that failed (an operational alert each)"),
-    "notifications_sent": ("openem_notifications_sent", "Notifications sent"),
-    "notifications_failed": ("openem_notifications_failed", "Notifications given up on"),
+    ("*", "announced"): ("openem_bus_announced", "Readings announced on the message bus"),
+    ("*", "publish_failed"): ("openem_bus_publish_failed", "Announcements the message bus did not accept"),
+    ("engine", "readings"): ("openem_readings_evaluated", "Readings the engine evaluated"),
+    ("engine", "evaluated"): ("openem_readings_evaluated", "Readings the engine evaluated"),
+    ("engine", "failed"): ("openem_evaluation_failures", "Device evaluations that failed (an operational alert each)"),
+    ("engine", "failed_devices"): (
+        "openem_evaluation_failures",
+        "Device evaluations that failed (an operational alert each)",
+    ),
+    ("engine", "violations_opened"): ("openem_violations_opened", "Violations the engine opened"),
+    ("alerts", "triaged"): ("openem_violations_triaged", "New and changed violations triaged"),
+    ("alerts", "incidents_opened"): ("openem_incidents_opened", "Incidents opened"),
+    ("alerts", "notifications_queued"): ("openem_notifications_queued", "Notifications queued"),
+    ("*", "notifications_sent"): ("openem_notifications_sent", "Notifications sent"),
+    ("*", "notifications_failed"): ("openem_notifications_failed", "Notifications given up on"),
+    ("alerts", "failed"): (
+        "openem_alerts_items_failed",
+        "Alerts items skipped after failing (an operational alert each)",
+    ),
 }
 LATENCY = re.compile(r"^(?:reading_to_violation|latency)(?:_(?P<stat>[a-z0-9]+?))?(?:_s|_seconds)?$")
 
@@ -74,7 +90,7 @@ class HealthCollector(Collector):
             prefix: CounterMetricFamily(name, doc, labels=["process", label])
             for prefix, (name, doc, label) in PER_KIND.items()
         }
-        single = {key: CounterMetricFamily(name, doc, labels=["process"]) for key, (name, doc) in SINGLE.items()}
+        single = {name: CounterMetricFamily(name, doc, labels=["process"]) for name, doc in SINGLE.values()}
         other = GaugeMetricFamily(
             "openem_process_counter", "Other numbers a process reports", labels=["process", "counter"]
         )
@@ -94,8 +110,8 @@ class HealthCollector(Collector):
                 prefix = next((pre for pre in PER_KIND if key.startswith(pre)), None)
                 if prefix is not None:
                     per_kind[prefix].add_metric([hb.name, key[len(prefix) :]], value)
-                elif key in SINGLE:
-                    single[key].add_metric([hb.name], value)
+                elif known := SINGLE.get((hb.component, key)) or SINGLE.get(("*", key)):
+                    single[known[0]].add_metric([hb.name], value)
                 elif m := LATENCY.match(key):
                     latency.add_metric([hb.name, m["stat"] or "last"], value)
                 else:
@@ -140,8 +156,8 @@ def readings_not_evaluated(status: Status) -> int | None:
 
     engines = [p.heartbeat for p in status.processes if not p.superseded and p.heartbeat.component == Component.ENGINE]
     backlogs = [hb.backlog for hb in engines if hb.backlog is not None]
-    if backlogs:
-        return int(sum(backlogs))
+    if backlogs:  # each shard's cursor runs over every reading: the furthest behind says what waits
+        return int(max(backlogs))
     start = EngineCursor.objects.aggregate(m=Min("last_reading_id"))["m"]
     if start is None:
         return None

@@ -112,7 +112,7 @@ def how_long(seconds: float) -> str:
     return f"{hours} hours" + (f" {rest} minutes" if rest else "")
 
 
-SHARD = re.compile(r"^engine (\d+)/(\d+)$")
+SHARD = re.compile(r"^engine (\d+)/(\d+)$")  # "engine 0/2": shard 1 of 2 (also "engine shard 1 of 2")
 PARTITION = re.compile(r"^engine partition (\d+)$")
 WHO = {
     Component.ALERTS: "The alerts worker",
@@ -133,13 +133,23 @@ CONSEQUENCE = {
 }
 
 
+# Processes whose name needs its own sentence: (who, verb, consequence).
+NAMED = {
+    "engine deadline checks": (
+        "The engine's deadline checks",
+        "have been down since",
+        "silent tags and tags never fitted are not being noticed",
+    ),
+}
+
+
 def who(group: str, component: Component) -> str:
     if component == Component.ENGINE:
         if m := SHARD.match(group):
             return f"Engine shard {int(m[1]) + 1} of {m[2]}"
         if m := PARTITION.match(group):
             return f"Engine partition {m[1]}"
-        return "The engine worker" if group == "engine" else f"The engine worker “{group}”"
+        return "The engine worker" if group == "engine" else group[:1].upper() + group[1:]
     return WHO.get(component, f"“{group}”")
 
 
@@ -182,6 +192,8 @@ def assess(now: datetime | None = None) -> Status:
         name = who(p.group, component)
         verb = "is down since" if component == Component.ENGINE else "has been down since"
         consequence = CONSEQUENCE.get(component, "")
+        if p.group in NAMED:
+            name, verb, consequence = NAMED[p.group]
         message = f"{name} {verb} {since}" + (f" — {consequence}" if consequence else "")
         status.problems.append(
             Problem(FaultKind.WORKER_DOWN, p.group, component, message, _notice(component, since), p.heartbeat.beat_at)

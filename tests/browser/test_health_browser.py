@@ -30,8 +30,8 @@ def heartbeat(name: str, component: Component, ago: float, lag_s: float | None =
 
 
 def test_the_centre_shows_what_is_degraded_and_an_operator_resolves_an_alert(page, live_server, personas, case):
-    heartbeat("engine 0/2", Component.ENGINE, 2, lag_s=4)
-    heartbeat("engine 1/2", Component.ENGINE, 17 * 60)
+    heartbeat("engine shard 1 of 2", Component.ENGINE, 2, lag_s=4)
+    heartbeat("engine shard 2 of 2", Component.ENGINE, 17 * 60)
     heartbeat("alerts", Component.ALERTS, 3)
     try:
         {}["curfew-C1"]

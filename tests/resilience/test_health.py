@@ -37,9 +37,9 @@ def beat(name: str, component: Component, *, ago: float = 1.0, **fields: Any) ->
 
 def running_service(*, engine_ago: float = 1.0, lag_s: float | None = 2.0) -> None:
     """Two engine shards, the alerts worker and a receiver, all reporting."""
-    beat("engine 0/2", Component.ENGINE, ago=engine_ago, lag_s=lag_s, backlog=10, counters={"evaluated": 900})
-    beat("engine 1/2", Component.ENGINE, lag_s=lag_s, backlog=5, counters={"evaluated": 700, "failed_devices": 1})
-    beat("alerts", Component.ALERTS, counters={"notifications_sent": 12, "notifications_failed": 1})
+    beat("engine shard 1 of 2", Component.ENGINE, ago=engine_ago, lag_s=lag_s, backlog=10, counters={"readings": 900})
+    beat("engine shard 2 of 2", Component.ENGINE, lag_s=lag_s, backlog=5, counters={"readings": 700, "failed": 1})
+    beat("alerts", Component.ALERTS, counters={"notifications_sent": 12, "notifications_failed": 1, "failed": 2})
     beat(
         "ingest 4242",
         Component.INGEST,
@@ -81,7 +81,7 @@ def test_readyz_is_200_when_every_worker_reports_in_time():
     body = r.json()
     assert r.status_code == 200, body
     assert body["ready"] is True and body["state"] == "ok" and body["database"] == {"ok": True}
-    shard = next(p for p in body["processes"] if p["name"] == "engine 0/2")
+    shard = next(p for p in body["processes"] if p["name"] == "engine shard 1 of 2")
     assert shard["down"] is False and shard["lag_s"] == 2.0 and shard["backlog"] == 10 and shard["age_s"] >= 1
     assert body["bus"] == {"configured": False, "connected": None}
 
@@ -92,7 +92,7 @@ def test_readyz_is_503_when_a_heartbeat_is_stale_and_200_once_fresh_again():
     r = Client().get("/readyz")
     assert r.status_code == 503
     assert any(reason.startswith("Engine shard 1 of 2 is down since") for reason in r.json()["reasons"])
-    Heartbeat.objects.filter(name="engine 0/2").update(beat_at=timezone.now())
+    Heartbeat.objects.filter(name="engine shard 1 of 2").update(beat_at=timezone.now())
     assert Client().get("/readyz").status_code == 200
 
 
@@ -174,14 +174,16 @@ def test_metrics_show_the_heartbeats_counters_lags_queues_and_faults():
     assert m[("openem_readings_accepted_total", (ingest, ("source", "osmand")))] == 40
     assert m[("openem_readings_rejected_total", (ingest, ("source", "osmand")))] == 3
     assert m[("openem_ingest_refused_total", (ingest, ("reason", "rate_limited")))] == 2
-    assert m[("openem_lag_seconds", (("component", "engine"), ("process", "engine 1/2")))] == 42
+    assert m[("openem_lag_seconds", (("component", "engine"), ("process", "engine shard 2 of 2")))] == 42
     assert m[("openem_notifications_sent_total", (("process", "alerts"),))] == 12
     assert m[("openem_notifications_failed_total", (("process", "alerts"),))] == 1
-    assert m[("openem_evaluation_failures_total", (("process", "engine 1/2"),))] == 1
+    assert m[("openem_evaluation_failures_total", (("process", "engine shard 2 of 2"),))] == 1
     partition = ("process", "engine partition 1")
     assert m[("openem_reading_to_violation_seconds", (partition, ("stat", "p99")))] == 1.5
     assert m[("openem_process_counter", (("counter", "cycles"), partition))] == 3
-    assert m[("openem_queue_size", (("queue", "readings_not_evaluated"),))] == 15
+    assert m[("openem_readings_evaluated_total", (("process", "engine shard 1 of 2"),))] == 900
+    assert m[("openem_alerts_items_failed_total", (("process", "alerts"),))] == 2
+    assert m[("openem_queue_size", (("queue", "readings_not_evaluated"),))] == 10  # the furthest-behind shard
     assert m[("openem_queue_size", (("queue", "notifications_pending"),))] >= 0
     assert m[("openem_faults_open", (("kind", "evaluation_failed"),))] == 1
     assert m[("openem_faults_open", (("kind", "worker_down"),))] == 0
@@ -252,6 +254,23 @@ def test_evaluation_behind_raises_and_resolves_its_alert(settings):
     assert not Fault.objects.open().filter(kind=FaultKind.EVALUATION_BEHIND).exists()
 
 
+@pytest.mark.django_db
+def test_each_process_down_is_said_in_a_sentence():
+    beat("engine", Component.ENGINE, ago=600)
+    beat("engine deadline checks", Component.ENGINE, ago=600)
+    beat("ingest 77", Component.INGEST, pid=77, ago=600)
+    beat("mqtt", Component.MQTT, ago=600)
+    beat("bus announcer", Component.BUS, ago=600)
+    said = sorted(p.message.split(" since")[0] for p in assess().problems)
+    assert said == [
+        "The MQTT subscriber has been down",
+        "The bus announcer has been down",
+        "The engine worker is down",
+        "The engine's deadline checks have been down",
+        "The ingest receiver has been down",
+    ]
+
+
 def test_lateness_reads_as_people_say_it():
     assert how_long(45) == "45 seconds"
     assert how_long(12 * 60 + 10) == "12 minutes"
@@ -276,7 +295,7 @@ def evaluation_failed_for(person: Person) -> Fault:
 @pytest.mark.django_db
 def test_the_centre_shows_a_banner_when_a_worker_is_down(personas, case):
     running_service()
-    Heartbeat.objects.filter(name="engine 1/2").update(beat_at=timezone.now() - timedelta(minutes=5))
+    Heartbeat.objects.filter(name="engine shard 2 of 2").update(beat_at=timezone.now() - timedelta(minutes=5))
     evaluation_failed_for(case)
     html = client_for(personas["operator"]).get("/centre/").content.decode()
     assert "Monitoring is degraded" in html
