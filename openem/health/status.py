@@ -153,9 +153,13 @@ def who(group: str, component: Component) -> str:
     return WHO.get(component, f"“{group}”")
 
 
-def _notice(component: Component, since: str) -> str:
+def _notice(component: Component, group: str, since: str) -> str:
     """What a practitioner is told when a process of this kind is down."""
     stale = "statuses may be out of date"
+    if group == "engine deadline checks":
+        return f"Silent tags are not being noticed at the moment (since {since}): {stale}"
+    if component == Component.ENGINE and group != "engine":  # one shard or partition of several
+        return f"Some device data is not being evaluated at the moment (since {since}): {stale}"
     return {
         Component.ENGINE: f"Device data is not being evaluated at the moment (since {since}): {stale}",
         Component.ALERTS: f"Alerts are not being sent at the moment (since {since}): check the alert queue yourself",
@@ -196,7 +200,14 @@ def assess(now: datetime | None = None) -> Status:
             name, verb, consequence = NAMED[p.group]
         message = f"{name} {verb} {since}" + (f" — {consequence}" if consequence else "")
         status.problems.append(
-            Problem(FaultKind.WORKER_DOWN, p.group, component, message, _notice(component, since), p.heartbeat.beat_at)
+            Problem(
+                FaultKind.WORKER_DOWN,
+                p.group,
+                component,
+                message,
+                _notice(component, p.group, since),
+                p.heartbeat.beat_at,
+            )
         )
 
     lags = [p.heartbeat.lag_s for p in status.live(Component.ENGINE) if p.heartbeat.lag_s is not None]

@@ -261,13 +261,23 @@ def test_each_process_down_is_said_in_a_sentence():
     beat("ingest 77", Component.INGEST, pid=77, ago=600)
     beat("mqtt", Component.MQTT, ago=600)
     beat("bus announcer", Component.BUS, ago=600)
-    said = sorted(p.message.split(" since")[0] for p in assess().problems)
+    beat("engine shard 1 of 2", Component.ENGINE, ago=600)
+    status = assess()
+    said = sorted(p.message.split(" since")[0] for p in status.problems)
     assert said == [
+        "Engine shard 1 of 2 is down",
         "The MQTT subscriber has been down",
         "The bus announcer has been down",
         "The engine worker is down",
         "The engine's deadline checks have been down",
         "The ingest receiver has been down",
+    ]
+    told = sorted(n.split(" (since")[0] for n in status.notices)
+    assert told == [
+        "Device data is not being evaluated at the moment",
+        "Silent tags are not being noticed at the moment",
+        "Some device data is not being evaluated at the moment",
+        "Some devices' readings are not being received",
     ]
 
 
