@@ -73,16 +73,16 @@ def centre(request: AuthedRequest) -> HttpResponse:
             "rejected_by_reason": rejected_by_reason,
             "rejected_by_kind": rejected_by_kind,
             "health": assess(),
-            "faults": faults_visible_to(request.user).select_related("person")[:200],
+            "faults": faults_visible_to(request.user).open().select_related("person")[:200],
             "may_resolve": may_resolve_faults(request.user),
         },
     )
 
 
 def faults_visible_to(user: User) -> FaultQuerySet:
-    """Open operational alerts: all of them for the centre and administrators; a manager sees those about
-    the service as a whole and about their team's people."""
-    faults = Fault.objects.open()
+    """Operational alerts: all of them for the centre and administrators; a manager sees those about the
+    service as a whole and about their team's people."""
+    faults: FaultQuerySet = Fault.objects.all()
     if user.sees_all_cases:
         return faults
     return faults.filter(Q(person__isnull=True) | Q(person__in=Person.objects.visible_to(user)))
@@ -102,6 +102,9 @@ def fault_resolve(request: AuthedRequest, pk: int) -> HttpResponse:
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     fault = get_object_or_404(faults_visible_to(request.user), pk=pk)
+    if not fault.is_open:  # two operators at once, or a second click
+        messages.info(request, f"Already resolved: {fault.summary}")
+        return redirect(reverse("portal:centre") + "#operational-alerts")
     note = request.POST.get("note", "").strip()[:500]
     fault.resolved_at = timezone.now()
     fault.save(update_fields=["resolved_at"])

@@ -337,6 +337,10 @@ def test_an_operator_marks_an_alert_resolved_and_it_is_audited(personas, case):
     assert event.actor == personas["operator"] and event.person_ref == "P0001"
     assert event.reason == "Re-fitted the tag" and "Evaluation failed for RF-0001" in event.summary
     assert "Marked resolved" in client.get("/centre/").content.decode()
+    # A second click (or a second operator) changes nothing and says so.
+    again = client.post(f"/centre/faults/{fault.pk}/resolve/", follow=True)
+    assert "Already resolved" in again.content.decode()
+    assert AuditEvent.objects.filter(action=AuditAction.CHANGE, object_type="Fault").count() == 1
 
 
 @pytest.mark.django_db
