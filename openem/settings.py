@@ -69,6 +69,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # /healthz, /readyz and /metrics answer here, before sessions, sign-in and the audit (openem.health).
+    "openem.health.middleware.health_endpoints",
     "csp.middleware.CSPMiddleware",  # before WhiteNoise: static files carry the policy too
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -101,6 +103,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "openem.portal.context.portal",
+                "openem.health.context.service_status",
             ],
         },
     },
@@ -215,6 +218,8 @@ OPENEM_HTTPS = env_bool("OPENEM_HTTPS", False)
 if OPENEM_HTTPS:
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = True
+    # Load balancers probe health over plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = 365 * 24 * 3600
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("OPENEM_HSTS_PRELOAD", False)
@@ -268,6 +273,27 @@ OPENEM_BUS = env_str("OPENEM_BUS", "")
 OPENEM_BUS_PARTITIONS = int(env_str("OPENEM_BUS_PARTITIONS", "4"))
 OPENEM_BUS_PREFIX = env_str("OPENEM_BUS_PREFIX", "openem")
 
+# MQTT: the broker the subscriber reads device messages from (mqtt://127.0.0.1:1883); empty: no subscriber.
+OPENEM_MQTT = env_str("OPENEM_MQTT", "")
+if OPENEM_MQTT and not OPENEM_MQTT.startswith("mqtt://"):
+    raise ImproperlyConfigured(
+        f"OPENEM_MQTT is {OPENEM_MQTT!r}: it should look like mqtt://127.0.0.1:1883 (or be empty)"
+    )
+
+# The portal's production server (gunicorn, started by `openem run`): worker processes, threads in each, and
+# the seconds a request may take before its worker is replaced. docs/operations.md, "Running".
+OPENEM_WEB_WORKERS = int(env_str("OPENEM_WEB_WORKERS", "2"))
+OPENEM_WEB_THREADS = int(env_str("OPENEM_WEB_THREADS", "4"))
+OPENEM_WEB_TIMEOUT = int(env_str("OPENEM_WEB_TIMEOUT", "30"))
+
+# Health (openem.health): evaluation later than this many seconds is degraded and /readyz answers 503; the
+# components /readyz requires to be up; a bearer token /metrics asks for when set (open without one: the
+# metrics hold no personal data); how long a page may reuse the service status it last assessed.
+OPENEM_MAX_LAG_S = float(env_str("OPENEM_MAX_LAG_S", "300"))
+OPENEM_READY_REQUIRES = env_list("OPENEM_READY_REQUIRES", "engine,alerts")
+OPENEM_METRICS_TOKEN = env_str("OPENEM_METRICS_TOKEN", "")
+OPENEM_STATUS_CACHE_S = 0.0 if OPENEM_TESTING else float(env_str("OPENEM_STATUS_CACHE_S", "5"))
+
 # Where devices send readings (shown with a new device key, as the server URL to give the device).
 OPENEM_INGEST_URL = env_str("OPENEM_INGEST_URL", "http://127.0.0.1:5055").rstrip("/")
 
@@ -299,8 +325,10 @@ LOGGING = {
         # Django's warning for every request answered 4xx names its path; filtered where it is made, so
         # every handler (and a test's capture) gets it without the key.
         "django.request": {"filters": ["device_keys"]},
-        # The development server's access log (`openem run` serves the portal with it).
+        # The development server's access log (`openem runserver`; `openem run` serves with gunicorn).
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False, "filters": ["device_keys"]},
+        # `openem run`: each child started, stopped and restarted.
+        "openem.health.supervisor": {"level": "INFO"},
     },
     "root": {"handlers": ["console"], "level": env_str("OPENEM_LOG_LEVEL", "WARNING")},
 }

@@ -14,6 +14,7 @@ urlpatterns = [
     path("account/", account_views.account, name="account"),
     path("account/password/", account_views.PasswordChangeView.as_view(), name="password-change"),
     path("account/two-factor/", account_views.two_factor_setup, name="two-factor-setup"),
+    path("", include("openem.health.urls")),
     path("admin/", admin.site.urls),
     path("ingest/v1/telemetry", telemetry_views.telemetry_batch, name="ingest-telemetry"),
     path("osmand/", telemetry_views.osmand, name="osmand"),

@@ -123,3 +123,16 @@ class Fault(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+    @property
+    def affects(self) -> str:
+        """Whose monitoring is at risk when the fault names no person or device: what its component does."""
+        return {
+            Component.ENGINE.value: "Everyone whose devices it evaluates",
+            Component.ALERTS.value: "Everyone who should be notified",
+            Component.INGEST.value: "Devices sending readings to it",
+            Component.MQTT.value: "Devices sending readings over MQTT",
+            Component.BUS.value: "Everyone: evaluation waits for it",
+            Component.PORTAL.value: "No one's monitoring: portal users",
+            Component.SUPERVISOR.value: "Everyone: processes are not restarted",
+        }.get(self.component, "Everyone")

@@ -1,17 +1,24 @@
-"""The monitoring centre's view: every active order, tags not fitted, devices silent or faulty, and
-readings that could not be accepted."""
+"""The monitoring centre's view: the service's own state (a banner when degraded, and the operational
+alerts: what the service failed to do and for whom), every active order, tags not fitted, devices silent or
+faulty, and readings that could not be accepted."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Count, Max
-from django.http import HttpResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.db.models import Count, Max, Q
+from django.http import HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
+from openem.accounts.models import Role, User
 from openem.alerts.models import Incident, IncidentKind, Notification, NotificationStatus, Violation
+from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.models import MonitoringStatus, Person, local_today, monitoring_statuses
+from openem.health.models import Fault, FaultQuerySet
+from openem.health.status import assess
 from openem.telemetry.models import RejectedReading
 
 from .access import AuthedRequest, case_records_required, forbidden
@@ -65,5 +72,45 @@ def centre(request: AuthedRequest) -> HttpResponse:
             "waiting": notifications.filter(status=NotificationStatus.PENDING).count(),
             "rejected_by_reason": rejected_by_reason,
             "rejected_by_kind": rejected_by_kind,
+            "health": assess(),
+            "faults": faults_visible_to(request.user).open().select_related("person")[:200],
+            "may_resolve": may_resolve_faults(request.user),
         },
     )
+
+
+def faults_visible_to(user: User) -> FaultQuerySet:
+    """Operational alerts: all of them for the centre and administrators; a manager sees those about the
+    service as a whole and about their team's people."""
+    faults: FaultQuerySet = Fault.objects.all()
+    if user.sees_all_cases:
+        return faults
+    return faults.filter(Q(person__isnull=True) | Q(person__in=Person.objects.visible_to(user)))
+
+
+def may_resolve_faults(user: User) -> bool:
+    """Operational alerts are the monitoring centre's to close (and administrators'); managers see theirs."""
+    return user.is_superuser or user.role in (Role.OPERATOR, Role.ADMINISTRATOR)
+
+
+@case_records_required
+def fault_resolve(request: AuthedRequest, pk: int) -> HttpResponse:
+    """An operator marks an operational alert dealt with (a person re-fitted, a rule fixed). A worker that
+    fails again opens a new one; a condition still true (a worker down) is raised again at the next check."""
+    if not (request.user.sees_centre and may_resolve_faults(request.user)):
+        return forbidden(request, "Operational alerts are resolved by the monitoring centre.")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    fault = get_object_or_404(faults_visible_to(request.user), pk=pk)
+    if not fault.is_open:  # two operators at once, or a second click
+        messages.info(request, f"Already resolved: {fault.summary}")
+        return redirect(reverse("portal:centre") + "#operational-alerts")
+    note = request.POST.get("note", "").strip()[:500]
+    fault.resolved_at = timezone.now()
+    fault.save(update_fields=["resolved_at"])
+    AuditEvent.record(
+        request.user, AuditAction.CHANGE, person=fault.person, obj=fault,
+        summary=f"operational alert resolved: {fault.kind_enum.label}: {fault.summary}"[:2000], reason=note,
+    )  # fmt: skip
+    messages.success(request, f"Marked resolved: {fault.summary}")
+    return redirect(reverse("portal:centre") + "#operational-alerts")

@@ -7,6 +7,7 @@ app_name = "portal"
 urlpatterns = [
     path("cases/", views.case_list, name="cases"),
     path("centre/", centre.centre, name="centre"),
+    path("centre/faults/<int:pk>/resolve/", centre.fault_resolve, name="fault-resolve"),
     path("map/roads.geojson", basemap.roads, name="roads"),
     path("people/<int:pk>/", views.person_detail, name="person"),
     path("people/<int:pk>/trail/", trail.trail, name="trail"),

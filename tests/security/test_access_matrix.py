@@ -26,11 +26,17 @@ DEVICES = {p: 403 for p in PERSONAS} | {"operator": 200, "admin": 200}
 SIGNED_IN = {p: 200 for p in PERSONAS}
 # A session is not a device credential: every persona signed in is refused at the device endpoints.
 DEVICE_ENDPOINT = {p: 401 for p in PERSONAS}
+# Resolving an operational alert: the monitoring centre and administrators (POST only, so a GET is 405).
+RESOLVE_FAULT = {p: 403 for p in PERSONAS} | {"operator": 405, "admin": 405}
+# Health probes answer everyone alike, signed in or not, with no personal data (tests/resilience/test_health.py):
+# /readyz is 503 here because no worker has reported in the test database.
+PROBES = {"healthz": {p: 200 for p in PERSONAS}, "readyz": {p: 503 for p in PERSONAS}, "metrics": SIGNED_IN}
 
 # url name -> (how to build the URL from the case's objects, expected status per persona)
 MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "portal:cases": ("", EVERY_CASE_ROLE),
     "portal:centre": ("", CENTRE),
+    "portal:fault-resolve": ("fault", RESOLVE_FAULT),
     "portal:roads": ("", SIGNED_IN),
     "portal:person": ("person", OWNER),
     "portal:trail": ("person", OWNER),
@@ -60,6 +66,7 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "password-change": ("", SIGNED_IN),
     "two-factor-setup": ("", SIGNED_IN),
     "two-factor-code": ("", {p: 302 for p in PERSONAS}),  # no authenticator app: nothing to ask, on you go
+    **{name: ("", expected) for name, expected in PROBES.items()},
 }
 # The read API, with each persona's own token.
 API: dict[str, tuple[str, dict[str, int]]] = {
@@ -94,6 +101,7 @@ def url_for(name: str, how: str, incident: Any) -> str:
         "key": ["not-a-key"],
         "ref": [person.ref],
         "ref-trail": [person.ref],
+        "fault": [fault_about(person).pk] if how == "fault" else [],
     }
     url = reverse(name, args=args[how])
     if how == "ref-trail":
@@ -101,6 +109,16 @@ def url_for(name: str, how: str, incident: Any) -> str:
     if name == "portal:trail-export":
         url += "?start=2026-11-10&end=2026-11-11&reason=supervision"
     return url
+
+
+def fault_about(person: Any) -> Any:
+    from openem.health.faults import raise_fault
+    from openem.health.models import Component, FaultKind
+
+    return raise_fault(
+        FaultKind.EVALUATION_FAILED, "RF-0001", "Evaluation failed for RF-0001", component=Component.ENGINE,
+        device="RF-0001", person=person,
+    )  # fmt: skip
 
 
 def all_url_names() -> set[str]:
@@ -162,8 +180,16 @@ def test_a_session_is_not_a_device_credential(persona, personas, incident):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "name", [n for n in MATRIX if n not in ("login", "ingest-telemetry", "osmand", "osmand-key", "two-factor-code")]
+    "name",
+    [n for n in MATRIX if n not in ("login", "ingest-telemetry", "osmand", "osmand-key", "two-factor-code", *PROBES)],
 )
 def test_signed_out_visitors_are_sent_to_sign_in(name, incident):
     response = Client().get(url_for(name, MATRIX[name][0], incident))
     assert response.status_code == 302 and response["Location"].startswith(reverse("login")), name
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", PROBES)
+def test_health_probes_answer_signed_out_visitors_alike(name, incident):
+    signed_out = Client().get(url_for(name, MATRIX[name][0], incident)).status_code
+    assert signed_out == PROBES[name]["practitioner"], name
