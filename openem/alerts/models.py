@@ -25,6 +25,32 @@ class ViolationQuerySet(models.QuerySet["Violation"]):
         return self.filter(person__in=Person.objects.visible_to(user))
 
 
+def violation_detail(vtype: ViolationType, evidence: dict[str, Any], ongoing: bool = False) -> str:
+    """A curfew absence is a late arrival (out when the curfew began), an early departure (out when it
+    ended), the whole period, or out and back within it; a zone entry may be a pass-through."""
+    if vtype == ViolationType.CURFEW_ABSENCE:
+        if evidence.get("whole_period"):
+            return "absent for the whole curfew period"
+        if evidence.get("late_arrival"):
+            return "late arrival: not home when the curfew began" + (", not back yet" if ongoing else "")
+        if ongoing:
+            return "left during the curfew, not back yet"
+        if evidence.get("early_departure"):
+            return "early departure: left before the curfew ended"
+        return "left and came back during the curfew"
+    if evidence.get("pass_through"):
+        return "passed through without stopping (between two fixes)"
+    return ""
+
+
+def violation_lasted(start: Any, end: Any) -> str:
+    from openem.uktime import duration
+
+    if end is None:
+        return f"ongoing, {duration((timezone.now() - start).total_seconds())} so far"
+    return duration((end - start).total_seconds())
+
+
 class Violation(models.Model):
     key = models.CharField(max_length=40, unique=True, help_text="same violation, same key, after any re-evaluation")
     person = models.ForeignKey("cases.Person", on_delete=models.CASCADE, related_name="violations")
@@ -73,6 +99,16 @@ class Violation(models.Model):
     @property
     def duration_s(self) -> float | None:
         return (self.end - self.start).total_seconds() if self.end else None
+
+    @property
+    def detail(self) -> str:
+        """What kind of curfew absence or zone visit it was, in the same words on every page."""
+        return violation_detail(self.type_enum, self.evidence, ongoing=self.end is None)
+
+    @property
+    def lasted(self) -> str:
+        """How long it lasted, or has lasted so far ("ongoing, 2 hours 5 minutes")."""
+        return violation_lasted(self.start, self.end)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
 
-from openem.alerts.models import Violation
+from openem.alerts.models import Violation, violation_lasted
 from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.models import Condition, OrderStatus, OrderVersion, Person
 from openem.engine.casefile import parse_condition
@@ -186,10 +186,15 @@ class TrailViolation:
     condition: str
     zone: str  # the condition's name ("" for a device problem)
     where: tuple[float, float] | None  # [lat, lon] the engine stored, for silences
+    detail: str = ""  # late arrival, whole period, pass-through... as on the person page
 
     @property
     def label(self) -> str:
         return f"{self.type_enum.label} ({self.zone})" if self.zone else self.type_enum.label
+
+    @property
+    def lasted(self) -> str:
+        return violation_lasted(self.start, self.end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +238,7 @@ def trail_layers(person: Person, start: datetime, end: datetime, person_view: bo
             v.condition_ref,
             names.get((v.order_ref, v.condition_ref), "") if v.condition_ref else "",
             (float(v.where[0]), float(v.where[1])) if v.where else None,
+            v.detail,
         )
         for v in violations_in(person, start, end)
         if shown(v)

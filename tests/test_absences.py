@@ -1,0 +1,47 @@
+"""Curfew absences in full: what kind of absence it was and how long it lasted, in the same words on the
+person page, the incident page and the trail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.urls import reverse
+
+from openem.alerts.models import Violation
+from openem.telemetry.ingest import ingest_jsonl
+from openem.telemetry.worker import EngineWorker
+
+from .conftest import rf
+from .helpers import client_for, zone_crossing
+
+
+@pytest.mark.django_db
+def test_an_absence_says_what_kind_and_how_long_everywhere(personas, incident) -> None:
+    """Sam left at 20:00 during his 19:00 curfew; at 22:35 he is not back. Then he comes home at 23:00."""
+    v = Violation.objects.get(type="curfew_absence")
+    assert v.detail == "left during the curfew, not back yet"
+    assert v.lasted.startswith("ongoing, ")
+    ingest_jsonl("\n".join(rf(23, m, True) for m in (0, 30)))
+    EngineWorker("t").cycle(now=datetime(2026, 11, 10, 23, 35, tzinfo=UTC))
+    v.refresh_from_db()
+    assert (v.detail, v.lasted) == ("left and came back during the curfew", "3 hours")
+    c = client_for(personas["practitioner"])
+    person = c.get(reverse("portal:person", args=[incident.person.pk])).content.decode()
+    assert "left and came back during the curfew" in person and "3 hours" in person
+    page = c.get(reverse("alerts:incident", args=[incident.pk])).content.decode()
+    assert "left and came back during the curfew" in page and "3 hours" in page
+
+
+@pytest.mark.django_db
+def test_the_trail_lists_pass_throughs_as_the_person_page_does(personas, case) -> None:
+    v = zone_crossing(case)
+    Violation.objects.filter(pk=v.pk).update(evidence={"device": "GPS-0001", "pass_through": True})
+    c = client_for(personas["practitioner"])
+    person = c.get(reverse("portal:person", args=[case.pk])).content.decode()
+    assert "passed through without stopping" in person
+    trail = c.get(
+        reverse("portal:trail", args=[case.pk]),
+        {"start": "2026-11-10T08:00", "end": "2026-11-10T11:00", "reason": "supervision"},
+    ).content.decode()
+    assert "passed through without stopping" in trail and "10 minutes" in trail
