@@ -298,6 +298,8 @@ OPENEM_STATUS_CACHE_S = 0.0 if OPENEM_TESTING else float(env_str("OPENEM_STATUS_
 OPENEM_INGEST_URL = env_str("OPENEM_INGEST_URL", "http://127.0.0.1:5055").rstrip("/")
 
 # Notifications. Without an SMTP host, email is written to files under var/mail (the demo's outbox).
+# The monitoring centre's telephone number, printed on the wearer's information sheet.
+OPENEM_CENTRE_PHONE = env_str("OPENEM_CENTRE_PHONE", "0800 000 0000" if OPENEM_DEMO else "")
 OPENEM_BASE_URL = env_str("OPENEM_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 OPENEM_NOTIFY_FROM = env_str("OPENEM_NOTIFY_FROM", "openem@localhost")
 OPENEM_NOTIFY_API_KEY = env_str("OPENEM_NOTIFY_API_KEY", "")

@@ -205,3 +205,16 @@ def test_two_curfews_in_force_show_one_combined_week_grid(client_for, case):
     for url in (reverse("portal:order", args=[order.pk]), reverse("portal:person", args=[case.pk])):
         page = client_for().get(url).content.decode()
         assert "Curfews C1 and C7 together" in page and 'aria-label="Combined curfew timetable"' in page
+
+
+@pytest.mark.django_db
+def test_the_information_sheet_gives_the_centres_number_and_only_what_applies(client_for, case, settings):
+    """An RF curfew only: no rule about alcohol or zones on the sheet, and the centre's number printed."""
+    from openem.cases.models import Condition
+
+    settings.OPENEM_CENTRE_PHONE = "0300 123 4567"
+    Condition.objects.filter(order__person=case).exclude(type="curfew").update(removed_in_version=1)
+    page = client_for().get(reverse("portal:information-sheet", args=[case.pk])).content.decode()
+    assert "0300 123 4567" in page
+    assert "Being out, even for a short time" in page
+    assert "Drinking alcohol" not in page and "told to stay away from" not in page

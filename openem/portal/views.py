@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -172,6 +173,7 @@ def information_sheet(request: AuthedRequest, pk: int) -> HttpResponse:
     person = visible_person(request, pk)
     today = local_today()
     rows = []
+    kinds: set[str] = set()
     for order in person.orders.all():
         if order.status_on(today) == OrderStatus.ENDED:
             continue
@@ -179,6 +181,9 @@ def information_sheet(request: AuthedRequest, pk: int) -> HttpResponse:
             if cond.effective_end < today:
                 continue
             rows.append(plain_words(cond.to_spec(), cond.effective_start, cond.effective_end))
+            kinds.add("zone" if cond.type_enum.is_zone and cond.raises_alerts else cond.type)
+    fittings = list(person.fittings.filter(removed_at__isnull=True).select_related("device"))
+    devices = {f.device.kind for f in fittings}
     AuditEvent.record(request.user, AuditAction.VIEW, person=person, obj=person, summary="information sheet")
     return render(
         request,
@@ -186,7 +191,16 @@ def information_sheet(request: AuthedRequest, pk: int) -> HttpResponse:
         {
             "person": person,
             "rows": rows,
-            "fittings": person.fittings.filter(removed_at__isnull=True).select_related("device"),
+            "fittings": fittings,
+            # Only what applies to this person: no alcohol rule for someone without an alcohol condition.
+            "breaches": {
+                "curfew": "curfew" in kinds,
+                "zone": "zone" in kinds,
+                "alcohol": "alcohol" in kinds,
+                "charging": bool(devices & {"gps", "alcohol"}),
+                "home_unit": "rf" in devices,
+            },
+            "centre_phone": settings.OPENEM_CENTRE_PHONE,
         },
     )
 
