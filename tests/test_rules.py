@@ -70,7 +70,7 @@ def test_a_well_made_order_has_no_findings():
 def test_court_curfew_at_least_two_hours_in_a_day():
     spec = order(OrderType.COMMUNITY_ORDER, curfew(window("20:00", "21:30", (Day.FRI,))))
     assert messages(spec) == [
-        "Friday: 1 hours 30 minutes of curfew; a court curfew must be at least 2 hours in any day it applies"
+        "Friday: 1 hour 30 minutes of curfew; a court curfew must be at least 2 hours in any day it applies"
     ]
 
 

@@ -21,6 +21,7 @@ from openem.health.faults import raise_fault
 from openem.health.models import Component, FaultKind
 from openem.health.running import Beat, StopFlag, is_transient, keep_going
 from openem.telemetry import trail
+from openem.uktime import plural
 
 from .channels import TRANSPORTS, Permanent, Transient
 from .models import (
@@ -204,7 +205,7 @@ class AlertsWorker:
         n = queue(incident, recipients(incident, NotificationKind.IMMEDIATE), NotificationKind.IMMEDIATE, subject,
                   describe(incident) + f"\n\nWhy you are told now: {reason}", now)  # fmt: skip
         IncidentAction.objects.create(
-            incident=incident, kind=ActionKind.NOTIFIED, text=f"{n} message(s): {reason}", at=now
+            incident=incident, kind=ActionKind.NOTIFIED, text=f"{plural(n, 'message')}: {reason}", at=now
         )
         return n
 
@@ -283,7 +284,7 @@ class AlertsWorker:
         if not claimed:
             return
         day = timezone.localtime(now, LONDON).strftime("%A %d %B")
-        body = f"{len(claimed)} incident(s) on your caseload since your last digest:\n\n" + "\n\n".join(
+        body = f"{plural(len(claimed), 'incident')} on your caseload since your last digest:\n\n" + "\n\n".join(
             describe(i) for i in claimed
         )
         sent = queue(None, [user], NotificationKind.DIGEST, f"OpenEM daily digest, {day}", body, now)

@@ -71,7 +71,8 @@ def _fmt(d: date) -> str:
 
 def _hours(minutes: int) -> str:
     h, m = divmod(minutes, 60)
-    return f"{h} hours" if not m else f"{h} hours {m} minutes"
+    hours = f"{h} hour" if h == 1 else f"{h} hours"
+    return hours if not m else f"{hours} {m} minute{'' if m == 1 else 's'}"
 
 
 def condition_dates(order: OrderSpec, cond: ConditionSpec) -> tuple[date, date]:

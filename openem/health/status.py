@@ -20,6 +20,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from openem.engine.enums import LabelledEnum
+from openem.uktime import duration, plural
+from openem.uktime import when as uk_when
 
 from .faults import raise_fault
 from .models import Component, Fault, FaultKind, Heartbeat
@@ -96,20 +98,11 @@ def group_of(hb: Heartbeat) -> str:
 
 def when(t: datetime | None, now: datetime) -> str:
     """10:15 today, Tue 1 Dec 10:15 before."""
-    if t is None:
-        return "a moment ago"
-    local, today = timezone.localtime(t), timezone.localtime(now).date()
-    return f"{local:%H:%M}" if local.date() == today else f"{local:%a} {local.day} {local:%b %H:%M}"
+    return "a moment ago" if t is None else uk_when(t, now)
 
 
 def how_long(seconds: float) -> str:
-    if seconds < 120:
-        return f"{round(seconds)} seconds"
-    minutes = round(seconds / 60)
-    if minutes < 120:
-        return f"{minutes} minutes"
-    hours, rest = divmod(minutes, 60)
-    return f"{hours} hours" + (f" {rest} minutes" if rest else "")
+    return plural(round(seconds), "second") if seconds < 120 else duration(seconds)
 
 
 SHARD = re.compile(r"^engine (\d+)/(\d+)$")  # "engine 0/2": shard 1 of 2 (also "engine shard 1 of 2")
