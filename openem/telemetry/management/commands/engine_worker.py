@@ -36,15 +36,38 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         worker = EngineWorker(shard=options["shard"], shards=options["shards"])
         if options["partition"] is not None:
-            from openem.telemetry.bus import PartitionConsumer
+            from openem.health.models import Component
+            from openem.health.running import Backoff, Beat, StopFlag, keep_going
+            from openem.telemetry.bus import BusUnavailable, PartitionConsumer
 
-            consumer = PartitionConsumer(options["partition"])
-            signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+            k = options["partition"]
+            stopping = StopFlag()  # SIGTERM: stop after the messages in hand are evaluated and acknowledged
+            beat = Beat(f"engine partition {k}", Component.ENGINE)
+            consumer = PartitionConsumer(k)
+            bus_backoff = Backoff(first=0.5, most=5.0)  # a bus back up is used within 5 s
+
+            def partition_step() -> bool:
+                try:
+                    r = worker.bus_cycle(consumer)  # waits up to a second for messages
+                except BusUnavailable as exc:
+                    # Nothing is lost: what was not acknowledged is sent again once the bus is back.
+                    wait = bus_backoff.next()
+                    if bus_backoff.failures == 1:
+                        self.stderr.write(f"engine partition {k}: {exc}; trying again until it is back")
+                    beat(detail=f"bus unreachable: {exc}"[:300], force=bus_backoff.failures == 1)
+                    stopping.wait(wait)
+                    return False
+                back = bus_backoff.failures > 0
+                bus_backoff.reset()
+                beat.count(devices=r.devices, opened=r.opened, changed=r.changed, retracted=r.retracted)
+                beat(lag_s=consumer.lag_s, backlog=consumer.backlog, detail="connected", force=back)
+                return r.devices > 0
+
             try:
-                while True:
-                    worker.bus_cycle(consumer)
-            except KeyboardInterrupt:
+                keep_going(partition_step, stopping, 0.0, f"engine partition {k}")
+            finally:
                 consumer.close()
+                beat.stopped()
             return
         if options["checks_only"]:
             try:
