@@ -225,14 +225,12 @@ def _read(where: str, params: Iterable[int], limit: int | None = None) -> list[t
         return [(int(pk), device) for pk, device in cursor.fetchall()]
 
 
-def _coalesce(gaps: list[Gap], most: int = MAX_GAPS) -> list[Gap]:
-    """At most ``most`` gap ranges, in id order: neighbours merged pairwise while there are more (a merged
+def _coalesce(gaps: list[Gap]) -> list[Gap]:
+    """At most MAX_GAPS gap ranges, in id order: neighbours merged pairwise while there are more (a merged
     range covers readings already announced, which are announced again: harmless, and rare)."""
     gaps = sorted(gaps)
-    while len(gaps) > most:
+    while len(gaps) > MAX_GAPS:
         log.warning("bus announcer: %d gaps in the reading ids; merging neighbours", len(gaps))
-        gaps = [
-            [a[0], b[1], max(a[2], b[2])] if b is not None else a
-            for a, b in zip(gaps[::2], [*gaps[1::2], None], strict=True)
-        ]
+        pairs = [gaps[k : k + 2] for k in range(0, len(gaps), 2)]
+        gaps = [[pair[0][0], pair[-1][1], max(g[2] for g in pair)] for pair in pairs]
     return gaps

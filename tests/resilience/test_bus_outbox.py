@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from openem.devices.models import Device
 from openem.health.models import Component, Fault, FaultKind, Heartbeat
+from openem.telemetry import outbox
 from openem.telemetry.bench import free_port, wait_for_port
 from openem.telemetry.bus import BusUnavailable, PartitionConsumer
 from openem.telemetry.ingest import ingest_jsonl
@@ -242,6 +243,33 @@ def test_a_reading_whose_lower_id_is_committed_late_is_still_announced(
     announcer.gap_wait_s = 0
     run_until_idle(announcer)
     assert announcer.gaps == [] and received() == set()
+
+
+@needs_nats
+@pytest.mark.django_db
+def test_with_more_gaps_than_are_kept_a_late_reading_is_still_announced(
+    bus: Any, devices: list[str], announcers: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(outbox, "MAX_GAPS", 1)
+    ingest_jsonl(readings(devices[0], 1))
+    base = Reading.objects.order_by("-id").values_list("id", flat=True)[0]
+    template = Reading.objects.get(id=base)
+
+    def copy(pk: int, device: str) -> None:
+        Reading.objects.create(
+            id=pk, device=device, t=template.t, type=template.type, payload=template.payload, digest=f"late:{pk}"
+        )
+
+    for k in (2, 4, 6):
+        copy(base + k, devices[k])
+    announcer = announcers(gap_wait_s=60)
+    run_until_idle(announcer)
+    assert received() == {devices[0], devices[2], devices[4], devices[6]}
+    assert len(announcer.gaps) == 1  # merged: base+1, base+3 and base+5 watched as one range
+    copy(base + 3, devices[3])
+    run_until_idle(announcer)
+    # The late one is announced (with, at worst, the merged range's others again: harmless).
+    assert devices[3] in received()
 
 
 @needs_nats
