@@ -4,6 +4,7 @@ after a resend, a restart of the announcer, an out-of-order commit, or NATS goin
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -374,12 +375,51 @@ def test_nats_going_down_and_coming_back_loses_nothing(
         consumer.close()
 
 
-def test_the_announcer_and_a_partition_worker_wait_out_a_down_bus_and_stop_on_sigterm(tmp_path: Path) -> None:
+def test_the_announcer_and_a_partition_worker_ride_out_nats_going_down_and_stop_on_sigterm(
+    tmp_path: Path, own_nats: Any
+) -> None:
+    """The processes as `openem run` starts them: readings stored while NATS is down are announced to and
+    evaluated by the partition worker once it is back; neither process exits meanwhile; SIGTERM stops both."""
     db = tmp_path / "bus.sqlite3"
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
     env = {**os.environ, "OPENEM_SQLITE_PATH": str(db), "OPENEM_DATA_DIR": str(tmp_path)}
-    env.update(OPENEM_BUS=NOWHERE, OPENEM_BUS_PARTITIONS="1", OPENEM_BUS_PREFIX=f"test-{uuid.uuid4().hex[:10]}")
+    env.update(OPENEM_BUS=own_nats.url, OPENEM_BUS_PARTITIONS="1", OPENEM_BUS_PREFIX=prefix)
     env.pop("DATABASE_URL", None)
-    subprocess.run([sys.executable, "-m", "openem.cli", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+
+    def openem(*args: str) -> None:
+        subprocess.run([sys.executable, "-m", "openem.cli", *args], cwd=ROOT, env=env, check=True, capture_output=True)
+
+    def store(name: str, body: str) -> None:
+        (tmp_path / name).write_text(body)
+        openem("ingest-file", str(tmp_path / name))
+
+    def beats() -> dict[str, tuple[str, int]]:
+        with sqlite3.connect(db) as c:
+            return {n: (d, s) for n, d, s in c.execute("SELECT name, detail, stopped FROM health_heartbeat")}
+
+    def taken() -> tuple[int, int]:
+        """Messages the partition worker has acknowledged, and those not yet (pending or unacknowledged)."""
+        import nats
+
+        async def ask() -> tuple[int, int]:
+            nc = await nats.connect(own_nats.url)
+            try:
+                info = await nc.jetstream().consumer_info(f"{prefix.upper().replace('-', '_')}_READINGS", "engine-0")
+                return info.ack_floor.stream_seq, info.num_pending + info.num_ack_pending
+            finally:
+                await nc.close()
+
+        return asyncio.run(ask())
+
+    def wait_for(what: Any, why: str, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while not what():
+            assert all(p.poll() is None for p in procs.values()), f"a process exited ({why})"
+            assert time.monotonic() < deadline, f"not in {seconds} s: {why}"
+            time.sleep(0.2)
+
+    openem("migrate", "-v0")
+    openem("shell", "-c", "from openem.devices.models import Device; Device.objects.create(ref='RF-0001', kind='rf')")
     procs = {
         name: subprocess.Popen(
             [sys.executable, "-m", "openem.cli", *args],
@@ -394,18 +434,23 @@ def test_the_announcer_and_a_partition_worker_wait_out_a_down_bus_and_stop_on_si
         }.items()
     }
     try:
+        store("first.jsonl", readings("RF-0001", 5, hour=20))
+        wait_for(lambda: taken() == (1, 0), "the first readings announced and evaluated")
 
-        def beats() -> dict[str, tuple[str, int]]:
-            with sqlite3.connect(db) as c:
-                return {n: (d, s) for n, d, s in c.execute("SELECT name, detail, stopped FROM health_heartbeat")}
-
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(beats()) < 2:
-            assert all(p.poll() is None for p in procs.values()), "a process exited with the bus down"
-            time.sleep(0.2)
-        assert {n: d.startswith("bus unreachable") for n, (d, _s) in beats().items()} == dict.fromkeys(procs, True)
+        own_nats.stop()
+        store("second.jsonl", readings("RF-0001", 5, hour=21))
+        wait_for(
+            lambda: (
+                {n: d.startswith("bus unreachable") for n, (d, _s) in beats().items()} == dict.fromkeys(procs, True)
+            ),
+            "both report the bus unreachable",
+        )
         time.sleep(1.5)  # still waiting, not gone
         assert all(p.poll() is None for p in procs.values())
+
+        own_nats.start()
+        wait_for(lambda: taken() == (2, 0), "what was stored meanwhile announced and evaluated")
+        wait_for(lambda: {d for d, _s in beats().values()} == {"connected"}, "both report the bus connected")
 
         for p in procs.values():
             p.send_signal(signal.SIGTERM)
