@@ -180,13 +180,34 @@ def rf(h: int, m: int, in_range: bool, device: str = "RF-0001") -> str:
 
 @pytest.fixture
 def night(personas: dict[str, Any], case: Any) -> Any:
-    """Sam Example (RoSH high, domestic abuse) out from 20:00 on 10 November; the violation is stored."""
+    """Sam Example (RoSH high, domestic abuse) out from 20:00 on 10 November; the violation is stored. His
+    alcohol tag is fitted too, so that the absence is the only thing to tell anyone about (a tag not
+    fitted for nine days would reach his practitioner as well: tests/test_monitoring_gaps.py)."""
+    from openem.devices.models import Device, Fitting
     from openem.telemetry.ingest import ingest_jsonl
     from openem.telemetry.worker import EngineWorker
 
+    tag = Device.objects.create(ref="ALC-0001", kind="alcohol")
+    Fitting.objects.create(device=tag, person=case, fitted_at=datetime(2026, 11, 1, 15, tzinfo=UTC))
     ingest_jsonl("\n".join(rf(h, m, h < 20) for h in range(18, 23) for m in (0, 30)))
     EngineWorker("t").cycle(now=NIGHT)
     return case
+
+
+@pytest.fixture
+def equipment(night: Any) -> Any:
+    """Sam's alcohol tag sent nothing for two hours the night before: an equipment incident in the centre's
+    queue (a gap in alcohol monitoring, which protects no victim: not the practitioner's to hear about at
+    once)."""
+    from openem.alerts.models import Incident, Violation
+    from openem.alerts.worker import AlertsWorker
+
+    Violation.objects.create(
+        key="alc-silent", person=night, order_ref="O0001", device="ALC-0001", type="no_signal",
+        category="equipment", start=datetime(2026, 11, 9, 2, tzinfo=UTC), end=datetime(2026, 11, 9, 4, tzinfo=UTC),
+    )  # fmt: skip
+    AlertsWorker("t").cycle(now=NIGHT)
+    return Incident.objects.get(person=night, kind="equipment")
 
 
 @pytest.fixture

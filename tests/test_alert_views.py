@@ -71,13 +71,12 @@ def test_the_practitioner_sees_the_incident_in_the_queue_and_the_other_does_not(
 
 
 @pytest.mark.django_db
-def test_equipment_work_goes_to_the_centre_queue_not_the_practitioners(personas, incident):
-    equipment = Incident.objects.filter(kind="equipment").first()
-    assert equipment is not None  # the alcohol tag was never fitted
+def test_equipment_work_goes_to_the_centre_queue_not_the_practitioners(personas, incident, equipment):
+    assert equipment.severity == "medium"
     practitioner = client_for(personas["practitioner"]).get(reverse("alerts:queue")).content.decode()
     centre = client_for(personas["operator"]).get(reverse("alerts:queue") + "?kind=equipment").content.decode()
-    assert "Not fitted" not in practitioner
-    assert "Not fitted" in centre and "Arrange the fitting visit" in centre
+    assert "No signal" not in practitioner
+    assert "No signal" in centre and "Call the wearer; if there is no answer" in centre
 
 
 @pytest.mark.django_db

@@ -236,7 +236,7 @@ def test_my_cases_shows_each_persons_monitoring_status(personas, case):
     Fitting.objects.create(device=tag, person=case, fitted_at=datetime(2026, 11, 1, 12, tzinfo=UTC))
     EngineWorker("t").cycle(now=datetime(2026, 11, 10, 22, 36, tzinfo=UTC))
     status, why = monitoring_statuses([case])[case.pk]
-    assert (status, why) == (MonitoringStatus.VIOLATION_OPEN, ["Curfew absence"])
+    assert (status, why) == (MonitoringStatus.VIOLATION_OPEN, ["Curfew absence since Tue 10 Nov 20:00"])
     page = client.get(reverse("portal:cases"), {"status": "violation_open"}).content.decode()
     assert "Sam Example" in page and "Violation open" in page
     assert "Sam Example" not in client.get(reverse("portal:cases"), {"status": "compliant"}).content.decode()

@@ -181,3 +181,27 @@ def test_the_wearers_information_sheet_is_in_plain_words(client_for, case):
     assert "call 999 first" in page and "charge it every day" in page
     # A victim's zone is described without naming where it is.
     assert "Stay out of the area your practitioner has shown you" in page and "Victim" not in page
+
+
+@pytest.mark.django_db
+def test_a_second_curfew_that_makes_21_hours_a_day_is_refused(client_for, case):
+    """Sam's order has a curfew 19:00-07:00; a second one 07:00-16:00 would make 21 hours in a row."""
+    order = case.orders.get()
+    data = {**CURFEW, "w0_start": "07:00", "w0_end": "16:00"}
+    page = client_for().post(reverse("portal:condition-add", args=[order.pk, "curfew"]), data).content.decode()
+    assert (
+        "Curfews C1 and C7 together: 21 hours of curfew from 19:00 every day; a court curfew can be at most 20 hours "
+        "in any day" in page
+    )
+    assert order.conditions.filter(removed_in_version__isnull=True).count() == 6
+
+
+@pytest.mark.django_db
+def test_two_curfews_in_force_show_one_combined_week_grid(client_for, case):
+    order = case.orders.get()
+    data = {**CURFEW, "w0_days": ["sat", "sun"], "w0_start": "12:00", "w0_end": "15:00"}
+    client_for().post(reverse("portal:condition-add", args=[order.pk, "curfew"]), data)
+    assert order.conditions.filter(removed_in_version__isnull=True, type="curfew").count() == 2
+    for url in (reverse("portal:order", args=[order.pk]), reverse("portal:person", args=[case.pk])):
+        page = client_for().get(url).content.decode()
+        assert "Curfews C1 and C7 together" in page and 'aria-label="Combined curfew timetable"' in page

@@ -284,3 +284,36 @@ def test_times_that_are_not_times(text):
 def test_24_00_is_the_end_of_the_day():
     w = window("00:00", "24:00", (Day.SAT,))
     assert w.duration_min == 24 * 60 and not w.overnight
+
+
+def test_two_curfews_on_one_order_are_limited_together():
+    """12 hours overnight and 9 hours in the day, back to back: 21 hours of curfew, refused, though each
+    alone is lawful. Overlapping windows count once."""
+    night, day = curfew(window("19:00", "07:00")), curfew(window("07:00", "16:00"))
+    found = messages(order(OrderType.COMMUNITY_ORDER, night, day))
+    assert (
+        "curfews C1 and C2 together: 21 hours of curfew from 19:00 every day; a court curfew can be at most 20 hours "
+        "in any day" in found
+    )
+    assert any("C1 and C2 together: 147 hours of curfew in a week" in m for m in found)
+    # Overlapping by an hour: 19:00-07:00 and 06:00-08:00 merge to 13 hours, within every limit.
+    assert messages(order(OrderType.COMMUNITY_ORDER, night, curfew(window("06:00", "08:00")))) == []
+    # Back to back round the clock: no time out at all.
+    always = messages(order(OrderType.COMMUNITY_ORDER, night, curfew(window("07:00", "19:00"))))
+    assert any("together leave no time out of curfew" in m for m in always)
+
+
+def test_curfews_in_force_at_different_times_are_not_added_together():
+    first = curfew(window("19:00", "07:00"), end=date(2027, 1, 31))
+    later = curfew(window("07:00", "16:00"), start=date(2027, 2, 1))
+    assert messages(order(OrderType.COMMUNITY_ORDER, first, later)) == []
+
+
+def test_a_zone_nobody_monitors_is_flagged_on_an_rf_only_order_too():
+    spec = order(OrderType.COMMUNITY_ORDER, curfew(), zone(monitored=False))
+    assert messages(spec) == []
+    assert messages(spec, Severity.WARNING) == [
+        '"Victim\'s street" is drawn but not GPS-monitored, so this zone will not raise alerts. The order has no '
+        "location monitoring: if the zone is meant to be monitored, add a GPS trail condition and mark the zone "
+        "monitored"
+    ]

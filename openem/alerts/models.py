@@ -140,13 +140,14 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
     def visible_to(self, user: User) -> IncidentQuerySet:
         """Incidents of the people the user may see. Area outages: every one to the monitoring centre; to a
         manager only those that silenced one of their team's people. Each row carries ``shown_devices``,
-        how many of its violations the user may see, so that an outage never counts another team's."""
+        how many of its devices the user may see (a device silent twice is one device), so that an outage
+        never counts another team's."""
         from openem.cases.models import Person
 
         people = Person.objects.visible_to(user)
         mine = Violation.objects.filter(incident=models.OuterRef("pk"), retracted=False, person__in=people)
         shown = models.Subquery(
-            mine.order_by().values("incident").annotate(n=models.Count("pk")).values("n"),
+            mine.order_by().values("incident").annotate(n=models.Count("device", distinct=True)).values("n"),
             output_field=models.IntegerField(),
         )
         if user.sees_all_cases:
@@ -227,7 +228,15 @@ class Incident(models.Model):
         shown = getattr(self, "shown_devices", None)
         if self.kind == IncidentKind.INFRASTRUCTURE and shown is not None:
             return f"Area outage: {shown} device{'s' if shown != 1 else ''} silent together"
+        if self.kind == IncidentKind.EQUIPMENT and self.end is None and self.status != IncidentStatus.CLEARED:
+            # A monitoring gap says how long nobody has been able to see what the person is doing.
+            from openem.uktime import duration, when
+
+            return f"{self.summary}: not monitored since {when(self.start)} ({duration(self.since_s())})"
         return self.summary
+
+    def since_s(self) -> float:
+        return max(0.0, (timezone.now() - self.start).total_seconds())
 
     @property
     def for_practitioner(self) -> bool:

@@ -19,7 +19,7 @@ from .models import (
     IncidentStatus,
     Violation,
 )
-from .triage import Delivery, Event, IncidentKind, Risk, Severity
+from .triage import GAP_TYPES, Delivery, Event, IncidentKind, Risk, Severity, Watch
 from .triage import Incident as Pure
 
 
@@ -39,10 +39,46 @@ def victim_zone(v: Violation) -> bool:
     ).exists()
 
 
+def gap_stops(v: Violation) -> frozenset[Watch]:
+    """What a monitoring gap leaves unmonitored: the person's conditions in force when it began that the
+    device's kind monitors (a home unit: an RF curfew; a GPS tag: GPS curfews, monitored zones, the trail
+    and appointments; an alcohol tag: alcohol)."""
+    from openem.devices.models import Device
+    from openem.engine.model import device_kind_needed
+
+    if v.type_enum not in GAP_TYPES:
+        return frozenset()
+    kind = str(v.evidence.get("device_kind", "")) if v.type == "not_fitted" else ""
+    if not kind and v.device:
+        kind = Device.objects.filter(ref=v.device).values_list("kind", flat=True).first() or ""
+    day = timezone.localtime(v.start).date()
+    out: set[Watch] = set()
+    for c in Condition.objects.filter(order__person_id=v.person_id, removed_in_version__isnull=True).select_related(
+        "order"
+    ):
+        if not c.applies_on(day) or not c.order.start <= day <= c.order.end:
+            continue
+        spec = c.to_spec()
+        needed = device_kind_needed(spec)
+        if needed is None or (kind and needed.value != kind):
+            continue
+        if c.type == "curfew":
+            out.add(Watch.CURFEW)
+        elif c.type_enum.is_zone:
+            victim = spec.victim_sensitive
+            out.add(Watch.VICTIM_ZONE if victim else Watch(c.type))
+        elif c.type == "alcohol":
+            out.add(Watch.ALCOHOL)
+        else:
+            out.add(Watch.LOCATION)
+    return frozenset(out)
+
+
 def event_of(v: Violation) -> Event:
     where = (float(v.where[0]), float(v.where[1])) if v.where else None
     return Event(
-        v.key, v.person.ref, v.type_enum, v.start.timestamp(), ts(v.end), v.device, victim_zone(v), where
+        v.key, v.person.ref, v.type_enum, v.start.timestamp(), ts(v.end), v.device, victim_zone(v), where,
+        gap_stops(v),
     )  # fmt: skip
 
 

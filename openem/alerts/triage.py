@@ -96,6 +96,26 @@ class Risk:
         return RiskFlag.DOMESTIC_ABUSE in self.flags or RiskFlag.STALKING in self.flags
 
 
+class Watch(LabelledEnum):
+    """What a device's data protects: what a gap in it stops being monitored."""
+
+    CURFEW = "curfew"
+    EXCLUSION_ZONE = "exclusion_zone"
+    VICTIM_ZONE = "victim_zone"  # an exclusion or inclusion zone that protects a victim
+    INCLUSION_ZONE = "inclusion_zone"
+    LOCATION = "location"  # the trail, appointments
+    ALCOHOL = "alcohol"
+
+
+# Equipment problems that leave the person unmonitored: rated by what they stop, not as a chore.
+GAP_TYPES = frozenset(
+    {
+        ViolationType.NO_SIGNAL, ViolationType.BATTERY_DEPLETED, ViolationType.LOCATION_FAILURE,
+        ViolationType.HOME_UNIT_POWER, ViolationType.NOT_FITTED,
+    }
+)  # fmt: skip
+
+
 @dataclass
 class Event:
     """A violation as triage sees it."""
@@ -108,6 +128,7 @@ class Event:
     device: str = ""
     victim_zone: bool = False  # the zone protects a victim
     where: tuple[float, float] | None = None  # last known (lat, lon), for silences
+    stops: frozenset[Watch] = frozenset()  # for a monitoring gap: the conditions it leaves unmonitored
 
     @property
     def category(self) -> Category:
@@ -129,9 +150,29 @@ BASE_SEVERITY = {
 }
 
 
+def gap_severity(ev: Event, risk: Risk, now: float) -> Severity:
+    """A monitoring gap (a flat battery, lost signal, a tag not fitted) by what it stops: a curfew or a
+    zone unmonitored is more than a chore, one protecting a victim (or a zone kept by a person with a
+    domestic-abuse or stalking flag) more again, and more for a person at high risk of serious harm. A
+    tag not fitted is raised a step for every day it stays unfitted."""
+    s = BASE_SEVERITY.get(ev.type, Severity.LOW)
+    guarded = ev.stops & {Watch.CURFEW, Watch.EXCLUSION_ZONE, Watch.INCLUSION_ZONE, Watch.VICTIM_ZONE}
+    if guarded:
+        s = s.raised(1)
+    if Watch.VICTIM_ZONE in ev.stops or (Watch.EXCLUSION_ZONE in ev.stops and risk.domestic_abuse):
+        s = s.raised(1)
+    if risk.high and ev.stops:
+        s = s.raised(1)
+    if ev.type == ViolationType.NOT_FITTED:
+        return s.raised(int((ev.end_or(now) - ev.start) // 86400))
+    return s if s.rank <= Severity.HIGH.rank else Severity.HIGH
+
+
 def severity(ev: Event, risk: Risk, now: float) -> Severity:
     """From the violation type, how long it lasted, and the person's risk."""
     t = ev.type
+    if t in GAP_TYPES:
+        return gap_severity(ev, risk, now)
     s = BASE_SEVERITY.get(t, Severity.LOW)
     if ev.category == Category.BEHAVIOUR:
         minutes = (ev.end_or(now) - ev.start) / 60
@@ -239,6 +280,11 @@ def decide(incident: Incident, risk: Risk, policy: Iterable[PolicyRule]) -> tupl
     if incident.kind == IncidentKind.INFRASTRUCTURE:
         return Delivery.IMMEDIATE, "Infrastructure incidents go to the monitoring centre at once"
     if incident.kind == IncidentKind.EQUIPMENT:
+        if incident.severity.rank >= Severity.HIGH.rank:
+            return Delivery.IMMEDIATE, (
+                "A monitoring gap that leaves a victim's protection or a high-risk person's conditions "
+                "unmonitored: the practitioner and the monitoring centre are told at once"
+            )
         return Delivery.QUEUE, "Equipment work goes to the monitoring centre's queue"
     for rule in policy:
         if rule.matches(incident, risk):

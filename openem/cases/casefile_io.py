@@ -7,7 +7,7 @@ written; warnings (for example a zone that will not raise alerts) are reported a
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -225,9 +225,13 @@ def _upsert_fitting(person: Person, spec: DeviceSpec) -> None:
     fitting.save()
 
 
-def export_people(people: QuerySet[Person]) -> dict[str, Any]:
+def export_people(
+    people: QuerySet[Person], on_error: Callable[[Person, Exception], None] | None = None
+) -> dict[str, Any]:
     """The case file of these people. A handful of queries whatever their number (the engine worker
-    exports the whole caseload): related rows are fetched by subquery and grouped here."""
+    exports the whole caseload): related rows are fetched by subquery and grouped here. ``on_error``:
+    a person whose stored records cannot be exported is passed to it and left out (the engine worker
+    goes on with everyone else); without it the error propagates."""
     orders: dict[int, list[Order]] = defaultdict(list)
     for o in Order.objects.filter(person__in=people.values("pk")).order_by("start", "ref"):
         orders[o.person_id].append(o)
@@ -242,29 +246,34 @@ def export_people(people: QuerySet[Person]) -> dict[str, Any]:
         fittings[f.person_id].append(f)
     out: list[dict[str, Any]] = []
     for person in people.select_related("practitioner", "team"):
-        spec = PersonSpec(
-            id=person.ref,
-            name=person.name,
-            date_of_birth=person.date_of_birth,
-            crn=person.crn or "",
-            pnc=person.pnc,
-            nomis=person.nomis,
-            sex=person.sex,
-            gender=person.gender,
-            ethnicity=person.ethnicity,
-            disability=person.disability,
-            religion=person.religion,
-            practitioner=person.practitioner.username if person.practitioner else "",
-            team=person.team.name if person.team else "",
-            rosh=Rosh(person.rosh) if person.rosh else None,
-            mappa_category=person.mappa_category,
-            mappa_level=person.mappa_level,
-            flags=tuple(RiskFlag(f) for f in person.flags),
-            orders=[o.to_spec(conditions[o.pk]) for o in orders[person.pk]],
-            devices=[
-                DeviceSpec(f.device.ref, DeviceKind(f.device.kind), f.fitted_at, f.removed_at)
-                for f in fittings[person.pk]
-            ],
-        )
-        out.append(spec.to_json())
+        try:
+            spec = PersonSpec(
+                id=person.ref,
+                name=person.name,
+                date_of_birth=person.date_of_birth,
+                crn=person.crn or "",
+                pnc=person.pnc,
+                nomis=person.nomis,
+                sex=person.sex,
+                gender=person.gender,
+                ethnicity=person.ethnicity,
+                disability=person.disability,
+                religion=person.religion,
+                practitioner=person.practitioner.username if person.practitioner else "",
+                team=person.team.name if person.team else "",
+                rosh=Rosh(person.rosh) if person.rosh else None,
+                mappa_category=person.mappa_category,
+                mappa_level=person.mappa_level,
+                flags=tuple(RiskFlag(f) for f in person.flags),
+                orders=[o.to_spec(conditions[o.pk]) for o in orders[person.pk]],
+                devices=[
+                    DeviceSpec(f.device.ref, DeviceKind(f.device.kind), f.fitted_at, f.removed_at)
+                    for f in fittings[person.pk]
+                ],
+            )
+            out.append(spec.to_json())
+        except Exception as exc:
+            if on_error is None:
+                raise
+            on_error(person, exc)
     return {"format": FORMAT, "people": out}

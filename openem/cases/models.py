@@ -349,12 +349,16 @@ class OrderVersion(models.Model):
 
 
 class MonitoringStatus(LabelledEnum):
-    """What a practitioner needs to know at a glance, most urgent first."""
+    """What a practitioner needs to know at a glance, most urgent first. "Compliant" only when nothing
+    else applies: no violation going on, none in the recent period, no incident waiting for anyone."""
 
     NOT_FITTED = "not_fitted"
     VIOLATION_OPEN = "violation_open"
+    NOT_ACKNOWLEDGED = "not_acknowledged"
+    INCIDENT_OPEN = "incident_open"
     EQUIPMENT = "equipment"
     NO_DATA = "no_data"
+    RECENT_VIOLATIONS = "recent_violations"
     ENDING = "ending"
     COMPLIANT = "compliant"
     NOT_MONITORED = "not_monitored"
@@ -364,8 +368,11 @@ class MonitoringStatus(LabelledEnum):
         return {
             "not_fitted": "Tag not fitted",
             "violation_open": "Violation open",
+            "not_acknowledged": "Breach not acknowledged",
+            "incident_open": "Awaiting decision",
             "equipment": "Equipment problem",
             "no_data": "No data",
+            "recent_violations": "Recent violations",
             "ending": "Ending: nothing arranged",
             "compliant": "Compliant",
             "not_monitored": "No monitoring now",
@@ -376,26 +383,50 @@ class MonitoringStatus(LabelledEnum):
         return {
             "not_fitted": "red",
             "violation_open": "red",
+            "not_acknowledged": "red",
+            "incident_open": "orange",
             "equipment": "orange",
             "no_data": "orange",
+            "recent_violations": "yellow",
             "ending": "yellow",
             "compliant": "green",
             "not_monitored": "grey",
         }[self.value]
 
 
+# Behaviour violations in this many days before now keep a case from showing "Compliant".
+RECENT_VIOLATION_DAYS = 7
+
+
 def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatus, list[str]]]:
     """Each person's monitoring status and the reasons for it, in a handful of queries for the list."""
     from django.db.models import Max
 
-    from openem.alerts.models import Violation
+    from openem.alerts.models import Incident, IncidentKind, IncidentStatus, Violation
     from openem.devices.models import Fitting
     from openem.telemetry.models import Reading
+    from openem.uktime import when
 
     ids = [p.pk for p in people]
+    now = timezone.now()
     open_v: dict[int, list[Any]] = {}
-    for v in Violation.objects.filter(person_id__in=ids, retracted=False, end__isnull=True):
-        open_v.setdefault(v.person_id, []).append(v)
+    recent: dict[int, list[Any]] = {}
+    since = now - timedelta(days=RECENT_VIOLATION_DAYS)
+    for v in (
+        Violation.objects.filter(person_id__in=ids, retracted=False)
+        .filter(Q(end__isnull=True) | Q(start__gte=since) | Q(end__gte=since))
+        .select_related("incident")
+        .order_by("start")
+    ):
+        if v.end is None:
+            open_v.setdefault(v.person_id, []).append(v)
+        if v.category == "behaviour":
+            recent.setdefault(v.person_id, []).append(v)
+    incidents: dict[int, list[Any]] = {}
+    for i in Incident.objects.filter(person_id__in=ids, kind=IncidentKind.BEHAVIOUR).exclude(
+        status=IncidentStatus.CLEARED
+    ):
+        incidents.setdefault(i.person_id or 0, []).append(i)
     fittings: dict[int, list[Any]] = {}
     for f in Fitting.objects.filter(person_id__in=ids, removed_at__isnull=True).select_related("device"):
         fittings.setdefault(f.person_id, []).append(f)
@@ -405,6 +436,10 @@ def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatu
     )
     today = local_today()
     out: dict[int, tuple[MonitoringStatus, list[str]]] = {}
+
+    def most_serious_first(items: list[Any]) -> list[Any]:
+        return sorted(items, key=lambda i: (-i.severity_enum.rank, i.start))
+
     for p in people:
         needs: set[str] = set()
         for order in p.orders.all():
@@ -418,6 +453,11 @@ def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatu
         opened = open_v.get(p.pk, [])
         behaviour = [v for v in opened if v.category == "behaviour"]
         equipment = [v for v in opened if v.category == "equipment" and v.type != "not_fitted"]
+        waiting = most_serious_first(incidents.get(p.pk, []))
+        unacknowledged = [i for i in waiting if i.status == IncidentStatus.OPEN]
+        # A breach stored moments ago, before triage has made it an incident, is not acknowledged either.
+        untriaged = [v for v in recent.get(p.pk, []) if v.triage_pending and v.incident_id is None and v.end]
+        past = [v for v in recent.get(p.pk, []) if v.end is not None]
         missing = sorted(k for k in needs if k not in fitted)
         silent = [f.device.ref for f in fittings.get(p.pk, []) if f.device.ref not in last_seen]
         if missing or any(v.type == "not_fitted" for v in opened):
@@ -426,11 +466,29 @@ def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatu
                 [f"No {k.replace('_', ' ')} device fitted" for k in missing] or ["Not fitted"],
             )
         elif behaviour:
-            out[p.pk] = (MonitoringStatus.VIOLATION_OPEN, [v.type_enum.label for v in behaviour])
+            out[p.pk] = (
+                MonitoringStatus.VIOLATION_OPEN, [f"{v.type_enum.label} since {when(v.start, now)}" for v in behaviour]
+            )  # fmt: skip
+        elif unacknowledged or untriaged:
+            out[p.pk] = (
+                MonitoringStatus.NOT_ACKNOWLEDGED,
+                [f"{i.summary} {when(i.start, now)}, not acknowledged" for i in unacknowledged]
+                + [f"{v.type_enum.label} {when(v.start, now)}, not acknowledged" for v in untriaged],
+            )
+        elif waiting:
+            out[p.pk] = (
+                MonitoringStatus.INCIDENT_OPEN,
+                [f"{i.summary} {when(i.start, now)}, acknowledged: no decision recorded" for i in waiting],
+            )
         elif equipment:
             out[p.pk] = (MonitoringStatus.EQUIPMENT, [v.type_enum.label for v in equipment])
         elif silent:
             out[p.pk] = (MonitoringStatus.NO_DATA, [f"Nothing received from {d}" for d in silent])
+        elif past:
+            out[p.pk] = (
+                MonitoringStatus.RECENT_VIOLATIONS,
+                [f"{v.type_enum.label} {when(v.start, now)}" for v in reversed(past)],
+            )
         elif ending := [r for o in p.orders.all() for r in reviews_due(o, today) if r.stage == ReviewStage.END]:
             out[p.pk] = (
                 MonitoringStatus.ENDING,

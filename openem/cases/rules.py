@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import Any
 
 from openem.engine.casefile import ConditionSpec, OrderSpec
 from openem.engine.enums import AlcoholRequirement, ConditionType, Day, OrderType, Technology
 from openem.engine.geometry import circle_intersects_area
-from openem.engine.schedule import MINUTES_PER_DAY, minutes_by_start_day, overlaps
+from openem.engine.schedule import MINUTES_PER_DAY, MINUTES_PER_WEEK, merged_runs, minutes_by_start_day, overlaps
 
 COURT_CURFEW_MIN_H = 2
 COURT_CURFEW_MAX_H = 20
@@ -89,6 +90,7 @@ def check_order(order: OrderSpec, path: str = "order") -> list[Finding]:
     has_trail = bool(trails)
     curfews = [c for c in order.conditions if c.type == ConditionType.CURFEW]
     out.extend(_check_gps_cover(order, trails, path))
+    out.extend(_check_curfews_together(order, path))
     for i, cond in enumerate(order.conditions):
         here = f"{path}.conditions[{i}]"
         out.extend(_check_dates(order, cond, here))
@@ -299,6 +301,64 @@ def _check_curfew(order: OrderSpec, cond: ConditionSpec, here: str) -> list[Find
     return out
 
 
+def _check_curfews_together(order: OrderSpec, path: str) -> list[Finding]:
+    """The statutory limits hold for the curfew a person is actually under: all the curfew conditions of
+    the order in force on the same days, their windows merged (two curfews of 12 and 9 hours back to
+    back are one of 21 hours). Each condition alone is checked in ``_check_curfew``."""
+    if not order.type.is_court_order:
+        return []
+    curfews = [(i, c) for i, c in enumerate(order.conditions) if c.type == ConditionType.CURFEW]
+    if len(curfews) < 2:
+        return []
+    limit = COURT_CURFEW_MAX_H_PRE_PCSC if order.convicted_before_pcsc_act else COURT_CURFEW_MAX_H
+    why = " (convicted before the PCSC Act 2022)" if order.convicted_before_pcsc_act else ""
+    out: list[Finding] = []
+    seen: set[tuple[int, ...]] = set()
+    for _i, c in curfews:  # the curfews in force on the day each one starts
+        day = condition_dates(order, c)[0]
+        together = tuple(
+            j for j, other in curfews if condition_dates(order, other)[0] <= day <= condition_dates(order, other)[1]
+        )
+        if len(together) < 2 or together in seen:
+            continue
+        seen.add(together)
+        windows = [w for j in together for w in order.conditions[j].windows]
+        names = " and ".join(order.conditions[j].id for j in together)
+        here = f"{path}.conditions[{together[-1]}].windows"
+        runs = merged_runs(windows)
+        too_long: dict[tuple[int, int], list[Day]] = {}  # (time of day, length) -> the days it starts on
+        for start, minutes in runs:
+            start_day = list(Day)[start // MINUTES_PER_DAY]
+            at = f"{start % MINUTES_PER_DAY // 60:02d}:{start % 60:02d}"
+            if minutes >= MINUTES_PER_DAY:
+                out.append(
+                    Finding(here, f"curfews {names} together leave no time out of curfew from {start_day.label} "
+                            f"{at} ({_hours(minutes)} in a row); a court curfew can be at most {limit} hours in any "
+                            f"day{why}")
+                )  # fmt: skip
+            elif minutes > limit * 60:
+                too_long.setdefault((start % MINUTES_PER_DAY, minutes), []).append(start_day)
+        for (at_min, minutes), days in too_long.items():
+            on = "every day" if len(days) == 7 else "on " + _and(d.label for d in days)
+            out.append(
+                Finding(here, f"curfews {names} together: {_hours(minutes)} of curfew from "
+                        f"{at_min // 60:02d}:{at_min % 60:02d} {on}; a court curfew can be at most {limit} hours in "
+                        f"any day{why}")
+            )  # fmt: skip
+        week = sum(minutes for _s, minutes in runs)
+        if week > COURT_CURFEW_MAX_WEEK_H * 60 and week < MINUTES_PER_WEEK:
+            out.append(
+                Finding(here, f"curfews {names} together: {_hours(week)} of curfew in a week; a court curfew can be "
+                        f"at most {COURT_CURFEW_MAX_WEEK_H} hours in any 7 days")
+            )  # fmt: skip
+    return out
+
+
+def _and(items: Any) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def _check_zone(
     order: OrderSpec, cond: ConditionSpec, curfews: list[ConditionSpec], has_trail: bool, here: str
 ) -> list[Finding]:
@@ -321,13 +381,19 @@ def _check_zone(
                 "monitoring: add a trail condition, or the zone cannot be monitored",
             )
         )
-    if not cond.monitored and has_trail:
+    if not cond.monitored:
+        # Flagged on every order, RF-only ones too: a zone nobody monitors is how exclusion zones went
+        # unmonitored for months while everyone believed otherwise.
+        fix = (
+            "Mark it monitored if the order makes it a GPS-monitored exclusion or inclusion zone"
+            if has_trail
+            else "The order has no location monitoring: if the zone is meant to be monitored, add a GPS trail "
+            "condition and mark the zone monitored"
+        )
         out.append(
             Finding(
                 f"{here}.monitored",
-                f"{name} is drawn but not GPS-monitored, so this zone will not "
-                "raise alerts. Mark it monitored if the order makes it a GPS-monitored exclusion "
-                "or inclusion zone",
+                f"{name} is drawn but not GPS-monitored, so this zone will not raise alerts. {fix}",
                 Severity.WARNING,
             )
         )

@@ -9,7 +9,7 @@ evaluated against anyone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,23 +28,51 @@ class EngineResult:
     info: list[dict[str, Any]] = field(default_factory=list)
 
 
+class RuleError(Exception):
+    """A rule raised while evaluating one device's readings for one person: which rule, and why."""
+
+    def __init__(self, rule: str, error: BaseException) -> None:
+        super().__init__(f"the {rule} rule failed: {type(error).__name__}: {error}")
+        self.rule = rule
+        self.error = error
+
+
+@dataclass
+class Failure:
+    """One evaluation that failed and was left out (the others went on): the device ("" for a person's
+    own checks), the person, the rule and the exception."""
+
+    device: str
+    person: str
+    rule: str
+    error: BaseException
+
+
+def _step(rule: str, fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Exception as exc:
+        raise RuleError(rule, exc) from exc
+
+
 def evaluate_context(ctx: Context) -> list[Violation]:
-    """The ordered pipeline of rules for one device while fitted to one person."""
+    """The ordered pipeline of rules for one device while fitted to one person. A rule that raises is
+    named in the RuleError."""
     out: list[Violation] = []
     if ctx.kind == DeviceKind.GPS:
-        out += curfew.evaluate(ctx)
-        out += zones.evaluate(ctx)
-        out += attendance.evaluate(ctx)
-        out += equipment.location_failure(ctx)
+        out += _step("curfew", curfew.evaluate, ctx)
+        out += _step("zones", zones.evaluate, ctx)
+        out += _step("attendance", attendance.evaluate, ctx)
+        out += _step("location failure", equipment.location_failure, ctx)
     elif ctx.kind == DeviceKind.RF:
-        out += curfew.evaluate(ctx)
-        out += equipment.home_unit_power(ctx)
-    tampers = equipment.tamper(ctx)
+        out += _step("curfew", curfew.evaluate, ctx)
+        out += _step("home unit power", equipment.home_unit_power, ctx)
+    tampers = _step("tamper", equipment.tamper, ctx)
     out += tampers
     if ctx.kind == DeviceKind.ALCOHOL:
-        out += alcohol.evaluate(ctx, tampers)
-    out += equipment.silence(ctx)
-    equipment.battery_low(ctx)
+        out += _step("alcohol", alcohol.evaluate, ctx, tampers)
+    out += _step("silence", equipment.silence, ctx)
+    _step("battery", equipment.battery_low, ctx)
     return out
 
 
@@ -71,10 +99,19 @@ class Engine:
         return self._frames
 
     def evaluate(
-        self, data_start: float | None = None, data_end: float | None = None, starts: dict[str, float] | None = None
+        self,
+        data_start: float | None = None,
+        data_end: float | None = None,
+        starts: dict[str, float] | None = None,
+        on_error: Callable[[Failure], None] | None = None,
     ) -> EngineResult:
         """``starts``: where the data of some devices begins, when only a recent window of it is held
-        (the engine worker's cache): silence before it is not silence."""
+        (the engine worker's cache): silence before it is not silence.
+
+        ``on_error``: each device's fitting to each person (and each person's own checks) is evaluated on
+        its own; one that raises is passed to ``on_error`` and left out, and the rest go on (the engine
+        worker: one device's fault must never stop anyone else's monitoring). Without it, the error
+        propagates (a replay should fail loudly)."""
         frames = self.frames()
         starts = starts or {}
         times = [f.t for f in frames.values() if len(f.t)]
@@ -100,7 +137,12 @@ class Engine:
                     data_end,
                     starts.get(device, data_start),
                 )
-                violations += evaluate_context(ctx)
+                try:
+                    violations += evaluate_context(ctx)
+                except RuleError as exc:
+                    if on_error is None:
+                        raise
+                    on_error(Failure(device, fitting.subject.id, exc.rule, exc.error))
                 info += ctx.info
             if assigned < len(frame.t):
                 info.append(
@@ -112,6 +154,11 @@ class Engine:
                     }
                 )
         for subject in self.model.subjects.values():
-            violations += monitoring.evaluate(self.model, subject, self.params, data_start, data_end)
+            try:
+                violations += monitoring.evaluate(self.model, subject, self.params, data_start, data_end)
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                on_error(Failure("", subject.id, "monitoring", exc))
         violations.sort(key=Violation.sort_key)
         return EngineResult(violations, info)

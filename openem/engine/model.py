@@ -3,6 +3,7 @@ and which device serves which person when."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -157,28 +158,20 @@ class Model:
         return None
 
 
-def compile_cases(cf: CaseFile) -> Model:
+def compile_cases(cf: CaseFile, on_error: Callable[[PersonSpec, Exception], None] | None = None) -> Model:
+    """The case file ready for evaluation. ``on_error``: a person whose orders cannot be compiled is
+    passed to it and left out, and everyone else is compiled (the engine worker); without it the error
+    propagates."""
     subjects: dict[str, Subject] = {}
     fittings: dict[str, list[Fitting]] = {}
     for p in cf.people:
-        lat0, lon0 = _centre(p)
-        subj = Subject(p, LocalProjection(lat0, lon0))
-        for order in p.orders:
-            for spec in order.conditions:
-                cond = Cond(spec, order, _span(order, spec))
-                circle = spec.address or spec.place
-                if circle is not None:
-                    x, y = subj.to_metric(np.array([circle.lat]), np.array([circle.lon]))
-                    cond.place = Circle(float(x[0]), float(y[0]), circle.radius_m)
-                if spec.area is not None:
-                    cond.shape = fast_metric(subj.proj, area_shape(spec.area))
-                    if "radius_m" in spec.area:
-                        # A circle stays a true circle in metres, not the 32-gon drawn for maps.
-                        x, y = subj.to_metric(np.array([spec.area["lat"]]), np.array([spec.area["lon"]]))
-                        cond.shape = Point(float(x[0]), float(y[0])).buffer(spec.area["radius_m"], quad_segs=32)
-                    shapely.prepare(cond.shape)
-                    cond.monitored = spec.monitored
-                subj.conditions.append(cond)
+        try:
+            subj = _compile_person(p)
+        except Exception as exc:
+            if on_error is None:
+                raise
+            on_error(p, exc)
+            continue
         subjects[p.id] = subj
         for d in p.devices:
             if d.fitted is None:
@@ -187,3 +180,25 @@ def compile_cases(cf: CaseFile) -> Model:
                 Fitting(subj, d.kind, d.fitted.timestamp(), d.removed.timestamp() if d.removed else None)
             )
     return Model(subjects, fittings)
+
+
+def _compile_person(p: PersonSpec) -> Subject:
+    lat0, lon0 = _centre(p)
+    subj = Subject(p, LocalProjection(lat0, lon0))
+    for order in p.orders:
+        for spec in order.conditions:
+            cond = Cond(spec, order, _span(order, spec))
+            circle = spec.address or spec.place
+            if circle is not None:
+                x, y = subj.to_metric(np.array([circle.lat]), np.array([circle.lon]))
+                cond.place = Circle(float(x[0]), float(y[0]), circle.radius_m)
+            if spec.area is not None:
+                cond.shape = fast_metric(subj.proj, area_shape(spec.area))
+                if "radius_m" in spec.area:
+                    # A circle stays a true circle in metres, not the 32-gon drawn for maps.
+                    x, y = subj.to_metric(np.array([spec.area["lat"]]), np.array([spec.area["lon"]]))
+                    cond.shape = Point(float(x[0]), float(y[0])).buffer(spec.area["radius_m"], quad_segs=32)
+                shapely.prepare(cond.shape)
+                cond.monitored = spec.monitored
+            subj.conditions.append(cond)
+    return subj

@@ -123,6 +123,29 @@ def minutes_by_start_day(windows: list[Window] | tuple[Window, ...]) -> dict[Day
     return totals
 
 
+def merged_runs(windows: list[Window] | tuple[Window, ...]) -> list[tuple[int, int]]:
+    """The week's curfew time as continuous runs (start week-minute, length in minutes), overlapping and
+    touching windows merged, a run across the end of the week joined to its continuation on Monday. Several
+    curfew conditions of one order apply together: their limits hold for this union."""
+    covered = bytearray(MINUTES_PER_WEEK)
+    for start, end, _ in week_intervals(windows):
+        covered[start:end] = b"\x01" * (end - start)
+    if all(covered):
+        return [(0, MINUTES_PER_WEEK)]
+    # Start the scan just after a free minute, so no run is split by the scan's own start.
+    first_free = covered.index(0)
+    runs: list[tuple[int, int]] = []
+    run_start = None
+    for k in range(first_free, first_free + MINUTES_PER_WEEK + 1):
+        on = covered[k % MINUTES_PER_WEEK] if k < first_free + MINUTES_PER_WEEK else 0
+        if on and run_start is None:
+            run_start = k
+        elif not on and run_start is not None:
+            runs.append((run_start % MINUTES_PER_WEEK, k - run_start))
+            run_start = None
+    return sorted(runs)
+
+
 def weekly_minutes(windows: list[Window] | tuple[Window, ...]) -> int:
     return sum(minutes_by_start_day(windows).values())
 

@@ -33,6 +33,7 @@ class Component(LabelledEnum):
 class FaultKind(LabelledEnum):
     EVALUATION_FAILED = "evaluation_failed"  # the rules raised for one device: its wearer is not evaluated
     CASE_NOT_COMPILED = "case_not_compiled"  # one person's orders could not be compiled: they are not evaluated
+    FITTINGS_OVERLAP = "fittings_overlap"  # the records put one device on two people at once
     ALERTS_ITEM_FAILED = "alerts_item_failed"  # a violation, escalation or digest the alerts worker skipped
     WORKER_DOWN = "worker_down"  # a process stopped sending heartbeats
     EVALUATION_BEHIND = "evaluation_behind"  # readings are waiting longer than they should
@@ -44,6 +45,7 @@ class FaultKind(LabelledEnum):
         return {
             "evaluation_failed": "Evaluation failed",
             "case_not_compiled": "Case could not be compiled",
+            "fittings_overlap": "Fitting records overlap",
             "alerts_item_failed": "Alert processing failed",
             "worker_down": "Worker down",
             "evaluation_behind": "Evaluation running late",

@@ -104,6 +104,10 @@ class Beat:
         for k, v in amounts.items():
             self.counters[k] = self.counters.get(k, 0) + v
 
+    def due(self) -> bool:
+        """Whether the next call would write (so a caller can skip measuring what it would report)."""
+        return time.monotonic() - self._last >= self.every_s
+
     def __call__(
         self, lag_s: float | None = None, backlog: int | None = None, detail: str = "", force: bool = False
     ) -> None:

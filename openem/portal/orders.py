@@ -17,7 +17,7 @@ from openem.engine.enums import ConditionType, OrderType
 
 from .access import AuthedRequest, case_records_required, order_setup_required, visible_order, visible_person
 from .forms import CONDITION_FORMS, OrderForm, RemoveConditionForm, main_fields
-from .presenters import condition_rows, map_features
+from .presenters import combined_week_grid, condition_rows, map_features
 
 
 def _report(request: AuthedRequest, warnings: list[Finding]) -> None:
@@ -67,6 +67,7 @@ def order_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "order": order,
             "person": order.person,
             "rows": rows,
+            "combined_grid": combined_week_grid(rows),
             "findings": order.findings(),
             "versions": order.versions.select_related("changed_by"),
             "status": order.status,

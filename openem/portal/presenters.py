@@ -11,7 +11,8 @@ from django.utils import timezone
 from openem.cases.models import Condition, Order
 from openem.engine.casefile import ConditionSpec
 from openem.engine.enums import ConditionType, Day
-from openem.engine.schedule import grid
+from openem.engine.schedule import Window, grid
+from openem.uktime import local_today
 
 HOURS = list(range(24))
 
@@ -60,14 +61,25 @@ def condition_label(spec: ConditionSpec) -> str:
     return spec.name or spec.type.label
 
 
-def week_grid(spec: ConditionSpec) -> list[dict[str, Any]]:
-    """Rows of the curfew week grid: one per day, 48 half-hour cells."""
-    cells = grid(spec.windows, slot_min=30)
+def week_grid(spec: ConditionSpec | list[Window]) -> list[dict[str, Any]]:
+    """Rows of the curfew week grid: one per day, 48 half-hour cells (of a condition, or of windows)."""
+    cells = grid(spec if isinstance(spec, list) else spec.windows, slot_min=30)
     rows = []
     for day in Day:
         hours = sum(cells[day]) / 2
         rows.append({"day": day.label, "short": day.label[:3], "cells": cells[day], "hours": hours})
     return rows
+
+
+def combined_week_grid(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """With two or more curfew conditions in force today, the curfew the person is under is their union:
+    shown as one grid (overlaps counted once), the limits checked on it (``cases.rules``)."""
+    today = local_today()
+    curfews = [r for r in rows if r["grid"] is not None and r["start"] <= today <= r["end"]]
+    if len(curfews) < 2:
+        return None
+    windows = [w for r in curfews for w in r["spec"].windows]
+    return {"grid": week_grid(windows), "refs": " and ".join(r["cond"].ref for r in curfews)}
 
 
 def condition_summary(spec: ConditionSpec) -> str:

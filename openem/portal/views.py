@@ -25,7 +25,7 @@ from openem.cases.rules import Severity
 from openem.engine.enums import ConditionType, OrderType, Rosh
 
 from .access import AuthedRequest, case_records_required, visible_person
-from .presenters import alcohol_charts, condition_rows, map_features, timeline
+from .presenters import alcohol_charts, combined_week_grid, condition_rows, map_features, timeline
 
 ROSH_ORDER = {r.value: i for i, r in enumerate(Rosh)}
 SHORT_LABELS = {
@@ -138,7 +138,12 @@ def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         rows = condition_rows(order)
         if status != OrderStatus.ENDED:
             live_conditions.extend(r["cond"] for r in rows)
-        orders.append({"order": order, "status": status, "rows": rows, "findings": order.findings()})
+        orders.append(
+            {
+                "order": order, "status": status, "rows": rows, "findings": order.findings(),
+                "combined_grid": combined_week_grid(rows) if status != OrderStatus.ENDED else None,
+            }
+        )  # fmt: skip
     fittings = person.fittings.select_related("device").order_by("-fitted_at")
     violations = Violation.objects.filter(person=person, retracted=False).order_by("-start")[:50]
     due = [r for order in person.orders.all() for r in reviews_due(order, today)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -22,6 +23,31 @@ import orjson
 from .profiles import SimConfig
 from .runner import Simulation
 
+RETRY_STATUSES = (429, 502, 503, 504)
+MAX_TRIES = 12
+
+
+def _send(req: urllib.request.Request, timeout: float, sleep: Callable[[float], None] = time.sleep) -> bytes:
+    """Send as a well-behaved gateway does: a busy receiver (429 or 503, with Retry-After) or one that is
+    restarting (connection refused) is waited for and sent to again; the readings are only dropped from
+    the gateway's buffer once acknowledged. Other answers (401, 400) come back to the caller."""
+    wait = 0.5
+    for attempt in range(MAX_TRIES):
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return bytes(resp.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code not in RETRY_STATUSES or attempt == MAX_TRIES - 1:
+                raise
+            after = exc.headers.get("Retry-After", "")
+            sleep(float(after) if after.replace(".", "", 1).isdigit() else wait)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            if attempt == MAX_TRIES - 1:
+                raise
+            sleep(wait)
+        wait = min(30.0, wait * 2)
+    raise AssertionError("unreachable")
+
 
 def post_lines(url: str, token: str, body: bytes) -> dict[str, object]:
     req = urllib.request.Request(
@@ -30,8 +56,7 @@ def post_lines(url: str, token: str, body: bytes) -> dict[str, object]:
         method="POST",
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"},
     )
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        return dict(json.loads(resp.read()))
+    return dict(json.loads(_send(req, timeout=120)))
 
 
 def post_osmand(url: str, key: str, params: dict[str, str]) -> dict[str, object]:
@@ -39,8 +64,7 @@ def post_osmand(url: str, key: str, params: dict[str, str]) -> dict[str, object]
     query = urllib.parse.urlencode(params)
     req = urllib.request.Request(f"{url}/{key}?{query}", data=b"", method="POST")
     try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return dict(json.loads(resp.read()))
+        return dict(json.loads(_send(req, timeout=30)))
     except urllib.error.HTTPError as exc:  # a rejected fix: the answer says why
         return dict(json.loads(exc.read()))
 

@@ -11,17 +11,20 @@ worker killed at any point and restarted loses nothing and duplicates nothing.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 import orjson
 from django.db import connection, transaction
-from django.db.models import Max, Min, Q
+from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from openem.alerts.models import DeviceSummary, Violation
@@ -30,15 +33,21 @@ from openem.cases.casefile_io import export_people
 from openem.cases.models import OrderVersion, Person
 from openem.devices.models import Fitting
 from openem.engine import casefile
-from openem.engine.engine import Engine
+from openem.engine.casefile import PersonSpec
+from openem.engine.engine import Engine, Failure
 from openem.engine.model import Model, Params, compile_cases
 from openem.engine.telemetry import DeviceFrame, ReadingError, extend_frame, slice_frame, stored_reading
 from openem.engine.telemetry import Reading as TelemetryReading
 from openem.engine.violations import Violation as EngineViolation
 from openem.engine.violations import ViolationType
+from openem.health.faults import raise_fault, resolve_fault, resolve_others
+from openem.health.models import Component, Fault, FaultKind
+from openem.health.running import Beat, StopFlag, is_transient, keep_going
 
 from .bus import partition as shard_of
 from .models import EngineCursor, Reading
+
+log = logging.getLogger(__name__)
 
 CURSOR = "engine"
 LEASE = timedelta(seconds=60)
@@ -114,6 +123,7 @@ class CycleResult:
     opened: int = 0
     changed: int = 0
     retracted: int = 0
+    failed: int = 0  # devices (or people) whose evaluation failed and was left out
 
 
 class EngineWorker:
@@ -141,22 +151,89 @@ class EngineWorker:
         self._checked_deadlines = float("-inf")
         self._cache: dict[str, Held] = {}
         self._mine: dict[str, bool] = {}  # device -> in this worker's shard (asked of every reading)
+        self._left_out: dict[str, str] = {}  # device -> person whose case could not be compiled
+        self._failing: set[str] | None = None  # devices with an open "evaluation failed" alert
+        self.stop = StopFlag(install=False)
+        if shards == 1:
+            self.beat = Beat("engine", Component.ENGINE)
+        else:
+            self.beat = Beat(f"engine shard {shard + 1} of {shards}", Component.ENGINE)
 
     def model(self) -> Model:
         if self._model is not None and time.monotonic() - self._checked < 1.0:
             return self._model  # checked moments ago (several calls in one cycle)
         self._checked = time.monotonic()
-        fp = (
-            Person.objects.count(),
-            OrderVersion.objects.aggregate(m=Max("id"))["m"],
-            Fitting.objects.count(),
-            Fitting.objects.aggregate(m=Max("id"))["m"],
-            Fitting.objects.filter(removed_at__isnull=False).count(),
-        )
+        fittings = Fitting.objects.aggregate(
+            n=Count("id"), last=Max("id"), removed=Count("removed_at"), latest_fit=Max("fitted_at"),
+            latest_removal=Max("removed_at"),
+        )  # fmt: skip
+        fp = (Person.objects.count(), OrderVersion.objects.aggregate(m=Max("id"))["m"], *fittings.values())
         if fp != self._fingerprint or self._model is None:
-            self._model = compile_cases(casefile.parse(export_people(Person.objects.all()), trusted=True))
+            self._model = self._compile()
             self._fingerprint = fp
         return self._model
+
+    def cases_changed(self) -> None:
+        """Look at the case records again on the next call (they are checked at most once a second)."""
+        self._checked = float("-inf")
+
+    def _compile(self) -> Model:
+        """Everyone's cases as the engine needs them. One person's records that cannot be compiled leave
+        that person out (an operational alert says who, and their stored violations are left as they
+        are), never everyone; fitting records that put a device on two people at once are read as the
+        device handed on when the later fitting began."""
+        left_out: dict[str, str] = {}  # person ref -> why
+        unexported: dict[str, list[str]] = {}  # person ref -> their devices
+
+        def not_exported(person: Person, exc: Exception) -> None:
+            left_out[person.ref] = f"{type(exc).__name__}: {exc}"
+            unexported[person.ref] = list(person.fittings.values_list("device__ref", flat=True))
+            log.error("the case of %s could not be exported", person.ref, exc_info=exc)
+
+        data = export_people(Person.objects.all(), on_error=not_exported)
+        overlaps = _hand_on(data["people"])
+        for device, text in overlaps.items():
+            raise_fault(FaultKind.FITTINGS_OVERLAP, device, text, component=Component.ENGINE, device=device)
+        resolve_others(FaultKind.FITTINGS_OVERLAP, Component.ENGINE, set(overlaps))
+        cf, errors = casefile.read(data, trusted=True)
+        failed: dict[int, list[str]] = {}
+        for text in errors:
+            m = re.match(r"people\[(\d+)\]", text)
+            failed.setdefault(int(m.group(1)) if m else -1, []).append(text)
+        if -1 in failed:  # not one person's problem: keep evaluating with the cases as they were
+            raise_fault(
+                FaultKind.CASE_NOT_COMPILED, "all", "The case records could not be read: changes to cases since "
+                "are not being evaluated", component=Component.ENGINE, detail="\n".join(failed[-1]),
+            )  # fmt: skip
+            if self._model is not None:
+                return self._model
+            failed.pop(-1)
+        if failed:
+            keep = [p for i, p in enumerate(data["people"]) if i not in failed]
+            cf = casefile.parse({**data, "people": keep}, trusted=True)
+        left_out.update({data["people"][i]["id"]: "; ".join(texts) for i, texts in failed.items()})
+
+        def uncompiled(person: PersonSpec, exc: Exception) -> None:
+            left_out[person.id] = f"{type(exc).__name__}: {exc}"
+            log.error("the case of %s could not be compiled", person.id, exc_info=exc)
+
+        model = compile_cases(cf, on_error=uncompiled)
+        self._left_out = {}
+        people = {p.ref: p for p in Person.objects.filter(ref__in=left_out)}
+        devices_of = {p["id"]: [d["id"] for d in p.get("devices", [])] for p in data["people"]} | unexported
+        for ref, why in left_out.items():
+            person = people.get(ref)
+            devices = devices_of.get(ref, [])
+            for d in devices:
+                self._left_out[d] = ref
+            raise_fault(
+                FaultKind.CASE_NOT_COMPILED, ref,
+                f"{person.name if person else ref}'s case could not be compiled: "
+                f"{', '.join(devices) or 'no device'} not evaluated until it is corrected",
+                component=Component.ENGINE, detail=why, person=person,
+            )  # fmt: skip
+        resolve_others(FaultKind.CASE_NOT_COMPILED, Component.ENGINE, set(left_out))
+        return model
 
     def mine(self, device: str) -> bool:
         if self.shards == 1:
@@ -241,24 +318,36 @@ class EngineWorker:
     def silent_devices(self, now: float, exclude: set[str]) -> list[str]:
         """Fitted devices (of this worker's shard) quieter than their no-signal limit with no open silence
         violation yet."""
-        fitted = {
-            ref: kind
-            for ref, kind in Fitting.objects.filter(removed_at__isnull=True).values_list("device__ref", "device__kind")
+        fitted: dict[str, tuple[str, int]] = {
+            ref: (kind, person)
+            for ref, kind, person in Fitting.objects.filter(removed_at__isnull=True).values_list(
+                "device__ref", "device__kind", "person_id"
+            )
             if self.mine(ref)
         }
         last = dict(
             Reading.objects.filter(device__in=fitted).values("device").annotate(m=Max("t")).values_list("device", "m")
         )
-        flagged = set(
-            Violation.objects.filter(
+        # A silence already open for the device's present wearer (one left open for an earlier wearer of a
+        # re-issued device must not hide the new wearer's).
+        flagged = {
+            device
+            for device, person in Violation.objects.filter(
                 device__in=fitted, end__isnull=True, retracted=False, type__in=("no_signal", "battery_depleted")
-            ).values_list("device", flat=True)
-        )
+            ).values_list("device", "person_id")
+            if fitted[device][1] == person
+        }
+        # A device is silent only if OpenEM was listening: after the receivers (re)start, the gateways'
+        # buffered readings are still on their way, and taking every device in an area for silent then
+        # raised false area outages from a backlog being caught up.
+        listening = listening_since()
         out = []
-        for device, kind in fitted.items():
+        for device, (kind, _person) in fitted.items():
             seen = last.get(device)
             limit = self.params.no_signal_s.get(kind, 4500.0)
-            if seen is not None and now - seen.timestamp() > limit and device not in flagged and device not in exclude:
+            if seen is None or device in flagged or device in exclude:
+                continue
+            if now - max(seen.timestamp(), listening) > limit:
                 out.append(device)
         return sorted(out)
 
@@ -280,6 +369,7 @@ class EngineWorker:
         for row in new:
             by_device.setdefault(row[1], []).append(row)
         reload: dict[str, float] = {}
+        failures: list[Failure] = []
         for device, rows in by_device.items():
             held = self._cache.get(device)
             if not rows:
@@ -289,19 +379,32 @@ class EngineWorker:
             oldest = min(r[2].t for r in rows)
             if held is not None and len(held.frame.t) and oldest > held.frame.t[-1]:
                 # The usual case: everything new is later than everything held.
-                held.frame = extend_frame(held.frame, DeviceFrame.build(device, [r[2] for r in rows], distinct=True))
+                try:
+                    new_frame = DeviceFrame.build(device, [r[2] for r in rows], distinct=True)
+                    held.frame = extend_frame(held.frame, new_frame)
+                except Exception as exc:  # this device's readings, not everyone's: load it afresh
+                    failures.append(Failure(device, "", "while reading its readings", exc))
+                    self._cache.pop(device, None)
+                    continue
                 held.last_id = max(held.last_id, rows[-1][0])
             else:
                 reload[device] = min(oldest - WINDOW_S, held.since) if held is not None else oldest - WINDOW_S
-        self._cache.update(self._load(reload, upto))
+        self._cache.update(self._load(reload, upto, failures))
         engine = Engine(self.model(), self.params)
-        touched = sorted(by_device)
+        touched = sorted(d for d in by_device if d in self._cache)
         for device in touched:
             engine.add_frame(self._cache[device].frame)
         starts = {d: self._cache[d].since for d in touched if self._cache[d].since > float("-inf")}
         evaluated = engine.evaluate(
-            data_end=_latest(engine) if catching_up else max(data_end, _latest(engine)), starts=starts
+            data_end=_latest(engine) if catching_up else max(data_end, _latest(engine)),
+            starts=starts,
+            on_error=failures.append,
         )
+        # A device whose evaluation failed (or whose wearer's case could not be compiled) keeps its stored
+        # violations as they were: nothing is retracted because a rule crashed.
+        failed = {f.device for f in failures if f.device} | {d for d in touched if d in self._left_out}
+        self._failed(failures, [d for d in touched if d not in failed], result)
+        touched = [d for d in touched if d not in failed]
         self._summaries(evaluated.info)
         found: dict[str, list[EngineViolation]] = {d: [] for d in touched}
         for v in evaluated.violations:
@@ -316,11 +419,54 @@ class EngineWorker:
                 lo = datetime.fromtimestamp(min(since.values()), UTC)
                 qs = qs.filter(Q(end__isnull=True) | Q(end__gte=lo))
             existing = [v for v in qs if v.end is None or v.end.timestamp() >= since[v.device]]
-            self._store([v for d in chunk for v in found[d]], existing, result)
+            self._store_isolated(chunk, found, existing, result)
         for device in touched:
             self._trim(device, found[device])
 
-    def _load(self, late: dict[str, float], upto: int) -> dict[str, Held]:
+    def _store_isolated(
+        self, chunk: list[str], found: dict[str, list[EngineViolation]], existing: list[Violation], result: CycleResult
+    ) -> None:
+        """Store a chunk of devices' violations in one transaction; if that fails for a reason that is not
+        passing (a value the database refuses), store device by device so only the one at fault is left."""
+        try:
+            self._store([v for d in chunk for v in found[d]], existing, result)
+            return
+        except Exception as exc:
+            if is_transient(exc) or len(chunk) == 1:
+                raise
+        for device in chunk:
+            try:
+                self._store(found[device], [v for v in existing if v.device == device], result)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                self._failed([Failure(device, "", "while storing its violations", exc)], [], result)
+
+    def _failed(self, failures: list[Failure], succeeded: list[str], result: CycleResult) -> None:
+        """Raise an operational alert for each device that failed; close those of devices now evaluated."""
+        if self._failing is None:
+            self._failing = set(
+                Fault.objects.open().filter(kind=FaultKind.EVALUATION_FAILED.value).values_list("device", flat=True)
+            )
+        for f in failures:
+            result.failed += 1
+            device = f.device or f"person {f.person}"
+            fitting = self.model().fittings.get(f.device, [])
+            person = Person.objects.filter(ref=f.person or (fitting[-1].subject.id if fitting else "")).first()
+            who = person.name if person else (f.person or "nobody")
+            where = f.rule if f.rule.startswith("while ") else f"in the {f.rule} rule"
+            log.error("evaluation of %s (%s) failed %s", device, who, where, exc_info=f.error)
+            raise_fault(
+                FaultKind.EVALUATION_FAILED, device,
+                f"Evaluating {device} ({who}) failed {where}: its readings are stored but not evaluated",
+                component=Component.ENGINE, device=f.device, person=person, rule=f.rule, exc=f.error,
+            )  # fmt: skip
+            self._failing.add(f.device or device)
+        for device in set(succeeded) & self._failing:
+            resolve_fault(FaultKind.EVALUATION_FAILED, device)
+            self._failing.discard(device)
+
+    def _load(self, late: dict[str, float], upto: int, failures: list[Failure] | None = None) -> dict[str, Held]:
         """Load devices from storage, a few queries for every 500 of them: each from WINDOW_S before its
         newest reading, or earlier to hold the start of any violation still open or ended within the
         window, or from ``late[device]`` if that is earlier (a reading arrived out of order); alcohol
@@ -366,7 +512,12 @@ class EngineWorker:
                 if r.t >= since[d]:
                     rows[d].append(r)
             for d in chunk:
-                out[d] = Held(DeviceFrame.build(d, rows[d], distinct=True), since[d], upto)
+                try:
+                    out[d] = Held(DeviceFrame.build(d, rows[d], distinct=True), since[d], upto)
+                except Exception as exc:  # left out of this cycle, with an alert; the others go on
+                    if failures is None:
+                        raise
+                    failures.append(Failure(d, "", "while reading its readings", exc))
         return out
 
     def _trim(self, device: str, found: list[EngineViolation]) -> None:
@@ -385,8 +536,14 @@ class EngineWorker:
         return fittings[0].kind.value if fittings else ""
 
     def _summaries(self, info: list[dict[str, object]]) -> None:
+        """A device's summary (sober days) is its latest wearer's: a re-issued alcohol tag's earlier
+        wearer must not overwrite, or be shown on, the new wearer's page."""
+        model = self.model()
         for item in info:
             if item.get("info") != "sober_days":
+                continue
+            fittings = model.fittings.get(str(item["device"]), [])
+            if fittings and max(fittings, key=lambda f: f.fitted).subject.id != item["person"]:
                 continue
             person = Person.objects.filter(ref=item["person"]).first()
             if person is None:
@@ -398,12 +555,16 @@ class EngineWorker:
 
     def _not_fitted(self, data_end: float, result: CycleResult) -> None:
         engine = Engine(self.model(), self.params)
-        vs = [
-            v
-            for v in engine.evaluate(data_start=data_end - 86400, data_end=data_end).violations
-            if v.type == ViolationType.NOT_FITTED
-        ]
-        self._store(vs, Violation.objects.filter(type=ViolationType.NOT_FITTED.value, retracted=False), result)
+        failures: list[Failure] = []
+        evaluated = engine.evaluate(data_start=data_end - 86400, data_end=data_end, on_error=failures.append)
+        vs = [v for v in evaluated.violations if v.type == ViolationType.NOT_FITTED]
+        # People not evaluated this time (their case did not compile, their checks failed) keep theirs.
+        skip = {f.person for f in failures} | set(self._left_out.values())
+        existing = Violation.objects.filter(type=ViolationType.NOT_FITTED.value, retracted=False).exclude(
+            person__ref__in=skip
+        )
+        self._failed(failures, [], result)
+        self._store(vs, existing, result)
 
     def _store(self, found: list[EngineViolation], existing_qs: Iterable[Violation], result: CycleResult) -> None:
         people = {p.ref: p for p in Person.objects.filter(ref__in={v.person for v in found})}
@@ -454,20 +615,51 @@ class EngineWorker:
         return result
 
     def run(self, interval_s: float = 0.2, stop_after: float | None = None) -> None:
-        began = time.monotonic()
+        """Cycle until ``self.stop`` is set (SIGTERM), finishing the cycle in hand. A locked or lost
+        database waits and tries again; nothing but the stop flag ends the loop."""
+
+        def step() -> bool:
+            started = time.monotonic()
+            r = self.cycle()
+            self.beat.count(readings=r.readings, devices=r.devices, violations_opened=r.opened, failed=r.failed)
+            self._report()
+            if r.readings >= BUSY_READINGS:
+                # Under heavy load, cycles at most this often: a tag touched costs about the same
+                # whether it brings one new reading or fifty, so gathering more per cycle keeps up
+                # with far more readings, for a little latency. At ordinary rates there is no wait.
+                self.stop.wait(max(0.0, BUSY_CYCLE_S - (time.monotonic() - started)))
+            return r.readings > 0
+
         try:
-            while stop_after is None or time.monotonic() - began < stop_after:
-                started = time.monotonic()
-                readings = self.cycle().readings
-                if readings == 0:
-                    time.sleep(interval_s)
-                elif readings >= BUSY_READINGS:
-                    # Under heavy load, cycles at most this often: a tag touched costs about the same
-                    # whether it brings one new reading or fifty, so gathering more per cycle keeps up
-                    # with far more readings, for a little latency. At ordinary rates there is no wait.
-                    time.sleep(max(0.0, BUSY_CYCLE_S - (time.monotonic() - started)))
+            keep_going(step, self.stop, interval_s, self.beat.name, stop_after)
         finally:
             self.release()
+            self.beat.stopped()
+
+    def _report(self) -> None:
+        """The heartbeat: how far behind the readings this worker's cursor is (cheap: two indexed reads)."""
+        if not self.beat.due():
+            return
+        cursor = EngineCursor.objects.filter(name=self.cursor_name).values_list("last_reading_id", flat=True).first()
+        newest = Reading.objects.aggregate(m=Max("id"))["m"] or 0
+        waiting = Reading.objects.filter(id__gt=cursor or 0).order_by("id").values_list("received", flat=True)[:1]
+        lag = (timezone.now() - waiting[0]).total_seconds() if waiting else 0.0
+        self.beat(lag_s=max(0.0, lag), backlog=max(0, newest - (cursor or 0)))
+
+
+def listening_since() -> float:
+    """Since when device data could have arrived without a break: the latest start of a receiver that is
+    running now (the ingest receiver, the MQTT subscriber), from their heartbeats; without any (tests,
+    the portal's own endpoint) there is nothing to wait for."""
+    from openem.health.models import Heartbeat
+
+    now = timezone.now()
+    live = [
+        b.started_at.timestamp()
+        for b in Heartbeat.objects.filter(component__in=(Component.INGEST.value, Component.MQTT.value), stopped=False)
+        if not b.is_down(now)
+    ]
+    return max(live, default=float("-inf"))
 
 
 def window_start(edge: float, violations: list[tuple[float, float | None]]) -> float:
@@ -485,3 +677,33 @@ def window_start(edge: float, violations: list[tuple[float, float | None]]) -> f
 def _latest(engine: Engine) -> float:
     frames = engine.frames().values()
     return max((float(f.t[-1]) for f in frames if len(f.t)), default=0.0)
+
+
+def _hand_on(people: list[dict[str, Any]]) -> dict[str, str]:
+    """Fitting records (in an export's people) that put a device on two people at once - a removal
+    recorded late, or not at all, before the device was fitted to someone else - are read as the device
+    handed on when the later fitting began, so each wearer is evaluated in their own period. Returns,
+    per device, what was read differently from the records (for an operational alert)."""
+
+    def when(text: str | None) -> datetime | None:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+    by_device: dict[str, list[tuple[datetime, str, dict[str, Any]]]] = {}
+    for p in people:
+        for d in p.get("devices", []):
+            fitted = when(d.get("fitted"))
+            if fitted is not None:
+                by_device.setdefault(d["id"], []).append((fitted, p.get("name") or p["id"], d))
+    out: dict[str, str] = {}
+    for device, fittings in by_device.items():
+        fittings.sort(key=lambda f: f[0])
+        for (_fitted, who, before), (next_fitted, next_who, _after) in pairwise(fittings):
+            removed = when(before.get("removed"))
+            if removed is None or removed > next_fitted:
+                until = f"until {removed:%d %b %H:%M}" if removed else "with no removal"
+                out[device] = (
+                    f"{device} is recorded as fitted to {who} ({until}) and to {next_who} from "
+                    f"{next_fitted:%d %b %H:%M}: evaluated as handed on then; correct the fitting records"
+                )
+                before["removed"] = next_fitted.isoformat().replace("+00:00", "Z")
+    return out

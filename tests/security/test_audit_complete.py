@@ -367,7 +367,7 @@ def test_retention_leaves_one_event_per_person_with_counts_and_the_period(case, 
     assert person_event.action == rejected_event.action == AuditAction.DELETE
     assert person_event.person_ref == "P0001" and person_event.actor_name == "system"
     assert person_event.summary.startswith(f"retention: deleted {result.readings} readings, ")
-    assert f"and {result.violations} violations (devices GPS-0001, RF-0001)" in person_event.summary
+    assert f"and {result.violations} violations (devices ALC-0001, GPS-0001, RF-0001)" in person_event.summary
     assert person_event.period_start is not None and person_event.period_end >= person_event.period_start
     assert "last order ended 2026-12-31" in person_event.reason
     assert rejected_event.summary == f"retention: deleted {result.rejected} rejected readings"

@@ -130,6 +130,12 @@ def test_an_area_outage_shows_each_manager_only_their_own_people(personas, outag
     assert "GPS-0777" in other and "GPS-0001" not in other and "Sam Example" not in other
     centre = client_for(personas["operator"]).get(url).content.decode()
     assert "GPS-0001" in centre and "GPS-0777" in centre and "2 devices silent together" in centre
+    # Sam's tag silent a second time in the same outage is still one device.
+    Violation.objects.create(
+        key="outage-again", person=incident_person(outage), order_ref="O1", device="GPS-0001", type="no_signal",
+        category="equipment", start=outage.start + timedelta(minutes=20), incident=outage,
+    )  # fmt: skip
+    assert "2 devices silent together" in client_for(personas["operator"]).get(url).content.decode()
     queue = client_for(personas["operator"]).get(reverse("alerts:queue") + "?kind=infrastructure").content.decode()
     assert "2 devices" in queue
     # The outage is the centre's work: a manager may read it but not acknowledge it for them.
@@ -141,6 +147,10 @@ def test_an_area_outage_shows_each_manager_only_their_own_people(personas, outag
     # An outage that touched none of a manager's people is not theirs to see at all.
     Violation.objects.filter(device="GPS-0777").delete()
     assert client_for(personas["other_manager"]).get(url).status_code == 404
+
+
+def incident_person(outage):
+    return Violation.objects.get(key="outage-GPS-0001").person
 
 
 # ------------------------------------------------------------------ who may clear what
@@ -173,8 +183,7 @@ def test_an_operator_cannot_clear_a_behaviour_incident(personas, incident):
 
 
 @pytest.mark.django_db
-def test_equipment_work_is_cleared_by_the_centre_only(personas, incident):
-    equipment = Incident.objects.get(kind="equipment", person=incident.person)
+def test_equipment_work_is_cleared_by_the_centre_only(personas, incident, equipment):
     url = reverse("alerts:incident", args=[equipment.pk])
     for persona in ("practitioner", "manager"):
         assert "Clear this incident" not in client_for(personas[persona]).get(url).content.decode()

@@ -71,7 +71,9 @@ def silence(ctx: Context) -> list[Violation]:
     """Gaps in everything a device sends: a flat battery if its last report said so, else no signal."""
     f, p = ctx.frame, ctx.params
     limit = p.no_signal_s.get(ctx.kind.value, 4500.0)
-    t = np.concatenate([[max(ctx.t_start, ctx.data_start)], f.t, [ctx.data_end]])
+    # Up to the removal when the device was taken off (a silence then ends with the fitting: the device
+    # may be worn by someone else next), else up to the end of the data, where a silence stays open.
+    t = np.concatenate([[max(ctx.t_start, ctx.data_start)], f.t, [ctx.t_end]])
     gaps = np.flatnonzero(np.diff(t) > limit)
     out = []
     order = _order_of(ctx)
@@ -79,7 +81,7 @@ def silence(ctx: Context) -> list[Violation]:
         start, end = float(t[i]), float(t[i + 1])
         if i == 0 and not len(f.t):
             continue  # never heard from: not_fitted / not monitored says it
-        open_end = i + 1 == len(t) - 1
+        open_end = i + 1 == len(t) - 1 and ctx.t_end >= ctx.data_end
         vtype = ViolationType.NO_SIGNAL
         evidence: dict[str, object] = {"device": f.device, "silent_from": None}
         if len(f.batt_t):
@@ -107,9 +109,11 @@ def home_unit_power(ctx: Context) -> list[Violation]:
             )
             off = None
     if off is not None:
+        # Still off at the end: open, unless the unit was removed (then the outage ends with the fitting).
+        end = ctx.t_end if ctx.t_end < ctx.data_end else None
         out.append(
             Violation(
-                ctx.subject.id, _order_of(ctx), None, ViolationType.HOME_UNIT_POWER, off, None, {"device": f.device}
+                ctx.subject.id, _order_of(ctx), None, ViolationType.HOME_UNIT_POWER, off, end, {"device": f.device}
             )
         )
     return out
@@ -122,7 +126,7 @@ def location_failure(ctx: Context) -> list[Violation]:
     if not trails:
         return []
     limit = p.no_signal_s["gps"]
-    edges = np.concatenate([[max(ctx.t_start, ctx.data_start)], fx.t, [ctx.data_end]])
+    edges = np.concatenate([[max(ctx.t_start, ctx.data_start)], fx.t, [ctx.t_end]])
     out = []
     for i in np.flatnonzero(np.diff(edges) > p.location_failure_s):
         s, e = float(edges[i]), float(edges[i + 1])
@@ -134,7 +138,7 @@ def location_failure(ctx: Context) -> list[Violation]:
         cond = next((c for c in trails if c.span[0] <= s < c.span[1]), None)
         if cond is None:
             continue
-        end = None if i + 1 == len(edges) - 1 else e
+        end = None if i + 1 == len(edges) - 1 and ctx.t_end >= ctx.data_end else e
         out.append(
             Violation(
                 ctx.subject.id,

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import signal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
 from openem.alerts.worker import AlertsWorker
+from openem.health.running import StopFlag
 
 
 class Command(BaseCommand):
@@ -24,11 +24,11 @@ class Command(BaseCommand):
             r = worker.cycle()
             self.stdout.write(
                 f"triaged {r.triaged} violation(s): {r.opened} incident(s) opened, {r.queued} message(s) queued, "
-                f"{r.escalated} escalated, {r.digests} digest(s), {r.sent} sent, {r.failed} failed"
+                f"{r.escalated} escalated, {r.digests} digest(s), {r.sent} sent, {r.failed_sends} failed"
+                + (f"; {r.failed} item(s) skipped after an error (see the monitoring centre)" if r.failed else "")
             )
             return
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-        try:
-            worker.run(options["interval"])
-        except KeyboardInterrupt:
-            return
+        # SIGTERM or Ctrl-C: the message in hand is sent and recorded, then the worker stops (an exception
+        # thrown into the middle of a send could leave it sent but recorded as pending, and sent twice).
+        worker.stop = StopFlag()
+        worker.run(options["interval"])

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import signal
-import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from openem.health.models import Component
+from openem.health.running import Beat, StopFlag, keep_going
 from openem.telemetry.worker import EngineWorker
 
 
@@ -70,12 +71,17 @@ class Command(BaseCommand):
                 beat.stopped()
             return
         if options["checks_only"]:
-            try:
-                while True:
-                    worker.checks()
-                    time.sleep(max(options["interval"], 10.0))
-            except KeyboardInterrupt:
-                return
+            worker.stop = StopFlag()
+            worker.beat = Beat("engine deadline checks", Component.ENGINE, every_s=20.0)
+
+            def checks() -> bool:
+                worker.checks()
+                worker.beat(force=True)
+                return False
+
+            keep_going(checks, worker.stop, max(options["interval"], 10.0), worker.beat.name)
+            worker.beat.stopped()
+            return
         if options["once"]:
             r = worker.cycle()
             worker.release()
@@ -84,12 +90,7 @@ class Command(BaseCommand):
                 f"{r.changed} changed, {r.retracted} retracted"
             )
             return
-
-        def stop(*_: Any) -> None:
-            raise KeyboardInterrupt
-
-        signal.signal(signal.SIGTERM, stop)  # clean shutdown: the cursor is released
-        try:
-            worker.run(options["interval"])
-        except KeyboardInterrupt:
-            self.stdout.write("engine worker stopped")
+        # SIGTERM or Ctrl-C: the cycle in hand is finished and stored, the cursor released.
+        worker.stop = StopFlag()
+        worker.run(options["interval"])
+        self.stdout.write("engine worker stopped")
