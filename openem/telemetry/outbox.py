@@ -77,7 +77,7 @@ class Announcer:
         self._down_error = ""
         self._faulted = False
         self._checked_fault = False  # a fault left open by an earlier announcer is resolved once connected
-        self._reported = float("-inf")
+        self._report_now = True  # the next round writes the heartbeat, whenever the last was
 
     def step(self) -> bool:
         """One round; True if more readings are waiting (call again at once)."""
@@ -184,7 +184,7 @@ class Announcer:
         if self._down_since is None:
             self._down_since = now
             log.warning("bus announcer: %s; readings are stored and will be announced when it is back", exc)
-            self._reported = float("-inf")  # show it at once
+            self._report_now = True
         self._down_error = str(exc)
         if now - self._down_since >= self.fault_after_s:
             # Raised again on every failed try: the open fault counts them and says when it was last seen.
@@ -197,18 +197,16 @@ class Announcer:
         if self._down_since is not None:
             log.warning("bus announcer: the bus is back after %.0f s", time.monotonic() - self._down_since)
             self._down_since = None
-            self._reported = float("-inf")
+            self._report_now = True
         if self._faulted or not self._checked_fault:
             resolve_fault(FaultKind.BUS_DOWN, "nats")
             self._faulted, self._checked_fault = False, True
 
     def _report(self) -> None:
         """The heartbeat: how many readings wait to be announced and how long the oldest has waited."""
-        if time.monotonic() - self._reported < self.beat.every_s:
-            return
-        self._reported = time.monotonic()
-        if not self.holding:
-            return  # a standby: the holder reports
+        if not self.holding or not (self._report_now or self.beat.due()):
+            return  # a standby does not report: the holder does
+        self._report_now = False
         waiting = Reading.objects.filter(id__gt=self.cursor)
         oldest = waiting.order_by("id").values_list("received", flat=True).first()
         backlog = waiting.count() if oldest is not None else 0

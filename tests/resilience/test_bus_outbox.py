@@ -163,7 +163,7 @@ def test_what_was_stored_while_the_bus_was_down_is_announced_when_it_is_back(
     # Exactly the devices with new readings, each to its partition's worker.
     assert received() == {a, b}
     assert bus_down_fault() is None
-    up._reported = float("-inf")
+    up._report_now = True
     up.step()
     assert beat().backlog == 0 and beat().detail == "connected"
     assert beat().counters["announced"] == 10

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import signal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -37,13 +36,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         worker = EngineWorker(shard=options["shard"], shards=options["shards"])
         if options["partition"] is not None:
-            from openem.health.models import Component
-            from openem.health.running import Backoff, Beat, StopFlag, keep_going
+            from openem.health.running import Backoff
             from openem.telemetry.bus import BusUnavailable, PartitionConsumer
 
             k = options["partition"]
-            stopping = StopFlag()  # SIGTERM: stop after the messages in hand are evaluated and acknowledged
-            beat = Beat(f"engine partition {k}", Component.ENGINE)
+            worker.stop = StopFlag()  # SIGTERM: stop after the messages in hand are evaluated and acknowledged
+            worker.beat = Beat(f"engine partition {k}", Component.ENGINE)
             consumer = PartitionConsumer(k)
             bus_backoff = Backoff(first=0.5, most=5.0)  # a bus back up is used within 5 s
 
@@ -55,20 +53,20 @@ class Command(BaseCommand):
                     wait = bus_backoff.next()
                     if bus_backoff.failures == 1:
                         self.stderr.write(f"engine partition {k}: {exc}; trying again until it is back")
-                    beat(detail=f"bus unreachable: {exc}"[:300], force=bus_backoff.failures == 1)
-                    stopping.wait(wait)
+                    worker.beat(detail=f"bus unreachable: {exc}", force=bus_backoff.failures == 1)
+                    worker.stop.wait(wait)
                     return False
                 back = bus_backoff.failures > 0
                 bus_backoff.reset()
-                beat.count(devices=r.devices, opened=r.opened, changed=r.changed, retracted=r.retracted)
-                beat(lag_s=consumer.lag_s, backlog=consumer.backlog, detail="connected", force=back)
+                worker.beat.count(devices=r.devices, violations_opened=r.opened, failed=r.failed)
+                worker.beat(lag_s=consumer.lag_s, backlog=consumer.backlog, detail="connected", force=back)
                 return r.devices > 0
 
             try:
-                keep_going(partition_step, stopping, 0.0, f"engine partition {k}")
+                keep_going(partition_step, worker.stop, 0.0, worker.beat.name)
             finally:
                 consumer.close()
-                beat.stopped()
+                worker.beat.stopped()
             return
         if options["checks_only"]:
             worker.stop = StopFlag()
