@@ -206,8 +206,11 @@ class PartitionConsumer:
 
     def ack(self, msgs: list[Any]) -> None:
         async def go(js: Any) -> None:
+            # An acknowledgement is a message to the reply subject, on whichever connection is up now (the
+            # one a message came on may have been lost while it was evaluated).
             for m in msgs:
-                await m.ack()
+                await self.bus.nc.publish(m.reply)
+            await self.bus.nc.flush(timeout=self.bus.timeout_s)
 
         self.bus.run(go)
 
