@@ -75,10 +75,6 @@ class Connection:
         self._thread = threading.Thread(target=self.loop.run_forever, name="nats", daemon=True)
         self._thread.start()
 
-    @property
-    def connected(self) -> bool:
-        return self.nc is not None and self.nc.is_connected
-
     async def _ensure(self) -> Any:
         if self.nc is not None and self.nc.is_connected:
             return self.js
@@ -145,7 +141,11 @@ class Connection:
         ]
 
         async def send(js: Any) -> int:
-            await asyncio.gather(*(js.publish(subj, data) for subj, data in messages))
+            # Every publish is waited for, failed or not, before the first failure is raised.
+            results = await asyncio.gather(*(js.publish(subj, data) for subj, data in messages), return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
             return len(messages)
 
         return self.run(send)
