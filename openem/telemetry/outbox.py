@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import time
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -155,7 +156,7 @@ class Announcer:
             if now - seen > self.gap_wait_s:
                 continue
             start = int(lo)
-            for pk in (pk for pk in ids if lo <= pk <= hi):
+            for pk in ids[bisect_left(ids, lo) : bisect_right(ids, hi)]:
                 if pk > start:
                     gaps.append([start, pk - 1, seen])
                 start = pk + 1
