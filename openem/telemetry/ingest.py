@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -246,11 +245,6 @@ def store(batches: list[Prepared], directory: DeviceDirectory | None = None) -> 
                 if row[6] is not None:
                     fixes.append((row[0], *row[6]))
         trail.store(fixes)
-        if settings.OPENEM_BUS and stored:
-            from .bus import announce
-
-            devices = {key[0] for p in batches for _pk, key in stored.get(p.batch, [])}
-            transaction.on_commit(lambda: announce(devices))
 
 
 def _conflict(device: str, seq: int, where: str) -> str:

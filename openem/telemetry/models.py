@@ -272,3 +272,23 @@ class EngineCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.last_reading_id}"
+
+
+class BusCursor(models.Model):
+    """How far the bus announcer has announced stored readings (the readings table is the outbox), and the
+    ids below that it still watches: on PostgreSQL a transaction can commit a lower id after a higher one
+    was read, so an id missing from what was read is checked again for a while before it is given up as
+    never stored (a duplicate skipped by ON CONFLICT also uses up an id). Claimed with a conditional UPDATE
+    (a lease), so one announcer at a time moves it."""
+
+    name = models.CharField(max_length=40, unique=True)
+    last_reading_id = models.BigIntegerField(default=0)
+    gaps = models.JSONField(
+        default=list, blank=True, help_text="ids not seen yet below the cursor: [first id, last id, since (Unix s)]"
+    )
+    locked_by = models.CharField(max_length=80, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    announced_at = models.DateTimeField(null=True, blank=True, help_text="when it last announced readings")
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.last_reading_id}"

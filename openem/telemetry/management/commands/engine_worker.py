@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import signal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -37,15 +36,37 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         worker = EngineWorker(shard=options["shard"], shards=options["shards"])
         if options["partition"] is not None:
-            from openem.telemetry.bus import PartitionConsumer
+            from openem.health.running import Backoff
+            from openem.telemetry.bus import BusUnavailable, PartitionConsumer
 
-            consumer = PartitionConsumer(options["partition"])
-            signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+            k = options["partition"]
+            worker.stop = StopFlag()  # SIGTERM: stop after the messages in hand are evaluated and acknowledged
+            worker.beat = Beat(f"engine partition {k}", Component.ENGINE)
+            consumer = PartitionConsumer(k)
+            bus_backoff = Backoff(first=0.5, most=5.0)  # a bus back up is used within 5 s
+
+            def partition_step() -> bool:
+                try:
+                    r = worker.bus_cycle(consumer)  # waits up to a second for messages
+                except BusUnavailable as exc:
+                    # Nothing is lost: what was not acknowledged is sent again once the bus is back.
+                    wait = bus_backoff.next()
+                    if bus_backoff.failures == 1:
+                        self.stderr.write(f"engine partition {k}: {exc}; trying again until it is back")
+                    worker.beat(detail=f"bus unreachable: {exc}", force=bus_backoff.failures == 1)
+                    worker.stop.wait(wait)
+                    return False
+                back = bus_backoff.failures > 0
+                bus_backoff.reset()
+                worker.beat.count(devices=r.devices, violations_opened=r.opened, failed=r.failed)
+                worker.beat(lag_s=consumer.lag_s, backlog=consumer.backlog, detail="connected", force=back)
+                return r.devices > 0
+
             try:
-                while True:
-                    worker.bus_cycle(consumer)
-            except KeyboardInterrupt:
+                keep_going(partition_step, worker.stop, 0.0, worker.beat.name)
+            finally:
                 consumer.close()
+                worker.beat.stopped()
             return
         if options["checks_only"]:
             worker.stop = StopFlag()
