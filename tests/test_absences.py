@@ -45,3 +45,22 @@ def test_the_trail_lists_pass_throughs_as_the_person_page_does(personas, case) -
         {"start": "2026-11-10T08:00", "end": "2026-11-10T11:00", "reason": "supervision"},
     ).content.decode()
     assert "passed through without stopping" in trail and "10 minutes" in trail
+
+
+@pytest.mark.django_db
+def test_the_timeline_is_in_the_order_things_happened(personas, incident) -> None:
+    """The absence began at 20:00 on 10 November; the alerts worker opened its incident later (history
+    loaded at once is triaged long after). The alert sits with the absence, not at the time of triage."""
+    from django.utils import timezone
+
+    from openem.alerts.models import Incident
+    from openem.portal.presenters import timeline
+
+    Incident.objects.filter(pk=incident.pk).update(opened=timezone.now())
+    events = timeline(incident.person)
+    titles = [e["title"] for e in events]
+    absence = titles.index("Curfew absence")
+    alert = next(i for i, t in enumerate(titles) if t.startswith("Alert: Curfew absence"))
+    assert alert == absence - 1  # newest first: the alert it raised just above the absence
+    times = [e["at"] for e in events]
+    assert times == sorted(times, reverse=True)

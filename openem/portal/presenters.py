@@ -189,7 +189,8 @@ def timeline(person: Any, limit: int = 30) -> list[dict[str, Any]]:
     from openem.cases.models import OrderVersion, Review
 
     events: list[dict[str, Any]] = []
-    for ver in OrderVersion.objects.filter(order__person=person).select_related("order", "changed_by")[:limit]:
+    versions = OrderVersion.objects.filter(order__person=person).select_related("order", "changed_by")
+    for ver in versions.order_by("-changed_at")[:limit]:
         who = ver.changed_by.display_name if ver.changed_by else "Import"
         events.append(
             {
@@ -222,10 +223,12 @@ def timeline(person: Any, limit: int = 30) -> list[dict[str, Any]]:
                 "detail": f"{v.condition_ref or v.device}{until}",
             }
         )
-    for inc in Incident.objects.filter(person=person).order_by("-opened")[:limit]:
+    for inc in Incident.objects.filter(person=person).order_by("-start")[:limit]:
+        # At the time the episode began, right after the violation that raised it (when the alerts worker
+        # opened it is later, sometimes much later for history loaded at once).
         events.append(
             {
-                "at": inc.opened,
+                "at": inc.start,
                 "kind": "alert",
                 "title": f"Alert: {inc.summary} ({inc.severity_enum.label.lower()})",
                 "detail": f"{inc.kind_enum.label} incident {inc.pk}, {inc.status_enum.label.lower()}",
@@ -251,7 +254,7 @@ def timeline(person: Any, limit: int = 30) -> list[dict[str, Any]]:
                 "url": reverse("alerts:incident", args=[a.incident_id]),
             }
         )
-    for rv in Review.objects.filter(order__person=person).select_related("by", "order")[:limit]:
+    for rv in Review.objects.filter(order__person=person).select_related("by", "order").order_by("-held_on")[:limit]:
         events.append(
             {
                 "at": datetime.combine(rv.held_on, time(12), tzinfo=timezone.get_current_timezone()),
@@ -260,5 +263,8 @@ def timeline(person: Any, limit: int = 30) -> list[dict[str, Any]]:
                 "detail": f"{rv.summary} ({rv.by.display_name}, {rv.order.ref})",
             }
         )
-    events.sort(key=lambda e: e["at"], reverse=True)
+    # Newest first; at the same moment, in the order they follow from each other (a fitting, then what the
+    # tag found, then the alert it raised, then what people did about it).
+    rank = {"order": 0, "device": 1, "behaviour": 2, "equipment": 2, "alert": 3, "contact": 4, "decision": 5}
+    events.sort(key=lambda e: (e["at"], rank.get(e["kind"], 6)), reverse=True)
     return events[:limit]
