@@ -67,3 +67,27 @@ def test_demo_setup_loads_and_evaluates_the_week_so_far(settings, tmp_path):
     from openem.telemetry.models import EngineCursor
 
     assert EngineCursor.objects.get().last_reading_id == Reading.objects.order_by("-id").first().id
+
+
+@pytest.mark.django_db
+def test_the_demos_reviews_say_what_the_record_says(settings, tmp_path):
+    """No start-of-monitoring review before any tag was fitted; no "no concerns" after repeated breaches."""
+    from datetime import timedelta
+
+    from openem.alerts.models import Violation
+    from openem.cases.models import Review
+
+    settings.DATA_DIR = tmp_path
+    call_command("demo_setup", "--people", "8", stdout=StringIO())
+    reviews = list(Review.objects.select_related("order__person"))
+    assert reviews
+    for r in reviews:
+        first = r.order.person.fittings.order_by("fitted_at").first()
+        assert first is not None and first.fitted_at.date() <= r.held_on, r
+        since = r.held_on - timedelta(days=28)
+        breaches = Violation.objects.filter(
+            person=r.order.person, category="behaviour", retracted=False, start__date__gt=since,
+            start__date__lte=r.held_on,
+        ).count()  # fmt: skip
+        if breaches >= 2:
+            assert "no concerns" not in r.summary, r.summary

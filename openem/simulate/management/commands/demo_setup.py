@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 
 from openem.accounts.personas import DEMO_PASSWORD, PERSONAS, TEAM, create_personas
 from openem.cases.casefile_io import import_casefile
@@ -131,7 +132,10 @@ class Command(BaseCommand):
         self.stdout.write(f"{self._reviews()} supervision reviews on record.")
 
     def _reviews(self) -> int:
-        """Start-of-monitoring (and four-weekly) reviews most practitioners have held; a few are overdue."""
+        """Start-of-monitoring (and four-weekly) reviews most practitioners have held; a few are overdue.
+        Each says what the record says: no start-of-monitoring review before a tag was fitted, and a review
+        after breaches talks about them instead of finding "no concerns"."""
+        from openem.alerts.models import Violation
         from openem.cases.models import Order, Review, ReviewStage, local_today
 
         today, made = local_today(), 0
@@ -139,14 +143,23 @@ class Command(BaseCommand):
             who = order.person.practitioner
             if who is None or i % 5 == 4 or order.reviews.exists():
                 continue
+            first_fitted = order.person.fittings.order_by("fitted_at").values_list("fitted_at", flat=True).first()
             for stage, offset in ((ReviewStage.START, 3), (ReviewStage.DURING, 31)):
                 held = order.start + timedelta(days=offset)
-                if held < today:
-                    Review.objects.create(
-                        order=order, stage=stage, held_on=held, by=who, risk_plan_updated=True,
-                        summary="Went through the conditions and the data with them; no concerns raised.",
-                    )  # fmt: skip
-                    made += 1
+                if held >= today or first_fitted is None or timezone.localtime(first_fitted).date() > held:
+                    continue  # nothing to review before the tag was on
+                since = held - timedelta(days=28 if stage == ReviewStage.DURING else offset)
+                breaches = list(
+                    Violation.objects.filter(
+                        person=order.person, category="behaviour", retracted=False,
+                        start__date__gt=since, start__date__lte=held,
+                    ).values_list("type", flat=True)
+                )  # fmt: skip
+                Review.objects.create(
+                    order=order, stage=stage, held_on=held, by=who, risk_plan_updated=True,
+                    summary=_review_summary(breaches),
+                )  # fmt: skip
+                made += 1
         return made
 
     def _alerts(self, until: float) -> int:
@@ -184,3 +197,21 @@ class Command(BaseCommand):
                 continue
             worked += 1
         return worked
+
+
+def _review_summary(breaches: list[str]) -> str:
+    if not breaches:
+        return "Went through the conditions and the data with them; no concerns raised."
+    from collections import Counter
+
+    from openem.engine.violations import ViolationType
+    from openem.uktime import plural
+
+    counted = ", ".join(plural(n, ViolationType(t).label.lower()) for t, n in Counter(breaches).most_common())
+    if len(breaches) == 1:
+        what = counted.split(" ", 1)[1]
+        return f"Went through the {what} with them and the reasons they gave; reminded them of the conditions."
+    return (
+        f"Discussed {counted} since the last review: a pattern, not a one-off. Warned that further breaches "
+        "will be taken back to court; risk management plan updated."
+    )
