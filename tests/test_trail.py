@@ -142,3 +142,28 @@ def test_the_trail_as_a_pdf_map_for_supervision(personas, trail_case):
     mine = c.get(reverse("portal:trail-export", args=[trail_case.pk, "pdf"]), {**PERIOD, "show": "person"})
     text = PdfReader(io.BytesIO(mine.content)).pages[0].extract_text()
     assert "Where you have been" in text and "weekly review" not in text
+
+
+def test_map_labels_in_pdfs_never_overprint_each_other() -> None:
+    """Three violations a few metres apart and the trail's start and end: five labels, no two on top of
+    each other, all inside the map."""
+    import re
+    from datetime import datetime
+
+    from openem.portal.staticmap import Point, svg_map
+
+    t0 = datetime(2026, 11, 10, 9, 0)
+    trail = [Point(52.6702 - i * 0.00002, -0.7351, t0) for i in range(10)]
+    marks = [
+        (Point(52.6702, -0.7351, t0), "Exclusion zone entry 09:30"),
+        (Point(52.67019, -0.7351, t0), "Exclusion zone entry 09:31"),
+        (Point(52.67018, -0.73511, t0), "Curfew absence 09:32"),
+    ]
+    svg = svg_map([], trail, marks, 680, 420)
+    found = re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)" fill="#fff"', svg)
+    boxes = [tuple(float(v) for v in box) for box in found]
+    assert len(boxes) == 5
+    for i, (x, y, w, h) in enumerate(boxes):
+        assert x >= 0 and x + w <= 680 and y >= 0 and y + h <= 420
+        for x2, y2, w2, h2 in boxes[i + 1 :]:
+            assert not (x < x2 + w2 and x2 < x + w and y < y2 + h2 and y2 < y + h)

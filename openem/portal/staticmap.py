@@ -55,11 +55,49 @@ def _shape_points(feature: dict[str, Any]) -> list[tuple[float, float]]:
     return [(lat, lon) for ring in rings for lon, lat in ring]
 
 
-def _label(x: float, y: float, text: str, width: int, style: str) -> str:
-    """Text beside a point, on whichever side keeps it inside the map."""
-    right = x > width * 0.7
-    anchor, dx = ("end", -9) if right else ("start", 9)
-    return f'<text x="{x + dx:.1f}" y="{y:.1f}" font-size="12" text-anchor="{anchor}" {style}>{escape(text)}</text>'
+class _Labels:
+    """Labels beside points that never overprint each other: each is tried below, above, right and left of
+    its point, then further out, and goes where it overlaps no label already placed and stays inside the
+    map; a label moved away from its point gets a thin leader line back to it."""
+
+    CHAR_W, LINE_H = 6.2, 14.0
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self.boxes: list[tuple[float, float, float, float]] = []
+
+    def place(self, x: float, y: float, text: str, style: str) -> str:
+        w = len(text) * self.CHAR_W + 4
+        h = self.LINE_H
+        for step in range(8):
+            far = 1 + step // 4 * 1.6
+            dx, dy = ((-w / 2, 18 * far), (-w / 2, -8 * far - h), (10 * far, -h / 2), (-10 * far - w, -h / 2))[step % 4]
+            box = (x + dx, y + dy, x + dx + w, y + dy + h)
+            inside = box[0] >= 2 and box[1] >= 2 and box[2] <= self.width - 2 and box[3] <= self.height - 22
+            if inside and not any(_overlap(box, b) for b in self.boxes):
+                break
+        else:  # nowhere free: stack it below the lowest label near the point
+            below = max((b[3] for b in self.boxes if abs(b[0] - x) < 150), default=y + 4)
+            box = (min(max(2, x - w / 2), self.width - w - 2), below + 2, 0, 0)
+            box = (box[0], box[1], box[0] + w, box[1] + h)
+        self.boxes.append(box)
+        tx, ty = box[0] + 2, box[3] - 3
+        leader = ""
+        if abs((box[0] + box[2]) / 2 - x) > w / 2 + 12 or min(abs(box[1] - y), abs(box[3] - y)) > 24:
+            leader = (
+                f'<line x1="{x:.1f}" y1="{y:.1f}" x2="{(box[0] + box[2]) / 2:.1f}" '
+                f'y2="{box[1] if box[1] > y else box[3]:.1f}" stroke="#505a5f" stroke-width="0.8"/>'
+            )
+        return (
+            leader
+            + f'<rect x="{box[0]:.1f}" y="{box[1]:.1f}" width="{w:.1f}" height="{h:.1f}" '
+            'fill="#fff" fill-opacity="0.8"/>'
+            + f'<text x="{tx:.1f}" y="{ty:.1f}" font-size="12" {style}>{escape(text)}</text>'
+        )
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def svg_map(
@@ -119,6 +157,7 @@ def svg_map(
                 px, py = xy([p[1] for p in ring], [p[0] for p in ring])
                 path = " ".join(f"{u:.1f},{v:.1f}" for u, v in zip(px, py, strict=True))
                 parts.append(f'<polygon points="{path}" {style}><title>{label}</title></polygon>')
+    labels, label_parts = _Labels(width, height), []
     if trail:
         px, py = xy([p.lat for p in trail], [p.lon for p in trail])
         path = " ".join(f"{u:.1f},{v:.1f}" for u, v in zip(px, py, strict=True))
@@ -127,16 +166,13 @@ def svg_map(
         for i, name in ((0, "start"), (len(trail) - 1, "end")):
             t = trail[i].t
             text = f"{name} {t:%H:%M}" if t else name
-            parts.append(
-                f'<circle cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="5" fill="#ffdd00" stroke="#0b0c0c"/>'
-                + _label(float(px[i]), float(py[i]) - 10, text, width, 'font-weight="bold"')
-            )
+            parts.append(f'<circle cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="5" fill="#ffdd00" stroke="#0b0c0c"/>')
+            label_parts.append(labels.place(float(px[i]), float(py[i]), text, 'font-weight="bold"'))
     for p, text in marks or []:
         (u,), (v,) = xy([p.lat], [p.lon])
-        parts.append(
-            f'<circle cx="{u:.1f}" cy="{v:.1f}" r="6" fill="#d4351c" stroke="#fff" stroke-width="2"/>'
-            + _label(float(u), float(v) + 16, text, width, 'fill="#d4351c"')
-        )
+        parts.append(f'<circle cx="{u:.1f}" cy="{v:.1f}" r="6" fill="#d4351c" stroke="#fff" stroke-width="2"/>')
+        label_parts.append(labels.place(float(u), float(v), text, 'fill="#d4351c"'))
+    parts += label_parts  # on top of every point and line
     # Scale bar: a round length about a fifth of the width.
     metres = width / scale / 5
     nice = 10 ** math.floor(math.log10(metres))
