@@ -64,3 +64,37 @@ def test_the_timeline_is_in_the_order_things_happened(personas, incident) -> Non
     assert alert == absence - 1  # newest first: the alert it raised just above the absence
     times = [e["at"] for e in events]
     assert times == sorted(times, reverse=True)
+
+
+@pytest.mark.django_db
+def test_the_alcohol_chart_has_axes_day_ticks_and_a_mark_for_each_day(personas, case) -> None:
+    """Three days of half-hourly readings from Sam's alcohol tag with a drinking episode on the second
+    evening: the chart marks day one sober, day two drinking, and labels the days and the scale."""
+    import json
+    from datetime import timedelta
+
+    from openem.devices.models import Device, Fitting
+
+    tag = Device.objects.create(ref="ALC-0001", kind="alcohol")
+    Fitting.objects.create(device=tag, person=case, fitted_at=datetime(2026, 11, 1, 23, tzinfo=UTC))
+    t0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
+    lines = []
+    for k in range(3 * 48):
+        t = t0 + timedelta(minutes=30 * k)
+        tac = 0.05 if 48 + 38 <= k <= 48 + 44 else 0.0  # 19:00-22:00 on 3 November
+        lines.append(json.dumps({"device": "ALC-0001", "time": t.isoformat().replace("+00:00", "Z"),
+                                 "type": "alcohol", "tac_g_dl": tac}))  # fmt: skip
+    ingest_jsonl("\n".join(lines))
+    Violation.objects.create(
+        key="drink", person=case, order_ref="O0001", condition_ref="C6", device="ALC-0001",
+        type="alcohol_confirmed", category="behaviour", start=datetime(2026, 11, 3, 19, tzinfo=UTC),
+        end=datetime(2026, 11, 3, 22, tzinfo=UTC), evidence={"device": "ALC-0001", "peak_g_dl": 0.05},
+    )  # fmt: skip
+    from openem.portal.presenters import alcohol_charts
+
+    (chart,) = alcohol_charts(case)
+    states = {d["label"]: d["state"] for d in chart["days"]}
+    assert states["Mon 2"] == "sober" and states["Tue 3"] == "drinking"
+    page = client_for(personas["practitioner"]).get(reverse("portal:person", args=[case.pk])).content.decode()
+    assert "app-chart__day--drinking" in page and "app-chart__day--sober" in page
+    assert ">Tue 3<" in page and "g/dl" in page and "0.02 g/dl: drinking" in page

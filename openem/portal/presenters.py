@@ -131,38 +131,41 @@ def alcohol_charts(person: Any, days: int = 14) -> list[dict[str, Any]]:
     from openem.alerts.models import DeviceSummary, Violation
     from openem.telemetry.models import Reading
 
-    width, height = 720.0, 160.0
+    width, height, left = 720.0, 160.0, 46.0  # the plot starts after the y axis's labels
     out = []
     for f in person.fittings.filter(device__kind="alcohol").select_related("device"):
         qs = Reading.objects.filter(device=f.device.ref, type="alcohol", t__gte=f.fitted_at)
         last = qs.aggregate(m=Max("t"))["m"]
         if last is None:
             continue
-        start = last - timedelta(days=days)
+        start = max(last - timedelta(days=days), f.fitted_at)  # nothing to show from before it was on
         rows = list(qs.filter(t__gte=start).order_by("t").values_list("t", "payload"))
         top = max([0.08, *[float(p.get("tac_g_dl", 0)) for _, p in rows]])
         span = (last - start).total_seconds() or 1.0
 
         def x(t: Any, start: Any = start, span: float = span) -> float:
-            return round((t - start).total_seconds() / span * width, 1)
+            return round(left + (t - start).total_seconds() / span * (width - left), 1)
 
         def y(v: float, top: float = top) -> float:
             return round(height - v / top * height, 1)
 
         points = " ".join(f"{x(t)},{y(float(p.get('tac_g_dl', 0)))}" for t, p in rows)
-        episodes = [
-            {
-                "x": x(max(v.start, start)),
-                "w": max(2.0, x(v.end or last) - x(max(v.start, start))),
-                "label": f"{v.start:%a %-d %b %H:%M}, peak {v.evidence.get('peak_g_dl', '?')} g/dl",
-            }
-            for v in Violation.objects.filter(
+        found = list(
+            Violation.objects.filter(
                 person=person,
                 device=f.device.ref,
                 retracted=False,
                 type__in=("alcohol_confirmed", "alcohol_level_exceeded"),
                 start__lt=last,
             ).exclude(end__lt=start)
+        )
+        episodes = [
+            {
+                "x": x(max(v.start, start)),
+                "w": max(2.0, x(v.end or last) - x(max(v.start, start))),
+                "label": f"{timezone.localtime(v.start):%a %-d %b %H:%M}, peak {v.evidence.get('peak_g_dl', '?')} g/dl",
+            }
+            for v in found
         ]
         summary = DeviceSummary.objects.filter(device=f.device.ref).first()
         out.append(
@@ -172,14 +175,53 @@ def alcohol_charts(person: Any, days: int = 14) -> list[dict[str, Any]]:
                 "episodes": episodes,
                 "width": width,
                 "height": height,
+                "left": left,
                 "threshold_y": y(0.02),
                 "top": round(top, 3),
+                "top_y": y(top),
+                "mid": round(top / 2, 3),
+                "mid_y": y(top / 2),
+                "days": _alcohol_days(rows, found, start, last, x),
                 "start": start,
                 "end": last,
                 "summary": summary.data if summary else None,
                 "readings": len(rows),
             }
         )
+    return out
+
+
+def _alcohol_days(rows: list[Any], episodes: list[Any], start: Any, last: Any, x: Any) -> list[dict[str, Any]]:
+    """One mark per local day of the chart: drinking (a confirmed episode that day), sober (worn: about
+    20 hours of readings, as the engine counts sober days) or not worn; with the day's tick and label."""
+    from datetime import timedelta
+
+    per_day: dict[Any, int] = {}
+    for t, _p in rows:
+        d = timezone.localtime(t).date()
+        per_day[d] = per_day.get(d, 0) + 1
+    drinking = set()
+    for v in episodes:
+        d, end = timezone.localtime(v.start).date(), timezone.localtime(v.end or last).date()
+        while d <= end:
+            drinking.add(d)
+            d += timedelta(days=1)
+    out = []
+    day = timezone.localtime(start).date()
+    while day <= timezone.localtime(last).date():
+        midnight = timezone.make_aware(datetime.combine(day, time(0)))
+        noon = timezone.make_aware(datetime.combine(day, time(12)))
+        state = "drinking" if day in drinking else "sober" if per_day.get(day, 0) >= 40 else "not worn"
+        out.append(
+            {
+                "tick": x(midnight) if midnight >= start else None,
+                "x": min(max(x(noon), x(start) + 8), x(last) - 8),
+                "label": f"{day:%a} {day.day}",
+                "state": state,
+                "title": f"{day:%A} {day.day} {day:%B}: {state}",
+            }
+        )
+        day += timedelta(days=1)
     return out
 
 

@@ -89,8 +89,7 @@ class _Labels:
                 f'y2="{box[1] if box[1] > y else box[3]:.1f}" stroke="#505a5f" stroke-width="0.8"/>'
             )
         return (
-            leader
-            + f'<rect x="{box[0]:.1f}" y="{box[1]:.1f}" width="{w:.1f}" height="{h:.1f}" '
+            leader + f'<rect x="{box[0]:.1f}" y="{box[1]:.1f}" width="{w:.1f}" height="{h:.1f}" '
             'fill="#fff" fill-opacity="0.8"/>'
             + f'<text x="{tx:.1f}" y="{ty:.1f}" font-size="12" {style}>{escape(text)}</text>'
         )
