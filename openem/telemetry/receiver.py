@@ -48,8 +48,8 @@ REQUEST_COST_BYTES = 512  # what a request costs in the fair queue beside its bo
 
 def rows_per_commit() -> int:
     """Rows (readings and rejected lines) in one transaction, at most, unless one request holds more (a
-    request is never split): on SQLite 5,000 rows take about 60 ms, so the engine workers and the portal
-    wait no longer than that for the database."""
+    request is never split, and holds at most ``frontdoor.max_lines()``): the engine workers and the
+    portal wait no longer than one such transaction for the database."""
     return int(frontdoor.limit("ROWS_PER_COMMIT", 5_000))
 
 
@@ -78,6 +78,8 @@ class Writer:
             queue.SimpleQueue()
         )
         self._waiting: list[_Item] = []  # a heap, by start tag
+        # A request validated but left for the next transaction (it would have made this one too large).
+        self._carry: tuple[Prepared, concurrent.futures.Future[Prepared]] | None = None
         self._virtual = 0.0
         self._finish: dict[str, float] = {}
         self._numbers = itertools.count()
@@ -145,7 +147,7 @@ class Writer:
         """Move what has arrived into the fair queue; False when asked to stop."""
         while True:
             try:
-                entry = self._queue.get(block=block and not self._waiting)
+                entry = self._queue.get(block=block and not self._waiting and self._carry is None)
             except queue.Empty:
                 return True
             block = False
@@ -169,7 +171,7 @@ class Writer:
         self.beat(lag_s=0.0, backlog=0, force=True)
         while self._step(block=True):
             pass
-        while self._waiting:  # asked to stop: what is in hand is stored and answered first
+        while self._waiting or self._carry:  # asked to stop: what is in hand is stored and answered first
             self._step(block=False)
         from django.db import connection
 
@@ -177,7 +179,7 @@ class Writer:
 
     def drain(self) -> None:
         """Tests: store everything submitted so far, on this thread."""
-        while self._step(block=False) and self._waiting:
+        while self._step(block=False) and (self._waiting or self._carry):
             pass
 
     def _step(self, block: bool) -> bool:
@@ -198,6 +200,10 @@ class Writer:
                 return going
         group: list[tuple[Prepared, concurrent.futures.Future[Prepared]]] = []
         rows, most = 0, rows_per_commit()
+        if self._carry is not None:
+            group.append(self._carry)
+            rows += len(self._carry[0].rows) + len(self._carry[0].rejected)
+            self._carry = None
         while self._waiting and rows < most:
             item = heapq.heappop(self._waiting)
             self._virtual = item.tag
@@ -212,8 +218,12 @@ class Writer:
                 connection.close()
                 item.future.set_exception(frontdoor.unavailable())
                 continue
+            n = len(p.rows) + len(p.rejected)
+            if group and rows + n > most:  # first in the next transaction
+                self._carry = (p, item.future)
+                break
             group.append((p, item.future))
-            rows += len(p.rows) + len(p.rejected)
+            rows += n
         self._commit(group)
         now = time.monotonic()
         oldest = min((item.arrived for item in self._waiting), default=now)
@@ -221,6 +231,9 @@ class Writer:
         return going
 
     def _refuse_waiting(self) -> None:
+        if self._carry is not None:
+            self._carry[1].set_exception(frontdoor.unavailable())
+            self._carry = None
         while self._waiting:
             item = heapq.heappop(self._waiting)
             item.future.set_exception(frontdoor.unavailable())
