@@ -237,14 +237,14 @@ def _multipart(body: bytes, content_type: str) -> dict[str, str]:
     fields: dict[str, str] = {}
     if not message.is_multipart():
         raise Refused(400, "the multipart form could not be read")
-    for part in message.iter_parts():  # type: ignore[attr-defined]
+    for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if name is None:
             continue
         if len(fields) >= MAX_OSMAND_PARAMETERS:
             raise Refused(400, f"an OsmAnd request has at most {MAX_OSMAND_PARAMETERS} parameters")
-        payload = part.get_payload(decode=True) or b""
-        fields[str(name)] = payload.decode("utf-8", errors="replace")
+        payload = part.get_payload(decode=True)
+        fields[str(name)] = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
     return fields
 
 

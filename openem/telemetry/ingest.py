@@ -50,6 +50,9 @@ _CONTAINERS = (dict, list)
 # A sender without a valid credential has its lines kept as rejected readings, up to this many a
 # request: enough to see what a misconfigured device or gateway sends, not a way to fill the table.
 MAX_UNAUTHENTICATED_LINES = 1_000
+# Any request's rejected lines are all reported to its sender, and this many are kept in the rejected
+# readings, with one more saying how many were not: a request of junk costs the database little.
+MAX_KEPT_REJECTED = 1_000
 
 
 NO_GATEWAY_TOKEN = "a valid gateway token is required (Authorization: Bearer ...)"
@@ -92,6 +95,7 @@ class Prepared:
     rejected: list[tuple[int | None, bytes | str, str, str, Rejection, str]] = field(default_factory=list)
     result: IngestResult = field(default_factory=IngestResult)
     devices: set[str] = field(default_factory=set)
+    not_kept: int = 0  # rejected lines reported but not kept (beyond MAX_KEPT_REJECTED)
 
     def reject(
         self, line: int | None, raw: bytes | str, field_name: str, reason: str,
@@ -100,7 +104,10 @@ class Prepared:
         """``device``: the device the reading named, if any; it decides whose case the rejection is."""
         self.result.rejected.append({"line": line, "field": field_name, "error": reason})
         named = device if isinstance(device, str) and len(device) <= 40 else ""
-        self.rejected.append((line, raw, field_name, reason, kind, named))
+        if len(self.rejected) >= MAX_KEPT_REJECTED:
+            self.not_kept += 1
+        else:
+            self.rejected.append((line, raw, field_name, reason, kind, named))
         if kind is Rejection.UNAUTHENTICATED:
             self.result.unauthenticated += 1
 
@@ -158,7 +165,7 @@ def prepare(
     p = Prepared(source, gateway_id, device_field)
     if unauthenticated is not None:
         for n, (line, raw, _obj) in enumerate(items):
-            if n == MAX_UNAUTHENTICATED_LINES:
+            if n == MAX_UNAUTHENTICATED_LINES:  # not even read: the rest of the request is not looked at
                 p.reject(line, b"", "(request)", f"{unauthenticated} (later lines of this request not kept)",
                          Rejection.UNAUTHENTICATED)  # fmt: skip
                 break
@@ -330,11 +337,12 @@ def store_isolated(batches: list[Prepared], directory: DeviceDirectory | None = 
 def _hold(p: Prepared) -> tuple[Any, ...]:
     """What ``store`` changes in a batch, to put back when its transaction was rolled back."""
     r = p.result
-    return dict(p.rows), dict(p.lines), list(p.rejected), list(r.rejected), r.accepted, r.duplicates, r.unauthenticated
+    held = dict(p.rows), dict(p.lines), list(p.rejected), list(r.rejected), r.accepted, r.duplicates, r.unauthenticated
+    return (*held, p.not_kept)
 
 
 def _restore(p: Prepared, state: tuple[Any, ...]) -> None:
-    rows, lines, rejected, result_rejected, accepted, duplicates, unauthenticated = state
+    rows, lines, rejected, result_rejected, accepted, duplicates, unauthenticated, p.not_kept = state
     p.rows, p.lines, p.rejected = dict(rows), dict(lines), list(rejected)
     p.result.rejected, p.result.accepted = list(result_rejected), accepted
     p.result.duplicates, p.result.unauthenticated = duplicates, unauthenticated
@@ -346,7 +354,7 @@ def _part(p: Prepared, keys: list[tuple[str, str]], rejected: bool) -> Prepared:
     part.lines = {k: p.lines[k] for k in keys}
     part.devices = {k[0] for k in keys}
     if rejected:
-        part.rejected = list(p.rejected)
+        part.rejected, part.not_kept = list(p.rejected), p.not_kept
     return part
 
 
@@ -425,10 +433,13 @@ def _keep_conflicts(p: Prepared, stored: set[tuple[str, str]]) -> None:
             line, raw = p.lines.pop(key)
             del p.rows[key]
             rejected.append((line, raw, key))
+    kept, not_kept = len(p.rejected), p.not_kept
     for line, raw, key in rejected:
         p.reject(line, raw, "seq", _conflict(key[0], int(key[1][4:]), "already"), device=key[0])
     if rejected:
-        _insert_rejected([Prepared(p.source, p.gateway_id, p.device_field, rejected=p.rejected[-len(rejected) :])])
+        late = Prepared(p.source, p.gateway_id, p.device_field, rejected=p.rejected[kept:])
+        late.not_kept = p.not_kept - not_kept
+        _insert_rejected([late])
 
 
 def ingest_objects(
@@ -456,22 +467,37 @@ MAX_LINE_NUMBER = 2**31 - 1  # the rejected readings' line column
 
 
 def _insert_rejected(batches: list[Prepared]) -> None:
-    rejected = [
-        RejectedReading(
-            source=p.source.value,
-            gateway_id=p.gateway_id,
-            line=line if line is None or 0 <= line <= MAX_LINE_NUMBER else None,
-            raw=redact_keys(_text(raw, 8000))[:4000],
-            field=_text(f, 40),
-            reason=_text(reason, 1000),
-            kind=kind.value,
-            device=_text(device, 40),
+    """One executemany for every rejected line (a flood of junk is mostly these: building model instances
+    for them cost more than storing them)."""
+    received = connection.ops.adapt_datetimefield_value(timezone.now())
+    rows = [
+        (
+            received,
+            _text(device, 40),
+            p.source.value,
+            p.gateway_id,
+            line if line is None or 0 <= line <= MAX_LINE_NUMBER else None,
+            redact_keys(_text(raw, 8000))[:4000],
+            _text(f, 40),
+            _text(reason, 1000),
+            kind.value,
         )
         for p in batches
         for line, raw, f, reason, kind, device in p.rejected
     ]
-    if rejected:
-        RejectedReading.objects.bulk_create(rejected)
+    for p in batches:
+        if p.not_kept:
+            kind = Rejection.UNAUTHENTICATED if p.result.unauthenticated else Rejection.INVALID
+            why = f"{p.not_kept:,} more rejected lines of this request were reported to its sender, not kept here"
+            rows.append((received, "", p.source.value, p.gateway_id, None, "", "(request)", why, kind.value))
+    if rows:
+        table = RejectedReading._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {table} (received, device, source, gateway_id, line, raw, field, reason, kind) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                rows,
+            )
 
 
 def _insert_readings(batches: list[Prepared]) -> dict[str, list[tuple[int, tuple[str, str]]]]:

@@ -188,3 +188,16 @@ def test_the_receiver_and_the_portal_answer_the_same_request_the_same_way(receiv
         receiver_answer, portal_answer = both(app, writer, method, path, body, headers, query, portal_path)
         assert receiver_answer == portal_answer, (method, path, query, receiver_answer, portal_answer)
     assert not Reading.objects.exists()  # every request was rolled back
+
+
+@pytest.mark.django_db
+def test_a_request_of_junk_is_all_reported_but_only_a_thousand_lines_are_kept():
+    token = gateway_with("GPS-0001")
+    junk = b"\n".join(b"junk %d" % n for n in range(1_500))
+    response = Client().post("/ingest/v1/telemetry", data=jl(fix(n=1)) + b"\n" + junk,
+                             content_type="application/x-ndjson", HTTP_AUTHORIZATION=f"Bearer {token}")  # fmt: skip
+    body = response.json()
+    assert response.status_code == 200 and body["accepted"] == 1 and len(body["rejected"]) == 1_500
+    assert RejectedReading.objects.count() == 1_001
+    note = RejectedReading.objects.get(field="(request)")
+    assert note.reason.startswith("500 more rejected lines of this request were reported to its sender")
