@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY_S = 1.0
 TOKEN_TTL_S = 60.0  # a deactivated gateway is refused within a minute
+IDLE_BEAT_S = 2.0
+ANSWER_WITHIN_S = 120.0  # a request not answered by then (a writer fault) is told to send again
 REQUEST_COST_BYTES = 512  # what a request costs in the fair queue beside its body: an empty one is not free
 
 
@@ -147,7 +149,9 @@ class Writer:
         """Move what has arrived into the fair queue; False when asked to stop."""
         while True:
             try:
-                entry = self._queue.get(block=block and not self._waiting and self._carry is None)
+                # Idle, it wakes every IDLE_BEAT_S all the same: its heartbeat says it is alive.
+                idle = block and not self._waiting and self._carry is None
+                entry = self._queue.get(block=idle, timeout=IDLE_BEAT_S if idle else None)
             except queue.Empty:
                 return True
             block = False
@@ -168,13 +172,18 @@ class Writer:
         # objects that live for the whole process. Those are frozen; young ones are collected rarely.
         gc.freeze()
         gc.set_threshold(100_000, 20, 100)
-        self.beat(lag_s=0.0, backlog=0, force=True)
-        while self._step(block=True):
-            pass
-        while self._waiting or self._carry:  # asked to stop: what is in hand is stored and answered first
-            self._step(block=False)
         from django.db import connection
 
+        self.beat(lag_s=0.0, backlog=0, force=True)
+        while not self._stopping.is_set() or self._waiting or self._carry:
+            try:
+                if not self._step(block=not self._stopping.is_set()):
+                    self._stopping.set()  # asked to stop: what is in hand is stored and answered first
+            except Exception:  # never exits: a writer that stops leaves every sender unanswered
+                log.exception("ingest writer: a step failed; going on")
+                connection.close()
+                self._refuse_waiting()
+                time.sleep(0.5)
         connection.close()
 
     def drain(self) -> None:
@@ -269,6 +278,13 @@ class Writer:
             future.set_result(p)
 
 
+async def _done(future: concurrent.futures.Future[Prepared]) -> Prepared:
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(future), ANSWER_WITHIN_S)
+    except TimeoutError:
+        raise frontdoor.unavailable() from None
+
+
 async def _body(receive: Callable[[], Awaitable[dict[str, Any]]], declared: int | None) -> bytes:
     most = frontdoor.max_body_bytes()
     if declared is not None and declared > most:
@@ -357,7 +373,7 @@ class Receiver:
                 return frontdoor.telemetry_batch(body, gateway, address, writer.limits)
 
             sender = f"token:{token}" if token else f"address:{address}"
-            p = await asyncio.wrap_future(writer.submit(batch, sender, len(body)))
+            p = await _done(writer.submit(batch, sender, len(body)))
             return frontdoor.telemetry_answer(p)
         # Traccar Client (OsmAnd protocol) posts to any path, parameters in the query string or a form.
         frontdoor.check_method(method, ("GET", "POST"))
@@ -369,7 +385,7 @@ class Receiver:
             return frontdoor.osmand_batch(params, path, writer.keys, address, writer.limits)
 
         device = params.get("id") or params.get("deviceid") or ""
-        p = await asyncio.wrap_future(writer.submit(osmand, f"device:{device}", len(body)))
+        p = await _done(writer.submit(osmand, f"device:{device}", len(body)))
         return frontdoor.osmand_answer(p)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
