@@ -95,20 +95,19 @@ def check_method(method: str, allowed: tuple[str, ...]) -> None:
 # -- rate limits -----------------------------------------------------------------------------------------
 
 
-class Sender(str):
-    """Whose bucket a request draws on: ``gateway:<id>``, ``device:<id>`` or ``address:<ip>``."""
+# Whose bucket a request draws on: ``gateway:<id>``, ``device:<id>`` or ``address:<ip>``.
 
 
-def gateway_sender(gateway_id: int) -> Sender:
-    return Sender(f"gateway:{gateway_id}")
+def gateway_sender(gateway_id: int) -> str:
+    return f"gateway:{gateway_id}"
 
 
-def device_sender(device: str) -> Sender:
-    return Sender(f"device:{device}")
+def device_sender(device: str) -> str:
+    return f"device:{device}"
 
 
-def address_sender(address: str) -> Sender:
-    return Sender(f"address:{address}")
+def address_sender(address: str) -> str:
+    return f"address:{address}"
 
 
 # (setting name, default rate a second, default burst): lines for a gateway; requests for a device's own
@@ -163,11 +162,34 @@ class RateLimits:
                 return 0.0
             return (cost - bucket.tokens) / rate
 
+    def charge(self, sender: str, cost: float, now: float | None = None) -> None:
+        """Spend ``cost`` after the fact (what a request turned out to cost), into debt down to one burst:
+        the sender's next requests wait until it is paid."""
+        rate, burst = self.rate(sender)
+        if rate <= 0 or cost <= 0:
+            return
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            bucket = self._buckets.setdefault(sender, _Bucket(burst, now))
+            bucket.tokens = max(-burst, min(burst, bucket.tokens + (now - bucket.at) * rate) - cost)
+            bucket.at = now
+
     def check(self, sender: str, cost: float) -> None:
         """Raise Refused(429) when ``sender`` is over its rate."""
         wait = self.take(sender, cost)
         if wait:
-            raise Refused(429, f"too many readings from this sender; send again in {wait:.1f} s", retry_after=wait)
+            raise too_fast(wait)
+
+    def in_debt(self, sender: str) -> float:
+        """Seconds until ``sender`` may send anything at all (0 when it may): lets a receiver refuse a
+        request before reading its body. Spends nothing."""
+        rate, burst = self.rate(sender)
+        with self._lock:
+            bucket = self._buckets.get(sender)
+            if rate <= 0 or bucket is None:
+                return 0.0
+            tokens = min(burst, bucket.tokens + (time.monotonic() - bucket.at) * rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / rate
 
     def _forget_full(self, now: float) -> None:
         for sender, bucket in list(self._buckets.items()):
@@ -175,6 +197,14 @@ class RateLimits:
             if bucket.tokens + (now - bucket.at) * rate >= burst:
                 del self._buckets[sender]
 
+
+def too_fast(wait: float) -> Refused:
+    return Refused(429, f"too many readings from this sender; send again in {wait:.1f} s", retry_after=wait)
+
+
+# A rejected line costs its gateway this many lines more (charged once it is known to be rejected): a
+# gateway sending junk is slowed long before one sending readings, which is what the rate protects.
+REJECTED_LINE_COST = 4
 
 LIMITS = RateLimits()  # this process's buckets (the portal's views; a receiver keeps its own)
 
@@ -190,12 +220,16 @@ def telemetry_batch(body: bytes, gateway_id: int | None, address: str, limits: R
         limits.check(address_sender(address), max(1, min(lines, MAX_UNAUTHENTICATED_LINES)))
         why = Unauthenticated("authorization", NO_GATEWAY_TOKEN)
         return prepare(decode_lines(body), Source.HTTP, unauthenticated=why)
+    sender = gateway_sender(gateway_id)
     if not lines:
         raise Refused(400, NO_READINGS)
     if lines > max_lines():
+        limits.charge(sender, lines)  # refusing it cost reading it: a sender of nothing else is slowed too
         raise Refused(413, f"a request can hold at most {max_lines():,} lines; this one has {lines:,}: split it")
-    limits.check(gateway_sender(gateway_id), lines)
-    return prepare(decode_lines(body), Source.HTTP, gateway_id)
+    limits.check(sender, lines)
+    p = prepare(decode_lines(body), Source.HTTP, gateway_id)
+    limits.charge(sender, REJECTED_LINE_COST * len(p.result.rejected))
+    return p
 
 
 def telemetry_answer(p: Prepared) -> tuple[int, dict[str, Any]]:

@@ -108,8 +108,9 @@ class Writer:
         self._stopping.set()
         self._queue.put(None)
         if self._started:
-            self._thread.join(timeout=10)
-        self.beat.stopped()
+            self._thread.join(timeout=10)  # it marks its heartbeat stopped (the database is its thread's)
+        else:
+            self.beat.stopped()
 
     def _checkpoint(self) -> None:
         """SQLite: copy the write-ahead log into the database from this thread, every second, so the
@@ -142,6 +143,11 @@ class Writer:
             self._tokens.clear()
         self._tokens[token] = (gateway.pk, time.monotonic() + TOKEN_TTL_S)
         return gateway.pk
+
+    def known_gateway(self, token: str) -> int | None:
+        """The gateway of a token the writer has already checked (any thread; no database)."""
+        held = self._tokens.get(token) if token else None
+        return held[0] if held and held[1] > time.monotonic() else None
 
     # -- the queue: start-time fair queueing ------------------------------------------------------------
 
@@ -184,6 +190,7 @@ class Writer:
                 connection.close()
                 self._refuse_waiting()
                 time.sleep(0.5)
+        self.beat.stopped()
         connection.close()
 
     def drain(self) -> None:
@@ -361,12 +368,16 @@ class Receiver:
         declared = headers.get(b"content-length", b"")
         if path == TELEMETRY_PATH:
             frontdoor.check_method(method, ("POST",))
+            token = frontdoor.bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
+            known = writer.known_gateway(token)
+            if known is not None and (wait := writer.limits.in_debt(frontdoor.gateway_sender(known))):
+                writer.beat.count(refused_rate_limited=1)
+                raise frontdoor.too_fast(wait)  # not even read: a flood costs its reading no more
             try:
                 body = await _body(receive, int(declared) if declared.isdigit() else None)
             except Refused:
                 writer.beat.count(refused_too_large=1)
                 raise
-            token = frontdoor.bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
 
             def batch() -> Prepared:
                 gateway = writer.gateway_id(token) if token else None

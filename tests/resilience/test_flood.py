@@ -201,3 +201,19 @@ def test_a_request_of_junk_is_all_reported_but_only_a_thousand_lines_are_kept():
     assert RejectedReading.objects.count() == 1_001
     note = RejectedReading.objects.get(field="(request)")
     assert note.reason.startswith("500 more rejected lines of this request were reported to its sender")
+
+
+@pytest.mark.django_db
+def test_a_gateway_sending_junk_is_slowed_sooner_than_one_sending_readings(receiver, settings):
+    settings.OPENEM_INGEST_GATEWAY_LINES_PER_S = 1
+    settings.OPENEM_INGEST_GATEWAY_BURST_LINES = 2_000
+    app, writer = receiver
+    junk_sender, honest = gateway_with("GPS-0001", name="Junk"), gateway_with("GPS-0002", name="Honest")
+    junk = b"\n".join(b"junk %d" % n for n in range(300))
+    readings = [jl(*(fix("GPS-0002", n % 60, seq=k * 300 + n) for n in range(300))) for k in range(6)]
+    # Each costs 300 lines, and 1,200 more once they are found rejected: the second puts it into debt.
+    answers = [send(app, writer, junk_sender, junk)[0] for _ in range(3)]
+    assert answers == [200, 200, 429]
+    assert [send(app, writer, honest, body)[0] for body in readings] == [200] * 6  # 1,800 of its 2,000
+    status, headers, _ = send(app, writer, junk_sender, junk)
+    assert status == 429 and int(headers["retry-after"]) > 100  # in debt: refused before it is read
