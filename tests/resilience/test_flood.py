@@ -23,16 +23,21 @@ def receiver(db):
     return Receiver(writer), writer
 
 
+def two_gateways(settings: Any, lines_per_s: int, burst: int) -> tuple[str, str]:
+    """Gateways for GPS-0001 and GPS-0002, each allowed ``lines_per_s`` with bursts of ``burst``."""
+    settings.OPENEM_INGEST_GATEWAY_LINES_PER_S = lines_per_s
+    settings.OPENEM_INGEST_GATEWAY_BURST_LINES = burst
+    return gateway_with("GPS-0001", name="First"), gateway_with("GPS-0002", name="Second")
+
+
 def send(app: Any, writer: Any, token: str, body: bytes) -> tuple[int, dict[str, str], Any]:
     return run_asgi(app, writer, "POST", "/ingest/v1/telemetry", body, {"Authorization": f"Bearer {token}"})
 
 
 @pytest.mark.django_db
 def test_a_flooding_gateway_gets_429_with_retry_after_while_another_gateways_batches_are_stored(receiver, settings):
-    settings.OPENEM_INGEST_GATEWAY_LINES_PER_S = 100
-    settings.OPENEM_INGEST_GATEWAY_BURST_LINES = 300
     app, writer = receiver
-    flood, honest = gateway_with("GPS-0001", name="Flood"), gateway_with("GPS-0002", name="Honest")
+    flood, honest = two_gateways(settings, 100, 300)
     statuses = []
     for k in range(6):
         status, headers, body = send(app, writer, flood, jl(*(fix("GPS-0001", n, seq=k * 100 + n) for n in range(100))))
@@ -205,10 +210,8 @@ def test_a_request_of_junk_is_all_reported_but_only_a_thousand_lines_are_kept():
 
 @pytest.mark.django_db
 def test_a_gateway_sending_junk_is_slowed_sooner_than_one_sending_readings(receiver, settings):
-    settings.OPENEM_INGEST_GATEWAY_LINES_PER_S = 1
-    settings.OPENEM_INGEST_GATEWAY_BURST_LINES = 2_000
     app, writer = receiver
-    junk_sender, honest = gateway_with("GPS-0001", name="Junk"), gateway_with("GPS-0002", name="Honest")
+    junk_sender, honest = two_gateways(settings, 1, 2_000)
     junk = b"\n".join(b"junk %d" % n for n in range(300))
     readings = [jl(*(fix("GPS-0002", n % 60, seq=k * 300 + n) for n in range(300))) for k in range(6)]
     # Each costs 300 lines, and 1,200 more once they are found rejected: the second puts it into debt.
