@@ -334,6 +334,13 @@ def store_isolated(batches: list[Prepared], directory: DeviceDirectory | None = 
         _store_by_halves(p, directory)
 
 
+def drop_connection() -> None:
+    """After a database error: drop the connection so the next query starts afresh (a lost PostgreSQL
+    connection is not reused), unless a caller's transaction is open (a test's): that one decides."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 def _hold(p: Prepared) -> tuple[Any, ...]:
     """What ``store`` changes in a batch, to put back when its transaction was rolled back."""
     r = p.result

@@ -28,7 +28,7 @@ from openem.devices.credentials import KeyChecker
 from openem.engine.telemetry import ReadingError
 
 from . import frontdoor
-from .ingest import KEY_PARAM, IngestResult, Unauthenticated, decode_lines, ingest_objects
+from .ingest import KEY_PARAM, IngestResult, Unauthenticated, decode_lines, drop_connection, ingest_objects
 from .models import Source
 
 log = logging.getLogger(__name__)
@@ -124,9 +124,7 @@ class Subscriber:
         try:
             result = self.handler(topic, payload, self.keys)
         except Exception as exc:
-            from django.db import connection
-
-            connection.close()
+            drop_connection()
             if not is_transient(exc):  # not the database being away: trying again would fail again
                 log.exception("mqtt: a message on %s could not be stored; it is dropped", topic[:80])
                 self.beat.count(rejected_mqtt=1)

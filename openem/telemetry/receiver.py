@@ -37,7 +37,7 @@ from openem.devices.credentials import KeyChecker
 
 from . import frontdoor
 from .frontdoor import TELEMETRY_PATH, Refused
-from .ingest import DeviceDirectory, Prepared, store_isolated
+from .ingest import DeviceDirectory, Prepared, drop_connection, store_isolated
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ class Writer:
                     self._stopping.set()  # asked to stop: what is in hand is stored and answered first
             except Exception:  # never exits: a writer that stops leaves every sender unanswered
                 log.exception("ingest writer: a step failed; going on")
-                connection.close()
+                drop_connection()
                 self._refuse_waiting()
                 time.sleep(0.5)
         self.beat.stopped()
@@ -211,7 +211,7 @@ class Writer:
             except Exception as exc:  # the database is away: the requests in hand are told to come back
                 log.warning("ingest writer: no database (%s)", exc)
                 self._refuse_waiting()
-                connection.close()
+                drop_connection()
                 time.sleep(0.5)
                 return going
         group: list[tuple[Prepared, concurrent.futures.Future[Prepared]]] = []
@@ -231,7 +231,7 @@ class Writer:
                 continue
             except Exception as exc:  # a failure reading the sender's credential: a database error
                 log.warning("ingest writer: %s", exc)
-                connection.close()
+                drop_connection()
                 item.future.set_exception(frontdoor.unavailable())
                 continue
             n = len(p.rows) + len(p.rejected)
@@ -261,7 +261,6 @@ class Writer:
             self.beat.count(refused_too_large=1)
 
     def _commit(self, done: list[tuple[Prepared, concurrent.futures.Future[Prepared]]]) -> None:
-        from django.db import connection
 
         if not done:
             return
@@ -269,7 +268,7 @@ class Writer:
             store_isolated([p for p, _ in done], self._directory)
         except Exception as exc:  # nothing of these was stored: every sender in the group sends again
             log.warning("ingest writer: could not store %d requests (%s); they are answered 503", len(done), exc)
-            connection.close()
+            drop_connection()
             for _, future in done:
                 future.set_exception(frontdoor.unavailable())
             return
