@@ -99,12 +99,13 @@ class Prepared:
 
     def reject(
         self, line: int | None, raw: bytes | str, field_name: str, reason: str,
-        kind: Rejection = Rejection.INVALID, device: Any = "",
+        kind: Rejection = Rejection.INVALID, device: Any = "", note: bool = False,
     ) -> None:  # fmt: skip
-        """``device``: the device the reading named, if any; it decides whose case the rejection is."""
+        """``device``: the device the reading named, if any; it decides whose case the rejection is.
+        ``note``: kept whatever the cap (a note about the request itself)."""
         self.result.rejected.append({"line": line, "field": field_name, "error": reason})
         named = device if isinstance(device, str) and len(device) <= 40 else ""
-        if len(self.rejected) >= MAX_KEPT_REJECTED:
+        if len(self.rejected) >= MAX_KEPT_REJECTED and not note:
             self.not_kept += 1
         else:
             self.rejected.append((line, raw, field_name, reason, kind, named))
@@ -167,7 +168,7 @@ def prepare(
         for n, (line, raw, _obj) in enumerate(items):
             if n == MAX_UNAUTHENTICATED_LINES:  # not even read: the rest of the request is not looked at
                 p.reject(line, b"", "(request)", f"{unauthenticated} (later lines of this request not kept)",
-                         Rejection.UNAUTHENTICATED)  # fmt: skip
+                         Rejection.UNAUTHENTICATED, note=True)  # fmt: skip
                 break
             p.reject(line, raw, unauthenticated.field, str(unauthenticated), Rejection.UNAUTHENTICATED)
         return p

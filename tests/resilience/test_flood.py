@@ -72,6 +72,7 @@ def test_an_unauthenticated_flood_is_capped_per_request_and_rate_limited_per_add
                           REMOTE_ADDR="198.51.100.7")  # fmt: skip
     assert first.status_code == 401
     assert RejectedReading.objects.count() == 1_001  # 1,000 lines and a note that the rest were not kept
+    assert "later lines of this request not kept" in RejectedReading.objects.get(field="(request)").reason
     again = Client().post("/ingest/v1/telemetry", data=junk, content_type="application/x-ndjson",
                           REMOTE_ADDR="198.51.100.7")  # fmt: skip
     assert again.status_code == 429 and int(again["Retry-After"]) >= 1
