@@ -266,18 +266,27 @@ def _flood(port: int, token: str, stop: Any, counts: Any) -> None:
     requests = [head.encode() + f"Content-Length: {len(b)}\r\n\r\n".encode() + b for b in (junk, huge)]
 
     async def connection(k: int) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        n = k
+        n, writer = k, None
         while not stop.is_set():
-            writer.write(requests[n % 2])
-            n += 1
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-            await reader.readexactly(length)
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(requests[n % 2])
+                n += 1
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+            except (OSError, asyncio.IncompleteReadError):  # closed on it: connect again at once
+                writer = None
+                continue
             status = int(head.split(b" ", 2)[1])
             with counts.get_lock():
                 counts[{200: 0, 413: 1, 429: 2}.get(status, 3)] += 1
-        writer.close()
+            if b"connection: close" in head.lower():
+                writer.close()
+                writer = None
+        if writer is not None:
+            writer.close()
 
     async def run() -> None:
         await asyncio.gather(*(connection(k) for k in range(FLOOD_CONNECTIONS)))

@@ -157,14 +157,15 @@ class Subscriber:
     def loop(self, timeout: float = 1.0) -> None:
         """One round: network events (reconnecting when the connection was lost), held messages, heartbeat."""
         code = self.client.loop(timeout)
-        if code != mqtt.MQTT_ERR_SUCCESS and time.monotonic() >= self._reconnect_at:
-            try:
-                self.client.reconnect()
-            except OSError as exc:
-                wait = self._connect_backoff.next()
-                log.warning("mqtt: broker unreachable (%s); trying again in %.0f s", exc, wait)
-                self._reconnect_at = time.monotonic() + wait
-                time.sleep(min(timeout, wait))
+        if code != mqtt.MQTT_ERR_SUCCESS:  # not connected: loop() returned at once
+            if time.monotonic() >= self._reconnect_at:
+                try:
+                    self.client.reconnect()
+                except OSError as exc:
+                    wait = self._connect_backoff.next()
+                    log.warning("mqtt: broker unreachable (%s); trying again in %.0f s", exc, wait)
+                    self._reconnect_at = time.monotonic() + wait
+            time.sleep(max(0.0, min(timeout, self._reconnect_at - time.monotonic())))
         self.retry_held()
         oldest = self.held[0][2] if self.held else None
         detail = f"{len(self.held)} messages wait for the database" if self.held else ""

@@ -286,6 +286,14 @@ class Writer:
             future.set_result(p)
 
 
+class Unread(Exception):
+    """A request refused before its body was read."""
+
+    def __init__(self, refused: Refused) -> None:
+        super().__init__(str(refused))
+        self.refused = refused
+
+
 async def _done(future: concurrent.futures.Future[Prepared]) -> Prepared:
     try:
         return await asyncio.wait_for(asyncio.wrap_future(future), ANSWER_WITHIN_S)
@@ -296,7 +304,7 @@ async def _done(future: concurrent.futures.Future[Prepared]) -> Prepared:
 async def _body(receive: Callable[[], Awaitable[dict[str, Any]]], declared: int | None) -> bytes:
     most = frontdoor.max_body_bytes()
     if declared is not None and declared > most:
-        raise frontdoor.too_large()  # said so before it was sent: not read at all
+        raise Unread(frontdoor.too_large())  # said so before it was sent: not read at all
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -349,6 +357,12 @@ class Receiver:
             self.writer = Writer()
         try:
             status, body = await self._handle(scope, receive)
+        except Unread as unread:
+            # The body was not read: the connection is closed rather than the body read to reach the next
+            # request on it (a flood's megabytes cost the event loop nothing).
+            status, body, headers = unread.refused.answer()
+            await _send_json(send, status, body, {**headers, "Connection": "close"})
+            return
         except Refused as exc:
             status, body, headers = exc.answer()
             await _send_json(send, status, body, headers)
@@ -373,10 +387,10 @@ class Receiver:
             known = writer.known_gateway(token)
             if known is not None and (wait := writer.limits.in_debt(frontdoor.gateway_sender(known))):
                 writer.beat.count(refused_rate_limited=1)
-                raise frontdoor.too_fast(wait)  # not even read: a flood costs its reading no more
+                raise Unread(frontdoor.too_fast(wait))  # not even read: a flood costs its reading no more
             try:
                 body = await _body(receive, int(declared) if declared.isdigit() else None)
-            except Refused:
+            except (Refused, Unread):
                 writer.beat.count(refused_too_large=1)
                 raise
 

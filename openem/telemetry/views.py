@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from openem.accounts.signin import client_ip
 from openem.devices.credentials import KeyChecker
+from openem.health.running import is_transient
 
 from . import frontdoor
 from .frontdoor import Refused
@@ -52,6 +53,10 @@ def _front_door(view: Callable[[HttpRequest], tuple[int, dict[str, Any]]]) -> Ca
             return _answer(*view(request))
         except Refused as exc:
             return _answer(*exc.answer())
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            return _answer(*frontdoor.unavailable().answer())  # as the receiver: nothing stored, send again
 
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__

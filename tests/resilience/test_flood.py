@@ -13,6 +13,7 @@ from openem.devices.models import Device
 from openem.telemetry.models import Reading, RejectedReading
 
 from .test_poison import fix, gateway_with, jl, run_asgi
+from .test_poison import post as post_batch
 
 
 @pytest.fixture
@@ -221,3 +222,16 @@ def test_a_gateway_sending_junk_is_slowed_sooner_than_one_sending_readings(recei
     assert [send(app, writer, honest, body)[0] for body in readings] == [200] * 6  # 1,800 of its 2,000
     status, headers, _ = send(app, writer, junk_sender, junk)
     assert status == 429 and int(headers["retry-after"]) > 100  # in debt: refused before it is read
+
+
+@pytest.mark.django_db
+def test_the_portal_answers_a_locked_database_as_the_receiver_does(monkeypatch):
+    from openem.telemetry import views
+
+    def locked(batches: list[Any]) -> None:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(views, "store_isolated", locked)
+    response = post_batch(gateway_with("GPS-0001"), jl(fix(n=1)))
+    assert response.status_code == 503 and response["Retry-After"] == "1"
+    assert response.json() == {"error": "could not store the readings now; send them again"}
