@@ -4,7 +4,6 @@ for, the message held meanwhile; the subscriber reports its heartbeat and counts
 from __future__ import annotations
 
 import json
-import socket
 import time
 import uuid
 from typing import Any
@@ -16,6 +15,8 @@ from openem.devices.models import Device
 from openem.health.models import Heartbeat
 from openem.telemetry.models import Reading, RejectedReading
 from openem.telemetry.mqtt import Subscriber, handle
+
+from ..test_mqtt import _broker_up
 
 TOPIC = "openem/devices/GPS-0001/telemetry"
 
@@ -92,14 +93,6 @@ def test_a_locked_database_holds_the_message_and_it_is_stored_when_the_database_
     sub.loop(0.01)  # the broker is away too: the loop goes on, and the heartbeat is written
     beat = Heartbeat.objects.get(name="mqtt")
     assert beat.counters["accepted_mqtt"] == 2 and beat.component == "mqtt"
-
-
-def _broker_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 1883), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 @pytest.mark.django_db
