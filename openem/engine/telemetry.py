@@ -11,7 +11,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,10 @@ class ReadingType(LabelledEnum):
 
 TAMPER_KINDS = ("strap", "case", "body", "hmu")
 EARLIEST = datetime(2000, 1, 1).timestamp()  # no device in service was made before this
+# Far enough ahead for any replay, near enough that every time is a datetime any database holds.
+LATEST = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
+MAX_DEVICE_ID = 40  # characters: the readings table's device column
+SEQ_MAX = 2**63 - 1  # a bigint column
 
 
 class ReadingError(ValueError):
@@ -57,6 +61,15 @@ class Reading:
     raw: str = ""
 
 
+def show(v: Any, most: int = 60) -> str:
+    """A value as JSON for an error message, cut short: a reason must not carry a 4 KB value back."""
+    try:
+        text = json.dumps(v)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(type(v))
+    return text if len(text) <= most else text[: most - 3] + "..."
+
+
 def _num(d: dict[str, Any], key: str, lo: float, hi: float, required: bool = True) -> float:
     v = d.get(key)
     if v is None:
@@ -66,24 +79,28 @@ def _num(d: dict[str, Any], key: str, lo: float, hi: float, required: bool = Tru
     tv = type(v)
     if tv is float and lo <= v <= hi:
         return v  # the common case, checked first
-    if tv not in (int, float) or not math.isfinite(v):
-        raise ReadingError(key, f"{json.dumps(v)} is not a number")
-    if not lo <= v <= hi:
-        raise ReadingError(key, f"{v} is out of range ({lo} to {hi})")
-    return float(v)
+    # An int is compared as it is: math.isfinite of a 400-digit int would raise OverflowError.
+    if tv is int:
+        if lo <= v <= hi:
+            return float(v)
+    elif tv is not float or not math.isfinite(v):
+        raise ReadingError(key, f"{show(v)} is not a number")
+    raise ReadingError(key, f"{show(v)} is out of range ({lo} to {hi})")
 
 
 def _bool(d: dict[str, Any], key: str) -> int:
     if key not in d:
         raise ReadingError(key, "is missing")
     if not isinstance(d[key], bool):
-        raise ReadingError(key, f"{json.dumps(d[key])} is not true or false")
+        raise ReadingError(key, f"{show(d[key])} is not true or false")
     return int(d[key])
 
 
 def parse_time(text: Any) -> float:
     if not isinstance(text, str):
-        raise ReadingError("time", "is missing" if text is None else f"{json.dumps(text)} is not a time")
+        raise ReadingError("time", "is missing" if text is None else f"{show(text)} is not a time")
+    if len(text) > 40:  # the longest ISO 8601 time with microseconds and an offset is 32
+        raise ReadingError("time", f"{show(text)} is not an ISO 8601 time")
     return _parse_time_text(text)
 
 
@@ -94,16 +111,29 @@ def _parse_time_text(text: str) -> float:
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ReadingError("time", f'"{text}" is not an ISO 8601 time') from exc
+        raise ReadingError("time", f"{show(text)} is not an ISO 8601 time") from exc
     if dt.tzinfo is None:
-        raise ReadingError("time", f'"{text}" has no offset (use Z for UTC)')
-    t = dt.timestamp()
+        raise ReadingError("time", f"{show(text)} has no offset (use Z for UTC)")
+    try:
+        t = dt.timestamp()
+    except (OverflowError, ValueError, OSError):  # year 1 with a positive offset is before year 1 in UTC
+        t = -math.inf
     if t < EARLIEST:
-        raise ReadingError("time", f'"{text}" is before any device in service was made')
+        raise ReadingError("time", f"{show(text)} is before any device in service was made")
+    if t >= LATEST:
+        raise ReadingError("time", f"{show(text)} is after 2099")
     return t
 
 
 _TYPES = {r.value: r for r in ReadingType}
+
+
+def _not_a_device(device: Any) -> str:
+    if type(device) is not str or not device:
+        return f"{show(device)} is not a device id"
+    if len(device) > MAX_DEVICE_ID:
+        return f"is {len(device)} characters long; a device id has at most {MAX_DEVICE_ID}"
+    return f"{show(device)} contains an invisible or control character"
 
 
 def parse_reading(d: Any, raw: str = "", now: float | None = None) -> Reading:
@@ -111,20 +141,25 @@ def parse_reading(d: Any, raw: str = "", now: float | None = None) -> Reading:
     if not isinstance(d, dict):
         raise ReadingError("(line)", "is not a JSON object")
     device = d.get("device")
-    if not isinstance(device, str) or not device:
-        raise ReadingError("device", "is missing" if device is None else "is not a device id")
+    if type(device) is not str or not device or len(device) > MAX_DEVICE_ID or not device.isprintable():
+        raise ReadingError("device", "is missing" if device is None else _not_a_device(device))
     t = parse_time(d.get("time"))
     if now is not None and t > now + 300:
-        raise ReadingError("time", f'"{d["time"]}" is in the future')
-    rtype = _TYPES.get(d.get("type"))  # type: ignore[arg-type]
+        raise ReadingError("time", f"{show(d['time'])} is in the future")
+    rtype = _TYPES.get(d.get("type")) if type(d.get("type")) is str else None  # type: ignore[arg-type]
     if rtype is None:
         allowed = ", ".join(_TYPES)
         given = d.get("type")
-        raise ReadingError("type", "is missing" if given is None else f"{json.dumps(given)} is not one of {allowed}")
+        raise ReadingError("type", "is missing" if given is None else f"{show(given)} is not one of {allowed}")
     seq = d.get("seq", -1)
-    if type(seq) is not int:
-        raise ReadingError("seq", f"{json.dumps(seq)} is not a whole number")
+    if "seq" in d and (type(seq) is not int or not 0 <= seq <= SEQ_MAX):
+        why = "is not a whole number" if type(seq) is not int else f"is out of range (0 to {SEQ_MAX})"
+        raise ReadingError("seq", f"{show(seq)} {why}")
     if rtype is ReadingType.FIX:
+        if "speed_mps" in d:
+            _num(d, "speed_mps", 0, 1_000, required=False)
+        if "heading" in d:
+            _num(d, "heading", 0, 360, required=False)
         return Reading(
             device,
             t,
@@ -139,11 +174,11 @@ def parse_reading(d: Any, raw: str = "", now: float | None = None) -> Reading:
         return Reading(device, t, rtype, seq, flag=_bool(d, "in_range"), raw=raw)
     if rtype is ReadingType.TAMPER:
         kind = d.get("kind")
-        if kind not in TAMPER_KINDS:
-            raise ReadingError("kind", f"{json.dumps(kind)} is not one of {', '.join(TAMPER_KINDS)}")
+        if type(kind) is not str or kind not in TAMPER_KINDS:
+            raise ReadingError("kind", f"{show(kind)} is not one of {', '.join(TAMPER_KINDS)}")
         state = d.get("state")
-        if state not in ("open", "closed"):
-            raise ReadingError("state", f'{json.dumps(state)} is not "open" or "closed"')
+        if type(state) is not str or state not in ("open", "closed"):
+            raise ReadingError("state", f'{show(state)} is not "open" or "closed"')
         return Reading(device, t, rtype, seq, kind=kind, flag=int(state == "open"), raw=raw)
     if rtype is ReadingType.POWER:
         if "mains" in d:

@@ -102,19 +102,24 @@ def _zone(k: int) -> tuple[float, float]:
     return 52.55 + (k % 100) * 0.002, -0.80 + (k // 100) * 0.02
 
 
-def _latency(port: int, token: str, db: Path, seconds: float, rate: int = 5_000) -> dict[str, Any]:
-    """Fixes at ``rate`` a second for ``seconds``, real time; every half second one tag enters its zone.
+def _latency(
+    port: int, token: str, db: Path, seconds: float, rate: int = 5_000, warm_up_s: float = WARM_UP_S, first: int = 0
+) -> dict[str, Any]:
+    """Fixes at ``rate`` a second for ``seconds``, real time; every half second one tag enters its zone
+    (tags from ``first`` on, each once: a tag already in its zone raises nothing new).
     Latency: from the acknowledgement of the batch holding the entering fixes to the stored violation."""
     import sqlite3
 
     period, triggers, sent = 0.2, {}, 0
     per_batch = int(rate * period)
     began = time.time()
-    k_next, n = 0, 0
+    k_next, n = first, 0
     while time.time() - began < seconds:
         tick = time.time()
         lines, trigger = [], None
-        if tick - began > WARM_UP_S and (n * period) % 0.5 < period:  # a fresh tag enters its zone
+        # A fresh tag enters its zone, but not in the last second: an entry is confirmed by the fixes
+        # after it (it might be a pass through), and the last batch has none after it.
+        if warm_up_s < tick - began < seconds - 1 and (n * period) % 0.5 < period:
             trigger = k_next % LATENCY_DEVICES
             k_next += 1
         for j in range(per_batch):
@@ -193,6 +198,10 @@ def _evaluated(port: int, token: str, db: Path, total: int) -> dict[str, Any]:
     return {"evaluated_fixes": stored, "evaluated_fixes_per_s": round(stored / (time.perf_counter() - began))}
 
 
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a and b else None
+
+
 def _fix(k: int, t: float, lat: float, lon: float, seq: int | None = None) -> str:
     fix = {"device": f"LAT-{k:05d}", "time": _iso_ms(t), "type": "fix", "lat": lat, "lon": lon, "accuracy_m": 5.0}
     return json.dumps(fix if seq is None else {**fix, "seq": seq})
@@ -240,6 +249,72 @@ def _run_client(port: int, requests: list[bytes], connections: int) -> tuple[int
     return accepted, time.perf_counter() - began
 
 
+FLOOD_CONNECTIONS = 4
+
+
+def _flood(port: int, token: str, stop: Any, counts: Any) -> None:
+    """One authenticated gateway sending junk as fast as it can on several connections: requests of
+    10,000 lines that are not JSON (each kept as a rejected reading) and requests over the line limit,
+    sent again at once whatever the answer (429 included)."""
+    import asyncio
+
+    junk = b"\n".join(
+        b'{"device": "JUNK", "time": "not a time", "lat": "x' + str(i).encode() + b'"' for i in range(10_000)
+    )
+    huge = b"\n".join(b"[junk junk junk junk]" for _ in range(20_000))
+    head = f"POST /ingest/v1/telemetry HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer {token}\r\n"
+    requests = [head.encode() + f"Content-Length: {len(b)}\r\n\r\n".encode() + b for b in (junk, huge)]
+
+    async def connection(k: int) -> None:
+        n, writer = k, None
+        while not stop.is_set():
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(requests[n % 2])
+                n += 1
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+            except (OSError, asyncio.IncompleteReadError):  # closed on it: connect again at once
+                writer = None
+                continue
+            status = int(head.split(b" ", 2)[1])
+            with counts.get_lock():
+                counts[{200: 0, 413: 1, 429: 2}.get(status, 3)] += 1
+            if b"connection: close" in head.lower():
+                writer.close()
+                writer = None
+        if writer is not None:
+            writer.close()
+
+    async def run() -> None:
+        await asyncio.gather(*(connection(k) for k in range(FLOOD_CONNECTIONS)))
+
+    asyncio.run(run())
+
+
+def _with_flood(port: int, token: str, measure: Any) -> tuple[dict[str, Any], dict[str, int]]:
+    """``measure()`` while the flood runs in a process of its own; what it measured, and what the flood
+    was answered."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    stop, counts = context.Event(), context.Array("i", 4)
+    flood = context.Process(target=_flood, args=(port, token, stop, counts), daemon=True)
+    flood.start()
+    try:
+        time.sleep(1.0)  # the flood is under way before the honest clients are measured
+        result = measure()
+    finally:
+        stop.set()
+        flood.join(timeout=30)
+        if flood.is_alive():
+            flood.kill()
+    answered = dict(zip(("stored_junk_requests", "too_large", "rate_limited", "other"), counts[:], strict=True))
+    return result, answered
+
+
 def bench_ingest(quick: bool) -> dict[str, Any]:
     total = 40_000 if quick else 200_000
     batch = 5_000
@@ -250,6 +325,9 @@ def bench_ingest(quick: bool) -> dict[str, Any]:
         env.pop("DATABASE_URL", None)
         subprocess.run([sys.executable, "-m", "openem.cli", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         token = _django(env, "from openem.telemetry.models import Gateway; print(Gateway.create_with_token('b')[1])")
+        flood_token = _django(
+            env, "from openem.telemetry.models import Gateway; print(Gateway.create_with_token('flood')[1])"
+        )
         _django(
             env,
             "from openem.devices.models import Device; "
@@ -300,8 +378,14 @@ def bench_ingest(quick: bool) -> dict[str, Any]:
             ]  # fmt: skip
             try:
                 time.sleep(2)  # their first cycles compile the caseload
-                latency = _latency(port, token, Path(tmp) / "bench.sqlite3", WARM_UP_S + (10 if quick else 30))
-                evaluated = _evaluated(port, token, Path(tmp) / "bench.sqlite3", 150_000 if quick else 600_000)
+                db = Path(tmp) / "bench.sqlite3"
+                latency = _latency(port, token, db, WARM_UP_S + (10 if quick else 30))
+                # The same honest load while one gateway floods junk (tags of their own: one enters its zone once).
+                flooded, flood_answers = _with_flood(
+                    port, flood_token, lambda: _latency(port, token, db, 1 + (10 if quick else 30), warm_up_s=1,
+                                                        first=LATENCY_DEVICES // 2),
+                )  # fmt: skip
+                evaluated = _evaluated(port, token, db, 150_000 if quick else 600_000)
             finally:
                 for worker in workers:
                     worker.kill()
@@ -359,9 +443,17 @@ def bench_ingest(quick: bool) -> dict[str, Any]:
         "osmand_requests_per_s_rounds": [round(r) for r in osmand_rates],
         **evaluated,
         **latency,
+        "flood_honest_fixes_per_s": flooded["latency_fixes_per_s"],
+        "flood_p99_reading_to_violation_s": flooded["p99_reading_to_violation_s"],
+        "flood_violations_not_found_in_30_s": flooded["violations_not_found_in_30_s"],
+        "flood_throughput_ratio": _ratio(latency["latency_fixes_per_s"], flooded["latency_fixes_per_s"]),
+        "flood_p99_ratio": _ratio(flooded["p99_reading_to_violation_s"], latency["p99_reading_to_violation_s"]),
+        **{f"flood_{k}": v for k, v in flood_answers.items()},
         "note": f"medians of {ROUNDS} rounds; SQLite, one receiver process (uvicorn, group commit); "
         "5,000-line batches on 4 connections; evaluated: the same with the engine workers running, "
         f"{LATENCY_DEVICES:,} fitted tags, until every reading is evaluated; "
         f"OsmAnd one fix a request on 32 connections; latency with {ENGINE_WORKERS} engine workers sharing "
-        f"{LATENCY_DEVICES:,} tags",
+        f"{LATENCY_DEVICES:,} tags; flood: the latency load again while another gateway sends junk on "
+        f"{FLOOD_CONNECTIONS} connections as fast as it is answered (ratios: without the flood over with it for "
+        "throughput, with over without for p99; target within 2)",
     }

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import math
 import secrets
 import time
@@ -26,17 +27,31 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from openem.engine.telemetry import ReadingError, ReadingType, parse_reading
+from openem.health.running import is_transient
 
 from . import trail
 from .models import Gateway, Reading, RejectedReading, Rejection, Source
 from .redact import redact_keys
 
+log = logging.getLogger(__name__)
+
 _FIX = ReadingType.FIX
+
+# One reading is at most this much JSON (as sent on a line, and as stored): a fix is about 150 bytes,
+# so this leaves room for a vendor's extra fields and none for a megabyte in one reading.
+MAX_READING_BYTES = 4096
+# Unknown fields may hold objects and arrays, nested at most this deep (the reading itself is level 1):
+# a payload read back must not exhaust anyone's recursion limit.
+MAX_DEPTH = 8
+_CONTAINERS = (dict, list)
 
 
 # A sender without a valid credential has its lines kept as rejected readings, up to this many a
 # request: enough to see what a misconfigured device or gateway sends, not a way to fill the table.
 MAX_UNAUTHENTICATED_LINES = 1_000
+# Any request's rejected lines are all reported to its sender, and this many are kept in the rejected
+# readings, with one more saying how many were not: a request of junk costs the database little.
+MAX_KEPT_REJECTED = 1_000
 
 
 NO_GATEWAY_TOKEN = "a valid gateway token is required (Authorization: Bearer ...)"
@@ -75,19 +90,24 @@ class Prepared:
     device_field: str
     batch: str = field(default_factory=lambda: secrets.token_hex(6))
     rows: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
-    lines: dict[tuple[str, str], tuple[int, bytes | str]] = field(default_factory=dict)
+    lines: dict[tuple[str, str], tuple[int | None, bytes | str]] = field(default_factory=dict)
     rejected: list[tuple[int | None, bytes | str, str, str, Rejection, str]] = field(default_factory=list)
     result: IngestResult = field(default_factory=IngestResult)
     devices: set[str] = field(default_factory=set)
+    not_kept: int = 0  # rejected lines reported but not kept (beyond MAX_KEPT_REJECTED)
 
     def reject(
         self, line: int | None, raw: bytes | str, field_name: str, reason: str,
-        kind: Rejection = Rejection.INVALID, device: Any = "",
+        kind: Rejection = Rejection.INVALID, device: Any = "", note: bool = False,
     ) -> None:  # fmt: skip
-        """``device``: the device the reading named, if any; it decides whose case the rejection is."""
+        """``device``: the device the reading named, if any; it decides whose case the rejection is.
+        ``note``: kept whatever the cap (a note about the request itself)."""
         self.result.rejected.append({"line": line, "field": field_name, "error": reason})
         named = device if isinstance(device, str) and len(device) <= 40 else ""
-        self.rejected.append((line, raw, field_name, reason, kind, named))
+        if len(self.rejected) >= MAX_KEPT_REJECTED and not note:
+            self.not_kept += 1
+        else:
+            self.rejected.append((line, raw, field_name, reason, kind, named))
         if kind is Rejection.UNAUTHENTICATED:
             self.result.unauthenticated += 1
 
@@ -127,7 +147,7 @@ def _db_time() -> Any:
 
 
 def prepare(
-    items: Iterable[tuple[int, bytes | str, Any]],
+    items: Iterable[tuple[int | None, bytes | str, Any]],
     source: Source,
     gateway: Gateway | int | None = None,
     now: float | None = None,
@@ -145,9 +165,9 @@ def prepare(
     p = Prepared(source, gateway_id, device_field)
     if unauthenticated is not None:
         for n, (line, raw, _obj) in enumerate(items):
-            if n == MAX_UNAUTHENTICATED_LINES:
+            if n == MAX_UNAUTHENTICATED_LINES:  # not even read: the rest of the request is not looked at
                 p.reject(line, b"", "(request)", f"{unauthenticated} (later lines of this request not kept)",
-                         Rejection.UNAUTHENTICATED)  # fmt: skip
+                         Rejection.UNAUTHENTICATED, note=True)  # fmt: skip
                 break
             p.reject(line, raw, unauthenticated.field, str(unauthenticated), Rejection.UNAUTHENTICATED)
         return p
@@ -158,6 +178,13 @@ def prepare(
             if isinstance(obj, Exception):
                 raise obj
             r = parse_reading(obj, "", now=now)
+            check_shape(obj)
+            payload = orjson.dumps(obj).decode()
+            if len(payload) > MAX_READING_BYTES:
+                raise ReadingError("(line)", too_long(len(payload)))
+            if "\\u0000" in payload:  # PostgreSQL's text and jsonb cannot hold it
+                raise ReadingError(_nul_field(obj), "holds a NUL character (\\u0000), which cannot be stored")
+            key = (r.device, reading_key(r.device, obj))
         except Unauthenticated as exc:
             p.reject(line, raw, exc.field, str(exc), Rejection.UNAUTHENTICATED)
             continue
@@ -166,9 +193,11 @@ def prepare(
             named = obj.get("device", "") if isinstance(obj, dict) else ""
             p.reject(line, raw, exc.field, str(exc), device=named)
             continue
+        except Exception as exc:  # whatever the checks above missed is this line's problem, not the batch's
+            log.exception("line %s could not be read", line)
+            p.reject(line, raw, "(line)", f"could not be read ({type(exc).__name__})")
+            continue
         devices.add(r.device)
-        key = (r.device, reading_key(r.device, obj))
-        payload = orjson.dumps(obj).decode()
         if key in rows:
             if rows[key][4] != payload and orjson.loads(rows[key][4]) != obj:
                 p.reject(line, raw, "seq", _conflict(r.device, r.seq, "earlier in this batch"), device=r.device)
@@ -181,6 +210,30 @@ def prepare(
         rows[key] = (r.device, t, r.type.value, seq, payload, key[1], fix)
         lines[key] = (line, raw)
     return p
+
+
+def too_long(size: int) -> str:
+    return f"is {size:,} bytes of JSON; a reading can be at most {MAX_READING_BYTES:,}"
+
+
+def check_shape(obj: dict[str, Any]) -> None:
+    """Unknown fields are kept as sent, but nested at most MAX_DEPTH levels (found without recursion)."""
+    for name, value in obj.items():
+        if type(value) in _CONTAINERS:
+            stack = [(value, 2)]
+            while stack:
+                v, depth = stack.pop()
+                if depth > MAX_DEPTH:
+                    raise ReadingError(str(name)[:40], f"is nested more than {MAX_DEPTH} levels deep")
+                children = v.values() if type(v) is dict else v
+                stack.extend((c, depth + 1) for c in children if type(c) in _CONTAINERS)
+
+
+def _nul_field(obj: dict[str, Any]) -> str:
+    for name, value in obj.items():
+        if "\x00" in name or "\\u0000" in orjson.dumps(value).decode():
+            return name.replace("\x00", "")[:40] or "(line)"
+    return "(line)"
 
 
 class DeviceDirectory:
@@ -247,6 +300,116 @@ def store(batches: list[Prepared], directory: DeviceDirectory | None = None) -> 
         trail.store(fixes)
 
 
+def store_isolated(batches: list[Prepared], directory: DeviceDirectory | None = None) -> None:
+    """``store``, so that one batch cannot fail the others: if the group commit fails for a reason that
+    does not pass by itself (a value the checks did not catch), each batch is stored on its own, and a
+    batch that still fails has its readings stored in halves until the one that fails is found and kept
+    as rejected with the database's reason. A transient failure (a locked or lost database) is raised:
+    nothing was stored, and the senders are told to send again."""
+    directory = directory or DeviceDirectory()
+    held = [_hold(p) for p in batches]
+    try:
+        store(batches, directory)
+        return
+    except Exception as exc:
+        if is_transient(exc) or not connection.is_usable():
+            raise
+        log.warning("a group of %d batches failed (%s); storing each on its own", len(batches), exc)
+    for p, state in zip(batches, held, strict=True):
+        _restore(p, state)
+        if len(batches) > 1:
+            state = _hold(p)
+            try:
+                store([p], directory)
+                continue
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                _restore(p, state)
+        _store_by_halves(p, directory)
+
+
+def drop_connection() -> None:
+    """After a database error: drop the connection so the next query starts afresh (a lost PostgreSQL
+    connection is not reused), unless a caller's transaction is open (a test's): that one decides."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+def _hold(p: Prepared) -> tuple[Any, ...]:
+    """What ``store`` changes in a batch, to put back when its transaction was rolled back."""
+    r = p.result
+    held = dict(p.rows), dict(p.lines), list(p.rejected), list(r.rejected), r.accepted, r.duplicates, r.unauthenticated
+    return (*held, p.not_kept)
+
+
+def _restore(p: Prepared, state: tuple[Any, ...]) -> None:
+    rows, lines, rejected, result_rejected, accepted, duplicates, unauthenticated, p.not_kept = state
+    p.rows, p.lines, p.rejected = dict(rows), dict(lines), list(rejected)
+    p.result.rejected, p.result.accepted = list(result_rejected), accepted
+    p.result.duplicates, p.result.unauthenticated = duplicates, unauthenticated
+
+
+def _part(p: Prepared, keys: list[tuple[str, str]], rejected: bool) -> Prepared:
+    part = Prepared(p.source, p.gateway_id, p.device_field, batch=p.batch)
+    part.rows = {k: p.rows[k] for k in keys}
+    part.lines = {k: p.lines[k] for k in keys}
+    part.devices = {k[0] for k in keys}
+    if rejected:
+        part.rejected, part.not_kept = list(p.rejected), p.not_kept
+    return part
+
+
+def _store_by_halves(p: Prepared, directory: DeviceDirectory) -> None:
+    """Store a batch whose transaction failed: its rejected lines first, then its readings in halves,
+    each half in its own transaction, down to single readings; one that still fails is kept as rejected."""
+    failed: list[tuple[tuple[str, str], Exception]] = []
+    result = IngestResult(duplicates=p.result.duplicates, rejected=list(p.result.rejected))
+    result.unauthenticated = p.result.unauthenticated
+
+    def attempt(keys: list[tuple[str, str]], with_rejected: bool) -> None:
+        part = _part(p, keys, with_rejected)
+        try:
+            store([part], directory)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            if len(keys) <= 1:
+                if keys:
+                    failed.append((keys[0], exc))
+                return
+            mid = len(keys) // 2
+            attempt(keys[:mid], False)
+            attempt(keys[mid:], False)
+            return
+        result.accepted += part.result.accepted
+        result.duplicates += part.result.duplicates
+        result.unauthenticated += part.result.unauthenticated
+        # The lines this part rejected itself (unknown devices, taken seqs); its copy of the batch's own
+        # rejected lines is already in ``result``.
+        result.rejected += part.result.rejected
+
+    attempt([], True)  # the batch's own rejected lines, in a transaction of their own
+    attempt(list(p.rows), False)
+    if failed:
+        keep = Prepared(p.source, p.gateway_id, p.device_field, batch=p.batch)
+        for key, exc in failed:
+            line, raw = p.lines[key]
+            why = f"could not be stored ({type(exc).__name__}: {str(exc)[:200]})"
+            keep.reject(line, raw, "(line)", why, device=key[0])
+            log.error("line %s of a batch could not be stored: %s", line, exc)
+        try:
+            with transaction.atomic():
+                _insert_rejected([keep])
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.exception("the lines that could not be stored could not be kept as rejected either")
+        result.rejected += keep.result.rejected
+    result.rejected.sort(key=lambda r: (r["line"] is None, r["line"] or 0))
+    p.result = result
+
+
 def _conflict(device: str, seq: int, where: str) -> str:
     return (
         f'seq {seq} of device "{device}" was used {where} by a different reading; this one is kept here, '
@@ -272,14 +435,17 @@ def _keep_conflicts(p: Prepared, stored: set[tuple[str, str]]) -> None:
             line, raw = p.lines.pop(key)
             del p.rows[key]
             rejected.append((line, raw, key))
+    kept, not_kept = len(p.rejected), p.not_kept
     for line, raw, key in rejected:
         p.reject(line, raw, "seq", _conflict(key[0], int(key[1][4:]), "already"), device=key[0])
     if rejected:
-        _insert_rejected([Prepared(p.source, p.gateway_id, p.device_field, rejected=p.rejected[-len(rejected) :])])
+        late = Prepared(p.source, p.gateway_id, p.device_field, rejected=p.rejected[kept:])
+        late.not_kept = p.not_kept - not_kept
+        _insert_rejected([late])
 
 
 def ingest_objects(
-    items: Iterable[tuple[int, bytes | str, Any]],
+    items: Iterable[tuple[int | None, bytes | str, Any]],
     source: Source,
     gateway: Gateway | None = None,
     now: float | None = None,
@@ -287,31 +453,53 @@ def ingest_objects(
     unauthenticated: Unauthenticated | None = None,
 ) -> IngestResult:
     p = prepare(items, source, gateway, now, device_field, unauthenticated)
-    store([p])
+    store_isolated([p])
     return p.result
 
 
-def _text(raw: bytes | str) -> str:
-    return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+def _text(raw: bytes | str, most: int) -> str:
+    """Text any database holds: valid UTF-8 (bad bytes and lone surrogates replaced), no NUL, cut short."""
+    text = raw[: most * 4].decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw[: most * 4]
+    if not text.isascii():
+        text = text.encode("utf-8", errors="replace").decode("utf-8")
+    return text.replace("\x00", "\ufffd")[:most]
+
+
+MAX_LINE_NUMBER = 2**31 - 1  # the rejected readings' line column
 
 
 def _insert_rejected(batches: list[Prepared]) -> None:
-    rejected = [
-        RejectedReading(
-            source=p.source.value,
-            gateway_id=p.gateway_id,
-            line=line,
-            raw=redact_keys(_text(raw))[:4000],
-            field=f,
-            reason=reason,
-            kind=kind.value,
-            device=device,
+    """One executemany for every rejected line (a flood of junk is mostly these: building model instances
+    for them cost more than storing them)."""
+    received = connection.ops.adapt_datetimefield_value(timezone.now())
+    rows = [
+        (
+            received,
+            _text(device, 40),
+            p.source.value,
+            p.gateway_id,
+            line if line is None or 0 <= line <= MAX_LINE_NUMBER else None,
+            redact_keys(_text(raw, 8000))[:4000],
+            _text(f, 40),
+            _text(reason, 1000),
+            kind.value,
         )
         for p in batches
         for line, raw, f, reason, kind, device in p.rejected
     ]
-    if rejected:
-        RejectedReading.objects.bulk_create(rejected)
+    for p in batches:
+        if p.not_kept:
+            kind = Rejection.UNAUTHENTICATED if p.result.unauthenticated else Rejection.INVALID
+            why = f"{p.not_kept:,} more rejected lines of this request were reported to its sender, not kept here"
+            rows.append((received, "", p.source.value, p.gateway_id, None, "", "(request)", why, kind.value))
+    if rows:
+        table = RejectedReading._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {table} (received, device, source, gateway_id, line, raw, field, reason, kind) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                rows,
+            )
 
 
 def _insert_readings(batches: list[Prepared]) -> dict[str, list[tuple[int, tuple[str, str]]]]:
@@ -385,19 +573,25 @@ def _copy_readings(params: Iterator[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         return rows
 
 
-def decode_lines(body: bytes | str) -> Iterator[tuple[int, bytes | str, Any]]:
-    """JSON Lines as (line number, raw, object or the error saying why the line is not JSON)."""
+def decode_lines(body: bytes | str, first: int = 1) -> Iterator[tuple[int, bytes | str, Any]]:
+    """JSON Lines as (line number, raw, object or the error saying why the line is not a reading's JSON):
+    one line's problem (not UTF-8, not JSON, too long) is that line's alone. ``first``: the number of the
+    body's first line."""
     data = body.encode() if isinstance(body, str) else body
     loads, error = orjson.loads, orjson.JSONDecodeError
-    for n, line in enumerate(data.split(b"\n"), start=1):
+    for n, line in enumerate(data.split(b"\n"), start=first):
         if line.endswith(b"\r"):
             line = line[:-1]
         if not line.strip():
             continue
+        if len(line) > MAX_READING_BYTES:  # refused before it is parsed: junk costs little
+            yield n, line[:MAX_READING_BYTES], ReadingError("(line)", too_long(len(line)))
+            continue
         try:
             yield n, line, loads(line)
         except error as exc:
-            yield n, line, ReadingError("(line)", f"not valid JSON at column {exc.colno}: {exc.msg}")
+            why = "is not UTF-8" if "UTF-8" in exc.msg else f"not valid JSON at column {exc.colno}: {exc.msg}"
+            yield n, line, ReadingError("(line)", why)
 
 
 def ingest_jsonl(
@@ -450,7 +644,10 @@ def osmand_to_readings(params: dict[str, str]) -> list[dict[str, Any]]:
     if stamp.replace(".", "", 1).isdigit():
         value = float(stamp)
         value = value / 1000 if value > 1e11 else value  # milliseconds from some clients
-        when = datetime.fromtimestamp(value, UTC).isoformat().replace("+00:00", "Z")
+        try:
+            when = datetime.fromtimestamp(value, UTC).isoformat().replace("+00:00", "Z")
+        except (OverflowError, ValueError, OSError) as exc:
+            raise ReadingError("timestamp", f"{stamp[:40]} is not a time OpenEM can hold") from exc
     else:
         when = stamp or None
     fix: dict[str, Any] = {"device": device, "time": when, "type": "fix"}
@@ -458,7 +655,8 @@ def osmand_to_readings(params: dict[str, str]) -> list[dict[str, Any]]:
         if key in params:
             fix[name] = _number(params[key])
     if "speed" in params:
-        fix["speed_mps"] = round(_number(params["speed"]) * 0.514444, 2)
+        knots = _number(params["speed"])
+        fix["speed_mps"] = round(knots * 0.514444, 2) if isinstance(knots, float) else knots
     out = [fix]
     if "batt" in params:
         out.append(
@@ -477,7 +675,11 @@ def osmand_items(params: dict[str, str]) -> list[tuple[int, bytes | str, Any]]:
     raw = json.dumps(params)
     if not (params.get("id") or params.get("deviceid")):
         return [(1, raw, ReadingError("id", "is missing"))]
-    return [(i + 1, raw, r) for i, r in enumerate(osmand_to_readings(params))]
+    try:
+        readings = osmand_to_readings(params)
+    except ReadingError as exc:
+        return [(1, raw, exc)]
+    return [(i + 1, raw, r) for i, r in enumerate(readings)]
 
 
 def _number(text: str) -> Any:

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from openem.health.running import StopFlag
 from openem.telemetry.mqtt import TOPIC, Subscriber
 
 
@@ -18,6 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         def report(topic: str, result: Any) -> None:
             for r in result.rejected:
-                self.stderr.write(f"{topic}: {r['error']}")
+                self.stderr.write(f"{topic}: line {r['line']}: {r['error']}")
 
-        Subscriber(options["host"], options["port"], options["topic"], on_result=report).forever()
+        # SIGTERM or SIGINT stops it after the message in hand; nothing else does.
+        Subscriber(options["host"], options["port"], options["topic"], on_result=report).forever(StopFlag())
