@@ -295,6 +295,17 @@ OPENEM_METRICS_TOKEN = env_str("OPENEM_METRICS_TOKEN", "")
 OPENEM_STATUS_CACHE_S = 0.0 if OPENEM_TESTING else float(env_str("OPENEM_STATUS_CACHE_S", "5"))
 
 # Where devices send readings (shown with a new device key, as the server URL to give the device).
+# Device data's front door (openem/telemetry/frontdoor.py; docs/operations.md): what one request may carry,
+# how much one transaction stores, and how fast one sender may send before it is answered 429.
+OPENEM_INGEST_MAX_LINES = int(env_str("OPENEM_INGEST_MAX_LINES", "10000"))
+OPENEM_INGEST_MAX_BODY_BYTES = int(env_str("OPENEM_INGEST_MAX_BODY_BYTES", str(20 * 1024 * 1024)))
+OPENEM_INGEST_ROWS_PER_COMMIT = int(env_str("OPENEM_INGEST_ROWS_PER_COMMIT", "10000"))
+OPENEM_INGEST_GATEWAY_LINES_PER_S = float(env_str("OPENEM_INGEST_GATEWAY_LINES_PER_S", "100000"))
+OPENEM_INGEST_GATEWAY_BURST_LINES = float(env_str("OPENEM_INGEST_GATEWAY_BURST_LINES", "200000"))
+OPENEM_INGEST_DEVICE_REQUESTS_PER_S = float(env_str("OPENEM_INGEST_DEVICE_REQUESTS_PER_S", "1000"))
+OPENEM_INGEST_DEVICE_BURST_REQUESTS = float(env_str("OPENEM_INGEST_DEVICE_BURST_REQUESTS", "2000"))
+OPENEM_INGEST_UNAUTHENTICATED_LINES_PER_S = float(env_str("OPENEM_INGEST_UNAUTHENTICATED_LINES_PER_S", "2000"))
+OPENEM_INGEST_UNAUTHENTICATED_BURST_LINES = float(env_str("OPENEM_INGEST_UNAUTHENTICATED_BURST_LINES", "5000"))
 OPENEM_INGEST_URL = env_str("OPENEM_INGEST_URL", "http://127.0.0.1:5055").rstrip("/")
 
 # Notifications. Without an SMTP host, email is written to files under var/mail (the demo's outbox).
