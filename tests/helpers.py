@@ -64,3 +64,13 @@ def zone_crossing(person: Any, key: str = "ez-entry-1") -> Any:
         start=t0 + timedelta(minutes=30),
         end=t0 + timedelta(minutes=40),
     )
+
+
+def run_async(coro: Any) -> Any:
+    """``asyncio.run`` on a thread of its own: the browser tests' Playwright keeps an event loop running
+    in the main thread for the whole session, where ``asyncio.run`` refuses to start another."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -4,7 +4,6 @@ after a resend, a restart of the announcer, an out-of-order commit, or NATS goin
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -31,6 +30,8 @@ from openem.telemetry.bus import BusUnavailable, PartitionConsumer
 from openem.telemetry.ingest import ingest_jsonl
 from openem.telemetry.models import BusCursor, Reading
 from openem.telemetry.outbox import CURSOR, Announcer
+
+from ..helpers import run_async
 
 ROOT = Path(__file__).resolve().parents[2]
 NATS = "nats://127.0.0.1:4222"
@@ -409,7 +410,7 @@ def test_the_announcer_and_a_partition_worker_ride_out_nats_going_down_and_stop_
             finally:
                 await nc.close()
 
-        return asyncio.run(ask())
+        return run_async(ask())
 
     def wait_for(what: Any, why: str, seconds: float = 30) -> None:
         deadline = time.monotonic() + seconds
