@@ -22,6 +22,7 @@ from openem.health.status import assess
 from openem.telemetry.models import RejectedReading
 
 from .access import AuthedRequest, case_records_required, forbidden
+from .live import critical_incidents
 
 EQUIPMENT = ("no_signal", "battery_depleted", "home_unit_power", "location_failure")
 
@@ -75,6 +76,8 @@ def centre(request: AuthedRequest) -> HttpResponse:
             "health": assess(),
             "faults": faults_visible_to(request.user).open().select_related("person")[:200],
             "may_resolve": may_resolve_faults(request.user),
+            "critical": critical_incidents(request).select_related("person")[:50],
+            "now": timezone.now(),
         },
     )
 
