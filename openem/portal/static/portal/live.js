@@ -113,7 +113,12 @@
     content.appendChild(dismiss);
     banner.appendChild(header);
     banner.appendChild(content);
+    // A reader scrolled down the page keeps their place: what they were reading does not move down under
+    // them (role="alert" still has it read out; the banner is at the top when they go back up).
+    var anchor = main.firstElementChild;
+    var before = anchor ? anchor.getBoundingClientRect().top : 0;
     main.insertBefore(banner, main.firstChild);
+    if (anchor && window.scrollY > 0) { window.scrollBy(0, anchor.getBoundingClientRect().top - before); }
     beep();
   }
 
