@@ -17,6 +17,8 @@ from playwright.sync_api import expect
 from openem.accounts.signin import LAST_SEEN
 from openem.alerts.models import Incident, Violation
 from openem.alerts.worker import AlertsWorker
+from openem.audit.models import AuditAction, AuditEvent
+from openem.cases.models import Person
 from openem.devices.models import Device, Fitting
 from openem.health.faults import raise_fault
 from openem.health.models import Component, FaultKind
@@ -208,3 +210,17 @@ def test_the_incident_and_person_pages_follow_what_others_do(page, live_server, 
     assert page.locator(".app-map--ready").count() == 1
     shot(page, "live-08-person")
     assert page.js_errors == []
+
+
+def test_a_page_no_longer_the_users_stops_refreshing_and_says_so(page, live_server, personas, case):
+    sign_in(page, live_server)
+    page.wait_for_selector("h1:has-text('My cases')")
+    page.goto(f"{live_server.url}/people/{case.pk}/")
+    page.wait_for_selector(".app-map--ready")
+    Person.objects.filter(pk=case.pk).update(practitioner=personas["other"])  # the case is reallocated
+    note = page.locator("[data-live-note]")
+    expect(note).to_contain_text("This page can no longer be updated", timeout=WITHIN)
+    page.wait_for_timeout(3000)  # three more refreshes' time: none is asked for
+    refusals = AuditEvent.objects.filter(action=AuditAction.DENIED, actor=personas["practitioner"])
+    assert refusals.count() == 1
+    shot(page, "live-09-no-longer-yours")

@@ -137,7 +137,9 @@
     var note = region.querySelector("[data-live-note]");
     if (!note) { return; }
     var at = note.querySelector("[data-live-at]");
-    note.textContent = why + (at ? " Last updated at " + at.textContent + "." : "");
+    if (at) { note.setAttribute("data-live-last", at.textContent); }
+    var last = note.getAttribute("data-live-last");
+    note.textContent = why + (last ? " Last updated at " + last + "." : "");
     note.classList.add("app-live-note--stale");
   }
 
@@ -174,11 +176,27 @@
     checkForNewCritical();
   });
 
+  function stopRefreshing(region) {
+    // htmx polls an element only while it is in the page: a copy without the htmx attributes replaces it.
+    var still = region.cloneNode(true);
+    ["hx-get", "hx-trigger", "hx-select", "hx-select-oob", "hx-target", "hx-swap", "hx-headers"].forEach(function (a) {
+      still.removeAttribute(a);
+    });
+    region.replaceWith(still);
+    return still;
+  }
+
   document.addEventListener("htmx:responseError", function (evt) {
     var region = evt.detail.elt;
-    if (region && region.hasAttribute("data-live")) {
-      markStale(region, "This page could not be updated (you may no longer have access to it): reload it.");
+    if (!region || !region.hasAttribute("data-live")) { return; }
+    var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
+    if (status >= 500) {
+      markStale(region, "Not updating: the portal had a problem. It will try again.");
+      return;
     }
+    // Refused or gone (the case moved to someone else, the record was deleted): asking again every few
+    // seconds would only fill the audit log with refusals.
+    markStale(stopRefreshing(region), "This page can no longer be updated (you may no longer have access to it): reload it.");
   });
 
   document.addEventListener("htmx:sendError", function (evt) {
