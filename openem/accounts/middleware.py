@@ -46,9 +46,9 @@ def session_limits(get_response: Handler) -> Handler:
     automatic refresh is not a request from the user: it keeps nobody signed in (openem.portal.live)."""
 
     def middleware(request: HttpRequest) -> HttpResponse:
-        if not is_refresh(request):
-            return limits(request)
         response = limits(request)
+        if not is_refresh(request):
+            return response
         # Messages are shown by the page the user opens next, not lost in a refresh that swaps a region.
         storage = getattr(request, "_messages", None)
         if storage is not None:
