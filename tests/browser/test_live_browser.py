@@ -48,6 +48,12 @@ def breach_now(person, key="ez-live"):
     return Incident.objects.get(person=person, kind="behaviour")
 
 
+def open_page(page, live_server, path: str, username: str = "alex.practitioner") -> None:
+    sign_in(page, live_server, username)
+    page.wait_for_selector("h1")
+    page.goto(f"{live_server.url}{path}")
+
+
 def region_top(page) -> float:
     """Where the list stands in the window: the same when the reader has not been moved about."""
     return page.evaluate("document.getElementById('live-cases').getBoundingClientRect().top")
@@ -105,9 +111,7 @@ def test_the_centre_announces_a_new_critical_incident_and_keeps_a_note_being_typ
         FaultKind.EVALUATION_FAILED, "RF-0001", "Evaluation failed for RF-0001", component=Component.ENGINE,
         device="RF-0001", person=case,
     )  # fmt: skip
-    sign_in(page, live_server, "omar.operator")
-    page.wait_for_selector("h1")
-    page.goto(f"{live_server.url}/centre/")
+    open_page(page, live_server, "/centre/", "omar.operator")
     assert page.locator(".app-live-announcement").count() == 0
     sound = page.locator("#live-sound")
     assert sound.is_visible() and not sound.is_checked()  # off until the operator asks for it
@@ -139,9 +143,7 @@ def test_the_centre_announces_a_new_critical_incident_and_keeps_a_note_being_typ
 
 def test_one_click_acknowledge_from_the_queue(page, live_server, personas, case):
     incident = critical_incident(case)
-    sign_in(page, live_server, "omar.operator")
-    page.wait_for_selector("h1")
-    page.goto(f"{live_server.url}/alerts/?show=active&kind=behaviour")
+    open_page(page, live_server, "/alerts/?show=active&kind=behaviour", "omar.operator")
     row = page.locator(f"#incident-{incident.pk}")
     assert "New" in row.inner_text()
     shot(page, "live-04-queue")
@@ -158,9 +160,7 @@ def test_one_click_acknowledge_from_the_queue(page, live_server, personas, case)
 
 
 def test_a_page_left_polling_past_the_idle_timeout_goes_to_sign_in(page, live_server, personas, case):
-    sign_in(page, live_server)
-    page.wait_for_selector("h1:has-text('My cases')")
-    page.goto(f"{live_server.url}/alerts/")
+    open_page(page, live_server, "/alerts/")
     page.wait_for_timeout(2500)  # polling: still signed in
     assert page.url.endswith("/alerts/")
     # Thirty-one minutes without the user doing anything, however often the page polled meanwhile.
@@ -177,9 +177,7 @@ def test_a_page_left_polling_past_the_idle_timeout_goes_to_sign_in(page, live_se
 def test_the_incident_and_person_pages_follow_what_others_do(page, live_server, personas, case):
     fit_alcohol_tag(case)
     incident = breach_now(case)
-    sign_in(page, live_server)
-    page.wait_for_selector("h1:has-text('My cases')")
-    page.goto(f"{live_server.url}/alerts/{incident.pk}/")
+    open_page(page, live_server, f"/alerts/{incident.pk}/")
     page.wait_for_selector(".app-map--ready")
     assert "New" in page.locator("#incident-status").inner_text()
     assert page.locator("#incident-acknowledge button").count() == 1
@@ -213,9 +211,7 @@ def test_the_incident_and_person_pages_follow_what_others_do(page, live_server, 
 
 
 def test_a_page_no_longer_the_users_stops_refreshing_and_says_so(page, live_server, personas, case):
-    sign_in(page, live_server)
-    page.wait_for_selector("h1:has-text('My cases')")
-    page.goto(f"{live_server.url}/people/{case.pk}/")
+    open_page(page, live_server, f"/people/{case.pk}/")
     page.wait_for_selector(".app-map--ready")
     Person.objects.filter(pk=case.pk).update(practitioner=personas["other"])  # the case is reallocated
     note = page.locator("[data-live-note]")
