@@ -241,3 +241,20 @@ def test_a_cleared_incident_is_not_acknowledged(personas, incident):
     assert "Already cleared" in r.content.decode()
     incident.refresh_from_db()
     assert incident.status == IncidentStatus.CLEARED and incident.acknowledged_at is None
+
+
+@pytest.mark.django_db
+def test_a_refresh_does_not_read_out_the_centres_degraded_banner_again(personas, case):
+    from openem.health.models import Component, Heartbeat
+
+    now = timezone.now()
+    for name, component, ago in (("engine", Component.ENGINE, 17 * 60), ("alerts", Component.ALERTS, 2)):
+        Heartbeat.objects.create(
+            name=name, component=component.value, host="em-app-1", pid=100, started_at=now - timedelta(hours=2),
+            beat_at=now - timedelta(seconds=ago), lag_s=0, backlog=0,
+        )  # fmt: skip
+    c = client_for(personas["operator"])
+    opened = c.get("/centre/").content.decode()
+    assert 'role="alert" aria-labelledby="service-status-title"' in opened
+    refreshed = c.get("/centre/", **REFRESH).content.decode()
+    assert 'role="region" aria-labelledby="service-status-title"' in refreshed

@@ -21,9 +21,10 @@ from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.models import Person
 from openem.devices.models import Device, Fitting
 from openem.health.faults import raise_fault
-from openem.health.models import Component, FaultKind
+from openem.health.models import Component, FaultKind, Heartbeat
 
 from .conftest import shot
+from .test_health_browser import heartbeat
 from .test_portal_browser import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -220,3 +221,20 @@ def test_a_page_no_longer_the_users_stops_refreshing_and_says_so(page, live_serv
     refusals = AuditEvent.objects.filter(action=AuditAction.DENIED, actor=personas["practitioner"])
     assert refusals.count() == 1
     shot(page, "live-09-no-longer-yours")
+
+
+def test_the_centre_shows_monitoring_degraded_as_it_happens(page, live_server, personas, case):
+    heartbeat("engine", Component.ENGINE, 2, lag_s=0)
+    heartbeat("alerts", Component.ALERTS, 2)
+    open_page(page, live_server, "/centre/", "omar.operator")
+    assert page.locator("#service-status").count() == 0
+    # The engine stops reporting.
+    Heartbeat.objects.filter(name="engine").update(beat_at=timezone.now() - timedelta(minutes=17))
+    banner = page.locator("#service-status")
+    banner.wait_for(timeout=WITHIN)
+    assert "Monitoring is degraded" in banner.inner_text()
+    assert banner.get_attribute("role") == "alert"  # new: read out once
+    page.wait_for_timeout(2500)
+    assert banner.get_attribute("role") == "region"  # refreshed since: not read out again and again
+    shot(page, "live-10-centre-degraded")
+    assert page.js_errors == []

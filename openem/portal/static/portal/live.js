@@ -29,7 +29,8 @@
   }
 
   function remember(region) {
-    var state = { values: [], open: [] };
+    var state = { values: [], open: [], alerts: [] };
+    region.querySelectorAll("[data-live-alert][id]").forEach(function (el) { state.alerts.push(el.id); });
     fields(region).forEach(function (f) {
       if (changed(f)) { state.values.push({ id: f.id, value: f.value, checked: f.checked }); }
     });
@@ -48,6 +49,14 @@
     });
     region.querySelectorAll("details").forEach(function (d) {
       if (state.open.indexOf(detailsKey(d)) !== -1) { d.open = true; }
+    });
+    // A refresh sends a banner that was already there as a plain region, so it is not read out again at
+    // every refresh; one that has just appeared is put in as an alert, which is read out.
+    region.querySelectorAll("[data-live-alert][id]").forEach(function (el) {
+      if (state.alerts.indexOf(el.id) !== -1) { return; }
+      var copy = el.cloneNode(true);
+      copy.setAttribute("role", "alert");
+      el.replaceWith(copy);
     });
   }
 
@@ -76,6 +85,7 @@
       tone.start(t);
       tone.stop(t + 0.2);
     });
+    // Counted on the page, so that the browser tests can tell a sound was made.
     document.body.setAttribute("data-live-beeped", String(Number(document.body.getAttribute("data-live-beeped") || 0) + 1));
   }
 
