@@ -188,6 +188,10 @@ OTP_TOTP_ISSUER = env_str("OPENEM_OTP_ISSUER", "OpenEM")
 
 # Sessions end after this long without a request, and in any case SESSION_COOKIE_AGE after sign-in.
 OPENEM_IDLE_MINUTES = int(env_str("OPENEM_IDLE_MINUTES", "30"))
+# Live pages refresh themselves this often; a refresh is audited at most once per user, record and
+# OPENEM_LIVE_AUDIT_MINUTES, and is never activity for the idle limit (openem.portal.live).
+OPENEM_LIVE_SECONDS = int(env_str("OPENEM_LIVE_SECONDS", "10"))
+OPENEM_LIVE_AUDIT_MINUTES = int(env_str("OPENEM_LIVE_AUDIT_MINUTES", "15"))
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"

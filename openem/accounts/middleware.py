@@ -15,6 +15,7 @@ from django.urls import ResolverMatch, reverse
 from django.utils import timezone
 
 from openem.audit.models import AuditAction, AuditEvent
+from openem.portal.live import follow_whole_page, is_refresh
 
 from .signin import LAST_SEEN, SIGN_OUT_REASON, SIGNED_IN_AT
 
@@ -41,9 +42,20 @@ def no_store(get_response: Handler) -> Handler:
 
 def session_limits(get_response: Handler) -> Handler:
     """A session ends after OPENEM_IDLE_MINUTES without a request, and SESSION_COOKIE_AGE after sign-in
-    (the cookie's own expiry moves with every save, so the sign-in time is kept in the session)."""
+    (the cookie's own expiry moves with every save, so the sign-in time is kept in the session). A live page's
+    automatic refresh is not a request from the user: it keeps nobody signed in (openem.portal.live)."""
 
     def middleware(request: HttpRequest) -> HttpResponse:
+        response = limits(request)
+        if not is_refresh(request):
+            return response
+        # Messages are shown by the page the user opens next, not lost in a refresh that swaps a region.
+        storage = getattr(request, "_messages", None)
+        if storage is not None:
+            storage.used = False
+        return follow_whole_page(response) if response.status_code in (301, 302, 303, 307, 308) else response
+
+    def limits(request: HttpRequest) -> HttpResponse:
         if not request.user.is_authenticated:
             return get_response(request)
         session = request.session
@@ -63,7 +75,7 @@ def session_limits(get_response: Handler) -> Handler:
             logout(request)
             messages.info(request, notice)
             return redirect_to_login(request.get_full_path() if request.method == "GET" else "/")
-        if last is None or now - last >= SEEN_RESOLUTION_S:
+        if (last is None or now - last >= SEEN_RESOLUTION_S) and not is_refresh(request):
             session[LAST_SEEN] = now
             session.setdefault(SIGNED_IN_AT, now)
         return get_response(request)

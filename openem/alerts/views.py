@@ -6,10 +6,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.db.models import Case, IntegerField, QuerySet, Value, When
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseNotAllowed, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
@@ -17,6 +19,7 @@ from openem.accounts.models import Role
 from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.models import local_today
 from openem.portal.access import AuthedRequest, case_records_required, forbidden
+from openem.portal.live import record_look
 from openem.portal.presenters import map_features
 from openem.portal.staticmap import Point, svg_map
 from openem.portal.trail import audited_fixes
@@ -78,6 +81,7 @@ def queue(request: AuthedRequest) -> HttpResponse:
             qs.exclude(status=IncidentStatus.CLEARED).annotate(rank=SEVERITY_ORDER).order_by("rank", "-start")[:300]
         )
     kinds = [("", "All")] + [(k.value, k.label) for k in IncidentKind] if request.user.sees_all_cases else []
+    acknowledgeable = {i.pk for i in rows if i.status == IncidentStatus.OPEN and i.can_work(request.user)}
     return render(
         request,
         "alerts/queue.html",
@@ -89,8 +93,43 @@ def queue(request: AuthedRequest) -> HttpResponse:
             "tabs": [(k, label, counts[k]) for k, label in VIEWS],
             "now": timezone.now(),
             "today": today,
+            "acknowledgeable": acknowledgeable,
         },
     )
+
+
+@case_records_required
+def acknowledge(request: AuthedRequest, pk: int) -> HttpResponse:
+    """One click from the queue: the same acknowledgement, permission and audit as on the incident page, then
+    back to the queue as the user had it (its tab and filter)."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    incident = get_object_or_404(scoped(request), pk=pk)
+    if not incident.can_work(request.user):
+        return forbidden(request, "Your role does not acknowledge this incident.")
+    back = reverse("alerts:queue") + queue_query(request.POST.get("back", ""))
+    if incident.record_refusal():  # cleared meanwhile: nothing to acknowledge
+        messages.info(request, f"Already cleared: {incident.headline}")
+        return redirect(back)
+    if incident.status != IncidentStatus.OPEN:  # someone else was quicker, or a second click
+        who = incident.acknowledged_by.display_name if incident.acknowledged_by else "someone else"
+        messages.info(request, f"Already acknowledged by {who}: {incident.headline}")
+        return redirect(back)
+    incident.acknowledge(request.user)
+    summary = f"incident {incident.pk}: acknowledged"
+    AuditEvent.record(request.user, AuditAction.CHANGE, person=incident.person, obj=incident, summary=summary)
+    messages.success(request, f"Acknowledged: {incident.headline}")
+    return redirect(back)
+
+
+def queue_query(back: str) -> str:
+    """The queue's own filters from the form's ``back`` field, and nothing else (it is the client's to send)."""
+    given = QueryDict(back)
+    kept = QueryDict(mutable=True)
+    for name in ("show", "kind"):
+        if given.get(name):
+            kept[name] = given[name]
+    return f"?{kept.urlencode()}" if kept else ""
 
 
 class ContactForm(forms.Form):
@@ -212,7 +251,7 @@ def incident_detail(request: AuthedRequest, pk: int) -> HttpResponse:
                 incident.decide(user, DecisionKind(d["decision"]), d["reason"], d["decided_on"], d["action_on"])
             return _done(request, incident, action)
         forms_[action] = form
-    AuditEvent.record(user, AuditAction.VIEW, person=incident.person, obj=incident, summary=f"incident {incident.pk}")
+    record_look(request, AuditAction.VIEW, person=incident.person, obj=incident, summary=f"incident {incident.pk}")
     # An area outage holds other teams' people: list only those the user may see.
     violations = incident.violations.visible_to(user).filter(retracted=False).select_related("person").order_by("start")
     features = []

@@ -22,6 +22,7 @@ from openem.health.status import assess
 from openem.telemetry.models import RejectedReading
 
 from .access import AuthedRequest, case_records_required, forbidden
+from .live import critical_incidents, is_refresh
 
 EQUIPMENT = ("no_signal", "battery_depleted", "home_unit_power", "location_failure")
 
@@ -75,6 +76,11 @@ def centre(request: AuthedRequest) -> HttpResponse:
             "health": assess(),
             "faults": faults_visible_to(request.user).open().select_related("person")[:200],
             "may_resolve": may_resolve_faults(request.user),
+            "critical": critical_incidents(request).select_related("person")[:50],
+            "now": timezone.now(),
+            # A refresh does not announce the banner again every few seconds (portal/live.js announces one
+            # that has just appeared).
+            "refresh": is_refresh(request),
         },
     )
 

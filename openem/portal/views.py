@@ -26,6 +26,7 @@ from openem.cases.rules import Severity
 from openem.engine.enums import ConditionType, OrderType, Rosh
 
 from .access import AuthedRequest, case_records_required, visible_person
+from .live import critical_by_person, record_look
 from .presenters import alcohol_charts, combined_week_grid, condition_rows, map_features, timeline
 
 ROSH_ORDER = {r.value: i for i, r in enumerate(Rosh)}
@@ -56,6 +57,7 @@ def case_list(request: AuthedRequest) -> HttpResponse:
     rows: list[dict[str, Any]] = []
     listed = list(people)
     statuses = monitoring_statuses(listed)
+    critical = critical_by_person(request, listed)
     for person in listed:
         orders = [o for o in person.orders.all() if o.status_on(today) != OrderStatus.ENDED]
         current = sorted(orders, key=lambda o: o.end)
@@ -77,6 +79,7 @@ def case_list(request: AuthedRequest) -> HttpResponse:
                 "warnings": warnings,
                 "status": statuses[person.pk][0],
                 "status_why": statuses[person.pk][1],
+                "critical": critical.get(person.pk, []),
             }
         )
     attention = request.GET.get("attention") == "1"
@@ -95,7 +98,12 @@ def case_list(request: AuthedRequest) -> HttpResponse:
     searched = search_terms(q, order_type, status_filter, attention)
     if searched:
         # A search is one event with what was searched for, not one per person it lists.
-        AuditEvent.record(user, AuditAction.SEARCH, summary=f"case list: {searched}: {len(rows)} found")
+        record_look(
+            request,
+            AuditAction.SEARCH,
+            summary=f"case list: {searched}: {len(rows)} found",
+            same_as=f"case list: {searched}:",
+        )
     title = {Role.PRACTITIONER: "My cases", Role.MANAGER: "Team cases"}.get(Role(user.role), "All cases")
     return render(
         request,
@@ -130,7 +138,7 @@ def search_terms(q: str, order_type: str, status: str, attention: bool) -> str:
 @case_records_required
 def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     person = visible_person(request, pk)
-    AuditEvent.record(request.user, AuditAction.VIEW, person=person, obj=person, summary="person page")
+    record_look(request, AuditAction.VIEW, person=person, obj=person, summary="person page")
     today = local_today()
     orders = []
     live_conditions: list[Condition] = []

@@ -28,6 +28,9 @@ SIGNED_IN = {p: 200 for p in PERSONAS}
 DEVICE_ENDPOINT = {p: 401 for p in PERSONAS}
 # Resolving an operational alert: the monitoring centre and administrators (POST only, so a GET is 405).
 RESOLVE_FAULT = {p: 403 for p in PERSONAS} | {"operator": 405, "admin": 405}
+# One-click acknowledge from the queue: POST only (405 to a GET, before the incident is looked up, so it discloses
+# nothing); who may acknowledge what is tested by POST in tests/test_live_pages.py.
+ACKNOWLEDGE = {**{p: 405 for p in PERSONAS}, "police": 403, "vlo": 403}
 # Health probes answer everyone alike, signed in or not, with no personal data (tests/resilience/test_health.py):
 # /readyz is 503 here because no worker has reported in the test database.
 PROBES = {"healthz": {p: 200 for p in PERSONAS}, "readyz": {p: 503 for p in PERSONAS}, "metrics": SIGNED_IN}
@@ -52,6 +55,7 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "alerts:queue": ("", EVERY_CASE_ROLE),
     "alerts:incident": ("incident", OWNER),
     "alerts:evidence": ("incident", OWNER),
+    "alerts:acknowledge": ("incident", ACKNOWLEDGE),
     "devices:list": ("", DEVICES),
     "devices:add": ("", DEVICES),
     "devices:device": ("device", DEVICES),
