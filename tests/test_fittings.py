@@ -130,10 +130,9 @@ def test_a_device_no_condition_needs_is_fitted_with_a_warning(personas, case):
         reverse("devices:fit", args=[case.pk]), visit(minute(), device="NF-0001", fitted_by="Fay"), follow=True
     )
     assert Fitting.objects.filter(device__ref="NF-0001", person=case).exists()
-    assert (
-        "None of Sam Example&#x27;s conditions needs a non-fitted device: they need an alcohol tag, a GPS tag and an RF tag"
-        in (response.content.decode())
-    )
+    page = response.content.decode()
+    assert "None of Sam Example&#x27;s conditions needs a non-fitted device: they need an alcohol tag" in page
+    assert "an alcohol tag, a GPS tag and an RF tag" in page
 
 
 def test_removal_with_its_time_and_reason(personas, case):

@@ -184,7 +184,11 @@ def _needs(person: Person) -> list[str]:
 
 
 def _visit_form(request: AuthedRequest, template_context: dict[str, Any], status: int = 200) -> HttpResponse:
-    return render(request, "devices/visit_form.html", {"stock": _in_stock(), **template_context}, status=status)
+    fitting = template_context.get("fitting")
+    noun = visits.NOUN[fitting.device.kind_enum] if fitting else ""
+    return render(
+        request, "devices/visit_form.html", {"stock": _in_stock(), "noun": noun, **template_context}, status=status
+    )
 
 
 def _done(request: AuthedRequest, person: Person, message: str, warnings: list[str]) -> HttpResponse:

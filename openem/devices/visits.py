@@ -25,13 +25,14 @@ from openem.uktime import when
 
 from .models import Device, Fitting
 
-# In sentences: "a GPS tag", "an RF tag".
-A_DEVICE = {
-    DeviceKind.RF: "an RF tag",
-    DeviceKind.GPS: "a GPS tag",
-    DeviceKind.ALCOHOL: "an alcohol tag",
-    DeviceKind.NON_FITTED: "a non-fitted device",
+# In sentences: "a GPS tag", "Swap RF tag RF-0001".
+NOUN = {
+    DeviceKind.RF: "RF tag",
+    DeviceKind.GPS: "GPS tag",
+    DeviceKind.ALCOHOL: "alcohol tag",
+    DeviceKind.NON_FITTED: "non-fitted device",
 }
+A_DEVICE = {k: ("an " if k in (DeviceKind.RF, DeviceKind.ALCOHOL) else "a ") + noun for k, noun in NOUN.items()}
 
 # A visit recorded from a phone or a clock a little ahead is not "in the future"; minutes, not hours.
 FUTURE_SLACK = timedelta(minutes=5)
