@@ -81,7 +81,7 @@ def test_draw_a_circle_then_type_its_radius(page, live_server, personas, case):
     assert page.is_checked("#id_shape_0")
     lat, lon, radius = (float(page.input_value(f"#id_{n}")) for n in ("lat", "lon", "radius_m"))
     assert 52 < lat < 53.5 and -1.5 < lon < 0 and radius > 10
-    drawn = page.locator(".leaflet-overlay-pane path[stroke='#1d70b8'][stroke-width='3']")
+    drawn = page.locator(".leaflet-overlay-pane path[stroke='#d4351c'][stroke-width='3']")  # the zone drawn
     before = drawn.bounding_box()["width"]
     page.fill("#id_radius_m", str(round(radius * 2)))  # typing moves the shape
     assert drawn.bounding_box()["width"] > before * 1.6
@@ -103,7 +103,8 @@ def test_vary_a_zone_by_dragging_a_corner(page, live_server, personas, case):
     before = json.loads(json.dumps(c2.to_spec().area))
     page.goto(f"{live_server.url}/orders/{order.pk}/conditions/{c2.pk}/vary/")
     page.wait_for_selector(".app-map--drawing")
-    # Only the editable copy of C2 is drawn red-free: the order's own C2 layer made way for it.
+    # C2 is drawn once, editable (the order's own C2 layer made way for it), with its corners to drag.
+    assert page.locator(".leaflet-overlay-pane path[stroke='#d4351c']").count() == 1
     handles = page.locator(".marker-icon:not(.marker-icon-middle)")
     assert handles.count() == 4
     shot(page, "zone-04-vary-before")

@@ -12,8 +12,11 @@
   var radius = form.elements.namedItem("radius_m");
   var geojson = form.elements.namedItem("geojson");
   var status = document.getElementById("zone-draw-status");
-  var STYLE = {color: "#1d70b8", fillColor: "#1d70b8", fillOpacity: 0.2, weight: 3};
+  // The zone's own colour (map.js), drawn bolder while it is being edited.
+  var colour = form.dataset.drawZone === "inclusion_zone" ? "#00703c" : "#d4351c";
+  var STYLE = {color: colour, fillColor: colour, fillOpacity: 0.2, weight: 3};
   var drawn = null;
+  var label = null;  // the varied zone's tooltip and popup (text nodes from map.js), kept on its new shape
 
   function shape() {
     var checked = form.querySelector("input[name=shape]:checked");
@@ -36,7 +39,10 @@
   // The zone being varied is drawn by map.js among the order's others: the editable copy takes its place.
   if (form.dataset.editing && el._openemLayers) {
     el._openemLayers.eachLayer(function (layer) {
-      if (layer.options.openemCondition === form.dataset.editing) { el._openemLayers.removeLayer(layer); }
+      if (layer.options.openemCondition === form.dataset.editing) {
+        label = {tooltip: layer.getTooltip().getContent(), popup: layer.getPopup().getContent()};
+        el._openemLayers.removeLayer(layer);
+      }
     });
   }
 
@@ -62,6 +68,10 @@
     drawn = layer;
     if (!layer) { return; }
     layer.setStyle(STYLE);
+    if (label) {
+      layer.bindTooltip(label.tooltip);
+      layer.bindPopup(label.popup);
+    }
     if (!map.hasLayer(layer)) { layer.addTo(map); }
     // Always editable: drag a corner or the circle's edge, or the whole shape, and the fields follow.
     layer.pm.enable({allowSelfIntersection: false, draggable: true, snappable: false});
