@@ -301,3 +301,36 @@ def test_the_device_page_shows_battery_and_last_contact(personas, case):
     device = Device.objects.get(ref="GPS-0001")
     page = client_for(personas["operator"]).get(reverse("devices:device", args=[device.pk])).content.decode()
     assert '<strong class="govuk-tag govuk-tag--red">8%</strong>' in page and "3 minutes ago" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_operators_fitting_one_device_at_once_one_wins(personas, case, other_person):
+    """Two requests at the same moment, each in its own connection: the device row's lock makes the second
+    wait for the first and then see its fitting. PostgreSQL only (SQLite takes one writer at a time)."""
+    import threading
+
+    from django.db import connections
+
+    if connections["default"].vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL: DATABASE_URL=postgres://...")
+    Device.objects.create(ref="GPS-0002", kind="gps")
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def attempt(person: Person) -> None:
+        try:
+            barrier.wait()
+            visits.fit(personas["operator"], person, "GPS-0002", minute(), "Fay")
+            outcomes.append("fitted")
+        except visits.Refused as exc:
+            outcomes.append(exc.message)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt, args=(p,)) for p in (case, other_person)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes)[-1] == "fitted" and "GPS-0002 is fitted to" in sorted(outcomes)[0]
+    assert Fitting.objects.filter(device__ref="GPS-0002").count() == 1
