@@ -207,6 +207,9 @@ STATICFILES_DIRS = [
     ("govuk", NODE_MODULES / "govuk-frontend" / "dist" / "govuk"),
     ("leaflet", NODE_MODULES / "leaflet" / "dist"),
     ("htmx", NODE_MODULES / "htmx.org" / "dist"),
+    # Drawing and editing zones on the map (the condition form). Its toolbar icons are data: SVGs in its
+    # stylesheet, which img-src already allows; it needs no inline script or style attribute.
+    ("geoman", NODE_MODULES / "@geoman-io" / "leaflet-geoman-free" / "dist"),
 ]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG

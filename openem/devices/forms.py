@@ -1,13 +1,18 @@
-"""Forms for the device stock: adding a device, issuing or revoking its key, its gateway."""
+"""Forms for the device stock (adding a device, issuing or revoking its key, its gateway) and for the
+visits that fit, remove and swap devices."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from openem.engine.enums import DeviceKind
+from openem.engine.schedule import parse_hhmm
+from openem.portal.forms import DATE_WIDGET, LONDON
 from openem.telemetry.models import Gateway
 
 from .models import Device
@@ -73,3 +78,79 @@ class GatewayForm(forms.Form):
             widget=forms.Textarea(attrs={"rows": 2}),
             help_text="For example: the tag moved to Vendor B's platform on 1 December. Audited.",
         )
+
+
+class VisitForm(forms.Form):
+    """The date and time of a field officer's visit, in UK local time."""
+
+    date = forms.DateField(label="Date of the visit", widget=DATE_WIDGET, input_formats=["%Y-%m-%d", "%d/%m/%Y"])
+    time = forms.CharField(
+        label="Time of the visit",
+        max_length=5,
+        help_text="24-hour clock, UK time, for example 14:30",
+        widget=forms.TextInput(attrs={"placeholder": "HH:MM"}),
+    )
+
+    @staticmethod
+    def initial_now(**more: Any) -> dict[str, Any]:
+        now = timezone.localtime()
+        return {"date": now.date(), "time": f"{now:%H:%M}", **more}
+
+    def clean_time(self) -> dt.time:
+        text = str(self.cleaned_data["time"]).strip()
+        try:
+            minutes = parse_hhmm(text)
+        except ValueError:
+            minutes = 24 * 60
+        if minutes >= 24 * 60:
+            raise forms.ValidationError("Enter the time as hours and minutes, for example 14:30")
+        return dt.time(minutes // 60, minutes % 60)
+
+    @property
+    def at(self) -> dt.datetime:
+        d = self.cleaned_data
+        return dt.datetime.combine(d["date"], d["time"], tzinfo=LONDON)
+
+
+def serial_field(label: str) -> forms.CharField:
+    return forms.CharField(label=label, max_length=40, help_text="As printed on the device's label.")
+
+
+def fitted_by_field() -> forms.CharField:
+    return forms.CharField(
+        label="Fitted by", max_length=150, help_text="The name of the officer who fitted the device at the visit."
+    )
+
+
+def removal_reason_field(max_length: int) -> forms.CharField:
+    return forms.CharField(
+        label="Why it was removed",
+        max_length=max_length,
+        help_text="For example: the order ended, the strap was damaged, the battery no longer holds a charge.",
+    )
+
+
+def faulty_field() -> forms.BooleanField:
+    return forms.BooleanField(
+        label="The device removed is faulty: take it out of use until it is checked", required=False
+    )
+
+
+class FitForm(VisitForm):
+    device = serial_field("Serial number of the device")
+    fitted_by = fitted_by_field()
+    field_order = ["device", "date", "time", "fitted_by"]
+
+
+class RemoveForm(VisitForm):
+    reason = removal_reason_field(200)
+    faulty = faulty_field()
+    field_order = ["date", "time", "reason", "faulty"]
+
+
+class SwapForm(VisitForm):
+    device = serial_field("Serial number of the new device")
+    reason = removal_reason_field(150)  # kept as "Swapped for GPS-0002: <reason>" in 200 characters
+    faulty = faulty_field()
+    fitted_by = fitted_by_field()
+    field_order = ["device", "date", "time", "reason", "faulty", "fitted_by"]

@@ -11,9 +11,10 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -21,11 +22,15 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from openem.audit.models import AuditAction, AuditEvent
+from openem.cases.models import Person
 from openem.engine.enums import DeviceKind
-from openem.portal.access import AuthedRequest, forbidden
+from openem.portal.access import AuthedRequest, forbidden, visible_person
+from openem.uktime import when
 
+from . import visits
+from .contact import contacts
 from .credentials import issue_key, revoke_keys
-from .forms import DeviceForm, GatewayForm, KeyForm
+from .forms import DeviceForm, FitForm, GatewayForm, KeyForm, RemoveForm, SwapForm
 from .models import Device, DeviceKey, Fitting
 
 
@@ -62,6 +67,9 @@ def device_list(request: AuthedRequest) -> HttpResponse:
     if kind in DeviceKind._value2member_map_:
         devices = devices.filter(kind=kind)
     page = Paginator(devices, 50).get_page(request.GET.get("page"))
+    found = contacts(page.object_list, fitted={d.ref for d in page.object_list if d.current})
+    for d in page.object_list:
+        d.contact = found.get(d.ref)
     return render(
         request,
         "devices/device_list.html",
@@ -112,6 +120,7 @@ def _detail(
             "keys": device.keys.all(),
             "active_key": device.key,
             "fittings": device.fittings.select_related("person").order_by("-fitted_at"),
+            "contact": contacts([device], fitted={device.ref} if device.fitting_at() else set()).get(device.ref),
             "key_form": key_form or KeyForm(),
             "gateway_form": gateway_form or GatewayForm(initial={"gateway": device.gateway_id}),
         },
@@ -133,8 +142,6 @@ def device_key(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
         return _detail(request, device, key_form=form, status=400)
     why = form.cleaned_data["reason"]
     if action == "revoke":
-        from django.contrib import messages
-
         n = revoke_keys(device, request.user, why=why)
         messages.success(request, f"The key of {device.ref} is revoked." if n else f"{device.ref} had no key.")
         return redirect("devices:device", pk=device.pk)
@@ -145,8 +152,6 @@ def device_key(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
 @devices_required
 @require_POST
 def device_gateway(request: AuthedRequest, pk: int) -> HttpResponse:
-    from django.contrib import messages
-
     device = get_object_or_404(Device, pk=pk)
     form = GatewayForm(request.POST)
     if not form.is_valid():
@@ -163,3 +168,122 @@ def device_gateway(request: AuthedRequest, pk: int) -> HttpResponse:
     )
     messages.success(request, f"{device.ref} now reports through {device.gateway or 'its own key only'}.")
     return redirect("devices:device", pk=device.pk)
+
+
+# Fitting, removal and swap: the visits of the centre's field officers, each recorded with its own time.
+
+
+def _in_stock() -> list[Device]:
+    """Devices that can be fitted now, for the serial number's suggestions."""
+    fitted = Fitting.objects.filter(device=OuterRef("pk"), removed_at__isnull=True)
+    return list(Device.objects.filter(retired=False, faulty=False).exclude(Exists(fitted)).order_by("kind", "ref"))
+
+
+def _needs(person: Person) -> list[str]:
+    return sorted(DeviceKind(k).label for k in visits.kinds_needed(person))
+
+
+def _visit_form(request: AuthedRequest, template_context: dict[str, Any], status: int = 200) -> HttpResponse:
+    fitting = template_context.get("fitting")
+    noun = visits.NOUN[fitting.device.kind_enum] if fitting else ""
+    return render(
+        request, "devices/visit_form.html", {"stock": _in_stock(), "noun": noun, **template_context}, status=status
+    )
+
+
+def _done(request: AuthedRequest, person: Person, message: str, warnings: list[str]) -> HttpResponse:
+    messages.success(request, message)
+    for w in warnings:
+        messages.warning(request, w)
+    return redirect("portal:person", pk=person.pk)
+
+
+def _visible_fitting(request: AuthedRequest, pk: int) -> Fitting:
+    return get_object_or_404(
+        Fitting.objects.select_related("device", "person").filter(person__in=Person.objects.visible_to(request.user)),
+        pk=pk,
+    )
+
+
+@devices_required
+@require_http_methods(["GET", "POST"])
+def fit_device(request: AuthedRequest, pk: int) -> HttpResponse:
+    person = visible_person(request, pk)
+    initial = FitForm.initial_now(fitted_by=request.user.display_name, device=request.GET.get("device", "")[:40])
+    form = FitForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            d = form.cleaned_data
+            fitting, warnings = visits.fit(request.user, person, d["device"].strip(), form.at, d["fitted_by"])
+        except visits.Refused as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            return _done(
+                request, person, f"{fitting.device.ref} fitted to {person.name} at {when(fitting.fitted_at)}.", warnings
+            )
+    else:
+        AuditEvent.record(request.user, AuditAction.VIEW, person=person, obj=person, summary="fit a device form")
+    context = {"form": form, "person": person, "mode": "fit", "needs": _needs(person)}
+    return _visit_form(request, context, status=400 if form.is_bound else 200)
+
+
+def _ended_already(request: AuthedRequest, fitting: Fitting) -> HttpResponse:
+    at = fitting.removed_at or timezone.now()
+    messages.info(request, f"{fitting.device.ref} was removed from {fitting.person.name} at {when(at)}.")
+    return redirect("portal:person", pk=fitting.person_id)
+
+
+@devices_required
+@require_http_methods(["GET", "POST"])
+def remove_device(request: AuthedRequest, pk: int) -> HttpResponse:
+    fitting = _visible_fitting(request, pk)
+    form = RemoveForm(request.POST if request.method == "POST" else None, initial=RemoveForm.initial_now())
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            fitting = visits.remove(request.user, fitting.pk, form.at, d["reason"], d["faulty"])
+        except visits.Refused as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            message = f"{fitting.device.ref} removed from {fitting.person.name} at {when(form.at)}."
+            return _done(request, fitting.person, message, [])
+    elif request.method == "GET":
+        if fitting.removed_at is not None:
+            return _ended_already(request, fitting)
+        AuditEvent.record(
+            request.user, AuditAction.VIEW, person=fitting.person, obj=fitting, summary="remove a device form"
+        )
+    context = {"form": form, "person": fitting.person, "fitting": fitting, "mode": "remove"}
+    return _visit_form(request, context, status=400 if form.is_bound else 200)
+
+
+@devices_required
+@require_http_methods(["GET", "POST"])
+def swap_device(request: AuthedRequest, pk: int) -> HttpResponse:
+    fitting = _visible_fitting(request, pk)
+    form = SwapForm(
+        request.POST if request.method == "POST" else None,
+        initial=SwapForm.initial_now(fitted_by=request.user.display_name),
+    )
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            old, new, warnings = visits.swap(
+                request.user, fitting.pk, d["device"].strip(), form.at, d["reason"], d["faulty"], d["fitted_by"]
+            )
+        except visits.Refused as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            message = f"{old.device.ref} swapped for {new.device.ref} on {old.person.name} at {when(new.fitted_at)}."
+            return _done(request, old.person, message, warnings)
+    elif request.method == "GET":
+        if fitting.removed_at is not None:
+            return _ended_already(request, fitting)
+        AuditEvent.record(
+            request.user, AuditAction.VIEW, person=fitting.person, obj=fitting, summary="swap a device form"
+        )
+    context = {
+        "form": form, "person": fitting.person, "fitting": fitting, "mode": "swap",
+        "needs": _needs(fitting.person),
+    }  # fmt: skip
+    return _visit_form(request, context, status=400 if form.is_bound else 200)

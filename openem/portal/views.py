@@ -23,6 +23,7 @@ from openem.cases.models import (
     reviews_due,
 )
 from openem.cases.rules import Severity
+from openem.devices.contact import attach
 from openem.engine.enums import ConditionType, OrderType, Rosh
 
 from .access import AuthedRequest, case_records_required, visible_person
@@ -153,7 +154,8 @@ def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
                 "combined_grid": combined_week_grid(rows) if status != OrderStatus.ENDED else None,
             }
         )  # fmt: skip
-    fittings = person.fittings.select_related("device").order_by("-fitted_at")
+    # Each tag in force with its battery and last contact, in one query (openem/devices/contact.py).
+    fittings = attach(list(person.fittings.select_related("device").order_by("-fitted_at")))
     violations = Violation.objects.filter(person=person, retracted=False).order_by("-start")[:50]
     due = [r for order in person.orders.all() for r in reviews_due(order, today)]
     return render(
@@ -170,6 +172,7 @@ def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "fittings": fittings,
             "features": map_features(live_conditions),
             "can_set_up": request.user.can_set_up_orders,
+            "can_fit": request.user.manages_devices,
             "today": today,
         },
     )

@@ -61,6 +61,10 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "devices:device": ("device", DEVICES),
     "devices:gateway": ("device", {p: 405 if s == 200 else s for p, s in DEVICES.items()}),  # POST only
     "devices:key": ("device-issue", {p: 405 if s == 200 else s for p, s in DEVICES.items()}),  # POST only
+    # Fitting, removing and swapping devices: the monitoring centre's (and administrators').
+    "devices:fit": ("person", DEVICES),
+    "devices:remove": ("fitting", DEVICES),
+    "devices:swap": ("fitting", DEVICES),
     "ingest-telemetry": ("", {p: 405 for p in PERSONAS}),  # POST only; see the test below
     "osmand": ("", {p: 400 for p in PERSONAS}),  # no parameters: not a reading, nothing kept
     "osmand-key": ("key", {p: 400 for p in PERSONAS}),
@@ -102,6 +106,7 @@ def url_for(name: str, how: str, incident: Any) -> str:
         "incident": [incident.pk],
         "device": [device.pk],
         "device-issue": [device.pk, "issue"],
+        "fitting": [device.fittings.get().pk],
         "key": ["not-a-key"],
         "ref": [person.ref],
         "ref-trail": [person.ref],

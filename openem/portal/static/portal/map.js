@@ -51,9 +51,10 @@
       L.geoJSON(data, {
         pane: "roads",
         interactive: false,
+        pmIgnore: true,
         style: function (f) { return {color: "#b1b4b6", weight: f.properties.r + 0.5, opacity: 0.9}; },
         pointToLayer: function (f, latlng) {
-          return L.marker(latlng, {pane: "roads", interactive: false, icon: L.divIcon({
+          return L.marker(latlng, {pane: "roads", interactive: false, pmIgnore: true, icon: L.divIcon({
             className: "app-place-label", html: textNode("span", "", f.properties.place), iconSize: null})});
         }
       }).addTo(map);
@@ -75,7 +76,9 @@
     var group = L.featureGroup();
     var bounds = L.latLngBounds([]);
     data.forEach(function (f) {
-      var style = styleFor(f.properties);
+      // pmIgnore: where the zone drawing tools are loaded (zone_draw.js), the order's other layers stay as
+      // they are; only the zone being drawn is editable.
+      var style = Object.assign({pmIgnore: true}, styleFor(f.properties));
       var layer;
       if (f.geometry.type === "Point" && f.properties.radius_m) {
         var c = f.geometry.coordinates;
@@ -83,7 +86,7 @@
         // A circle's own getBounds needs a map view; compute it from the radius instead.
         bounds.extend(L.latLng(c[1], c[0]).toBounds(f.properties.radius_m * 2));
       } else {
-        layer = L.geoJSON(f, {style: function () { return style; }});
+        layer = L.geoJSON(f, {style: function () { return style; }, pmIgnore: true});
         bounds.extend(layer.getBounds());
       }
       var label = f.properties.label + " (" + f.properties.condition + ")";
@@ -93,6 +96,7 @@
       layer.bindTooltip(textNode("span", "app-map-tooltip", label));
       layer.bindPopup(popupFor(f.properties));
       layer.options.openemKind = f.properties.kind;
+      layer.options.openemCondition = f.properties.condition;
       group.addLayer(layer);
     });
     if (bounds.isValid()) {
@@ -103,6 +107,7 @@
     group.addTo(map);
     el.dataset.layerCount = String(group.getLayers().length);
     el._openemMap = map;
+    el._openemLayers = group;
     el.classList.add("app-map--ready");
   }
 
