@@ -218,3 +218,23 @@ def test_the_information_sheet_gives_the_centres_number_and_only_what_applies(cl
     assert "0300 123 4567" in page
     assert "Being out, even for a short time" in page
     assert "Drinking alcohol" not in page and "told to stay away from" not in page
+
+
+@pytest.mark.django_db
+def test_dates_are_written_and_read_the_uk_way_whatever_the_browser(client_for, case):
+    """A text field for day/month/year, not the browser's picker (which shows its owner's locale): an order
+    made with 1/11/2026 starts on 1 November, and its form shows 01/11/2026 back."""
+    from datetime import date
+
+    from openem.ukforms import UKDateField, UKDateTimeField
+
+    assert UKDateField().clean("27/3/2026") == date(2026, 3, 27)
+    assert UKDateField().clean("2026-03-27") == date(2026, 3, 27)  # links and old bookmarks
+    assert UKDateTimeField().clean("10/11/2026 08:05").strftime("%d %m %Y %H:%M") == "10 11 2026 08:05"
+    with pytest.raises(Exception, match="day/month/year"):
+        UKDateField().clean("11/27/2026")
+    order = case.orders.get()
+    page = client_for().get(reverse("portal:condition-add", args=[order.pk, "curfew"])).content.decode()
+    assert 'type="date"' not in page and "For example, 27/3/2026" in page
+    trail = client_for().get(reverse("portal:trail", args=[case.pk])).content.decode()
+    assert 'type="datetime-local"' not in trail

@@ -23,6 +23,7 @@ from openem.portal.live import record_look
 from openem.portal.presenters import map_features
 from openem.portal.staticmap import Point, svg_map
 from openem.portal.trail import audited_fixes
+from openem.ukforms import UKDateField
 
 from .models import (
     ClearReason,
@@ -174,10 +175,10 @@ class DecisionForm(forms.Form):
         label="Reasons", widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Why this decision: the wearer's explanation, their compliance so far, the risk.",
     )  # fmt: skip
-    decided_on = forms.DateField(label="Date of decision", widget=forms.DateInput(attrs={"type": "date"}))
-    action_on = forms.DateField(
-        label="Date the action was taken", required=False, widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Warning letter issued, breach laid before the court, or recall requested.",
+    decided_on = UKDateField(label="Date of decision")
+    action_on = UKDateField(
+        label="Date the action was taken", required=False,
+        help_text="For example, 27/3/2026: warning letter issued, breach laid before the court, or recall requested.",
     )  # fmt: skip
 
     def __init__(self, *args: Any, incident: Incident, **kwargs: Any) -> None:

@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from openem.engine.enums import DeviceKind
 from openem.engine.schedule import parse_hhmm
-from openem.portal.forms import DATE_WIDGET, LONDON
+from openem.portal.forms import LONDON
 from openem.telemetry.models import Gateway
+from openem.ukforms import UKDateField
 
 from .models import Device
 
@@ -83,7 +84,7 @@ class GatewayForm(forms.Form):
 class VisitForm(forms.Form):
     """The date and time of a field officer's visit, in UK local time."""
 
-    date = forms.DateField(label="Date of the visit", widget=DATE_WIDGET, input_formats=["%Y-%m-%d", "%d/%m/%Y"])
+    date = UKDateField(label="Date of the visit")
     time = forms.CharField(
         label="Time of the visit",
         max_length=5,

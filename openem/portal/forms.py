@@ -26,10 +26,10 @@ from openem.engine.enums import (
 )
 from openem.engine.geometry import Circle, area_problem
 from openem.engine.schedule import Window, format_hhmm, parse_hhmm
+from openem.ukforms import UKDateField
 
 LONDON = ZoneInfo("Europe/London")
 WINDOW_ROWS = 4
-DATE_WIDGET = forms.DateInput(attrs={"type": "date"})
 
 
 def plain_text(value: str) -> None:
@@ -67,8 +67,8 @@ class OrderForm(ReasonMixin):
     licence_kind = forms.ChoiceField(
         label="Kind of licence", required=False, choices=[("", "Not a licence / standard"), *LicenceKind.choices()]
     )
-    start = forms.DateField(label="Start date", widget=DATE_WIDGET)
-    end = forms.DateField(label="End date", widget=DATE_WIDGET)
+    start = UKDateField(label="Start date")
+    end = UKDateField(label="End date")
     convicted_before_pcsc_act = forms.BooleanField(
         label="Convicted before the PCSC Act 2022 came in (court curfews at most 16 hours a day)", required=False
     )
@@ -125,14 +125,16 @@ def _time_field(label: str, required: bool = False) -> forms.CharField:
 
 class ConditionForm(ReasonMixin):
     ctype: ConditionType
-    start = forms.DateField(
+    start = UKDateField(
         label="Start date",
         required=False,
-        widget=DATE_WIDGET,
-        help_text="Leave empty to run from the start of the order.",
+        help_text="For example, 27/3/2026. Leave empty to run from the start of the order (or, for a condition "
+        "added to an order already made, from today).",
     )
-    end = forms.DateField(
-        label="End date", required=False, widget=DATE_WIDGET, help_text="Leave empty to run to the end of the order."
+    end = UKDateField(
+        label="End date",
+        required=False,
+        help_text="For example, 27/3/2026. Leave empty to run to the end of the order.",
     )
 
     def to_spec(self, ref: str) -> ConditionSpec:

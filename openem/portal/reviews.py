@@ -12,12 +12,13 @@ from django.shortcuts import redirect, render
 
 from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.models import PROMPTS, Order, Review, ReviewStage, local_today
+from openem.ukforms import UKDateField
 
 from .access import AuthedRequest, order_setup_required, visible_order
 
 
 class ReviewForm(forms.Form):
-    held_on = forms.DateField(label="Date of the review", widget=forms.DateInput(attrs={"type": "date"}))
+    held_on = UKDateField(label="Date of the review")
     summary = forms.CharField(
         label="Summary", widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What you agreed with the person, in a few lines.",

@@ -32,6 +32,7 @@ from openem.cases.models import Condition, OrderStatus, OrderVersion, Person
 from openem.engine.casefile import parse_condition
 from openem.engine.violations import ViolationType
 from openem.telemetry import trail as trail_store
+from openem.ukforms import UKDateTimeField
 
 from .access import AuthedRequest, case_records_required, visible_person
 from .exports import csv_text, refuse_fetch
@@ -47,12 +48,11 @@ REASONS = [
     ("other", "Other (say what)"),
 ]
 FORMATS = ("geojson", "gpx", "kml", "csv", "pdf")
-DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
 class TrailForm(forms.Form):
-    start = forms.DateTimeField(label="From", widget=DATETIME_WIDGET, input_formats=["%Y-%m-%dT%H:%M"])
-    end = forms.DateTimeField(label="To", widget=DATETIME_WIDGET, input_formats=["%Y-%m-%dT%H:%M"])
+    start = UKDateTimeField(label="From")
+    end = UKDateTimeField(label="To", help_text="")
     reason = forms.ChoiceField(
         label="Why you are looking at this location data", choices=REASONS, widget=forms.RadioSelect
     )
