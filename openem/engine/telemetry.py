@@ -153,7 +153,9 @@ def parse_reading(d: Any, raw: str = "", now: float | None = None) -> Reading:
         raise ReadingError("type", "is missing" if given is None else f"{show(given)} is not one of {allowed}")
     seq = d.get("seq", -1)
     if "seq" in d and (type(seq) is not int or not 0 <= seq <= SEQ_MAX):
-        why = "is not a whole number" if type(seq) is not int else f"is out of range (0 to {SEQ_MAX})"
+        # A JSON integer too large for 64 bits arrives as a float (orjson): say it is out of range.
+        huge = type(seq) is float and math.isfinite(seq) and seq.is_integer()
+        why = "is not a whole number" if type(seq) is not int and not huge else f"is out of range (0 to {SEQ_MAX})"
         raise ReadingError("seq", f"{show(seq)} {why}")
     if rtype is ReadingType.FIX:
         if "speed_mps" in d:

@@ -52,10 +52,11 @@ POISON: list[tuple[bytes, str, str]] = [
         + str(2**64).encode()
         + b"}",
         "seq",
-        "not a whole number",
+        "out of range",
     ),
     (jl(fix(seq=-1)), "seq", "out of range"),
-    (jl(fix(seq=10**30)), "seq", "not a whole number"),  # read as a float
+    (jl(fix(seq=10**30)), "seq", "out of range"),  # read as a float, but a whole one
+    (jl(fix(seq=1.5)), "seq", "not a whole number"),
     (
         b'{"device": "GPS-0001", "time": "' + T.encode() + b'", "type": "power", "battery_pct": 1e400}',
         "(line)",
