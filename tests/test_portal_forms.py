@@ -238,3 +238,18 @@ def test_dates_are_written_and_read_the_uk_way_whatever_the_browser(client_for, 
     assert 'type="date"' not in page and "For example, 27/3/2026" in page
     trail = client_for().get(reverse("portal:trail", args=[case.pk])).content.decode()
     assert 'type="datetime-local"' not in trail
+
+
+@pytest.mark.django_db
+def test_a_link_to_a_condition_stays_valid_after_the_order_is_varied(client_for, case):
+    """A bookmark or an e-mail names the condition's row as it was; after a variation the curfew is a new
+    row, and the old link leads to it instead of a "not found"."""
+    order = case.orders.get()
+    old = order.conditions.get(ref="C1", removed_in_version__isnull=True)
+    data = {**CURFEW, "w0_start": "20:00"}
+    client_for().post(reverse("portal:condition-vary", args=[order.pk, old.pk]), data)
+    new = order.conditions.get(ref="C1", removed_in_version__isnull=True)
+    assert new.pk != old.pk
+    for name in ("portal:condition-vary", "portal:condition-remove"):
+        r = client_for().get(reverse(name, args=[order.pk, old.pk]))
+        assert r.status_code == 302 and r["Location"] == reverse(name, args=[order.pk, new.pk])

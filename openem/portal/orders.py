@@ -9,7 +9,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from openem.audit.models import AuditAction, AuditEvent
-from openem.cases.models import local_today
+from openem.cases.models import Condition, local_today
 from openem.cases.rules import Finding
 from openem.cases.services import OrderRejected, save_order
 from openem.engine.casefile import OrderSpec
@@ -114,13 +114,28 @@ def _next_ref(spec: OrderSpec) -> str:
     return f"C{n}"
 
 
+def _live_condition(order: Any, cpk: int) -> tuple[Condition, bool]:
+    """The condition a link names, as it stands now: a link made before the order was varied names an
+    earlier version's row, and leads to the live one with the same reference (True: redirect there).
+    A condition since removed from the order is not found."""
+    cond = get_object_or_404(order.conditions, pk=cpk)
+    if cond.removed_in_version is None:
+        return cond, False
+    live = order.conditions.filter(ref=cond.ref, removed_in_version__isnull=True).first()
+    if live is None:
+        raise Http404(f"Condition {cond.ref} was removed from this order in version {cond.removed_in_version}")
+    return live, True
+
+
 @order_setup_required
 def condition_edit(request: AuthedRequest, pk: int, ctype: str = "", cpk: int | None = None) -> HttpResponse:
     order = visible_order(request, pk)
     spec = order.to_spec()
     existing = None
     if cpk is not None:
-        existing = get_object_or_404(order.conditions.filter(removed_in_version__isnull=True), pk=cpk)
+        existing, moved = _live_condition(order, cpk)
+        if moved:
+            return redirect("portal:condition-vary", order.pk, existing.pk)
         ctype_enum = existing.type_enum
     else:
         if ctype not in ConditionType._value2member_map_:
@@ -168,7 +183,9 @@ def condition_edit(request: AuthedRequest, pk: int, ctype: str = "", cpk: int | 
 @order_setup_required
 def condition_remove(request: AuthedRequest, pk: int, cpk: int) -> HttpResponse:
     order = visible_order(request, pk)
-    cond = get_object_or_404(order.conditions.filter(removed_in_version__isnull=True), pk=cpk)
+    cond, moved = _live_condition(order, cpk)
+    if moved:
+        return redirect("portal:condition-remove", order.pk, cond.pk)
     form = RemoveConditionForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         spec = order.to_spec()
