@@ -59,6 +59,8 @@ TRIM_EVERY_S = 6 * 3600.0
 CONTEXT_S = 3600.0  # readings kept before the oldest violation that could still change
 BUSY_READINGS = 5_000  # a cycle with this many new readings means the worker is under heavy load
 BUSY_CYCLE_S = 0.5  # under heavy load, a cycle at most this often
+GAP_WAIT_S = 30.0  # how long skipped ids are watched for a late commit (transactions are far shorter)
+MAX_GAPS = 2_000
 
 
 @dataclass
@@ -81,6 +83,7 @@ class Fetched(NamedTuple):
     rows: list[Row]
     last: int | None  # the id of the last row read, this shard's or not
     read: int  # rows read, this shard's or not
+    ids: list[int]  # every id read, this shard's or not (to find the ids not yet committed)
 
 
 def _fetch_upto(
@@ -105,7 +108,7 @@ def _fetch_upto(
                 out.append((pk, device, stored_reading(obj, digest)))
             except (ReadingError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue  # stored readings were validated on the way in
-    return Fetched(out, rows[-1][0] if rows else None, len(rows))
+    return Fetched(out, rows[-1][0] if rows else None, len(rows), [r[0] for r in rows])
 
 
 def _in(values: list[str]) -> str:
@@ -152,6 +155,7 @@ class EngineWorker:
         self._cache: dict[str, Held] = {}
         self._mine: dict[str, bool] = {}  # device -> in this worker's shard (asked of every reading)
         self._left_out: dict[str, str] = {}  # device -> person whose case could not be compiled
+        self._gaps: list[list[float]] = []  # [first id, last id, first seen]: ids skipped, maybe committing
         self._failing: set[str] | None = None  # devices with an open "evaluation failed" alert
         self.stop = StopFlag(install=False)
         if shards == 1:
@@ -283,19 +287,26 @@ class EngineWorker:
         cursor = self.claim()
         if cursor is None:
             return result  # another worker holds the cursor
-        new, last, read = _fetch_upto(
-            "id > %s", [cursor.last_reading_id], self.batch, None if self.shards == 1 else self.mine
-        )
+        keep = None if self.shards == 1 else self.mine
+        new, last, read, ids = _fetch_upto("id > %s", [cursor.last_reading_id], self.batch, keep)
+        if connection.vendor == "postgresql":
+            # Ids are handed out before commit: a reading may commit after a later id was read. The ids
+            # skipped are watched for a while and what commits in them is evaluated as new.
+            late = self._in_gaps(keep)
+            self._note_gaps(cursor.last_reading_id, ids)
+            if late:
+                new = sorted(late + new, key=lambda r: r[0])
         devices = sorted({row[1] for row in new})
         result.readings = len(new)
         data_end = (now or timezone.now()).timestamp()
         if devices:
-            assert last is not None
+            # Late readings alone (nothing new above the cursor): stored up to the cursor.
+            upto = last if last is not None else cursor.last_reading_id
             # A full batch means more readings are waiting (a backlog after an outage or a restart):
             # what is silent as of now may be in the next batch, so silences are left to the cycle that
             # catches up (and to the deadline checks) instead of opened and withdrawn batch by batch.
             catching_up = read >= self.batch
-            self._evaluate_new(new, last, data_end, result, catching_up=catching_up)
+            self._evaluate_new(new, upto, data_end, result, catching_up=catching_up)
         with transaction.atomic():
             updated = EngineCursor.objects.filter(name=self.cursor_name, locked_by=self.name)
             if last is not None:
@@ -314,6 +325,47 @@ class EngineWorker:
                 self._evaluate_new([], upto, data_end, result, also=silent)
         result.devices = len(devices) + len(silent)
         return result
+
+    def _note_gaps(self, after: int, ids: list[int]) -> None:
+        """Remember the ids between ``after`` and the last id read that were not there (not yet committed,
+        or used up by a duplicate that was not stored: which, only time tells)."""
+        now, expected = time.monotonic(), after + 1
+        for pk in ids:
+            if pk > expected:
+                self._gaps.append([expected, pk - 1, now])
+            expected = pk + 1
+        if len(self._gaps) > MAX_GAPS:  # neighbours merged: what they cover is looked at again, harmlessly
+            g = sorted(self._gaps)
+            self._gaps = [[a[0], b[1], min(a[2], b[2])] for a, b in zip(g[::2], g[1::2], strict=False)]
+            if len(g) % 2:
+                self._gaps.append(g[-1])
+
+    def _in_gaps(self, keep: Callable[[str], bool] | None) -> list[Row]:
+        """Readings committed since in the ids skipped earlier; gaps older than GAP_WAIT_S are forgotten."""
+        now = time.monotonic()
+        self._gaps = [g for g in self._gaps if now - g[2] <= GAP_WAIT_S]
+        if not self._gaps:
+            return []
+        found: list[Row] = []
+        seen: set[int] = set()
+        for k in range(0, len(self._gaps), 100):
+            ranges = self._gaps[k : k + 100]
+            where = " OR ".join(["(id BETWEEN %s AND %s)"] * len(ranges))
+            fetched = _fetch_upto(where, [int(v) for g in ranges for v in g[:2]], None, keep)
+            found += fetched.rows
+            seen.update(fetched.ids)
+        if seen:
+            kept: list[list[float]] = []
+            for lo, hi, first in self._gaps:
+                start = int(lo)
+                for pk in sorted(i for i in seen if lo <= i <= hi):
+                    if pk > start:
+                        kept.append([start, pk - 1, first])
+                    start = pk + 1
+                if start <= hi:
+                    kept.append([start, hi, first])
+            self._gaps = kept
+        return found
 
     def silent_devices(self, now: float, exclude: set[str]) -> list[str]:
         """Fitted devices (of this worker's shard) quieter than their no-signal limit with no open silence
@@ -607,6 +659,13 @@ class EngineWorker:
                 after = min(self._cache[d].last_id for d in chunk)
                 rows = _fetch(f"device IN ({_in(chunk)}) AND id > %s AND id <= %s", [*chunk, after, upto])
                 new += [r for r in rows if r[0] > self._cache[r[1]].last_id]
+            # A device announced with nothing above what is held: its announced reading committed after a
+            # later one the worker already holds (PostgreSQL commits out of id order). Load it afresh from
+            # storage rather than miss that reading.
+            fresh = {r[1] for r in new}
+            for d in held:
+                if d not in fresh:
+                    self._cache.pop(d, None)
             new.sort(key=lambda r: r[0])
             self._evaluate_new(new, upto, (now or timezone.now()).timestamp(), result, also=devices)
         if msgs:

@@ -141,3 +141,45 @@ def test_no_silence_is_judged_while_the_receivers_have_just_restarted(two_people
     # Listening for longer than the limit (75 minutes for a home unit) and still nothing: silent.
     Heartbeat.objects.filter(pk=beat.pk).update(started_at=now - timedelta(minutes=80))
     assert worker.silent_devices(now.timestamp(), exclude=set()) == ["RF-0001"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reading_that_commits_after_a_later_one_is_still_evaluated(two_people) -> None:
+    """PostgreSQL hands out ids before commit: a slow transaction's reading can commit after a later id
+    has been read. The engine worker watches the ids it skipped and evaluates what commits in them."""
+    from django.db import connection
+
+    from openem.telemetry.models import Reading
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite commits one writer at a time, in id order (DATABASE_URL=postgres://... to run)")
+    import psycopg
+
+    s = connection.settings_dict
+    other = psycopg.connect(
+        dbname=s["NAME"], user=s["USER"], password=s["PASSWORD"] or None, host=s["HOST"], port=s["PORT"] or None
+    )
+    try:
+        # The slow sender's reading: Ann out at 20:00 (a curfew absence), id taken, not yet committed.
+        other.execute(
+            f"INSERT INTO {Reading._meta.db_table} (device, t, type, seq, payload, digest, received, source, batch) "
+            "VALUES ('RF-0001', %s, 'rf', NULL, %s::jsonb, 'slow', now(), 'http', 'slow')",
+            [at(4, 20), json.dumps({"device": "RF-0001", "time": "2026-11-04T20:00:00Z", "type": "rf",
+                                    "in_range": False})],
+        )  # fmt: skip
+        # Later ids, committed first: home every half hour from 19:00 to 23:00 except at 20:00.
+        ingest_jsonl(
+            "\n".join(
+                json.dumps({"device": "RF-0001", "time": f"2026-11-04T{h:02d}:{m:02d}:00Z", "type": "rf",
+                            "in_range": True})
+                for h in range(19, 23) for m in (0, 30) if (h, m) != (20, 0)
+            )
+        )  # fmt: skip
+        worker = EngineWorker("t")
+        worker.cycle(now=at(4, 22, 45))
+        assert not stored("curfew_absence")
+        other.commit()
+        worker.cycle(now=at(4, 22, 46))
+        assert [(who, start) for who, start, _end in stored("curfew_absence")] == [("P0001", at(4, 20))]
+    finally:
+        other.close()
