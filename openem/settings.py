@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "openem.telemetry",
     "openem.alerts",
     "openem.health",
+    "openem.assessments",
     "openem.portal",
     "openem.simulate",
 ]
@@ -316,6 +317,8 @@ OPENEM_INGEST_UNAUTHENTICATED_BURST_LINES = float(env_str("OPENEM_INGEST_UNAUTHE
 OPENEM_INGEST_URL = env_str("OPENEM_INGEST_URL", "http://127.0.0.1:5055").rstrip("/")
 
 # Notifications. Without an SMTP host, email is written to files under var/mail (the demo's outbox).
+# Domestic-abuse and safeguarding checks are due this many working days after they are asked for.
+OPENEM_CHECK_DUE_WORKING_DAYS = int(env_str("OPENEM_CHECK_DUE_WORKING_DAYS", "10"))
 # The monitoring centre's telephone number, printed on the wearer's information sheet.
 OPENEM_CENTRE_PHONE = env_str("OPENEM_CENTRE_PHONE", "0800 000 0000" if OPENEM_DEMO else "")
 OPENEM_BASE_URL = env_str("OPENEM_BASE_URL", "http://127.0.0.1:8000").rstrip("/")

@@ -35,6 +35,7 @@ AUDITED_DELETES = (
     "alerts.Violation",
     "alerts.Incident",
     "alerts.EnforcementDecision",
+    "assessments.Assessment",
 )
 
 

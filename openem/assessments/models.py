@@ -1,0 +1,252 @@
+"""An assessment per proposal (a court report or a release): the proposed curfew addresses, their
+households, and the domestic-abuse and safeguarding checks that must be answered before a curfew or
+electronic monitoring can be recommended (inspectorate recommendations 8, 9, 11, 13 and 16).
+
+Status logic lives here; what may be submitted, and by whom a check may be waived, in ``services``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from openem.engine.enums import LabelledEnum
+
+
+class ProposalType(LabelledEnum):
+    COMMUNITY_ORDER = "community_order"  # a court report
+    SUSPENDED_SENTENCE_ORDER = "suspended_sentence_order"  # a court report
+    HDC = "hdc"  # a release on home detention curfew
+    LICENCE = "licence"
+    PAROLE_LICENCE = "parole_licence"
+
+    @property
+    def is_release(self) -> bool:
+        return self in (ProposalType.HDC, ProposalType.LICENCE, ProposalType.PAROLE_LICENCE)
+
+    @property
+    def label(self) -> str:
+        return {
+            "community_order": "Court report: community order",
+            "suspended_sentence_order": "Court report: suspended sentence order",
+            "hdc": "Release on home detention curfew",
+            "licence": "Release on licence",
+            "parole_licence": "Release on parole licence",
+        }[self.value]
+
+
+class AssessmentStatus(LabelledEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    DECIDED = "decided"
+
+
+class Decision(LabelledEnum):
+    IMPOSED = "imposed"  # the court imposed the order
+    NOT_IMPOSED = "not_imposed"
+    RELEASED = "released"  # the release went ahead
+    REFUSED = "refused"  # the release was refused
+
+
+class CheckKind(LabelledEnum):
+    DOMESTIC_ABUSE = "domestic_abuse"  # the police
+    SAFEGUARDING = "safeguarding"  # children's services
+
+    @property
+    def label(self) -> str:
+        return {
+            "domestic_abuse": "Domestic-abuse check (police)",
+            "safeguarding": "Safeguarding check (children's services)",
+        }[self.value]
+
+
+class CheckAnswer(LabelledEnum):
+    NO_CONCERNS = "no_concerns"
+    CONCERNS = "concerns"  # what was said is recorded with it
+    NO_INFORMATION = "no_information"  # asked, and the agency holds nothing
+
+
+class Suitability(LabelledEnum):
+    NOT_ASSESSED = "not_assessed"
+    SUITABLE = "suitable"
+    NOT_SUITABLE = "not_suitable"
+
+
+class Assessment(models.Model):
+    """One proposal for one person, made by their practitioner."""
+
+    person = models.ForeignKey("cases.Person", on_delete=models.CASCADE, related_name="assessments")
+    proposal = models.CharField(max_length=28, choices=ProposalType.choices())
+    offence = models.TextField(help_text="the offence, in a few words")
+    alcohol_link = models.BooleanField(default=False, help_text="alcohol was a factor in the offending")
+    audit_score = models.PositiveSmallIntegerField("AUDIT score", null=True, blank=True)
+    alcohol_dependent = models.BooleanField(default=False)
+    offending_times = models.JSONField(
+        default=list, blank=True, help_text="when the offending happened: windows as in a curfew (days, start, end)"
+    )
+    status = models.CharField(max_length=10, choices=AssessmentStatus.choices(), default=AssessmentStatus.DRAFT)
+    decision = models.CharField(max_length=12, choices=Decision.choices(), blank=True)
+    decided_on = models.DateField(null=True, blank=True)
+    recommends_curfew = models.BooleanField(default=False, help_text="a curfew or electronic monitoring is proposed")
+    rationale = models.TextField(blank=True, help_text="how monitoring will support risk management and desistance")
+    override_reason = models.TextField(blank=True, help_text="why it goes ahead without both checks answered")
+    override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    override_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.proposal_enum.label} for {self.person}"
+
+    @property
+    def proposal_enum(self) -> ProposalType:
+        return ProposalType(self.proposal)
+
+    @property
+    def status_enum(self) -> AssessmentStatus:
+        return AssessmentStatus(self.status)
+
+    @property
+    def overridden(self) -> bool:
+        return bool(self.override_reason and self.override_by_id)
+
+    def missing_checks(self) -> list[str]:
+        """Every check not yet answered, for each proposed address, in words ("Domestic-abuse check (police)
+        for 12 Station Road: not answered")."""
+        out = []
+        for address in self.addresses.prefetch_related("checks"):
+            answered = {c.kind for c in address.checks.all() if c.answered}
+            for kind in CheckKind:
+                if kind.value not in answered:
+                    out.append(f"{kind.label} for {address.label}: not answered")
+        if self.recommends_curfew and not self.addresses.exists():
+            out.append("No curfew address has been proposed and checked")
+        return out
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "proposal": self.proposal, "status": self.status, "decision": self.decision,
+            "decided_on": self.decided_on.isoformat() if self.decided_on else None,
+            "recommends_curfew": self.recommends_curfew, "rationale": self.rationale,
+            "override_reason": self.override_reason,
+            "addresses": [
+                {"label": a.label, "suitability": a.suitability,
+                 "checks": [{"kind": c.kind, "answer": c.answer} for c in a.checks.all()]}
+                for a in self.addresses.all()
+            ],
+        }  # fmt: skip
+
+
+class AssessmentVersion(models.Model):
+    """Every change of an assessment's status or terms: who, when, what it said."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    changed_at = models.DateTimeField(auto_now_add=True)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    what = models.CharField(max_length=300)
+    snapshot = models.JSONField()
+
+    class Meta:
+        ordering = ["assessment", "-number"]
+        constraints = [models.UniqueConstraint(fields=["assessment", "number"], name="assessment_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.assessment} v{self.number}"
+
+
+class ProposedAddress(models.Model):
+    """A proposed curfew address and its household: each is checked and concluded on by itself."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="addresses")
+    label = models.CharField(max_length=200)
+    lat = models.FloatField(null=True, blank=True)
+    lon = models.FloatField(null=True, blank=True)
+    occupier_consents = models.BooleanField(null=True, help_text="the main occupier agrees to the curfew there")
+    electricity = models.BooleanField(null=True, help_text="a home unit needs mains electricity")
+    home_visit_on = models.DateField(null=True, blank=True)
+    person_at_risk_here = models.BooleanField(
+        default=False, help_text="the person may be a victim at this address as well as a perpetrator"
+    )
+    alternative_accommodation = models.TextField(blank=True)
+    suitability = models.CharField(max_length=14, choices=Suitability.choices(), default=Suitability.NOT_ASSESSED)
+    not_suitable_reason = models.TextField(blank=True)
+    no_measures_can_make_suitable = models.BooleanField(
+        default=False, help_text="for HDC: no measures can make this address suitable (recommendation 11)"
+    )
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def suitability_enum(self) -> Suitability:
+        return Suitability(self.suitability)
+
+
+class Occupant(models.Model):
+    address = models.ForeignKey(ProposedAddress, on_delete=models.CASCADE, related_name="occupants")
+    name = models.CharField(max_length=200)
+    relationship = models.CharField(max_length=100)
+    age = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.relationship})"
+
+    @property
+    def is_child(self) -> bool:
+        return self.age is not None and self.age < 18
+
+
+class CheckQuerySet(models.QuerySet["Check"]):
+    def overdue(self, today: date) -> CheckQuerySet:
+        """Asked, not answered, past the due date: listed for the practitioner and their manager."""
+        return self.filter(answer="", due_on__lt=today)
+
+    def unanswered(self) -> CheckQuerySet:
+        return self.filter(answer="")
+
+
+class Check(models.Model):
+    """A domestic-abuse or safeguarding check for one address and its household."""
+
+    address = models.ForeignKey(ProposedAddress, on_delete=models.CASCADE, related_name="checks")
+    kind = models.CharField(max_length=16, choices=CheckKind.choices())
+    asked_whom = models.CharField(max_length=200, help_text="the team or person asked")
+    asked_on = models.DateField()
+    due_on = models.DateField()
+    answer = models.CharField(max_length=16, choices=CheckAnswer.choices(), blank=True)
+    answered_on = models.DateField(null=True, blank=True)
+    said = models.TextField(blank=True, help_text="what the answer said")
+    person_may_be_victim = models.BooleanField(default=False)
+
+    objects = CheckQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["asked_on", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["address", "kind"], name="one_check_of_a_kind_per_address"),
+            models.CheckConstraint(
+                condition=Q(answer="") | Q(answered_on__isnull=False), name="an_answer_has_its_date"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind_enum.label} for {self.address}"
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.answer)
+
+    @property
+    def kind_enum(self) -> CheckKind:
+        return CheckKind(self.kind)

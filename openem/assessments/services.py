@@ -1,0 +1,148 @@
+"""What may be done with an assessment, by whom, and what it leaves on record. A curfew or electronic
+monitoring recommendation cannot be submitted until both checks are answered for every proposed address,
+or a manager has recorded why the court or release must go ahead without them: the one path is the
+right one (inspectorate recommendation 8)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from openem.accounts.models import Role, User
+from openem.audit.models import AuditAction, AuditEvent
+from openem.cases.models import Person
+
+from .models import (
+    Assessment,
+    AssessmentStatus,
+    AssessmentVersion,
+    Check,
+    CheckAnswer,
+    CheckKind,
+    Decision,
+    ProposalType,
+    ProposedAddress,
+)
+
+
+class NotAllowed(Exception):
+    """The step cannot be taken: every reason, in words."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+def working_days_after(day: date, n: int) -> date:
+    while n > 0:
+        day += timedelta(days=1)
+        n -= day.weekday() < 5
+    return day
+
+
+def _record(assessment: Assessment, user: User | None, what: str, action: AuditAction = AuditAction.CHANGE) -> None:
+    """A new version with what changed, and the audit event: like an order's. The number is taken under a
+    row lock (two people changing one assessment at once get consecutive versions)."""
+    current = Assessment.objects.select_for_update().filter(pk=assessment.pk).values_list("version", flat=True).get()
+    assessment.version = current + 1
+    Assessment.objects.filter(pk=assessment.pk).update(version=assessment.version)
+    AssessmentVersion.objects.create(
+        assessment=assessment, number=assessment.version, changed_by=user, what=what[:300],
+        snapshot=assessment.snapshot(),
+    )  # fmt: skip
+    AuditEvent.record(user, action, person=assessment.person, obj=assessment, summary=f"assessment: {what}"[:300])
+
+
+@transaction.atomic
+def start(person: Person, proposal: ProposalType, offence: str, user: User) -> Assessment:
+    assessment = Assessment.objects.create(person=person, proposal=proposal.value, offence=offence, created_by=user)
+    AssessmentVersion.objects.create(
+        assessment=assessment, number=1, changed_by=user, what="Assessment started", snapshot=assessment.snapshot()
+    )
+    AuditEvent.record(user, AuditAction.CREATE, person=person, obj=assessment, summary="assessment started")
+    return assessment
+
+
+@transaction.atomic
+def ask(address: ProposedAddress, kind: CheckKind, asked_whom: str, asked_on: date, user: User) -> Check:
+    """Ask the police (domestic abuse) or children's services (safeguarding) about the address's household."""
+    due = working_days_after(asked_on, settings.OPENEM_CHECK_DUE_WORKING_DAYS)
+    check = Check.objects.create(address=address, kind=kind.value, asked_whom=asked_whom, asked_on=asked_on, due_on=due)
+    _record(address.assessment, user, f"{kind.label} for {address.label} asked of {asked_whom}, due {due:%d/%m/%Y}")
+    return check
+
+
+@transaction.atomic
+def answer(
+    check: Check, answer: CheckAnswer, answered_on: date, said: str, user: User, person_may_be_victim: bool = False
+) -> None:
+    """Record the answer. An answer is recorded once: two people recording at once, the second is refused."""
+    updated = Check.objects.filter(pk=check.pk, answer="").update(
+        answer=answer.value, answered_on=answered_on, said=said, person_may_be_victim=person_may_be_victim
+    )
+    if not updated:
+        raise NotAllowed([f"{check.kind_enum.label} for {check.address.label} has already been answered"])
+    check.refresh_from_db()
+    if person_may_be_victim:
+        # An address where the person is at risk is not suitable for them (the guide's case).
+        ProposedAddress.objects.filter(pk=check.address_id).update(person_at_risk_here=True)
+    _record(check.address.assessment, user, f"{check.kind_enum.label} for {check.address.label}: {answer.label}")
+
+
+@transaction.atomic
+def override(assessment: Assessment, manager: User, reason: str) -> None:
+    """A manager records why the court or release must go ahead without both checks (shown on the report,
+    counted and audited). Nobody else may."""
+    if manager.role != Role.MANAGER:
+        raise NotAllowed(["Only a manager can record why the assessment goes ahead without both checks"])
+    if not reason.strip():
+        raise NotAllowed(["Say why the court or release cannot wait for the checks"])
+    assessment.override_reason, assessment.override_by, assessment.override_at = reason, manager, timezone.now()
+    assessment.save(update_fields=["override_reason", "override_by", "override_at", "updated"])
+    _record(assessment, manager, f"Checks waived by {manager.display_name}: {reason}")
+
+
+@transaction.atomic
+def submit(assessment: Assessment, user: User) -> None:
+    """Submit to the court or the release decision. Refused, with every reason, while a curfew or monitoring
+    is recommended and a check is missing (without a manager's recorded reason), an address is unsuitable,
+    or the rationale (recommendation 13) is not written."""
+    locked = Assessment.objects.select_for_update().get(pk=assessment.pk)
+    reasons: list[str] = []
+    if locked.status != AssessmentStatus.DRAFT:
+        reasons.append(f"It has been {locked.status_enum.label.lower()} already")
+    if locked.recommends_curfew:
+        if not locked.overridden:
+            reasons += locked.missing_checks()
+        if not locked.rationale.strip():
+            reasons.append("Write how monitoring will support risk management and desistance")
+        for address in locked.addresses.all():
+            if address.person_at_risk_here and not address.alternative_accommodation.strip():
+                reasons.append(
+                    f"{address.label}: the person may be at risk there; record the alternative accommodation"
+                )
+    if reasons:
+        raise NotAllowed(reasons)
+    locked.status = AssessmentStatus.SUBMITTED
+    locked.save(update_fields=["status", "updated"])
+    _record(
+        locked, user, "Submitted" + (" without both checks (manager's reason recorded)" if locked.overridden else "")
+    )
+    assessment.refresh_from_db()
+
+
+@transaction.atomic
+def decide(assessment: Assessment, decision: Decision, on: date, user: User) -> None:
+    locked = Assessment.objects.select_for_update().get(pk=assessment.pk)
+    if locked.status != AssessmentStatus.SUBMITTED:
+        raise NotAllowed(["Record the decision once the assessment has been submitted"])
+    release = locked.proposal_enum.is_release
+    if release != (decision in (Decision.RELEASED, Decision.REFUSED)):
+        raise NotAllowed([f"{decision.label} is not a decision on {locked.proposal_enum.label.lower()}"])
+    locked.status, locked.decision, locked.decided_on = AssessmentStatus.DECIDED, decision.value, on
+    locked.save(update_fields=["status", "decision", "decided_on", "updated"])
+    _record(locked, user, f"Decided: {decision.label} on {on:%d/%m/%Y}")
+    assessment.refresh_from_db()

@@ -1,0 +1,96 @@
+"""An assessment before the order: no curfew or monitoring recommendation leaves OpenEM without both
+checks answered for every proposed address, or a manager's recorded reason (issue 17's blocking rule)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from openem.assessments import services
+from openem.assessments.models import (
+    Assessment,
+    AssessmentStatus,
+    Check,
+    CheckAnswer,
+    CheckKind,
+    Decision,
+    ProposalType,
+    ProposedAddress,
+)
+from openem.audit.models import AuditEvent
+
+MONDAY = date(2026, 11, 30)
+
+
+@pytest.fixture
+def assessment(case, personas) -> Assessment:
+    a = services.start(case, ProposalType.COMMUNITY_ORDER, "Assault by beating", personas["practitioner"])
+    a.recommends_curfew = True
+    a.rationale = "A curfew at his mother's keeps him away from the victim's area in the evenings."
+    a.save()
+    ProposedAddress.objects.create(assessment=a, label="14 Mill Lane (his mother's)", electricity=True)
+    return a
+
+
+def test_checks_are_due_in_working_days(assessment, personas) -> None:
+    address = assessment.addresses.get()
+    check = services.ask(
+        address, CheckKind.DOMESTIC_ABUSE, "Leicestershire Police MASH", MONDAY, personas["practitioner"]
+    )
+    assert check.due_on == date(2026, 12, 14)  # ten working days: two weekends skipped
+    assert list(Check.objects.overdue(date(2026, 12, 15))) == [check]
+    assert not Check.objects.overdue(date(2026, 12, 14)).exists()
+
+
+def test_a_curfew_recommendation_cannot_be_submitted_without_both_checks(assessment, personas) -> None:
+    alex = personas["practitioner"]
+    with pytest.raises(services.NotAllowed) as refused:
+        services.submit(assessment, alex)
+    assert refused.value.reasons == [
+        "Domestic-abuse check (police) for 14 Mill Lane (his mother's): not answered",
+        "Safeguarding check (children's services) for 14 Mill Lane (his mother's): not answered",
+    ]
+    address = assessment.addresses.get()
+    police = services.ask(address, CheckKind.DOMESTIC_ABUSE, "Police", MONDAY, alex)
+    services.answer(police, CheckAnswer.NO_CONCERNS, MONDAY, "Nothing held at this address", alex)
+    with pytest.raises(services.NotAllowed):
+        services.submit(assessment, alex)
+    children = services.ask(address, CheckKind.SAFEGUARDING, "Children's services", MONDAY, alex)
+    services.answer(children, CheckAnswer.NO_CONCERNS, MONDAY, "No open cases", alex)
+    services.submit(assessment, alex)
+    assert assessment.status == AssessmentStatus.SUBMITTED
+    assert assessment.versions.count() == 6  # started, 2 asked, 2 answered, submitted
+    assert AuditEvent.objects.filter(summary__startswith="assessment:", person=assessment.person).count() == 5
+
+
+def test_only_a_manager_can_let_it_go_ahead_without_the_checks_and_it_is_recorded(assessment, personas) -> None:
+    with pytest.raises(services.NotAllowed, match="Only a manager"):
+        services.override(assessment, personas["practitioner"], "Court sits tomorrow")
+    services.override(assessment, personas["manager"], "Sentencing tomorrow; police check requested, not back")
+    services.submit(assessment, personas["practitioner"])
+    assert assessment.status == AssessmentStatus.SUBMITTED and assessment.overridden
+    assert assessment.versions.filter(what__contains="without both checks").exists()
+    assert AuditEvent.objects.filter(summary__contains="Checks waived by").exists()
+
+
+def test_an_answer_is_recorded_once_and_a_victim_at_the_address_makes_it_unsuitable(assessment, personas) -> None:
+    alex = personas["practitioner"]
+    address = assessment.addresses.get()
+    police = services.ask(address, CheckKind.DOMESTIC_ABUSE, "Police", MONDAY, alex)
+    services.answer(police, CheckAnswer.CONCERNS, MONDAY, "Call-outs: he is also a victim here", alex, True)
+    with pytest.raises(services.NotAllowed, match="already been answered"):
+        services.answer(police, CheckAnswer.NO_CONCERNS, MONDAY, "", personas["other"])
+    children = services.ask(address, CheckKind.SAFEGUARDING, "Children's services", MONDAY, alex)
+    services.answer(children, CheckAnswer.NO_CONCERNS, MONDAY, "", alex)
+    with pytest.raises(services.NotAllowed, match="may be at risk there; record the alternative accommodation"):
+        services.submit(assessment, alex)
+
+
+def test_a_decision_fits_the_proposal(assessment, personas) -> None:
+    services.override(assessment, personas["manager"], "Court tomorrow")
+    services.submit(assessment, personas["practitioner"])
+    with pytest.raises(services.NotAllowed, match="not a decision on"):
+        services.decide(assessment, Decision.RELEASED, MONDAY, personas["practitioner"])
+    services.decide(assessment, Decision.IMPOSED, MONDAY, personas["practitioner"])
+    assert (assessment.status, assessment.decision) == (AssessmentStatus.DECIDED, "imposed")
