@@ -94,3 +94,18 @@ def test_a_decision_fits_the_proposal(assessment, personas) -> None:
         services.decide(assessment, Decision.RELEASED, MONDAY, personas["practitioner"])
     services.decide(assessment, Decision.IMPOSED, MONDAY, personas["practitioner"])
     assert (assessment.status, assessment.decision) == (AssessmentStatus.DECIDED, "imposed")
+
+
+def test_the_person_page_shows_assessments_and_overdue_checks(assessment, personas) -> None:
+    from django.urls import reverse
+
+    from tests.helpers import client_for
+
+    address = assessment.addresses.get()
+    services.ask(address, CheckKind.DOMESTIC_ABUSE, "Leicestershire Police", date(2026, 1, 5), personas["practitioner"])
+    page = client_for(personas["practitioner"]).get(reverse("portal:person", args=[assessment.person.pk]))
+    text = page.content.decode()
+    assert "Court report: community order" in text and "14 Mill Lane (his mother&#x27;s)" in text
+    assert "overdue since 19 Jan" in text and "Safeguarding" not in text
+    other = client_for(personas["other"]).get(reverse("portal:person", args=[assessment.person.pk]))
+    assert other.status_code == 404

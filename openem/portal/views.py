@@ -167,6 +167,7 @@ def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "timeline": timeline(person),
             "reviews_due": sorted(due, key=lambda r: r.due),
             "reviews": Review.objects.filter(order__person=person).select_related("order", "by")[:10],
+            "assessments": person.assessments.prefetch_related("addresses__checks"),
             "person": person,
             "orders": orders,
             "fittings": fittings,
