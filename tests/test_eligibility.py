@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -71,6 +72,13 @@ def test_every_rule_has_its_own_test_a_plain_statement_a_source_and_a_line_in_th
         assert hasattr(module, f"test_rule_{code.lower()}"), f"no test for rule {code}"
         assert rule.says and rule.source, code
         assert f"`{code}`" in docs, f"rule {code} is not listed in docs/assessments.md"
+
+
+def test_the_rules_import_no_django():
+    # The same rules run on forms, the report PDF and imports; Django must not be needed to evaluate them.
+    code = "import sys, openem.assessments.eligibility; print(any(m.split('.')[0] == 'django' for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=DOCS.parents[1])
+    assert out.stdout.strip() == "False"
 
 
 # --- Suggestions ---------------------------------------------------------------------------------------------

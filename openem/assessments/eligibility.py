@@ -723,7 +723,7 @@ def assess(facts: AssessmentFacts, victim_warning_m: float = VICTIM_WARNING_M) -
     # the trail is then proposed alongside (VICTIM_EXCLUSION_ZONE) or left for the practitioner to add.
     alongside = frozenset() if check(facts, GPS_TRAIL) else frozenset({GPS_TRAIL})
     proposed, refused, available = [], [], []
-    for cand in CANDIDATES:
+    for cand in (*CANDIDATES, *(c for c in reasons if c not in CANDIDATES)):
         why = reasons.get(cand)
         refusals = check(facts, cand, alongside, suggested=bool(why))
         if refusals:
@@ -784,7 +784,7 @@ def curfew_coverage(offending: Iterable[Window], curfew: Iterable[Window]) -> Co
 
 
 def describe_run(start: int, end: int) -> str:
-    """ "Friday 21:00 to 23:00", or "Friday 23:00 to Saturday 01:00" across midnight."""
+    """A stretch of the week in words: "Friday 21:00 to 23:00", or "Friday 23:00 to Saturday 01:00"."""
     days = list(Day)
     first = days[(start // MINUTES_PER_DAY) % 7]
     last = days[((end - 1) // MINUTES_PER_DAY) % 7]
