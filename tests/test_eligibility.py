@@ -17,11 +17,11 @@ from openem.assessments.eligibility import (
     GPS_TRAIL,
     RF_CURFEW,
     RULES,
-    AddressConclusion,
     AddressFacts,
     AssessmentFacts,
     Candidate,
     Recommendation,
+    Suitability,
     assess,
     check,
     curfew_coverage,
@@ -30,7 +30,7 @@ from openem.assessments.eligibility import (
 from openem.engine.enums import AlcoholRequirement, ConditionType, Day, DeviceKind, OrderType, RiskFlag, Rosh
 from openem.engine.schedule import Window, parse_hhmm
 
-SUITABLE = AddressFacts(AddressConclusion.SUITABLE, electricity_supply=True, occupier_consent=True)
+SUITABLE = AddressFacts(Suitability.SUITABLE, electricity_supply=True, occupier_consent=True)
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "assessments.md"
 
 
@@ -192,14 +192,14 @@ def test_rule_curfew_needs_address():
 def test_rule_curfew_address_assessed():
     not_yet = refused_by("CURFEW_ADDRESS_ASSESSED", facts(stable_address=True), RF_CURFEW)
     assert "has not been assessed" in not_yet
-    visited = AddressFacts(AddressConclusion.NOT_ASSESSED, electricity_supply=True, occupier_consent=True)
+    visited = AddressFacts(Suitability.NOT_ASSESSED, electricity_supply=True, occupier_consent=True)
     assert refused_by("CURFEW_ADDRESS_ASSESSED", facts(stable_address=True, address=visited), GPS_CURFEW)
     assert refused_by("CURFEW_ADDRESS_ASSESSED", facts(stable_address=True, address=SUITABLE), RF_CURFEW) is None
 
 
 def test_rule_curfew_address_unsuitable():
     children = AddressFacts(
-        AddressConclusion.UNSUITABLE, unsuitable_reason="children in the household", occupier_consent=True
+        Suitability.NOT_SUITABLE, unsuitable_reason="children in the household", occupier_consent=True
     )
     court = refused_by("CURFEW_ADDRESS_UNSUITABLE", facts(address=children), RF_CURFEW)
     assert (
@@ -208,15 +208,13 @@ def test_rule_curfew_address_unsuitable():
     )
     hdc = refused_by("CURFEW_ADDRESS_UNSUITABLE", facts(OrderType.HDC, address=children), RF_CURFEW)
     assert "no measures" not in court and "whether any measures could make this address suitable" in hdc
-    stated = AddressFacts(AddressConclusion.UNSUITABLE, no_measures_can_make_suitable=True)
+    stated = AddressFacts(Suitability.NOT_SUITABLE, no_measures_can_make_suitable=True)
     assert "measures" not in refused_by("CURFEW_ADDRESS_UNSUITABLE", facts(OrderType.HDC, address=stated), RF_CURFEW)
     assert refused_by("CURFEW_ADDRESS_UNSUITABLE", facts(address=SUITABLE), RF_CURFEW) is None
 
 
 def test_rule_curfew_person_at_risk():
-    at_risk = AddressFacts(
-        AddressConclusion.SUITABLE, electricity_supply=True, occupier_consent=True, person_at_risk=True
-    )
+    at_risk = AddressFacts(Suitability.SUITABLE, electricity_supply=True, occupier_consent=True, person_at_risk=True)
     rec = assess(facts(OrderType.HDC, address=at_risk))
     assert "alternative accommodation" in refused(rec, RF_CURFEW)["CURFEW_PERSON_AT_RISK"]
     assert rec.proposal(RF_CURFEW) is None
@@ -224,19 +222,19 @@ def test_rule_curfew_person_at_risk():
 
 
 def test_rule_curfew_occupier_consent():
-    unasked = AddressFacts(AddressConclusion.SUITABLE, electricity_supply=True)
+    unasked = AddressFacts(Suitability.SUITABLE, electricity_supply=True)
     assert "not recorded" in refused_by("CURFEW_OCCUPIER_CONSENT", facts(address=unasked), RF_CURFEW)
-    refuses = AddressFacts(AddressConclusion.SUITABLE, electricity_supply=True, occupier_consent=False)
+    refuses = AddressFacts(Suitability.SUITABLE, electricity_supply=True, occupier_consent=False)
     assert "does not consent" in refused_by("CURFEW_OCCUPIER_CONSENT", facts(address=refuses), GPS_CURFEW)
     assert refused_by("CURFEW_OCCUPIER_CONSENT", facts(address=SUITABLE), RF_CURFEW) is None
 
 
 def test_rule_rf_needs_electricity():
-    dark = AddressFacts(AddressConclusion.SUITABLE, electricity_supply=False, occupier_consent=True)
+    dark = AddressFacts(Suitability.SUITABLE, electricity_supply=False, occupier_consent=True)
     message = refused_by("RF_NEEDS_ELECTRICITY", facts(address=dark), RF_CURFEW)
     assert "no electricity supply" in message and "once a supply is connected" in message
     assert refused_by("RF_NEEDS_ELECTRICITY", facts(address=dark), GPS_CURFEW) is None  # no home unit
-    unknown = AddressFacts(AddressConclusion.SUITABLE, occupier_consent=True)
+    unknown = AddressFacts(Suitability.SUITABLE, occupier_consent=True)
     assert "not recorded" in refused_by("RF_NEEDS_ELECTRICITY", facts(address=unknown), RF_CURFEW)
     assert refused_by("RF_NEEDS_ELECTRICITY", facts(address=SUITABLE), RF_CURFEW) is None
 
@@ -295,9 +293,7 @@ def test_rule_victim_location_missing():
 
 
 def test_rule_victim_near_address():
-    near = AddressFacts(
-        AddressConclusion.SUITABLE, electricity_supply=True, occupier_consent=True, distance_to_victim_m=400
-    )
+    near = AddressFacts(Suitability.SUITABLE, electricity_supply=True, occupier_consent=True, distance_to_victim_m=400)
     rec = assess(facts(stable_address=True, address=near))
     assert noted(rec)["VICTIM_NEAR_ADDRESS"].startswith("the curfew address is 400 m from the victim's address")
     assert "VICTIM_NEAR_ADDRESS" not in noted(assess(facts(stable_address=True, address=near), victim_warning_m=300))
@@ -359,7 +355,7 @@ def test_dependent_drinker_is_refused_alcohol_monitoring_with_the_reason():
 
 
 def test_hdc_with_no_electricity_at_the_address_refuses_the_rf_curfew():
-    dark = AddressFacts(AddressConclusion.SUITABLE, electricity_supply=False, occupier_consent=True)
+    dark = AddressFacts(Suitability.SUITABLE, electricity_supply=False, occupier_consent=True)
     rec = assess(facts(OrderType.HDC, address=dark, stable_address=True))
     assert rec.proposal(RF_CURFEW) is None
     [refusal] = rec.refusals(RF_CURFEW)
@@ -374,7 +370,7 @@ def test_every_reason_a_curfew_is_refused_is_given_at_once():
             OrderType.HDC,
             sentence_days=30,
             sex_offender_notification=True,
-            address=AddressFacts(AddressConclusion.UNSUITABLE, person_at_risk=True, occupier_consent=False),
+            address=AddressFacts(Suitability.NOT_SUITABLE, person_at_risk=True, occupier_consent=False),
         )
     )
     assert rec.proposed == ()

@@ -50,17 +50,19 @@ VICTIM_WARNING_M = 1000  # chosen here; the portal passes its own setting
 HIGH_ROSH = (Rosh.HIGH, Rosh.VERY_HIGH)
 
 
-class AddressConclusion(LabelledEnum):
+class Suitability(LabelledEnum):
+    """The address conclusion; the same values as ``assessments.models.Suitability``."""
+
     NOT_ASSESSED = "not_assessed"
     SUITABLE = "suitable"
-    UNSUITABLE = "unsuitable"
+    NOT_SUITABLE = "not_suitable"
 
 
 @dataclass(frozen=True)
 class AddressFacts:
     """What the address assessment found about the proposed curfew address. ``None`` means not recorded."""
 
-    conclusion: AddressConclusion = AddressConclusion.NOT_ASSESSED
+    conclusion: Suitability = Suitability.NOT_ASSESSED
     unsuitable_reason: str = ""
     no_measures_can_make_suitable: bool = False  # HDC: probation's statement when the address is unsuitable
     electricity_supply: bool | None = None
@@ -450,7 +452,7 @@ def _curfew_needs_address(facts: AssessmentFacts, cand: Candidate, alongside: Ot
 def _curfew_address_assessed(facts: AssessmentFacts, cand: Candidate, alongside: Others) -> Found:
     if cand.requirement != ConditionType.CURFEW or (facts.address is None and not facts.stable_address):
         return None
-    if facts.address is None or facts.address.conclusion == AddressConclusion.NOT_ASSESSED:
+    if facts.address is None or facts.address.conclusion == Suitability.NOT_ASSESSED:
         return "address.conclusion", (
             "the curfew address has not been assessed: record the occupants, the occupier's consent, the "
             "electricity supply and a home visit, and conclude whether it is suitable"
@@ -466,7 +468,7 @@ def _curfew_address_assessed(facts: AssessmentFacts, cand: Candidate, alongside:
 )
 def _curfew_address_unsuitable(facts: AssessmentFacts, cand: Candidate, alongside: Others) -> Found:
     addr = facts.address
-    if cand.requirement != ConditionType.CURFEW or addr is None or addr.conclusion != AddressConclusion.UNSUITABLE:
+    if cand.requirement != ConditionType.CURFEW or addr is None or addr.conclusion != Suitability.NOT_SUITABLE:
         return None
     why = f" ({addr.unsuitable_reason})" if addr.unsuitable_reason else ""
     message = f"the curfew address was found unsuitable{why}: propose and assess another address"
