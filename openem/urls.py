@@ -22,5 +22,6 @@ urlpatterns = [
     path("api/v1/", include("openem.api.urls")),
     path("alerts/", include("openem.alerts.urls")),
     path("devices/", include("openem.devices.urls")),
+    path("assessments/", include("openem.assessments.urls")),
     path("", include("openem.portal.urls")),
 ]

@@ -109,3 +109,53 @@ def test_the_person_page_shows_assessments_and_overdue_checks(assessment, person
     assert "overdue since 19 Jan" in text and "Safeguarding" not in text
     other = client_for(personas["other"]).get(reverse("portal:person", args=[assessment.person.pk]))
     assert other.status_code == 404
+
+
+def test_a_practitioner_takes_a_proposal_through_the_pages(case, personas) -> None:
+    """New assessment, address proposed, checks asked and answered, address concluded, recommendation with
+    its rationale, submitted, decision recorded: every step a POST on the assessment's page."""
+    from django.urls import reverse
+
+    from tests.helpers import client_for
+
+    alex = client_for(personas["practitioner"])
+    r = alex.post(
+        reverse("assessments:create", args=[case.pk]),
+        {"proposal": "community_order", "offence": "Assault on a partner", "offending_times": "22:00-02:00"},
+    )
+    assessment = Assessment.objects.get(person=case)
+    assert r.status_code == 302 and r["Location"] == reverse("assessments:detail", args=[assessment.pk])
+    assert assessment.offending_times == [
+        {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "22:00", "end": "02:00"}
+    ]
+    page = reverse("assessments:detail", args=[assessment.pk])
+
+    def post(action: str, **data: str) -> str:
+        fields = {f"{action}-{k}" if k not in ("address", "check") else k: v for k, v in data.items()}
+        return alex.post(page, {"action": action, **fields}, follow=True).content.decode()
+
+    post("address", label="14 Mill Lane", occupier_consents="yes", electricity="yes", home_visit_on="1/12/2026")
+    address = assessment.addresses.get()
+    post("occupant", address=str(address.pk), name="Jo Smith", relationship="Mother", age="58")
+    post("recommend", recommends_curfew="on", rationale="Evenings at his mother's, away from the victim's street.")
+    text = post("submit")
+    assert "Domestic-abuse check (police) for 14 Mill Lane: not answered" in text
+    assessment.refresh_from_db()
+    assert assessment.status == AssessmentStatus.DRAFT
+    for kind in ("domestic_abuse", "safeguarding"):
+        post("ask", address=str(address.pk), kind=kind, asked_whom="Duty desk", asked_on="30/11/2026")
+    for check in address.checks.all():
+        post("answer", check=str(check.pk), answer="no_concerns", answered_on="1/12/2026", said="Nothing held")
+    post("conclude", address=str(address.pk), suitability="suitable")
+    text = post("submit")
+    assessment.refresh_from_db()
+    assert assessment.status == AssessmentStatus.SUBMITTED, text
+    post("decide", decision="imposed", decided_on="2/12/2026")
+    assessment.refresh_from_db()
+    assert assessment.decision == "imposed"
+    history = alex.get(page).content.decode()
+    assert "Submitted" in history and "Decided: Imposed on 02/12/2026" in history
+
+    # A manager of another team cannot see it; only a manager may waive the checks.
+    assert client_for(personas["other_manager"]).get(page).status_code == 404
+    assert alex.post(page, {"action": "override", "override-reason": "x"}).status_code == 403

@@ -146,3 +146,36 @@ def decide(assessment: Assessment, decision: Decision, on: date, user: User) -> 
     locked.save(update_fields=["status", "decision", "decided_on", "updated"])
     _record(locked, user, f"Decided: {decision.label} on {on:%d/%m/%Y}")
     assessment.refresh_from_db()
+
+
+@transaction.atomic
+def add_address(assessment: Assessment, user: User, **fields: object) -> ProposedAddress:
+    address = ProposedAddress.objects.create(assessment=assessment, **fields)
+    _record(assessment, user, f"Address proposed: {address.label}")
+    return address
+
+
+@transaction.atomic
+def conclude(address: ProposedAddress, user: User, suitability: str, **fields: object) -> None:
+    """The address's conclusion. An address where the person may be at risk, or with children in the
+    household when the domestic-abuse or safeguarding check raised concerns, is not concluded suitable."""
+    from .models import Suitability
+
+    problems = []
+    if suitability == Suitability.SUITABLE.value:
+        if address.person_at_risk_here:
+            problems.append(f"{address.label}: the person may be at risk there, so it is not suitable for them")
+        concerns = address.checks.filter(answer=CheckAnswer.CONCERNS.value)
+        if concerns.exists() and any(o.is_child for o in address.occupants.all()):
+            problems.append(f"{address.label}: a check raised concerns and children live there")
+        if address.electricity is False:
+            problems.append(f"{address.label}: no mains electricity, so a home unit cannot work there")
+        if address.occupier_consents is False:
+            problems.append(f"{address.label}: the main occupier does not consent")
+    if problems:
+        raise NotAllowed(problems)
+    for name, value in fields.items():
+        setattr(address, name, value)
+    address.suitability = suitability
+    address.save()
+    _record(address.assessment, user, f"{address.label} concluded {address.suitability_enum.label.lower()}")

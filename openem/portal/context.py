@@ -16,6 +16,8 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         label = {Role.PRACTITIONER: "My cases", Role.MANAGER: "Team cases"}.get(Role(user.role), "All cases")
         nav.append((label, reverse("portal:cases")))
         nav.append(("Alerts", reverse("alerts:queue")))
+        if user.can_set_up_orders:
+            nav.append(("Assessments", reverse("assessments:index")))
         if user.sees_centre:
             nav.append(("Monitoring centre", reverse("portal:centre")))
     if user.is_authenticated and user.manages_devices:

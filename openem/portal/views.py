@@ -11,6 +11,7 @@ from django.shortcuts import render
 
 from openem.accounts.models import Role
 from openem.alerts.models import Violation
+from openem.assessments.models import Assessment
 from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.models import (
     Condition,
@@ -167,7 +168,7 @@ def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "timeline": timeline(person),
             "reviews_due": sorted(due, key=lambda r: r.due),
             "reviews": Review.objects.filter(order__person=person).select_related("order", "by")[:10],
-            "assessments": person.assessments.prefetch_related("addresses__checks"),
+            "assessments": Assessment.objects.filter(person=person).prefetch_related("addresses__checks"),
             "person": person,
             "orders": orders,
             "fittings": fittings,

@@ -52,6 +52,10 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "portal:condition-add": ("order-curfew", SETUP),
     "portal:condition-vary": ("order-condition", SETUP),
     "portal:condition-remove": ("order-condition", SETUP),
+    # Assessments before the order: made by practitioners with their managers, like orders.
+    "assessments:index": ("", {**SETUP, "other": 200, "other_manager": 200}),
+    "assessments:create": ("person", SETUP),
+    "assessments:detail": ("assessment", SETUP),
     "alerts:queue": ("", EVERY_CASE_ROLE),
     "alerts:incident": ("incident", OWNER),
     "alerts:evidence": ("incident", OWNER),
@@ -111,6 +115,7 @@ def url_for(name: str, how: str, incident: Any) -> str:
         "ref": [person.ref],
         "ref-trail": [person.ref],
         "fault": [fault_about(person).pk] if how == "fault" else [],
+        "assessment": [assessment_of(person).pk] if how == "assessment" else [],
     }
     url = reverse(name, args=args[how])
     if how == "ref-trail":
@@ -118,6 +123,12 @@ def url_for(name: str, how: str, incident: Any) -> str:
     if name == "portal:trail-export":
         url += "?start=2026-11-10&end=2026-11-11&reason=supervision"
     return url
+
+
+def assessment_of(person: Any) -> Any:
+    from openem.assessments.models import Assessment
+
+    return Assessment.objects.get_or_create(person=person, defaults={"proposal": "hdc", "offence": "Burglary"})[0]
 
 
 def fault_about(person: Any) -> Any:

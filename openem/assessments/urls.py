@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "assessments"
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("new/<int:pk>/", views.create, name="create"),
+    path("<int:pk>/", views.detail, name="detail"),
+]

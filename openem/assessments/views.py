@@ -1,0 +1,176 @@
+"""The assessment pages: start one for a person, then propose addresses and their households, ask for and
+record the checks, conclude on each address, recommend (with the rationale), submit and record the
+decision. Practitioners and their managers only (like orders); a manager alone may waive the checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from openem.accounts.models import Role
+from openem.audit.models import AuditAction, AuditEvent
+from openem.cases.models import Person, local_today
+from openem.portal.access import AuthedRequest, forbidden, order_setup_required, visible_person
+
+from . import forms, services
+from .models import Assessment, AssessmentStatus, Check, CheckAnswer, CheckKind, Decision, Occupant, ProposalType
+
+
+def visible_assessments(request: AuthedRequest) -> QuerySet[Assessment]:
+    return Assessment.objects.filter(person__in=Person.objects.visible_to(request.user)).select_related("person")
+
+
+@order_setup_required
+def index(request: AuthedRequest) -> HttpResponse:
+    """Assessments in progress and the checks overdue: the practitioner's own, the manager's team's."""
+    mine = visible_assessments(request)
+    overdue = (
+        Check.objects.overdue(local_today())
+        .filter(address__assessment__in=mine)
+        .select_related("address__assessment__person")
+    )
+    return render(
+        request,
+        "assessments/index.html",
+        {"assessments": mine.exclude(status=AssessmentStatus.DECIDED), "overdue": overdue, "today": local_today()},
+    )
+
+
+@order_setup_required
+def create(request: AuthedRequest, pk: int) -> HttpResponse:
+    person = visible_person(request, pk)
+    form = forms.AssessmentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        assessment = services.start(person, ProposalType(d["proposal"]), d["offence"], request.user)
+        for field in ("alcohol_link", "audit_score", "alcohol_dependent", "offending_times"):
+            setattr(assessment, field, d[field])
+        assessment.save()
+        messages.success(request, "Assessment started: propose the curfew address and ask for the checks.")
+        return redirect("assessments:detail", assessment.pk)
+    return render(request, "assessments/form.html", {"form": form, "person": person})
+
+
+ACTIONS = ("address", "occupant", "ask", "answer", "conclude", "recommend", "override", "submit", "decide")
+
+
+@order_setup_required
+def detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    assessment = get_object_or_404(visible_assessments(request), pk=pk)
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    if request.method == "POST":
+        if action not in ACTIONS:
+            raise Http404("No such step")
+        if action == "override" and request.user.role != Role.MANAGER:
+            return forbidden(request, "Only a manager can record why the assessment goes ahead without the checks.")
+        done = _act(request, assessment, action)
+        if done is not None:
+            return done
+    else:
+        AuditEvent.record(request.user, AuditAction.VIEW, person=assessment.person, obj=assessment,
+                          summary=f"assessment {assessment.pk}")  # fmt: skip
+    return _page(request, assessment, getattr(request, "_failed_form", None), action)
+
+
+def _page(request: AuthedRequest, assessment: Assessment, failed: Any, action: str) -> HttpResponse:
+    def form(name: str, cls: Any, **initial: Any) -> Any:
+        return failed if failed is not None and action == name else cls(initial=initial, prefix=name)
+
+    return render(
+        request,
+        "assessments/detail.html",
+        {
+            "assessment": assessment,
+            "person": assessment.person,
+            "addresses": assessment.addresses.prefetch_related("checks", "occupants"),
+            "missing": assessment.missing_checks() if assessment.recommends_curfew else [],
+            "versions": assessment.versions.select_related("changed_by")[:20],
+            "forms": {
+                "address": form("address", forms.AddressForm),
+                "occupant": form("occupant", forms.OccupantForm),
+                "ask": form("ask", forms.AskForm, asked_on=local_today()),
+                "answer": form("answer", forms.AnswerForm, answered_on=local_today()),
+                "conclude": form("conclude", forms.ConcludeForm),
+                "recommend": form(
+                    "recommend",
+                    forms.RecommendForm,
+                    recommends_curfew=assessment.recommends_curfew,
+                    rationale=assessment.rationale,
+                ),
+                "override": form("override", forms.OverrideForm),
+                "decide": form("decide", forms.DecideForm, decided_on=local_today()),
+            },
+            "is_manager": request.user.role == Role.MANAGER,
+            "today": local_today(),
+            "draft": assessment.status == AssessmentStatus.DRAFT,
+        },
+        status=400 if failed is not None else 200,
+    )
+
+
+def _act(request: AuthedRequest, assessment: Assessment, action: str) -> HttpResponse | None:
+    """Carry out one step; a redirect when done, None (the page again, with the errors) when not."""
+    user = request.user
+    cls = {
+        "address": forms.AddressForm, "occupant": forms.OccupantForm, "ask": forms.AskForm,
+        "answer": forms.AnswerForm, "conclude": forms.ConcludeForm, "recommend": forms.RecommendForm,
+        "override": forms.OverrideForm, "decide": forms.DecideForm, "submit": None,
+    }[action]  # fmt: skip
+    form = cls(request.POST, prefix=action) if cls is not None else None
+    if form is not None and not form.is_valid():
+        request._failed_form = form  # type: ignore[attr-defined]
+        return None
+    d = form.cleaned_data if form is not None else {}
+    if action not in ("decide",) and assessment.status != AssessmentStatus.DRAFT and action != "submit":
+        messages.error(request, "A submitted assessment cannot be changed; record the decision.")
+        return redirect("assessments:detail", assessment.pk)
+    address = None
+    if action in ("occupant", "ask", "conclude"):
+        address = get_object_or_404(assessment.addresses, pk=request.POST.get("address"))
+    try:
+        if action == "address":
+            services.add_address(
+                assessment, user, label=d["label"], lat=d["lat"], lon=d["lon"], home_visit_on=d["home_visit_on"],
+                occupier_consents=forms.yes_no(d["occupier_consents"]), electricity=forms.yes_no(d["electricity"]),
+            )  # fmt: skip
+        elif action == "occupant":
+            assert address is not None
+            Occupant.objects.create(address=address, name=d["name"], relationship=d["relationship"], age=d["age"])
+            services._record(assessment, user, f"Occupant recorded at {address.label}: {d['relationship']}")
+        elif action == "ask":
+            assert address is not None
+            if address.checks.filter(kind=d["kind"]).exists():
+                raise services.NotAllowed([f"{CheckKind(d['kind']).label} has already been asked for {address.label}"])
+            services.ask(address, CheckKind(d["kind"]), d["asked_whom"], d["asked_on"], user)
+        elif action == "answer":
+            check = get_object_or_404(Check, pk=request.POST.get("check"), address__assessment=assessment)
+            services.answer(
+                check, CheckAnswer(d["answer"]), d["answered_on"], d["said"], user, d["person_may_be_victim"]
+            )
+        elif action == "conclude":
+            assert address is not None
+            services.conclude(
+                address, user, d["suitability"], not_suitable_reason=d["not_suitable_reason"],
+                no_measures_can_make_suitable=d["no_measures_can_make_suitable"],
+                alternative_accommodation=d["alternative_accommodation"],
+            )  # fmt: skip
+        elif action == "recommend":
+            assessment.recommends_curfew, assessment.rationale = d["recommends_curfew"], d["rationale"]
+            assessment.save(update_fields=["recommends_curfew", "rationale", "updated"])
+            services._record(assessment, user, "Recommendation: " + ("curfew or monitoring" if d["recommends_curfew"]
+                                                                   else "no curfew or monitoring"))  # fmt: skip
+        elif action == "override":
+            services.override(assessment, user, d["reason"])
+        elif action == "submit":
+            services.submit(assessment, user)
+        elif action == "decide":
+            services.decide(assessment, Decision(d["decision"]), d["decided_on"], user)
+    except services.NotAllowed as refused:
+        for reason in refused.reasons:
+            messages.error(request, reason)
+        return redirect("assessments:detail", assessment.pk)
+    return redirect("assessments:detail", assessment.pk)
