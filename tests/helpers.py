@@ -74,3 +74,19 @@ def run_async(coro: Any) -> Any:
 
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()
+
+
+def second_postgresql_connection() -> Any:
+    """A connection of its own to the test database, for a transaction that commits out of id order (a
+    slow sender's); the calling test is skipped on SQLite, which commits one writer at a time, in order."""
+    import pytest
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite commits one writer at a time, in id order (DATABASE_URL=postgres://... to run)")
+    import psycopg
+
+    s = connection.settings_dict
+    return psycopg.connect(
+        dbname=s["NAME"], user=s["USER"], password=s["PASSWORD"] or None, host=s["HOST"], port=s["PORT"] or None
+    )

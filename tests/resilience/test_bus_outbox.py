@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from openem.devices.models import Device
@@ -31,7 +30,7 @@ from openem.telemetry.ingest import ingest_jsonl
 from openem.telemetry.models import BusCursor, Reading
 from openem.telemetry.outbox import CURSOR, Announcer
 
-from ..helpers import run_async
+from ..helpers import run_async, second_postgresql_connection
 
 ROOT = Path(__file__).resolve().parents[2]
 NATS = "nats://127.0.0.1:4222"
@@ -279,14 +278,7 @@ def test_with_more_gaps_than_are_kept_a_late_reading_is_still_announced(
 def test_postgresql_commits_out_of_id_order_and_nothing_is_skipped(
     bus: Any, devices: list[str], announcers: Any
 ) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite commits one writer at a time, in id order (DATABASE_URL=postgres://... to run)")
-    import psycopg
-
-    s = connection.settings_dict
-    other = psycopg.connect(
-        dbname=s["NAME"], user=s["USER"], password=s["PASSWORD"] or None, host=s["HOST"], port=s["PORT"] or None
-    )
+    other = second_postgresql_connection()
     try:
         # A slow transaction takes an id and has not committed when a later one has.
         other.execute(

@@ -19,6 +19,7 @@ from openem.telemetry.ingest import ingest_jsonl
 from openem.telemetry.worker import EngineWorker
 
 from ..conftest import example
+from ..helpers import second_postgresql_connection
 
 
 def at(day: int, h: int, m: int = 0) -> datetime:
@@ -147,18 +148,10 @@ def test_no_silence_is_judged_while_the_receivers_have_just_restarted(two_people
 def test_a_reading_that_commits_after_a_later_one_is_still_evaluated(two_people) -> None:
     """PostgreSQL hands out ids before commit: a slow transaction's reading can commit after a later id
     has been read. The engine worker watches the ids it skipped and evaluates what commits in them."""
-    from django.db import connection
 
     from openem.telemetry.models import Reading
 
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite commits one writer at a time, in id order (DATABASE_URL=postgres://... to run)")
-    import psycopg
-
-    s = connection.settings_dict
-    other = psycopg.connect(
-        dbname=s["NAME"], user=s["USER"], password=s["PASSWORD"] or None, host=s["HOST"], port=s["PORT"] or None
-    )
+    other = second_postgresql_connection()
     try:
         # The slow sender's reading: Ann out at 20:00 (a curfew absence), id taken, not yet committed.
         other.execute(
