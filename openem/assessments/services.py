@@ -43,6 +43,7 @@ def working_days_after(day: date, n: int) -> date:
     return day
 
 
+@transaction.atomic  # its own transaction when called alone: the row lock needs one (PostgreSQL)
 def _record(assessment: Assessment, user: User | None, what: str, action: AuditAction = AuditAction.CHANGE) -> None:
     """A new version with what changed, and the audit event: like an order's. The number is taken under a
     row lock (two people changing one assessment at once get consecutive versions)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -112,6 +113,7 @@ def _page(request: AuthedRequest, assessment: Assessment, failed: Any, action: s
     )
 
 
+@transaction.atomic  # a step's writes (the change, its version, its audit event) stand or fall together
 def _act(request: AuthedRequest, assessment: Assessment, action: str) -> HttpResponse | None:
     """Carry out one step; a redirect when done, None (the page again, with the errors) when not."""
     user = request.user
