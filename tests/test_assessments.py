@@ -159,3 +159,40 @@ def test_a_practitioner_takes_a_proposal_through_the_pages(case, personas) -> No
     # A manager of another team cannot see it; only a manager may waive the checks.
     assert client_for(personas["other_manager"]).get(page).status_code == 404
     assert alex.post(page, {"action": "override", "override-reason": "x"}).status_code == 403
+
+
+def test_a_curfew_at_an_address_never_assessed_or_found_unsuitable_is_flagged(assessment, personas) -> None:
+    """Only the mother's address was proposed and checked; the order's curfew is at the partner's: flagged
+    on the order (and so on the person page and My cases). Once the curfew's address is the assessed one
+    but found not suitable, that is flagged instead."""
+    from django.urls import reverse
+
+    from tests.helpers import client_for
+
+    order = assessment.person.orders.get()
+    assert not [f for f in order.findings() if "not assessed" in f.message]  # no location: nothing to compare
+    ProposedAddress.objects.filter(assessment=assessment).update(lat=52.70, lon=-0.70)  # a few km away
+    flagged = [f.message for f in order.findings() if "curfew C1" in f.message]
+    assert flagged == [
+        "the curfew C1 is at an address that was not assessed before the order (assessed: 14 Mill Lane (his "
+        "mother's)): ask for the domestic-abuse and safeguarding checks for it and assess it"
+    ]
+    page = client_for(personas["practitioner"]).get(reverse("portal:order", args=[order.pk])).content.decode()
+    assert "was not assessed before the order" in page
+    ProposedAddress.objects.filter(assessment=assessment).update(
+        lat=52.6702, lon=-0.7321, suitability="not_suitable", not_suitable_reason="children in the household"
+    )
+    assert [f.message for f in order.findings() if "curfew C1" in f.message] == [
+        "the curfew C1 is at 14 Mill Lane (his mother's), which was found not suitable (children in the household)"
+    ]
+    ProposedAddress.objects.filter(assessment=assessment).update(suitability="suitable")
+    assert not [f for f in order.findings() if "curfew C1" in f.message]
+
+
+def test_the_timeline_includes_the_assessment(assessment, personas) -> None:
+    from openem.portal.presenters import timeline
+
+    services.override(assessment, personas["manager"], "Court sits tomorrow")
+    titles = [(e["title"], e["detail"]) for e in timeline(assessment.person)]
+    assert ("Assessment: Court report: community order", "Assessment started (Alex Okafor)") in titles
+    assert any(d.startswith("Checks waived by") for _t, d in titles)

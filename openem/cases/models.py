@@ -285,9 +285,11 @@ class Order(models.Model):
         )
 
     def findings(self) -> list[Any]:
+        from openem.assessments.flags import curfew_address_findings
+
         from .rules import check_order
 
-        return check_order(self.to_spec(), path=self.ref)
+        return check_order(self.to_spec(), path=self.ref) + curfew_address_findings(self)
 
 
 class Condition(models.Model):

@@ -296,6 +296,22 @@ def timeline(person: Any, limit: int = 30) -> list[dict[str, Any]]:
                 "url": reverse("alerts:incident", args=[a.incident_id]),
             }
         )
+    from openem.assessments.models import AssessmentVersion
+
+    for av in (
+        AssessmentVersion.objects.filter(assessment__person=person)
+        .select_related("assessment", "changed_by")
+        .order_by("-changed_at")[:limit]
+    ):
+        events.append(
+            {
+                "at": av.changed_at,
+                "kind": "assessment",
+                "title": f"Assessment: {av.assessment.proposal_enum.label}",
+                "detail": f"{av.what} ({av.changed_by.display_name if av.changed_by else 'OpenEM'})",
+                "url": reverse("assessments:detail", args=[av.assessment_id]),
+            }
+        )
     for rv in Review.objects.filter(order__person=person).select_related("by", "order").order_by("-held_on")[:limit]:
         events.append(
             {

@@ -48,7 +48,9 @@ def case_list(request: AuthedRequest) -> HttpResponse:
     user = request.user
     today = local_today()
     people = (
-        Person.objects.visible_to(user).select_related("practitioner", "team").prefetch_related("orders__conditions")
+        Person.objects.visible_to(user)
+        .select_related("practitioner", "team")
+        .prefetch_related("orders__conditions", "assessments__addresses")
     )
     q = request.GET.get("q", "").strip()
     if q:
