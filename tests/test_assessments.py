@@ -196,3 +196,22 @@ def test_the_timeline_includes_the_assessment(assessment, personas) -> None:
     titles = [(e["title"], e["detail"]) for e in timeline(assessment.person)]
     assert ("Assessment: Court report: community order", "Assessment started (Alex Okafor)") in titles
     assert any(d.startswith("Checks waived by") for _t, d in titles)
+
+
+def test_the_page_shows_what_the_eligibility_rules_suggest_and_refuse(case, personas) -> None:
+    """A burglar released on licence with a victim: a trail and an exclusion zone are suggested, each with
+    its rule; a dependent drinker's alcohol monitoring is refused with the reason."""
+    from django.urls import reverse
+
+    from tests.helpers import client_for
+
+    a = services.start(case, ProposalType.LICENCE, "Burglary of a dwelling", personas["practitioner"])
+    Assessment.objects.filter(pk=a.pk).update(
+        acquisitive=True, victim_to_protect=True, victim_location_recorded=True, alcohol_link=True,
+        alcohol_dependent=True, audit_score=25,
+    )  # fmt: skip
+    page = client_for(personas["practitioner"]).get(reverse("assessments:detail", args=[a.pk])).content.decode()
+    assert "What OpenEM suggests" in page
+    assert "GPS location monitoring (trail)" in page and "GPS exclusion zone" in page
+    assert "[ACQUISITIVE_TRAIL]" in page and "[VICTIM_EXCLUSION_ZONE]" in page
+    assert "Not eligible" in page and "dependent" in page.lower()

@@ -21,9 +21,21 @@ def yes_no(value: str) -> bool | None:
 class AssessmentForm(forms.Form):
     proposal = forms.ChoiceField(label="What is proposed", choices=ProposalType.choices())
     offence = forms.CharField(label="The offence", max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    acquisitive = forms.BooleanField(label="Acquisitive offending (burglary, theft, robbery)", required=False)
+    victim_to_protect = forms.BooleanField(label="There is an identified victim to protect", required=False)
+    victim_location_recorded = forms.BooleanField(
+        label="The victim's address or an area to keep out of is recorded", required=False
+    )
     alcohol_link = forms.BooleanField(label="Alcohol was a factor in the offending", required=False)
     audit_score = forms.IntegerField(label="AUDIT score", required=False, min_value=0, max_value=40)
     alcohol_dependent = forms.BooleanField(label="Dependent on alcohol", required=False)
+    alcohol_treatment_requirement = forms.BooleanField(
+        label="An alcohol treatment requirement is also proposed", required=False
+    )
+    sentence_days = forms.IntegerField(
+        label="Custodial term in days (HDC)", required=False, min_value=1, max_value=100_000
+    )
+    sex_offender_notification = forms.BooleanField(label="Subject to sex offender notification", required=False)
     offending_times = forms.CharField(
         label="When the offending happened", required=False, max_length=200,
         help_text="Times of day, for example 22:00-02:00, 13:00-15:00: the curfew proposed is shown against them.",

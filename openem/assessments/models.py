@@ -84,6 +84,14 @@ class Assessment(models.Model):
     alcohol_link = models.BooleanField(default=False, help_text="alcohol was a factor in the offending")
     audit_score = models.PositiveSmallIntegerField("AUDIT score", null=True, blank=True)
     alcohol_dependent = models.BooleanField(default=False)
+    acquisitive = models.BooleanField(default=False, help_text="burglary, theft, robbery and the like")
+    victim_to_protect = models.BooleanField(default=False, help_text="an identified victim to protect")
+    victim_location_recorded = models.BooleanField(
+        default=False, help_text="the victim's address or an area to keep out of is recorded"
+    )
+    alcohol_treatment_requirement = models.BooleanField(default=False, help_text="also proposed on the order")
+    sentence_days = models.PositiveIntegerField(null=True, blank=True, help_text="the custodial term, for HDC")
+    sex_offender_notification = models.BooleanField(default=False)
     offending_times = models.JSONField(
         default=list, blank=True, help_text="when the offending happened: windows as in a curfew (days, start, end)"
     )

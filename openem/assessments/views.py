@@ -17,7 +17,7 @@ from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.models import Person, local_today
 from openem.portal.access import AuthedRequest, forbidden, order_setup_required, visible_person
 
-from . import forms, services
+from . import eligibility, forms, services
 from .models import Assessment, AssessmentStatus, Check, CheckAnswer, CheckKind, Decision, Occupant, ProposalType
 
 
@@ -48,7 +48,10 @@ def create(request: AuthedRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         assessment = services.start(person, ProposalType(d["proposal"]), d["offence"], request.user)
-        for field in ("alcohol_link", "audit_score", "alcohol_dependent", "offending_times"):
+        for field in (
+            "alcohol_link", "audit_score", "alcohol_dependent", "offending_times", "acquisitive", "victim_to_protect",
+            "victim_location_recorded", "alcohol_treatment_requirement", "sentence_days", "sex_offender_notification",
+        ):  # fmt: skip
             setattr(assessment, field, d[field])
         assessment.save()
         messages.success(request, "Assessment started: propose the curfew address and ask for the checks.")
@@ -77,6 +80,50 @@ def detail(request: AuthedRequest, pk: int) -> HttpResponse:
     return _page(request, assessment, getattr(request, "_failed_form", None), action)
 
 
+def recommendation(assessment: Assessment) -> eligibility.Recommendation | None:
+    """What the eligibility rules propose for the facts recorded (None if they cannot be read)."""
+    try:
+        return eligibility.assess(facts_of(assessment))
+    except ValueError:
+        return None
+
+
+def facts_of(assessment: Assessment) -> eligibility.AssessmentFacts:
+    """The assessment as the eligibility rules read it: its facts, the person's age and risk, and its best
+    proposed address (a suitable one if any)."""
+    from datetime import date
+
+    from openem.engine.enums import OrderType, RiskFlag, Rosh
+    from openem.engine.schedule import Window
+
+    person = assessment.person
+    age = None
+    if person.date_of_birth:
+        today = date.today()
+        born = person.date_of_birth
+        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    addresses = list(assessment.addresses.all())
+    best = next((a for a in addresses if a.suitability == "suitable"), addresses[0] if addresses else None)
+    address = None
+    if best is not None:
+        address = eligibility.AddressFacts(
+            eligibility.Suitability(best.suitability), best.not_suitable_reason, best.no_measures_can_make_suitable,
+            best.electricity, best.occupier_consents, best.person_at_risk_here,
+        )  # fmt: skip
+    return eligibility.AssessmentFacts(
+        OrderType(assessment.proposal), age_years=age, offences=(assessment.offence,),
+        acquisitive=assessment.acquisitive, alcohol_link=assessment.alcohol_link, audit_score=assessment.audit_score,
+        alcohol_dependent=assessment.alcohol_dependent,
+        alcohol_treatment_requirement=assessment.alcohol_treatment_requirement,
+        rosh=Rosh(person.rosh) if person.rosh else None, mappa_category=person.mappa_category,
+        mappa_level=person.mappa_level, flags=frozenset(RiskFlag(f) for f in person.flags),
+        victim_to_protect=assessment.victim_to_protect, victim_location_recorded=assessment.victim_location_recorded,
+        stable_address=any(a.suitability == "suitable" for a in addresses), address=address,
+        offending_times=tuple(Window.from_json(w) for w in assessment.offending_times),
+        sentence_days=assessment.sentence_days, sex_offender_notification=assessment.sex_offender_notification,
+    )  # fmt: skip
+
+
 def _page(request: AuthedRequest, assessment: Assessment, failed: Any, action: str) -> HttpResponse:
     def form(name: str, cls: Any, **initial: Any) -> Any:
         return failed if failed is not None and action == name else cls(initial=initial, prefix=name)
@@ -89,6 +136,7 @@ def _page(request: AuthedRequest, assessment: Assessment, failed: Any, action: s
             "person": assessment.person,
             "addresses": assessment.addresses.prefetch_related("checks", "occupants"),
             "missing": assessment.missing_checks() if assessment.recommends_curfew else [],
+            "recommendation": recommendation(assessment),
             "versions": assessment.versions.select_related("changed_by")[:20],
             "forms": {
                 "address": form("address", forms.AddressForm),

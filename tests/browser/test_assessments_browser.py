@@ -37,3 +37,20 @@ def test_start_an_assessment_propose_an_address_and_be_refused_without_the_check
     page.get_by_role("button", name="Ask", exact=True).click()
     page.wait_for_selector("text=asked of Leicestershire Police MASH")
     shot(page, "assessment-01")
+
+
+def test_the_suggestions_read_clearly(page, live_server, personas, case):
+    from openem.assessments import services
+    from openem.assessments.models import ProposalType
+
+    a = services.start(case, ProposalType.LICENCE, "Burglary of a dwelling", personas["practitioner"])
+    Assessment.objects.filter(pk=a.pk).update(
+        acquisitive=True, victim_to_protect=True, victim_location_recorded=True, alcohol_link=True,
+        alcohol_dependent=True, audit_score=25,
+    )  # fmt: skip
+    sign_in(page, live_server)
+    page.wait_for_selector("h1")
+    page.goto(f"{live_server.url}/assessments/{a.pk}/")
+    page.locator("summary:has-text('Not eligible')").click()
+    assert page.get_by_text("What OpenEM suggests").is_visible()
+    shot(page, "assessment-02-suggestions")
