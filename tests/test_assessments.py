@@ -215,3 +215,25 @@ def test_the_page_shows_what_the_eligibility_rules_suggest_and_refuse(case, pers
     assert "GPS location monitoring (trail)" in page and "GPS exclusion zone" in page
     assert "[ACQUISITIVE_TRAIL]" in page and "[VICTIM_EXCLUSION_ZONE]" in page
     assert "Not eligible" in page and "dependent" in page.lower()
+
+
+def test_the_report_section_is_a_pdf_with_the_checks_and_any_waiver(assessment, personas) -> None:
+    import io
+
+    from django.urls import reverse
+    from pypdf import PdfReader
+
+    from tests.helpers import client_for
+
+    address = assessment.addresses.get()
+    police = services.ask(address, CheckKind.DOMESTIC_ABUSE, "Leicestershire Police", MONDAY, personas["practitioner"])
+    services.answer(police, CheckAnswer.NO_CONCERNS, MONDAY, "Nothing held", personas["practitioner"])
+    services.override(assessment, personas["manager"], "Sentencing tomorrow; children's services not back")
+    r = client_for(personas["practitioner"]).get(reverse("assessments:report", args=[assessment.pk]))
+    assert r.status_code == 200 and r["Content-Type"] == "application/pdf"
+    text = " ".join("".join(p.extract_text() for p in PdfReader(io.BytesIO(r.content)).pages).split())
+    assert "Domestic-abuse check (police)" in text and "No concerns" in text and "30 Nov 2026" in text
+    assert "No check was asked for" not in text
+    assert "goes ahead without both checks answered" in text and "children's services not back" in text
+    assert "keeps him away from the victim" in text
+    assert AuditEvent.objects.filter(summary__contains="report section (PDF)").exists()

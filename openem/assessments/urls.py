@@ -7,4 +7,5 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("new/<int:pk>/", views.create, name="create"),
     path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/report.pdf", views.report, name="report"),
 ]

@@ -224,3 +224,31 @@ def _act(request: AuthedRequest, assessment: Assessment, action: str) -> HttpRes
             messages.error(request, reason)
         return redirect("assessments:detail", assessment.pk)
     return redirect("assessments:detail", assessment.pk)
+
+
+@order_setup_required
+def report(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The assessment's section for the court report or the release decision, as a PDF: plain language, the
+    checks with their dates, each address's conclusion, the proposal and its rationale, and any waiver."""
+    from django.template.loader import render_to_string
+    from django.utils import timezone
+    from django.utils.http import content_disposition_header
+    from weasyprint import HTML
+
+    from openem.portal.exports import refuse_fetch
+
+    assessment = get_object_or_404(visible_assessments(request), pk=pk)
+    html = render_to_string(
+        "assessments/report.html",
+        {
+            "assessment": assessment, "person": assessment.person,
+            "addresses": assessment.addresses.prefetch_related("checks"),
+            "recommendation": recommendation(assessment), "made_by": request.user, "made_at": timezone.now(),
+        },
+    )  # fmt: skip
+    AuditEvent.record(request.user, AuditAction.EXPORT, person=assessment.person, obj=assessment,
+                      summary=f"assessment {assessment.pk}: report section (PDF)")  # fmt: skip
+    response = HttpResponse(HTML(string=html, url_fetcher=refuse_fetch).write_pdf(), content_type="application/pdf")
+    name = f"assessment-{assessment.pk}-{assessment.person.crn or assessment.person.ref}.pdf"
+    response["Content-Disposition"] = content_disposition_header(True, name) or "attachment"
+    return response

@@ -56,6 +56,7 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "assessments:index": ("", {**SETUP, "other": 200, "other_manager": 200}),
     "assessments:create": ("person", SETUP),
     "assessments:detail": ("assessment", SETUP),
+    "assessments:report": ("assessment", SETUP),
     "alerts:queue": ("", EVERY_CASE_ROLE),
     "alerts:incident": ("incident", OWNER),
     "alerts:evidence": ("incident", OWNER),

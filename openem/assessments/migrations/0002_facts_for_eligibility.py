@@ -4,40 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('assessments', '0001_initial'),
+        ("assessments", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='assessment',
-            name='acquisitive',
-            field=models.BooleanField(default=False, help_text='burglary, theft, robbery and the like'),
+            model_name="assessment",
+            name="acquisitive",
+            field=models.BooleanField(default=False, help_text="burglary, theft, robbery and the like"),
         ),
         migrations.AddField(
-            model_name='assessment',
-            name='alcohol_treatment_requirement',
-            field=models.BooleanField(default=False, help_text='also proposed on the order'),
+            model_name="assessment",
+            name="alcohol_treatment_requirement",
+            field=models.BooleanField(default=False, help_text="also proposed on the order"),
         ),
         migrations.AddField(
-            model_name='assessment',
-            name='sentence_days',
-            field=models.PositiveIntegerField(blank=True, help_text='the custodial term, for HDC', null=True),
+            model_name="assessment",
+            name="sentence_days",
+            field=models.PositiveIntegerField(blank=True, help_text="the custodial term, for HDC", null=True),
         ),
         migrations.AddField(
-            model_name='assessment',
-            name='sex_offender_notification',
+            model_name="assessment",
+            name="sex_offender_notification",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='assessment',
-            name='victim_location_recorded',
-            field=models.BooleanField(default=False, help_text="the victim's address or an area to keep out of is recorded"),
+            model_name="assessment",
+            name="victim_location_recorded",
+            field=models.BooleanField(
+                default=False, help_text="the victim's address or an area to keep out of is recorded"
+            ),
         ),
         migrations.AddField(
-            model_name='assessment',
-            name='victim_to_protect',
-            field=models.BooleanField(default=False, help_text='an identified victim to protect'),
+            model_name="assessment",
+            name="victim_to_protect",
+            field=models.BooleanField(default=False, help_text="an identified victim to protect"),
         ),
     ]
