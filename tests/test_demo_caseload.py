@@ -91,3 +91,16 @@ def test_the_demos_reviews_say_what_the_record_says(settings, tmp_path):
         ).count()  # fmt: skip
         if breaches >= 2:
             assert "no concerns" not in r.summary, r.summary
+
+
+@pytest.mark.django_db
+def test_the_demo_has_assessments_at_every_stage():
+    from openem.assessments.models import Assessment, Check
+
+    call_command("demo_setup", "--no-history", stdout=StringIO())
+    stages = sorted(Assessment.objects.values_list("status", flat=True))
+    assert stages == ["decided", "draft", "draft"]
+    from openem.cases.models import local_today
+
+    assert Check.objects.overdue(local_today()).count() == 1  # the police check nobody has answered
+    assert Assessment.objects.filter(addresses__suitability="not_suitable").exists()

@@ -93,6 +93,8 @@ class Command(BaseCommand):
         )
         if created and not options["no_history"]:
             self._history(options["people"], options["seed"])
+        if created:
+            self.stdout.write(f"{demo_assessments()} assessments before the order, at every stage.")
         self.stdout.write("")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
         for p in PERSONAS:
@@ -215,3 +217,62 @@ def _review_summary(breaches: list[str]) -> str:
         f"Discussed {counted} since the last review: a pattern, not a one-off. Warned that further breaches "
         "will be taken back to court; risk management plan updated."
     )
+
+
+def demo_assessments() -> int:
+    """Assessments at every stage for Alex's caseload: one waiting on an overdue police check, one address
+    refused because of children in a household where the police raised concerns, one decided (the order
+    imposed). Made through the same services the pages use."""
+    from openem.accounts.models import User
+    from openem.assessments import services
+    from openem.assessments.models import CheckAnswer, CheckKind, Decision, Occupant, ProposalType
+    from openem.cases.models import local_today
+
+    alex = User.objects.filter(username="alex.practitioner").first()
+    people = list(Person.objects.filter(practitioner=alex).order_by("ref")[:3]) if alex else []
+    if len(people) < 3 or alex is None:
+        return 0
+    today = local_today()
+    made = 0
+    # 1. Waiting: the police check asked three weeks ago and not answered (overdue).
+    waiting = services.start(people[0], ProposalType.HDC, "Burglary of a dwelling", alex)
+    home = services.add_address(waiting, alex, label="7 Church Street, Oakham", lat=52.6697, lon=-0.7262,
+                                occupier_consents=True, electricity=True)  # fmt: skip
+    services.ask(home, CheckKind.DOMESTIC_ABUSE, "Leicestershire Police MASH", today - timedelta(days=21), alex)
+    children = services.ask(
+        home, CheckKind.SAFEGUARDING, "Rutland children's services", today - timedelta(days=21), alex
+    )
+    services.answer(children, CheckAnswer.NO_CONCERNS, today - timedelta(days=12), "No open cases", alex)
+    made += 1
+    # 2. Refused: the partner's address, concerns from the police and two children living there.
+    refused = services.start(people[1], ProposalType.COMMUNITY_ORDER, "Assault occasioning actual bodily harm", alex)
+    partner = services.add_address(refused, alex, label="22 Brooke Road, Oakham (partner's)", lat=52.6655,
+                                   lon=-0.7338, occupier_consents=True, electricity=True)  # fmt: skip
+    for name, age in (("Child A", 6), ("Child B", 9)):
+        Occupant.objects.create(address=partner, name=name, relationship="partner's child", age=age)
+    police = services.ask(
+        partner, CheckKind.DOMESTIC_ABUSE, "Leicestershire Police MASH", today - timedelta(days=9), alex
+    )
+    services.answer(police, CheckAnswer.CONCERNS, today - timedelta(days=5),
+                    "Two call-outs to this address in the last year for domestic incidents", alex)  # fmt: skip
+    why = "Domestic-abuse concerns at the address and two children in the household"
+    services.conclude(partner, alex, "not_suitable", not_suitable_reason=why)
+    made += 1
+    # 3. Decided: checks answered, recommendation submitted, the court imposed the order.
+    decided = services.start(people[2], ProposalType.COMMUNITY_ORDER, "Theft from a shop, repeated", alex)
+    mother = services.add_address(decided, alex, label="3 Mill Lane, Oakham (mother's)", lat=52.6731, lon=-0.7301,
+                                  occupier_consents=True, electricity=True)  # fmt: skip
+    for kind, whom in ((CheckKind.DOMESTIC_ABUSE, "Leicestershire Police MASH"),
+                       (CheckKind.SAFEGUARDING, "Rutland children's services")):  # fmt: skip
+        check = services.ask(mother, kind, whom, today - timedelta(days=30), alex)
+        services.answer(check, CheckAnswer.NO_CONCERNS, today - timedelta(days=25), "Nothing held", alex)
+    services.conclude(mother, alex, "suitable")
+    decided.recommends_curfew, decided.acquisitive = True, True
+    decided.rationale = (
+        "Evenings at his mother's address cover the times of his offending; the trail supports supervision."
+    )
+    decided.save()
+    services.submit(decided, alex)
+    services.decide(decided, Decision.IMPOSED, today - timedelta(days=20), alex)
+    made += 1
+    return made
