@@ -5,9 +5,11 @@ accepted, so links and devices that send them keep working."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 UK_DATE_FORMATS = ["%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%d %m %Y", "%Y-%m-%d"]
 UK_DATETIME_FORMATS = [f"{d} {t}" for d in UK_DATE_FORMATS for t in ("%H:%M", "%H.%M", "%H%M")] + [
@@ -39,6 +41,10 @@ class UKDateField(forms.DateField):
         kwargs.setdefault("help_text", "For example, 27/3/2026")
         super().__init__(*args, **kwargs)
 
+    def prepare_value(self, value: Any) -> Any:
+        """What the page shows: the UK way (templates that write ``field.value`` get this, not ISO)."""
+        return value.strftime("%d/%m/%Y") if isinstance(value, date) else value
+
 
 class UKDateTimeField(forms.DateTimeField):
     widget = UKDateTimeInput
@@ -50,3 +56,10 @@ class UKDateTimeField(forms.DateTimeField):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("help_text", "Day/month/year and 24-hour time, UK time, for example 27/3/2026 14:30")
         super().__init__(*args, **kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, datetime):
+            return timezone.localtime(value).strftime("%d/%m/%Y %H:%M") if timezone.is_aware(value) else (
+                value.strftime("%d/%m/%Y %H:%M")
+            )  # fmt: skip
+        return value

@@ -237,3 +237,31 @@ def test_the_report_section_is_a_pdf_with_the_checks_and_any_waiver(assessment, 
     assert "goes ahead without both checks answered" in text and "children's services not back" in text
     assert "keeps him away from the victim" in text
     assert AuditEvent.objects.filter(summary__contains="report section (PDF)").exists()
+
+
+def test_the_order_is_made_from_the_decided_assessment(assessment, personas) -> None:
+    """After the court imposed it: "Make the order from this assessment" opens the order form with the type
+    and the decision's date; the order it makes is linked back, once."""
+    from django.urls import reverse
+
+    from tests.helpers import client_for
+
+    services.override(assessment, personas["manager"], "Court tomorrow")
+    services.submit(assessment, personas["practitioner"])
+    services.decide(assessment, Decision.IMPOSED, MONDAY, personas["practitioner"])
+    alex = client_for(personas["practitioner"])
+    detail = alex.get(reverse("assessments:detail", args=[assessment.pk])).content.decode()
+    assert "Make the order from this assessment" in detail
+    url = reverse("portal:order-create", args=[assessment.person.pk])
+    form = alex.get(url, {"assessment": assessment.pk}).content.decode()
+    assert 'value="30/11/2026"' in form and "Made from the assessment of" in form
+    r = alex.post(url, {"assessment": assessment.pk, "ref": "O0002-P0001", "type": "community_order",
+                        "start": "30/11/2026", "end": "29/11/2027", "reason": "Imposed at court"})  # fmt: skip
+    assert r.status_code == 302, r.content.decode()[:2000]
+    assessment.refresh_from_db()
+    assert assessment.order is not None and assessment.order.ref == "O0002-P0001"
+    assert not assessment.can_make_order
+    assert (
+        "The order made from it: O0002-P0001"
+        in alex.get(reverse("assessments:detail", args=[assessment.pk])).content.decode()
+    )

@@ -105,6 +105,10 @@ class Assessment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     override_at = models.DateTimeField(null=True, blank=True)
+    order = models.ForeignKey(
+        "cases.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="assessments",
+        help_text="the order made from this assessment",
+    )  # fmt: skip
     version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
@@ -123,6 +127,16 @@ class Assessment(models.Model):
     @property
     def status_enum(self) -> AssessmentStatus:
         return AssessmentStatus(self.status)
+
+    @property
+    def can_make_order(self) -> bool:
+        """Decided for monitoring (the court imposed it, or the release went ahead) and no order made yet."""
+        return (
+            self.status == AssessmentStatus.DECIDED and self.decision in ("imposed", "released") and not self.order_id
+        )
+
+    def suitable_address(self) -> ProposedAddress | None:
+        return self.addresses.filter(suitability=Suitability.SUITABLE.value).first()
 
     @property
     def overridden(self) -> bool:

@@ -180,3 +180,10 @@ def conclude(address: ProposedAddress, user: User, suitability: str, **fields: o
     address.suitability = suitability
     address.save()
     _record(address.assessment, user, f"{address.label} concluded {address.suitability_enum.label.lower()}")
+
+
+@transaction.atomic
+def order_made(assessment: Assessment, order: object, user: User) -> None:
+    """Link the order made from the assessment (once)."""
+    if Assessment.objects.filter(pk=assessment.pk, order__isnull=True).update(order=order):
+        _record(assessment, user, f"Order {getattr(order, 'ref', '')} made from this assessment")

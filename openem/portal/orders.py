@@ -34,9 +34,14 @@ def _rejected(form: Any, exc: OrderRejected) -> None:
 def order_create(request: AuthedRequest, pk: int) -> HttpResponse:
     person = visible_person(request, pk)
     suggested = f"O{person.orders.count() + 1:04d}-{person.ref}"
-    form = OrderForm(
-        request.POST if request.method == "POST" else None, initial={"ref": suggested, "start": local_today()}
-    )
+    initial: dict[str, Any] = {"ref": suggested, "start": local_today()}
+    # "Make the order from this assessment": its type and the decision's date, then the usual validation.
+    source = _assessment_to_make(person, request.POST.get("assessment") or request.GET.get("assessment"))
+    if source is not None:
+        initial.update(type=source.proposal, start=source.decided_on, reason=f"Made from the assessment of "
+                       f"{source.created:%d/%m/%Y}: {source.get_decision_display().lower()} on "
+                       f"{source.decided_on:%d/%m/%Y}")  # fmt: skip
+    form = OrderForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         spec = form.apply_to(OrderSpec(id="", type=OrderType.COMMUNITY_ORDER, start=local_today(), end=local_today()))
         if person.orders.filter(ref=spec.id).exists():
@@ -47,12 +52,28 @@ def order_create(request: AuthedRequest, pk: int) -> HttpResponse:
             except OrderRejected as exc:
                 _rejected(form, exc)
             else:
+                if source is not None:
+                    from openem.assessments.services import order_made
+
+                    order_made(source, order, request.user)
                 messages.success(request, f"Order {order.ref} made. Now add its monitoring conditions.")
                 _report(request, warnings)
                 return redirect("portal:order", pk=order.pk)
     return render(
-        request, "portal/order_form.html", {"form": form, "person": person, "order": None, "fields": main_fields(form)}
+        request,
+        "portal/order_form.html",
+        {"form": form, "person": person, "order": None, "fields": main_fields(form), "assessment": source},
     )
+
+
+def _assessment_to_make(person: Any, pk: str | None) -> Any:
+    """The person's assessment an order is being made from, if it is one that may make one."""
+    from openem.assessments.models import Assessment
+
+    if not pk or not pk.isdigit():
+        return None
+    found = Assessment.objects.filter(person=person, pk=int(pk)).first()
+    return found if found is not None and found.can_make_order else None
 
 
 @case_records_required
