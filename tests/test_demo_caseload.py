@@ -104,3 +104,4 @@ def test_the_demo_has_assessments_at_every_stage():
 
     assert Check.objects.overdue(local_today()).count() == 1  # the police check nobody has answered
     assert Assessment.objects.filter(addresses__suitability="not_suitable").exists()
+    assert Assessment.objects.filter(status="decided", order__isnull=False).exists()

@@ -274,5 +274,8 @@ def demo_assessments() -> int:
     decided.save()
     services.submit(decided, alex)
     services.decide(decided, Decision.IMPOSED, today - timedelta(days=20), alex)
+    order = people[2].orders.order_by("start").first()
+    if order is not None:
+        services.order_made(decided, order, alex)  # the caseload's order stands for the one made from it
     made += 1
     return made
