@@ -265,3 +265,25 @@ def test_the_order_is_made_from_the_decided_assessment(assessment, personas) -> 
         "The order made from it: O0002-P0001"
         in alex.get(reverse("assessments:detail", args=[assessment.pk])).content.decode()
     )
+
+
+def test_the_curfew_proposed_is_shown_against_the_times_of_the_offending(case, personas) -> None:
+    """Offending late at night (22:00-02:00); a curfew from 23:00 to 07:00 leaves 22:00-23:00 every day."""
+    from django.urls import reverse
+
+    from tests.helpers import client_for
+
+    alex = client_for(personas["practitioner"])
+    start = {"proposal": "community_order", "offence": "Criminal damage", "offending_times": "22:00-02:00"}
+    alex.post(reverse("assessments:create", args=[case.pk]), start)
+    a = Assessment.objects.get(person=case)
+    page = reverse("assessments:detail", args=[a.pk])
+    recommend = {"recommend-recommends_curfew": "on", "recommend-curfew_times": "23:00-07:00"}
+    alex.post(page, {"action": "recommend", **recommend, "recommend-rationale": "Nights at home"})
+    a.refresh_from_db()
+    assert a.coverage().percent == 75
+    text = alex.get(page).content.decode()
+    assert "The curfew proposed covers 75% of the times of the offending; not covered: Monday 22:00 to 23:00" in text
+    a.proposed_curfew_windows = [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "21:00",
+                                  "end": "07:00"}]  # fmt: skip
+    assert a.coverage_text() == "The curfew proposed covers all the times of the offending."

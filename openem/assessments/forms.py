@@ -14,6 +14,23 @@ from .models import CheckAnswer, CheckKind, Decision, ProposalType, Suitability
 YES_NO = [("", "Not known yet"), ("yes", "Yes"), ("no", "No")]
 
 
+def parse_times(text: str) -> list[dict[str, Any]]:
+    """ "22:00-02:00, 13:00-15:00" as curfew-style windows on every day; each part must be a time range."""
+    out = []
+    for part in [p.strip() for p in text.split(",") if p.strip()]:
+        start, sep, end = part.partition("-")
+        try:
+            parse_hhmm(start.strip())
+            parse_hhmm(end.strip())
+        except (ValueError, IndexError):
+            sep = ""
+        if not sep:
+            raise forms.ValidationError(f'"{part}" is not a time range: write it as 22:00-02:00')
+        days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        out.append({"days": days, "start": start.strip(), "end": end.strip()})
+    return out
+
+
 def yes_no(value: str) -> bool | None:
     return {"yes": True, "no": False}.get(value)
 
@@ -42,19 +59,7 @@ class AssessmentForm(forms.Form):
     )  # fmt: skip
 
     def clean_offending_times(self) -> list[dict[str, Any]]:
-        out = []
-        for part in [p.strip() for p in self.cleaned_data["offending_times"].split(",") if p.strip()]:
-            start, sep, end = part.partition("-")
-            try:
-                parse_hhmm(start.strip())
-                parse_hhmm(end.strip())
-            except (ValueError, IndexError):
-                sep = ""
-            if not sep:
-                raise forms.ValidationError(f'"{part}" is not a time range: write it as 22:00-02:00')
-            days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-            out.append({"days": days, "start": start.strip(), "end": end.strip()})
-        return out
+        return parse_times(self.cleaned_data["offending_times"])
 
 
 class AddressForm(forms.Form):
@@ -114,6 +119,14 @@ class ConcludeForm(forms.Form):
 
 class RecommendForm(forms.Form):
     recommends_curfew = forms.BooleanField(label="Recommend a curfew or electronic monitoring", required=False)
+    curfew_times = forms.CharField(
+        label="Curfew hours proposed", required=False, max_length=200,
+        help_text="For example 19:00-07:00: shown against the times of the offending.",
+    )  # fmt: skip
+
+    def clean_curfew_times(self) -> list[dict[str, Any]]:
+        return parse_times(self.cleaned_data["curfew_times"])
+
     rationale = forms.CharField(
         label="How monitoring will support risk management and desistance", required=False,
         widget=forms.Textarea(attrs={"rows": 3}), help_text="Inspectorate recommendation 13: it goes on the report.",

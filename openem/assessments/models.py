@@ -95,6 +95,9 @@ class Assessment(models.Model):
     offending_times = models.JSONField(
         default=list, blank=True, help_text="when the offending happened: windows as in a curfew (days, start, end)"
     )
+    proposed_curfew_windows = models.JSONField(
+        default=list, blank=True, help_text="the curfew recommended: windows as in a curfew (days, start, end)"
+    )
     status = models.CharField(max_length=10, choices=AssessmentStatus.choices(), default=AssessmentStatus.DRAFT)
     decision = models.CharField(max_length=12, choices=Decision.choices(), blank=True)
     decided_on = models.DateField(null=True, blank=True)
@@ -134,6 +137,31 @@ class Assessment(models.Model):
         return (
             self.status == AssessmentStatus.DECIDED and self.decision in ("imposed", "released") and not self.order_id
         )
+
+    def coverage(self) -> Any:
+        """How much of the offending times the proposed curfew covers (can the curfew disrupt the pattern?),
+        or None until both are recorded."""
+        from openem.engine.schedule import Window
+
+        from .eligibility import curfew_coverage
+
+        if not self.offending_times or not self.proposed_curfew_windows:
+            return None
+        return curfew_coverage(
+            [Window.from_json(w) for w in self.offending_times],
+            [Window.from_json(w) for w in self.proposed_curfew_windows],
+        )
+
+    def coverage_text(self) -> str:
+        from .eligibility import describe_run
+
+        c = self.coverage()
+        if c is None:
+            return ""
+        if c.full:
+            return "The curfew proposed covers all the times of the offending."
+        missed = "; ".join(describe_run(a, b) for a, b in c.uncovered[:4])
+        return f"The curfew proposed covers {c.percent}% of the times of the offending; not covered: {missed}."
 
     def suitable_address(self) -> ProposedAddress | None:
         return self.addresses.filter(suitability=Suitability.SUITABLE.value).first()

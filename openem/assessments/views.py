@@ -120,6 +120,7 @@ def facts_of(assessment: Assessment) -> eligibility.AssessmentFacts:
         victim_to_protect=assessment.victim_to_protect, victim_location_recorded=assessment.victim_location_recorded,
         stable_address=any(a.suitability == "suitable" for a in addresses), address=address,
         offending_times=tuple(Window.from_json(w) for w in assessment.offending_times),
+        proposed_curfew_windows=tuple(Window.from_json(w) for w in assessment.proposed_curfew_windows),
         sentence_days=assessment.sentence_days, sex_offender_notification=assessment.sex_offender_notification,
     )  # fmt: skip
 
@@ -210,7 +211,8 @@ def _act(request: AuthedRequest, assessment: Assessment, action: str) -> HttpRes
             )  # fmt: skip
         elif action == "recommend":
             assessment.recommends_curfew, assessment.rationale = d["recommends_curfew"], d["rationale"]
-            assessment.save(update_fields=["recommends_curfew", "rationale", "updated"])
+            assessment.proposed_curfew_windows = d["curfew_times"]
+            assessment.save(update_fields=["recommends_curfew", "rationale", "proposed_curfew_windows", "updated"])
             services._record(assessment, user, "Recommendation: " + ("curfew or monitoring" if d["recommends_curfew"]
                                                                    else "no curfew or monitoring"))  # fmt: skip
         elif action == "override":
