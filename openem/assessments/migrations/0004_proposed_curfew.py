@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('assessments', '0003_order_made_from'),
+        ("assessments", "0003_order_made_from"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='assessment',
-            name='proposed_curfew_windows',
-            field=models.JSONField(blank=True, default=list, help_text='the curfew recommended: windows as in a curfew (days, start, end)'),
+            model_name="assessment",
+            name="proposed_curfew_windows",
+            field=models.JSONField(
+                blank=True, default=list, help_text="the curfew recommended: windows as in a curfew (days, start, end)"
+            ),
         ),
     ]
