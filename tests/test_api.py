@@ -134,6 +134,7 @@ def test_openapi_describes_every_endpoint(client):
         "/api/v1/people/{ref}/violations",
         "/api/v1/people/{ref}/incidents",
         "/api/v1/people/{ref}/reviews",
+        "/api/v1/people/{ref}/assessments",
         "/api/v1/people/{ref}/trail",
         "/api/v1/devices",
     }

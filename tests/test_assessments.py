@@ -287,3 +287,21 @@ def test_the_curfew_proposed_is_shown_against_the_times_of_the_offending(case, p
     a.proposed_curfew_windows = [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "21:00",
                                   "end": "07:00"}]  # fmt: skip
     assert a.coverage_text() == "The curfew proposed covers all the times of the offending."
+
+
+def test_the_api_gives_the_assessments_read_only(assessment, personas) -> None:
+    from django.test import Client
+
+    from openem.accounts.models import ApiToken
+
+    address = assessment.addresses.get()
+    services.ask(address, CheckKind.DOMESTIC_ABUSE, "Police", MONDAY, personas["practitioner"])
+    _t, token = ApiToken.issue(personas["practitioner"], "test")
+    api = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    got = api.get(f"/api/v1/people/{assessment.person.ref}/assessments").json()["assessments"]
+    assert got[0]["proposal"] == "community_order" and got[0]["status"] == "draft"
+    assert got[0]["addresses"][0]["checks"][0] == {
+        "kind": "domestic_abuse", "asked_of": "Police", "asked_on": "2026-11-30", "due_on": "2026-12-14",
+        "answer": None, "answered_on": None,
+    }  # fmt: skip
+    assert api.post(f"/api/v1/people/{assessment.person.ref}/assessments").status_code == 405

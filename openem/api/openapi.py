@@ -86,6 +86,13 @@ OPENAPI: dict[str, Any] = {
                 "responses": {"200": {"description": "reviews held, oldest first, and reviews due"}, **_ERRORS},
             }
         },
+        "/api/v1/people/{ref}/assessments": {
+            "get": {
+                "summary": "Assessments before the order: proposal, status, decision, addresses and their checks",
+                "parameters": [_PERSON_REF],
+                "responses": {"200": {"description": "assessments, oldest first"}, **_ERRORS},
+            }
+        },
         "/api/v1/people/{ref}/trail": {
             "get": {
                 "summary": "Positions in a period of at most 31 days; audited with the reason",

@@ -11,6 +11,7 @@ urlpatterns = [
     path("people/<str:ref>/violations", views.violations, name="violations"),
     path("people/<str:ref>/incidents", views.incidents, name="incidents"),
     path("people/<str:ref>/reviews", views.reviews, name="reviews"),
+    path("people/<str:ref>/assessments", views.assessments, name="assessments"),
     path("people/<str:ref>/trail", views.trail, name="trail"),
     path("devices", views.devices, name="devices"),
 ]

@@ -127,6 +127,43 @@ def reviews(request: HttpRequest, user: User, ref: str) -> HttpResponse:
 
 
 @api
+def assessments(request: HttpRequest, user: User, ref: str) -> HttpResponse:
+    """The person's assessments before the order, read only: each version's snapshot of the latest state."""
+    from openem.assessments.models import Assessment
+
+    p = _person(user, ref)
+    if p is None:
+        return error(404, f'no person "{ref}" on your caseload')
+    found = Assessment.objects.filter(person=p).prefetch_related("addresses__checks").order_by("created", "pk")
+    out = [
+        {
+            "id": a.pk, "proposal": a.proposal, "offence": a.offence, "status": a.status,
+            "decision": a.decision or None,
+            "decided_on": a.decided_on.isoformat() if a.decided_on else None,
+            "recommends_curfew": a.recommends_curfew, "rationale": a.rationale,
+            "checks_waived": {"by": a.override_by.get_username(), "reason": a.override_reason}
+            if a.overridden and a.override_by else None,
+            "order": a.order.ref if a.order else None, "version": a.version,
+            "addresses": [
+                {
+                    "label": ad.label, "suitability": ad.suitability, "not_suitable_reason": ad.not_suitable_reason,
+                    "checks": [
+                        {"kind": c.kind, "asked_of": c.asked_whom, "asked_on": c.asked_on.isoformat(),
+                         "due_on": c.due_on.isoformat(), "answer": c.answer or None,
+                         "answered_on": c.answered_on.isoformat() if c.answered_on else None}
+                        for c in ad.checks.all()
+                    ],
+                }
+                for ad in a.addresses.all()
+            ],
+        }
+        for a in found
+    ]  # fmt: skip
+    AuditEvent.record(user, AuditAction.VIEW, person=p, obj=p, summary="api: assessments")
+    return JsonResponse({"assessments": out})
+
+
+@api
 def trail(request: HttpRequest, user: User, ref: str) -> HttpResponse:
     p = _person(user, ref)
     if p is None:

@@ -90,6 +90,7 @@ API: dict[str, tuple[str, dict[str, int]]] = {
     "api:violations": ("ref", OWNER),
     "api:incidents": ("ref", OWNER),
     "api:reviews": ("ref", OWNER),
+    "api:assessments": ("ref", OWNER),
     "api:trail": ("ref-trail", {**OWNER, "practitioner": 200}),
 }
 NOT_PERSONA_PAGES = {"logout"}  # POST-only sign-out; tested by the sign-in suite
