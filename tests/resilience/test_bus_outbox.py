@@ -393,12 +393,15 @@ def test_the_announcer_and_a_partition_worker_ride_out_nats_going_down_and_stop_
     def taken() -> tuple[int, int]:
         """Messages the partition worker has acknowledged, and those not yet (pending or unacknowledged)."""
         import nats
+        from nats.js.errors import NotFoundError
 
         async def ask() -> tuple[int, int]:
             nc = await nats.connect(own_nats.url)
             try:
                 info = await nc.jetstream().consumer_info(f"{prefix.upper().replace('-', '_')}_READINGS", "engine-0")
                 return info.ack_floor.stream_seq, info.num_pending + info.num_ack_pending
+            except NotFoundError:  # the stream or the worker's consumer not made yet (a slow start): not yet
+                return -1, -1
             finally:
                 await nc.close()
 
