@@ -137,7 +137,7 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "portal:cases"
+LOGIN_REDIRECT_URL = "home"  # then where the role works (User.home_url_name)
 LOGOUT_REDIRECT_URL = "login"
 
 AUTHENTICATION_BACKENDS = [
@@ -319,6 +319,11 @@ OPENEM_INGEST_URL = env_str("OPENEM_INGEST_URL", "http://127.0.0.1:5055").rstrip
 # Notifications. Without an SMTP host, email is written to files under var/mail (the demo's outbox).
 # Domestic-abuse and safeguarding checks are due this many working days after they are asked for.
 OPENEM_CHECK_DUE_WORKING_DAYS = int(env_str("OPENEM_CHECK_DUE_WORKING_DAYS", "10"))
+# A proposed curfew address closer than this to a victim's home, a place recorded for them or an exclusion
+# zone on the person's orders is flagged on the assessment (issue 17).
+OPENEM_VICTIM_WARNING_M = float(env_str("OPENEM_VICTIM_WARNING_M", "1000"))
+# An exclusion zone made from a victim's home when an order is made from the assessment: this radius.
+OPENEM_VICTIM_ZONE_M = float(env_str("OPENEM_VICTIM_ZONE_M", "500"))
 # The monitoring centre's telephone number, printed on the wearer's information sheet.
 OPENEM_CENTRE_PHONE = env_str("OPENEM_CENTRE_PHONE", "0800 000 0000" if OPENEM_DEMO else "")
 OPENEM_BASE_URL = env_str("OPENEM_BASE_URL", "http://127.0.0.1:8000").rstrip("/")

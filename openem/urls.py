@@ -1,13 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from openem.accounts import views as account_views
 from openem.telemetry import views as telemetry_views
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="portal:cases", permanent=False)),
+    path("", account_views.home, name="home"),
     path("sign-in/", account_views.SignInView.as_view(), name="login"),
     path("sign-in/code/", account_views.two_factor_code, name="two-factor-code"),
     path("sign-out/", auth_views.LogoutView.as_view(), name="logout"),

@@ -26,10 +26,12 @@ MONDAY = date(2026, 11, 30)
 @pytest.fixture
 def assessment(case, personas) -> Assessment:
     a = services.start(case, ProposalType.COMMUNITY_ORDER, "Assault by beating", personas["practitioner"])
-    a.recommends_curfew = True
-    a.rationale = "A curfew at his mother's keeps him away from the victim's area in the evenings."
-    a.save()
     ProposedAddress.objects.create(assessment=a, label="14 Mill Lane (his mother's)", electricity=True)
+    # The case is at high Risk of Serious Harm: OpenEM suggests location monitoring, and it is accepted.
+    accepted = [{"candidate": "trail:gps", "response": "accepted", "to": "", "why": ""}]
+    why = "Location monitoring keeps him away from the victim's area in the evenings."
+    services.recommend(a, personas["practitioner"], accepted, [], why)
+    assert a.recommends_curfew
     return a
 
 
@@ -60,8 +62,8 @@ def test_a_curfew_recommendation_cannot_be_submitted_without_both_checks(assessm
     services.answer(children, CheckAnswer.NO_CONCERNS, MONDAY, "No open cases", alex)
     services.submit(assessment, alex)
     assert assessment.status == AssessmentStatus.SUBMITTED
-    assert assessment.versions.count() == 6  # started, 2 asked, 2 answered, submitted
-    assert AuditEvent.objects.filter(summary__startswith="assessment:", person=assessment.person).count() == 5
+    assert assessment.versions.count() == 7  # started, recommended, 2 asked, 2 answered, submitted
+    assert AuditEvent.objects.filter(summary__startswith="assessment:", person=assessment.person).count() == 6
 
 
 def test_only_a_manager_can_let_it_go_ahead_without_the_checks_and_it_is_recorded(assessment, personas) -> None:
@@ -111,18 +113,22 @@ def test_the_person_page_shows_assessments_and_overdue_checks(assessment, person
     assert other.status_code == 404
 
 
-def test_a_practitioner_takes_a_proposal_through_the_pages(case, personas) -> None:
-    """New assessment, address proposed, checks asked and answered, address concluded, recommendation with
-    its rationale, submitted, decision recorded: every step a POST on the assessment's page."""
+def test_a_practitioner_takes_a_proposal_through_the_pages_to_an_order(case, personas) -> None:
+    """New assessment, address proposed and concluded, the victim's home recorded (the distance is shown),
+    each suggestion accepted or rejected with the rationale, refused without the checks, checks asked and
+    answered, submitted, decided, the report downloaded and the order made from it with the conditions
+    recommended: every step a POST on the assessment's page."""
     from django.urls import reverse
 
+    from openem.cases.models import Order
     from tests.helpers import client_for
 
     alex = client_for(personas["practitioner"])
     r = alex.post(
         reverse("assessments:create", args=[case.pk]),
-        {"proposal": "community_order", "offence": "Assault on a partner", "offending_times": "22:00-02:00"},
-    )
+        {"proposal": "community_order", "offence": "Assault on a partner", "offending_times": "22:00-02:00",
+         "victim_to_protect": "on"},
+    )  # fmt: skip
     assessment = Assessment.objects.get(person=case)
     assert r.status_code == 302 and r["Location"] == reverse("assessments:detail", args=[assessment.pk])
     assert assessment.offending_times == [
@@ -134,10 +140,31 @@ def test_a_practitioner_takes_a_proposal_through_the_pages(case, personas) -> No
         fields = {f"{action}-{k}" if k not in ("address", "check") else k: v for k, v in data.items()}
         return alex.post(page, {"action": action, **fields}, follow=True).content.decode()
 
-    post("address", label="14 Mill Lane", occupier_consents="yes", electricity="yes", home_visit_on="1/12/2026")
+    post("address", label="14 Mill Lane", lat="52.6702", lon="-0.7321", occupier_consents="yes", electricity="yes",
+         home_visit_on="1/12/2026")  # fmt: skip
     address = assessment.addresses.get()
     post("occupant", address=str(address.pk), name="Jo Smith", relationship="Mother", age="58")
-    post("recommend", recommends_curfew="on", rationale="Evenings at his mother's, away from the victim's street.")
+    post("conclude", address=str(address.pk), suitability="suitable")
+    # The exclusion zone on his current order protects the victim's street: 579 m from the address.
+    text = post("victim_place", kind="home", description="The victim's home (Ms A)", lat="52.6560", lon="-0.7330")
+    assert "579 m from exclusion zone Victim&#x27;s street on order O0001: under the 1,000 m warning" in text
+    assert "1,581 m from the victim&#x27;s home (Ms A)" in text
+    # Every suggestion must be answered; a rejection needs its reason.
+    assert "OpenEM suggests RF curfew: accept, change or reject it" in text
+    text = post("recommend", resp_curfew_rf="accepted", resp_exclusion_zone_gps="accepted",
+                resp_trail_gps="rejected", curfew_times="19:00-07:00", rationale="Evenings at home.")  # fmt: skip
+    assert "Say why it is rejected" in text
+    text = post("recommend", resp_curfew_rf="accepted", resp_exclusion_zone_gps="accepted",
+                resp_trail_gps="rejected", why_trail_gps="Not needed", curfew_times="19:00-07:00",
+                rationale="Evenings at home.")  # fmt: skip
+    # The exclusion zone is monitored by GPS location monitoring: rejecting it leaves the zone ineligible.
+    assert "GPS exclusion zone is not eligible" in text
+    text = post("recommend", resp_curfew_rf="accepted", resp_exclusion_zone_gps="accepted",
+                resp_trail_gps="accepted", curfew_times="19:00-07:00",
+                rationale="Evenings at home, and kept out of the victim's area.")  # fmt: skip
+    assessment.refresh_from_db()
+    assert assessment.chosen() == ["curfew:rf", "exclusion_zone:gps", "trail:gps"] and assessment.recommends_curfew
+    assert "Recommended: <strong>RF curfew; GPS exclusion zone; GPS location monitoring (trail)</strong>" in text
     text = post("submit")
     assert "Domestic-abuse check (police) for 14 Mill Lane: not answered" in text
     assessment.refresh_from_db()
@@ -146,19 +173,85 @@ def test_a_practitioner_takes_a_proposal_through_the_pages(case, personas) -> No
         post("ask", address=str(address.pk), kind=kind, asked_whom="Duty desk", asked_on="30/11/2026")
     for check in address.checks.all():
         post("answer", check=str(check.pk), answer="no_concerns", answered_on="1/12/2026", said="Nothing held")
-    post("conclude", address=str(address.pk), suitability="suitable")
     text = post("submit")
     assessment.refresh_from_db()
     assert assessment.status == AssessmentStatus.SUBMITTED, text
+    pdf = alex.get(reverse("assessments:report", args=[assessment.pk]))
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     post("decide", decision="imposed", decided_on="2/12/2026")
     assessment.refresh_from_db()
     assert assessment.decision == "imposed"
     history = alex.get(page).content.decode()
     assert "Submitted" in history and "Decided: Imposed on 02/12/2026" in history
+    assert "Recommendation: RF curfew accepted; GPS exclusion zone accepted; GPS location monitoring" in history
+
+    # The order form lists the conditions recommended, ticked; the order is made with them.
+    url = reverse("portal:order-create", args=[case.pk])
+    form = alex.get(url, {"assessment": assessment.pk}).content.decode()
+    assert "RF curfew at 14 Mill Lane, 19:00 to 07:00" in form
+    assert "GPS exclusion zone: 1 zone around the victim (GPS-monitored, hidden from the person's own map)" in form
+    r = alex.post(url, {"assessment": assessment.pk, "ref": "O0002-P0001", "type": "community_order",
+                        "start": "02/12/2026", "end": "01/12/2027", "reason": "Imposed at court",
+                        "take": ["0", "1", "2"]})  # fmt: skip
+    assert r.status_code == 302, r.content.decode()[:3000]
+    order = Order.objects.get(ref="O0002-P0001")
+    conditions = {c.ref: c for c in order.live_conditions()}
+    assert [c.type for c in conditions.values()] == ["curfew", "exclusion_zone", "trail"]
+    curfew, zone = conditions["C1"].spec, conditions["C2"].spec
+    assert curfew["address"]["lat"] == 52.6702 and curfew["windows"][0]["start"] == "19:00"
+    assert zone["monitored"] and zone["victim_sensitive"] and zone["area"]["radius_m"] == 500
+    assessment.refresh_from_db()
+    assert assessment.order == order
 
     # A manager of another team cannot see it; only a manager may waive the checks.
     assert client_for(personas["other_manager"]).get(page).status_code == 404
     assert alex.post(page, {"action": "override", "override-reason": "x"}).status_code == 403
+
+
+def test_a_suggestion_changed_to_another_technology_needs_the_reason(case, personas) -> None:
+    """Alcohol abstinence suggested; the practitioner changes it to alcohol level monitoring, with why."""
+    from django.urls import reverse
+
+    from tests.helpers import client_for
+
+    alex = client_for(personas["practitioner"])
+    a = services.start(case, ProposalType.COMMUNITY_ORDER, "Drink driving", personas["practitioner"])
+    Assessment.objects.filter(pk=a.pk).update(alcohol_link=True, audit_score=12)
+    page = reverse("assessments:detail", args=[a.pk])
+    base = {"action": "recommend", "recommend-resp_trail_gps": "rejected", "recommend-why_trail_gps": "Not needed",
+            "recommend-rationale": "Sobriety supports his desistance."}  # fmt: skip
+    text = alex.post(page, {**base, "recommend-resp_alcohol_alcohol_abstinence": "changed"}).content.decode()
+    assert "Choose what to recommend instead" in text and "Say why it is changed" in text
+    alex.post(page, {**base, "recommend-resp_alcohol_alcohol_abstinence": "changed",
+                     "recommend-to_alcohol_alcohol_abstinence": "alcohol:alcohol:level",
+                     "recommend-why_alcohol_alcohol_abstinence": "He works with a licensed trade"})  # fmt: skip
+    a.refresh_from_db()
+    assert a.chosen() == ["alcohol:alcohol:level"]
+    assert a.response_to("alcohol:alcohol:abstinence")["why"] == "He works with a licensed trade"
+
+
+def test_a_requirement_the_rules_refuse_cannot_be_recommended(case, personas) -> None:
+    """A dependent drinker: alcohol monitoring is refused, so adding it is refused with the rule's reason
+    and nothing is saved."""
+    from django.urls import reverse
+
+    from tests.helpers import client_for
+
+    a = services.start(case, ProposalType.COMMUNITY_ORDER, "Assault", personas["practitioner"])
+    Assessment.objects.filter(pk=a.pk).update(alcohol_link=False, alcohol_dependent=True)
+    page = reverse("assessments:detail", args=[a.pk])
+    alex = client_for(personas["practitioner"])
+    shown = alex.get(page).content.decode()
+    assert 'value="alcohol:alcohol:level"' not in shown  # not offered: the rules refuse it
+    assert "Alcohol level monitoring</strong>: " in shown  # and the reason is given under "Not eligible"
+    r = alex.post(page, {
+        "action": "recommend", "recommend-resp_trail_gps": "accepted", "recommend-add": "alcohol:alcohol:level",
+        "recommend-rationale": "x",
+    })  # fmt: skip
+    assert r.status_code == 400  # a hand-made request for it is refused too
+    assert "alcohol:alcohol:level is not one of the available choices" in r.content.decode()
+    a.refresh_from_db()
+    assert a.responses == []
 
 
 def test_a_curfew_at_an_address_never_assessed_or_found_unsuitable_is_flagged(assessment, personas) -> None:
@@ -278,7 +371,8 @@ def test_the_curfew_proposed_is_shown_against_the_times_of_the_offending(case, p
     alex.post(reverse("assessments:create", args=[case.pk]), start)
     a = Assessment.objects.get(person=case)
     page = reverse("assessments:detail", args=[a.pk])
-    recommend = {"recommend-recommends_curfew": "on", "recommend-curfew_times": "23:00-07:00"}
+    recommend = {"recommend-resp_trail_gps": "rejected", "recommend-why_trail_gps": "A curfew is enough",
+                 "recommend-curfew_times": "23:00-07:00"}  # fmt: skip
     alex.post(page, {"action": "recommend", **recommend, "recommend-rationale": "Nights at home"})
     a.refresh_from_db()
     assert a.coverage().percent == 75

@@ -104,4 +104,8 @@ def test_the_demo_has_assessments_at_every_stage():
 
     assert Check.objects.overdue(local_today()).count() == 1  # the police check nobody has answered
     assert Assessment.objects.filter(addresses__suitability="not_suitable").exists()
-    assert Assessment.objects.filter(status="decided", order__isnull=False).exists()
+    decided = Assessment.objects.get(status="decided", order__isnull=False)
+    assert decided.chosen() and decided.rationale  # each suggestion answered, with the rationale
+    # The victim liaison officer has a case: the victim's home and what she asked for are recorded.
+    refused = Assessment.objects.get(addresses__suitability="not_suitable")
+    assert refused.victim_views and refused.person.victim_places.count() == 1

@@ -90,6 +90,16 @@ class User(AbstractUser):
         return self.is_superuser or self.role in (Role.OPERATOR, Role.ADMINISTRATOR, Role.MANAGER)
 
     @property
+    def liaises_with_victims(self) -> bool:
+        """The victim liaison officer: what protects a victim (places, zones, the decision), never the trail."""
+        return self.role == Role.VICTIM_LIAISON
+
+    @property
+    def home_url_name(self) -> str:
+        """Where signing in (and the site's root) takes this role."""
+        return "assessments:victims" if self.liaises_with_victims else "portal:cases"
+
+    @property
     def sees_all_cases(self) -> bool:
         """Operators monitor every active order; administrators manage reference data."""
         return self.is_superuser or self.role in (Role.OPERATOR, Role.ADMINISTRATOR)

@@ -55,7 +55,15 @@ def _next(request: HttpRequest) -> str:
     safe = url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
-    return target if safe and target else reverse("portal:cases")
+    return target if safe and target else reverse("home")
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """The site's root: each role's own starting page (the case list; the victim liaison officer's victims)."""
+    from django.shortcuts import redirect
+
+    return redirect(request.user.home_url_name)  # type: ignore[union-attr]
 
 
 @login_required

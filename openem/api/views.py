@@ -141,6 +141,8 @@ def assessments(request: HttpRequest, user: User, ref: str) -> HttpResponse:
             "decision": a.decision or None,
             "decided_on": a.decided_on.isoformat() if a.decided_on else None,
             "recommends_curfew": a.recommends_curfew, "rationale": a.rationale,
+            # Each suggestion's answer ("curfew:rf" accepted, changed "to" another, or rejected with "why").
+            "recommended": a.chosen(), "responses": a.responses,
             "checks_waived": {"by": a.override_by.get_username(), "reason": a.override_reason}
             if a.overridden and a.override_by else None,
             "order": a.order.ref if a.order else None, "version": a.version,

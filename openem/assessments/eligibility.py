@@ -121,6 +121,12 @@ class Candidate:
     alcohol_mode: AlcoholMode | None = None
 
     @property
+    def key(self) -> str:
+        """A stable name for forms and stored choices: "curfew:rf", "alcohol:alcohol:abstinence"."""
+        parts = [self.requirement.value, self.device.value] + ([self.alcohol_mode.value] if self.alcohol_mode else [])
+        return ":".join(parts)
+
+    @property
     def label(self) -> str:
         if self.requirement == ConditionType.ALCOHOL:
             return f"Alcohol {'level' if self.alcohol_mode == AlcoholMode.LEVEL else 'abstinence'} monitoring"
@@ -145,6 +151,7 @@ GPS_ATTENDANCE = Candidate(ConditionType.ATTENDANCE, DeviceKind.GPS)
 ALCOHOL_ABSTINENCE = Candidate(ConditionType.ALCOHOL, DeviceKind.ALCOHOL, AlcoholMode.ABSTINENCE)
 ALCOHOL_LEVEL = Candidate(ConditionType.ALCOHOL, DeviceKind.ALCOHOL, AlcoholMode.LEVEL)
 CANDIDATES = (RF_CURFEW, GPS_CURFEW, GPS_EXCLUSION_ZONE, GPS_TRAIL, GPS_ATTENDANCE, ALCOHOL_ABSTINENCE, ALCOHOL_LEVEL)
+BY_KEY = {c.key: c for c in CANDIDATES}
 
 
 class Serves(LabelledEnum):

@@ -6,19 +6,14 @@ nothing to compare with."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from openem.cases.rules import Finding, Severity
+from openem.engine.geometry import distance_m
 
 from .models import Suitability
 
 SAME_ADDRESS_M = 50.0  # a curfew circle and a proposed address this close are the same home
-
-
-def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
-    k = math.cos(math.radians((a[0] + b[0]) / 2))
-    return 6_371_000.0 * math.hypot(math.radians(b[0] - a[0]), math.radians(b[1] - a[1]) * k)
 
 
 def curfew_address_findings(order: Any) -> list[Finding]:
@@ -37,7 +32,7 @@ def curfew_address_findings(order: Any) -> list[Finding]:
         near = [
             a for a in addresses
             if a.lat is not None and a.lon is not None
-            and _metres((home["lat"], home["lon"]), (a.lat, a.lon)) <= max(SAME_ADDRESS_M, home.get("radius_m", 0))
+            and distance_m(home["lat"], home["lon"], a.lat, a.lon) <= max(SAME_ADDRESS_M, home.get("radius_m", 0))
         ]  # fmt: skip
         where = f"{order.ref}.conditions.{cond.ref}.address"
         if not near:

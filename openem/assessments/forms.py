@@ -9,7 +9,8 @@ from django import forms
 from openem.engine.schedule import parse_hhmm
 from openem.ukforms import UKDateField
 
-from .models import CheckAnswer, CheckKind, Decision, ProposalType, Suitability
+from . import eligibility
+from .models import CheckAnswer, CheckKind, Decision, ProposalType, Response, Suitability, VictimPlaceKind
 
 YES_NO = [("", "Not known yet"), ("yes", "Yes"), ("no", "No")]
 
@@ -117,19 +118,115 @@ class ConcludeForm(forms.Form):
         return data
 
 
+RESPONSE_CHOICES = [(r.value, r.label) for r in (Response.ACCEPTED, Response.CHANGED, Response.REJECTED)]
+
+
 class RecommendForm(forms.Form):
-    recommends_curfew = forms.BooleanField(label="Recommend a curfew or electronic monitoring", required=False)
+    """The practitioner's recommendation: each requirement OpenEM suggests accepted, changed (to another
+    requirement or technology, with the reason) or rejected (with the reason); any other eligible one added;
+    the curfew hours; and how monitoring supports risk management and desistance (recommendation 13)."""
+
     curfew_times = forms.CharField(
         label="Curfew hours proposed", required=False, max_length=200,
         help_text="For example 19:00-07:00: shown against the times of the offending.",
     )  # fmt: skip
+    rationale = forms.CharField(
+        label="How monitoring will support risk management and desistance", required=False,
+        widget=forms.Textarea(attrs={"rows": 3}), help_text="Inspectorate recommendation 13: it goes on the report.",
+    )  # fmt: skip
+
+    def __init__(self, *args: Any, rec: eligibility.Recommendation | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.suggested = list(rec.proposed) if rec else []
+        self.addable = list(rec.available) if rec else []
+        # Only what the rules allow on the facts recorded: a refused requirement is not offered at all.
+        eligible = [p.candidate for p in self.suggested] + self.addable
+        for p in self.suggested:
+            name = slug(p.candidate.key)
+            self.fields[f"resp_{name}"] = forms.ChoiceField(
+                label=p.candidate.label[0].upper() + p.candidate.label[1:], choices=RESPONSE_CHOICES,
+                widget=forms.RadioSelect, error_messages={"required": "Accept, change or reject this suggestion"},
+            )  # fmt: skip
+            self.fields[f"to_{name}"] = forms.ChoiceField(
+                label="Change to", required=False,
+                choices=[("", "Choose")] + [(c.key, c.label[0].upper() + c.label[1:]) for c in eligible
+                                            if c != p.candidate],
+            )  # fmt: skip
+            self.fields[f"why_{name}"] = forms.CharField(label="Why", required=False, max_length=500)
+        self.fields["add"] = forms.MultipleChoiceField(
+            label="Add a requirement OpenEM did not suggest", required=False,
+            choices=[(c.key, c.label[0].upper() + c.label[1:]) for c in self.addable],
+        )  # fmt: skip
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Each suggestion with its fields and the rules behind it, for the template."""
+        return [
+            {"proposal": p, "resp": self[f"resp_{slug(p.candidate.key)}"], "to": self[f"to_{slug(p.candidate.key)}"],
+             "why": self[f"why_{slug(p.candidate.key)}"]}
+            for p in self.suggested
+        ]  # fmt: skip
 
     def clean_curfew_times(self) -> list[dict[str, Any]]:
         return parse_times(self.cleaned_data["curfew_times"])
 
-    rationale = forms.CharField(
-        label="How monitoring will support risk management and desistance", required=False,
-        widget=forms.Textarea(attrs={"rows": 3}), help_text="Inspectorate recommendation 13: it goes on the report.",
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        responses: list[dict[str, str]] = []
+        for p in self.suggested:
+            name = slug(p.candidate.key)
+            resp, to, why = data.get(f"resp_{name}"), data.get(f"to_{name}", ""), data.get(f"why_{name}", "").strip()
+            if resp == Response.CHANGED.value and not to:
+                self.add_error(f"to_{name}", "Choose what to recommend instead")
+            if resp in (Response.CHANGED.value, Response.REJECTED.value) and not why:
+                self.add_error(f"why_{name}", f"Say why it is {Response(resp).label.lower()}")
+            if resp:
+                responses.append({"candidate": p.candidate.key, "response": resp,
+                                  "to": to if resp == Response.CHANGED.value else "", "why": why})  # fmt: skip
+        for key in data.get("add") or []:
+            responses.append({"candidate": key, "response": Response.ADDED.value, "to": "", "why": ""})
+        data["responses"] = responses
+        chosen = [r["to"] or r["candidate"] for r in responses if r["response"] != Response.REJECTED.value]
+        if chosen and not data.get("rationale", "").strip():
+            self.add_error("rationale", "Write how monitoring will support risk management and desistance")
+        return data
+
+    @classmethod
+    def initial_from(cls, assessment: Any) -> dict[str, Any]:
+        initial: dict[str, Any] = {
+            "curfew_times": ", ".join(f"{w['start']}-{w['end']}" for w in assessment.proposed_curfew_windows),
+            "rationale": assessment.rationale,
+            "add": [r["candidate"] for r in assessment.responses if r["response"] == Response.ADDED.value],
+        }
+        for r in assessment.responses:
+            name = slug(r["candidate"])
+            initial.update({f"resp_{name}": r["response"], f"to_{name}": r.get("to", "")})
+            initial[f"why_{name}"] = r.get("why", "")
+        return initial
+
+
+def slug(key: str) -> str:
+    return key.replace(":", "_")
+
+
+class VictimPlaceForm(forms.Form):
+    kind = forms.ChoiceField(label="What it is", choices=VictimPlaceKind.choices(), widget=forms.RadioSelect)
+    description = forms.CharField(
+        label="Description, for staff", max_length=200, help_text="For example: the victim's home (Ms A). Never "
+        "shown to the person.",
+    )  # fmt: skip
+    lat = forms.FloatField(label="Latitude", min_value=49.8, max_value=61.0)
+    lon = forms.FloatField(label="Longitude", min_value=-8.7, max_value=2.0)
+    radius_m = forms.IntegerField(
+        label="Area around it, in metres", min_value=0, max_value=10_000, required=False,
+        help_text="0 or empty for an address",
+    )  # fmt: skip
+
+
+class VictimViewsForm(forms.Form):
+    views = forms.CharField(
+        label="What the victim has asked for", max_length=4000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Conditions the victim asked for (an exclusion zone, no contact) and any concerns: shown to the "
+        "practitioner on the assessment and the report.",
     )  # fmt: skip
 
 

@@ -75,6 +75,49 @@ class Suitability(LabelledEnum):
     NOT_SUITABLE = "not_suitable"
 
 
+class Response(LabelledEnum):
+    """The practitioner's answer to each requirement OpenEM suggests (or one they add themselves)."""
+
+    ACCEPTED = "accepted"
+    CHANGED = "changed"  # another requirement or technology instead, with the reason
+    REJECTED = "rejected"  # with the reason
+    ADDED = "added"  # not suggested, chosen by the practitioner (still checked for eligibility)
+
+
+class VictimPlaceKind(LabelledEnum):
+    HOME = "home"
+    AREA = "area"
+
+    @property
+    def label(self) -> str:
+        return {"home": "The victim's home", "area": "Somewhere the victim needs to be safe"}[self.value]
+
+
+class VictimPlace(models.Model):
+    """Where a victim of the person lives, or another place they need kept safe (work, school, family),
+    recorded by the victim liaison officer or the practitioner. Never shown to the person; the distance
+    from each proposed curfew address to it is computed (``victims.distances``)."""
+
+    person = models.ForeignKey("cases.Person", on_delete=models.CASCADE, related_name="victim_places")
+    kind = models.CharField(max_length=8, choices=VictimPlaceKind.choices(), default=VictimPlaceKind.HOME)
+    description = models.CharField(max_length=200, help_text="for staff, for example: the victim's home (Ms A)")
+    lat = models.FloatField()
+    lon = models.FloatField()
+    radius_m = models.PositiveIntegerField(default=0, help_text="an area around the point; 0 for an address")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.description
+
+    @property
+    def kind_enum(self) -> VictimPlaceKind:
+        return VictimPlaceKind(self.kind)
+
+
 class Assessment(models.Model):
     """One proposal for one person, made by their practitioner."""
 
@@ -108,6 +151,16 @@ class Assessment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     override_at = models.DateTimeField(null=True, blank=True)
+    responses = models.JSONField(
+        default=list, blank=True,
+        help_text="each suggestion accepted, changed or rejected, and any requirement added: "
+        '[{"candidate": "curfew:rf", "response": "accepted", "to": "", "why": ""}]',
+    )  # fmt: skip
+    victim_views = models.TextField(blank=True, help_text="what the victim asked for, from the victim liaison officer")
+    victim_views_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    victim_views_at = models.DateTimeField(null=True, blank=True)
     order = models.ForeignKey(
         "cases.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="assessments",
         help_text="the order made from this assessment",
@@ -163,6 +216,19 @@ class Assessment(models.Model):
         missed = "; ".join(describe_run(a, b) for a, b in c.uncovered[:4])
         return f"The curfew proposed covers {c.percent}% of the times of the offending; not covered: {missed}."
 
+    def response_to(self, key: str) -> dict[str, str] | None:
+        return next((r for r in self.responses if r.get("candidate") == key), None)
+
+    def chosen(self) -> list[str]:
+        """The requirements recommended, as candidate keys: suggestions accepted, what changed ones became,
+        and those added."""
+        out = []
+        for r in self.responses:
+            key = r.get("to") if r.get("response") == Response.CHANGED.value else r.get("candidate")
+            if r.get("response") != Response.REJECTED.value and key and key not in out:
+                out.append(key)
+        return out
+
     def suitable_address(self) -> ProposedAddress | None:
         return self.addresses.filter(suitability=Suitability.SUITABLE.value).first()
 
@@ -187,7 +253,8 @@ class Assessment(models.Model):
         return {
             "proposal": self.proposal, "status": self.status, "decision": self.decision,
             "decided_on": self.decided_on.isoformat() if self.decided_on else None,
-            "recommends_curfew": self.recommends_curfew, "rationale": self.rationale,
+            "recommends_curfew": self.recommends_curfew, "rationale": self.rationale, "responses": self.responses,
+            "victim_views": self.victim_views,
             "override_reason": self.override_reason,
             "addresses": [
                 {"label": a.label, "suitability": a.suitability,

@@ -25,6 +25,7 @@ from .models import (
     Decision,
     ProposalType,
     ProposedAddress,
+    VictimPlace,
 )
 
 
@@ -115,6 +116,9 @@ def submit(assessment: Assessment, user: User) -> None:
     reasons: list[str] = []
     if locked.status != AssessmentStatus.DRAFT:
         reasons.append(f"It has been {locked.status_enum.label.lower()} already")
+    from .facts import problems_with_choices
+
+    reasons += problems_with_choices(locked)
     if locked.recommends_curfew:
         if not locked.overridden:
             reasons += locked.missing_checks()
@@ -133,6 +137,44 @@ def submit(assessment: Assessment, user: User) -> None:
         locked, user, "Submitted" + (" without both checks (manager's reason recorded)" if locked.overridden else "")
     )
     assessment.refresh_from_db()
+
+
+@transaction.atomic
+def recommend(
+    assessment: Assessment, user: User, responses: list[dict[str, str]], curfew_windows: list[dict], rationale: str
+) -> None:
+    """The practitioner's recommendation: the response to each suggestion, what is added, the curfew hours
+    and the rationale. A curfew or monitoring is recommended when any requirement is chosen."""
+    assessment.responses, assessment.proposed_curfew_windows = responses, curfew_windows
+    assessment.rationale, assessment.recommends_curfew = rationale, bool(assessment.chosen())
+    fields = ["responses", "proposed_curfew_windows", "rationale", "recommends_curfew", "updated"]
+    assessment.save(update_fields=fields)
+    from .eligibility import BY_KEY
+
+    def named(key: str) -> str:
+        return BY_KEY[key].label if key in BY_KEY else key
+
+    parts = [named(r["candidate"]) + f" {r['response']}" + (f" to {named(r['to'])}" if r["to"] else "")
+             for r in responses]  # fmt: skip
+    _record(assessment, user, "Recommendation: " + ("; ".join(parts) if parts else "no curfew or monitoring"))
+
+
+@transaction.atomic
+def add_victim_place(person: Person, user: User, **fields: object) -> VictimPlace:
+    """A victim's home or another place to keep them safe: audited (it is personal data of the victim)."""
+    place = VictimPlace.objects.create(person=person, recorded_by=user, **fields)
+    AuditEvent.record(user, AuditAction.CREATE, person=person, obj=place, summary="victim's place recorded")
+    for assessment in person.assessments.filter(status=AssessmentStatus.DRAFT):
+        _record(assessment, user, f"A place that protects a victim recorded: {place.kind_enum.label.lower()}")
+    return place
+
+
+@transaction.atomic
+def record_victim_views(assessment: Assessment, user: User, views: str) -> None:
+    """What the victim has asked for, from the victim liaison officer; shown to the practitioner."""
+    assessment.victim_views, assessment.victim_views_by, assessment.victim_views_at = views, user, timezone.now()
+    assessment.save(update_fields=["victim_views", "victim_views_by", "victim_views_at", "updated"])
+    _record(assessment, user, f"The victim's views recorded by {user.display_name}")
 
 
 @transaction.atomic

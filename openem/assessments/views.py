@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import QuerySet
@@ -17,7 +18,7 @@ from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.models import Person, local_today
 from openem.portal.access import AuthedRequest, forbidden, order_setup_required, visible_person
 
-from . import eligibility, forms, services
+from . import facts, forms, services, victims
 from .models import Assessment, AssessmentStatus, Check, CheckAnswer, CheckKind, Decision, Occupant, ProposalType
 
 
@@ -59,7 +60,9 @@ def create(request: AuthedRequest, pk: int) -> HttpResponse:
     return render(request, "assessments/form.html", {"form": form, "person": person})
 
 
-ACTIONS = ("address", "occupant", "ask", "answer", "conclude", "recommend", "override", "submit", "decide")
+ACTIONS = (
+    "address", "occupant", "ask", "answer", "conclude", "recommend", "override", "submit", "decide", "victim_place",
+)  # fmt: skip
 
 
 @order_setup_required
@@ -80,54 +83,19 @@ def detail(request: AuthedRequest, pk: int) -> HttpResponse:
     return _page(request, assessment, getattr(request, "_failed_form", None), action)
 
 
-def recommendation(assessment: Assessment) -> eligibility.Recommendation | None:
-    """What the eligibility rules propose for the facts recorded (None if they cannot be read)."""
-    try:
-        return eligibility.assess(facts_of(assessment))
-    except ValueError:
-        return None
-
-
-def facts_of(assessment: Assessment) -> eligibility.AssessmentFacts:
-    """The assessment as the eligibility rules read it: its facts, the person's age and risk, and its best
-    proposed address (a suitable one if any)."""
-    from datetime import date
-
-    from openem.engine.enums import OrderType, RiskFlag, Rosh
-    from openem.engine.schedule import Window
-
-    person = assessment.person
-    age = None
-    if person.date_of_birth:
-        today = date.today()
-        born = person.date_of_birth
-        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-    addresses = list(assessment.addresses.all())
-    best = next((a for a in addresses if a.suitability == "suitable"), addresses[0] if addresses else None)
-    address = None
-    if best is not None:
-        address = eligibility.AddressFacts(
-            eligibility.Suitability(best.suitability), best.not_suitable_reason, best.no_measures_can_make_suitable,
-            best.electricity, best.occupier_consents, best.person_at_risk_here,
-        )  # fmt: skip
-    return eligibility.AssessmentFacts(
-        OrderType(assessment.proposal), age_years=age, offences=(assessment.offence,),
-        acquisitive=assessment.acquisitive, alcohol_link=assessment.alcohol_link, audit_score=assessment.audit_score,
-        alcohol_dependent=assessment.alcohol_dependent,
-        alcohol_treatment_requirement=assessment.alcohol_treatment_requirement,
-        rosh=Rosh(person.rosh) if person.rosh else None, mappa_category=person.mappa_category,
-        mappa_level=person.mappa_level, flags=frozenset(RiskFlag(f) for f in person.flags),
-        victim_to_protect=assessment.victim_to_protect, victim_location_recorded=assessment.victim_location_recorded,
-        stable_address=any(a.suitability == "suitable" for a in addresses), address=address,
-        offending_times=tuple(Window.from_json(w) for w in assessment.offending_times),
-        proposed_curfew_windows=tuple(Window.from_json(w) for w in assessment.proposed_curfew_windows),
-        sentence_days=assessment.sentence_days, sex_offender_notification=assessment.sex_offender_notification,
-    )  # fmt: skip
+recommendation = facts.recommendation  # the report and the page read the same answer
 
 
 def _page(request: AuthedRequest, assessment: Assessment, failed: Any, action: str) -> HttpResponse:
     def form(name: str, cls: Any, **initial: Any) -> Any:
         return failed if failed is not None and action == name else cls(initial=initial, prefix=name)
+
+    rec = recommendation(assessment)
+    if failed is not None and action == "recommend":
+        recommend = failed
+    else:
+        initial = forms.RecommendForm.initial_from(assessment)
+        recommend = forms.RecommendForm(initial=initial, prefix="recommend", rec=rec)
 
     return render(
         request,
@@ -135,9 +103,13 @@ def _page(request: AuthedRequest, assessment: Assessment, failed: Any, action: s
         {
             "assessment": assessment,
             "person": assessment.person,
-            "addresses": assessment.addresses.prefetch_related("checks", "occupants"),
+            "addresses": _with_distances(assessment),
+            "warning_m": settings.OPENEM_VICTIM_WARNING_M,
             "missing": assessment.missing_checks() if assessment.recommends_curfew else [],
-            "recommendation": recommendation(assessment),
+            "recommendation": rec,
+            "choices_problems": facts.problems_with_choices(assessment, rec) if rec is not None else [],
+            "chosen": _chosen_labels(assessment),
+            "victim_places": assessment.person.victim_places.all(),
             "versions": assessment.versions.select_related("changed_by")[:20],
             "forms": {
                 "address": form("address", forms.AddressForm),
@@ -145,12 +117,8 @@ def _page(request: AuthedRequest, assessment: Assessment, failed: Any, action: s
                 "ask": form("ask", forms.AskForm, asked_on=local_today()),
                 "answer": form("answer", forms.AnswerForm, answered_on=local_today()),
                 "conclude": form("conclude", forms.ConcludeForm),
-                "recommend": form(
-                    "recommend",
-                    forms.RecommendForm,
-                    recommends_curfew=assessment.recommends_curfew,
-                    rationale=assessment.rationale,
-                ),
+                "recommend": recommend,
+                "victim_place": form("victim_place", forms.VictimPlaceForm, kind="home"),
                 "override": form("override", forms.OverrideForm),
                 "decide": form("decide", forms.DecideForm, decided_on=local_today()),
             },
@@ -166,7 +134,10 @@ def _page(request: AuthedRequest, assessment: Assessment, failed: Any, action: s
 def _act(request: AuthedRequest, assessment: Assessment, action: str) -> HttpResponse | None:
     """Carry out one step; a redirect when done, None (the page again, with the errors) when not."""
     user = request.user
+    if action == "recommend":
+        return _recommend(request, assessment)
     cls = {
+        "victim_place": forms.VictimPlaceForm,
         "address": forms.AddressForm, "occupant": forms.OccupantForm, "ask": forms.AskForm,
         "answer": forms.AnswerForm, "conclude": forms.ConcludeForm, "recommend": forms.RecommendForm,
         "override": forms.OverrideForm, "decide": forms.DecideForm, "submit": None,
@@ -209,12 +180,11 @@ def _act(request: AuthedRequest, assessment: Assessment, action: str) -> HttpRes
                 no_measures_can_make_suitable=d["no_measures_can_make_suitable"],
                 alternative_accommodation=d["alternative_accommodation"],
             )  # fmt: skip
-        elif action == "recommend":
-            assessment.recommends_curfew, assessment.rationale = d["recommends_curfew"], d["rationale"]
-            assessment.proposed_curfew_windows = d["curfew_times"]
-            assessment.save(update_fields=["recommends_curfew", "rationale", "proposed_curfew_windows", "updated"])
-            services._record(assessment, user, "Recommendation: " + ("curfew or monitoring" if d["recommends_curfew"]
-                                                                   else "no curfew or monitoring"))  # fmt: skip
+        elif action == "victim_place":
+            services.add_victim_place(
+                assessment.person, user, kind=d["kind"], description=d["description"], lat=d["lat"], lon=d["lon"],
+                radius_m=d["radius_m"] or 0,
+            )  # fmt: skip
         elif action == "override":
             services.override(assessment, user, d["reason"])
         elif action == "submit":
@@ -225,6 +195,66 @@ def _act(request: AuthedRequest, assessment: Assessment, action: str) -> HttpRes
         for reason in refused.reasons:
             messages.error(request, reason)
         return redirect("assessments:detail", assessment.pk)
+    return redirect("assessments:detail", assessment.pk)
+
+
+def _with_distances(assessment: Assessment) -> list[Any]:
+    """The proposed addresses, each with ``near``: its distances from the places that protect a victim."""
+    places = victims.places(assessment.person)
+    addresses = list(assessment.addresses.prefetch_related("checks", "occupants"))
+    for a in addresses:
+        a.near = victims.distances(a, places)  # type: ignore[attr-defined]
+    return addresses
+
+
+def _chosen_labels(assessment: Assessment) -> list[str]:
+    from .eligibility import BY_KEY
+
+    return [BY_KEY[k].label[0].upper() + BY_KEY[k].label[1:] for k in assessment.chosen() if k in BY_KEY]
+
+
+def _responses(assessment: Assessment) -> list[dict[str, Any]]:
+    """Each suggestion and the practitioner's answer, in words, for the report."""
+    from .eligibility import BY_KEY
+    from .models import Response
+
+    rec = recommendation(assessment)
+    out = []
+    for r in assessment.responses:
+        cand = BY_KEY.get(r["candidate"])
+        if cand is None:
+            continue
+        proposal = rec.proposal(cand) if rec is not None else None
+        to = BY_KEY.get(r.get("to") or "")
+        out.append({
+            "label": cand.label, "reasons": [x.message for x in proposal.reasons] if proposal else [],
+            "response": Response(r["response"]).label, "to": to.label if to else "", "why": r.get("why", ""),
+        })  # fmt: skip
+    return out
+
+
+def _recommend(request: AuthedRequest, assessment: Assessment) -> HttpResponse | None:
+    """Save the recommendation; a requirement chosen that the rules refuse is an error on the form, with the
+    rule's reason, and nothing typed is lost."""
+    from .eligibility import BY_KEY, check
+
+    if assessment.status != AssessmentStatus.DRAFT:
+        messages.error(request, "A submitted assessment cannot be changed; record the decision.")
+        return redirect("assessments:detail", assessment.pk)
+    rec = recommendation(assessment)
+    form = forms.RecommendForm(request.POST, prefix="recommend", rec=rec)
+    if form.is_valid():
+        d = form.cleaned_data
+        chosen = [BY_KEY[r["to"] or r["candidate"]] for r in d["responses"] if r["response"] != "rejected"]
+        the_facts = facts.facts_of(assessment)
+        for cand in chosen:
+            for refusal in check(the_facts, cand, [c for c in chosen if c != cand]):
+                form.add_error(None, f"{cand.label[0].upper()}{cand.label[1:]} is not eligible: {refusal.message}")
+    if not form.is_valid():
+        request._failed_form = form  # type: ignore[attr-defined]
+        return None
+    services.recommend(assessment, request.user, d["responses"], d["curfew_times"], d["rationale"])
+    messages.success(request, "Recommendation saved.")
     return redirect("assessments:detail", assessment.pk)
 
 
@@ -244,8 +274,9 @@ def report(request: AuthedRequest, pk: int) -> HttpResponse:
         "assessments/report.html",
         {
             "assessment": assessment, "person": assessment.person,
-            "addresses": assessment.addresses.prefetch_related("checks"),
-            "recommendation": recommendation(assessment), "made_by": request.user, "made_at": timezone.now(),
+            "addresses": _with_distances(assessment), "warning_m": settings.OPENEM_VICTIM_WARNING_M,
+            "chosen": _chosen_labels(assessment), "responses": _responses(assessment), "made_by": request.user,
+            "made_at": timezone.now(),
         },
     )  # fmt: skip
     AuditEvent.record(request.user, AuditAction.EXPORT, person=assessment.person, obj=assessment,

@@ -20,6 +20,8 @@ def portal(request: HttpRequest) -> dict[str, Any]:
             nav.append(("Assessments", reverse("assessments:index")))
         if user.sees_centre:
             nav.append(("Monitoring centre", reverse("portal:centre")))
+    if user.is_authenticated and user.liaises_with_victims:
+        nav.append(("Victims", reverse("assessments:victims")))
     if user.is_authenticated and user.manages_devices:
         nav.append(("Devices", reverse("devices:list")))
     if user.is_authenticated and user.is_staff:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from django.contrib import messages
@@ -42,8 +43,14 @@ def order_create(request: AuthedRequest, pk: int) -> HttpResponse:
                        f"{source.created:%d/%m/%Y}: {source.get_decision_display().lower()} on "
                        f"{source.decided_on:%d/%m/%Y}")  # fmt: skip
     form = OrderForm(request.POST if request.method == "POST" else None, initial=initial)
+    proposed = _proposed_from(source)
+    taken = {int(i) for i in request.POST.getlist("take") if i.isdigit()} if request.method == "POST" else None
     if request.method == "POST" and form.is_valid():
         spec = form.apply_to(OrderSpec(id="", type=OrderType.COMMUNITY_ORDER, start=local_today(), end=local_today()))
+        # The conditions recommended in the assessment, as the practitioner ticked them: numbered in order.
+        for i, p in enumerate(proposed):
+            if p.ready and taken is not None and i in taken:
+                spec.conditions += [replace(c, id=f"C{len(spec.conditions) + 1}") for c in p.specs]
         if person.orders.filter(ref=spec.id).exists():
             form.add_error("ref", "This person already has an order with this reference")
         else:
@@ -56,14 +63,30 @@ def order_create(request: AuthedRequest, pk: int) -> HttpResponse:
                     from openem.assessments.services import order_made
 
                     order_made(source, order, request.user)
-                messages.success(request, f"Order {order.ref} made. Now add its monitoring conditions.")
+                if spec.conditions:
+                    n = len(spec.conditions)
+                    made = f"Order {order.ref} made with {n} condition{'s' if n != 1 else ''} from the assessment."
+                    messages.success(request, f"{made} Check them against the court's order or the licence.")
+                else:
+                    messages.success(request, f"Order {order.ref} made. Now add its monitoring conditions.")
                 _report(request, warnings)
                 return redirect("portal:order", pk=order.pk)
     return render(
         request,
         "portal/order_form.html",
-        {"form": form, "person": person, "order": None, "fields": main_fields(form), "assessment": source},
-    )
+        {
+            "form": form, "person": person, "order": None, "fields": main_fields(form), "assessment": source,
+            "proposed": [(i, p, taken is None or i in taken) for i, p in enumerate(proposed)],
+        },
+    )  # fmt: skip
+
+
+def _proposed_from(source: Any) -> list[Any]:
+    if source is None:
+        return []
+    from openem.assessments.ordering import proposed_conditions
+
+    return proposed_conditions(source)
 
 
 def _assessment_to_make(person: Any, pk: str | None) -> Any:

@@ -57,6 +57,11 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "assessments:create": ("person", SETUP),
     "assessments:detail": ("assessment", SETUP),
     "assessments:report": ("assessment", SETUP),
+    # The victim liaison officer's pages: theirs alone (the victim's places, the zones, never the trail).
+    "assessments:victims": ("", {p: 403 for p in PERSONAS} | {"vlo": 200}),
+    "assessments:victim": ("victim", {p: 403 for p in PERSONAS} | {"vlo": 200}),
+    # The site's root takes each role to where it works.
+    "home": ("", {p: 302 for p in PERSONAS}),
     "alerts:queue": ("", EVERY_CASE_ROLE),
     "alerts:incident": ("incident", OWNER),
     "alerts:evidence": ("incident", OWNER),
@@ -118,6 +123,7 @@ def url_for(name: str, how: str, incident: Any) -> str:
         "ref-trail": [person.ref],
         "fault": [fault_about(person).pk] if how == "fault" else [],
         "assessment": [assessment_of(person).pk] if how == "assessment" else [],
+        "victim": [assessment_of(person, victim=True).pk] if how == "victim" else [],
     }
     url = reverse(name, args=args[how])
     if how == "ref-trail":
@@ -127,10 +133,13 @@ def url_for(name: str, how: str, incident: Any) -> str:
     return url
 
 
-def assessment_of(person: Any) -> Any:
+def assessment_of(person: Any, victim: bool = False) -> Any:
     from openem.assessments.models import Assessment
 
-    return Assessment.objects.get_or_create(person=person, defaults={"proposal": "hdc", "offence": "Burglary"})[0]
+    found = Assessment.objects.get_or_create(person=person, defaults={"proposal": "hdc", "offence": "Burglary"})[0]
+    if victim and not found.victim_to_protect:
+        Assessment.objects.filter(pk=found.pk).update(victim_to_protect=True)
+    return found
 
 
 def fault_about(person: Any) -> Any:

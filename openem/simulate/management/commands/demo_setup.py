@@ -225,7 +225,8 @@ def demo_assessments() -> int:
     imposed). Made through the same services the pages use."""
     from openem.accounts.models import User
     from openem.assessments import services
-    from openem.assessments.models import CheckAnswer, CheckKind, Decision, Occupant, ProposalType
+    from openem.assessments.facts import recommendation
+    from openem.assessments.models import Assessment, CheckAnswer, CheckKind, Decision, Occupant, ProposalType
     from openem.cases.models import local_today
 
     alex = User.objects.filter(username="alex.practitioner").first()
@@ -257,6 +258,15 @@ def demo_assessments() -> int:
                     "Two call-outs to this address in the last year for domestic incidents", alex)  # fmt: skip
     why = "Domestic-abuse concerns at the address and two children in the household"
     services.conclude(partner, alex, "not_suitable", not_suitable_reason=why)
+    # The victim liaison officer records the victim's home and what she asked for: the distance from the
+    # partner's address is flagged on the assessment.
+    Assessment.objects.filter(pk=refused.pk).update(victim_to_protect=True)
+    vera = User.objects.filter(username="vera.liaison").first()
+    if vera is not None:
+        services.add_victim_place(people[1], vera, kind="home", description="The victim's home (Ms B)", lat=52.6622,
+                                  lon=-0.7290, radius_m=0)  # fmt: skip
+        services.record_victim_views(refused, vera, "Ms B asks that he is kept away from her street and her "
+                                     "daughter's school, and to be told before any release or move.")  # fmt: skip
     made += 1
     # 3. Decided: checks answered, recommendation submitted, the court imposed the order.
     decided = services.start(people[2], ProposalType.COMMUNITY_ORDER, "Theft from a shop, repeated", alex)
@@ -267,11 +277,20 @@ def demo_assessments() -> int:
         check = services.ask(mother, kind, whom, today - timedelta(days=30), alex)
         services.answer(check, CheckAnswer.NO_CONCERNS, today - timedelta(days=25), "Nothing held", alex)
     services.conclude(mother, alex, "suitable")
-    decided.recommends_curfew, decided.acquisitive = True, True
-    decided.rationale = (
-        "Evenings at his mother's address cover the times of his offending; the trail supports supervision."
-    )
+    decided.acquisitive = True
+    decided.offending_times = [{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "17:00",
+                                "end": "21:00"}]  # fmt: skip
     decided.save()
+    # Every suggestion accepted, as a practitioner would on the page.
+    rec = recommendation(decided)
+    accepted = [{"candidate": p.candidate.key, "response": "accepted", "to": "", "why": ""}
+                for p in (rec.proposed if rec else ())]  # fmt: skip
+    every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    services.recommend(
+        decided, alex, accepted, [{"days": every_day, "start": "19:00", "end": "07:00"}],
+        "Evenings at his mother's address cover most of the times of his offending; the trail lets police check him "
+        "against shop thefts and supports his supervision.",
+    )  # fmt: skip
     services.submit(decided, alex)
     services.decide(decided, Decision.IMPOSED, today - timedelta(days=20), alex)
     order = people[2].orders.order_by("start").first()
