@@ -31,12 +31,17 @@ def violation_detail(vtype: ViolationType, evidence: dict[str, Any], ongoing: bo
     if vtype == ViolationType.CURFEW_ABSENCE:
         if evidence.get("whole_period"):
             return "absent for the whole curfew period"
+        # The absence ends where the home unit fell silent: whether and when the wearer came back is
+        # not known (the silence is its own no-signal alert), so never say "came back".
+        silent = "; then no signal from the home unit" if evidence.get("unit_silent_from") else ""
         if evidence.get("late_arrival"):
-            return "late arrival: not home when the curfew began" + (", not back yet" if ongoing else "")
+            return "late arrival: not home when the curfew began" + (", not back yet" if ongoing else silent)
         if ongoing:
             return "left during the curfew, not back yet"
         if evidence.get("early_departure"):
             return "early departure: left before the curfew ended"
+        if silent:
+            return "left during the curfew" + silent
         return "left and came back during the curfew"
     if evidence.get("pass_through"):
         return "passed through without stopping (between two fixes)"

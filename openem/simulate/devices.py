@@ -19,7 +19,7 @@ import shapely
 
 from . import fastjson
 from .population import TOWNS, iso
-from .profiles import FaultRates
+from .profiles import FaultRates, HomeUnitReporting
 from .timeline import Stay, Timeline, environmental_curve, tac_curve
 from .truth import EQUIPMENT, violation
 from .world import World
@@ -28,6 +28,7 @@ MIN = 60.0
 HOUR = 3600.0
 RF_RANGE_M = 35.0
 UPLOAD_S = {"gps": 900.0, "rf": 900.0, "alcohol": 1800.0}
+HEARTBEAT_S = 1800.0  # a change-only home unit's heartbeat
 
 
 @dataclass
@@ -39,6 +40,9 @@ class DeviceState:
     drain_pct_h: float = 3.0
     depleted_since: float | None = None
     charge_until: float = 0.0  # an evening's charge can run past midnight
+    # A change-only home unit: the range it last reported, and whether it was silent at the end of the day.
+    rf_reported: bool | None = None
+    rf_silent_at_end: bool = False
 
 
 @dataclass
@@ -326,9 +330,25 @@ class DeviceSimulator:
         if silent:
             alive &= ~((t >= silent[0]) & (t < silent[1]))
         changes = np.flatnonzero(np.diff(in_range.astype(np.int8))) + 1
-        status = np.arange(0, len(t), 60)  # every 30 minutes
-        picks = np.union1d(changes, status)
-        picks = picks[alive[picks]]
+        if p.home_unit == HomeUnitReporting.CHANGES_ONLY:
+            # Each change, and the state again when the unit comes back from a silence (a change may
+            # have happened meanwhile) or first hears the tag after fitting; heartbeats in between.
+            back = np.flatnonzero(np.diff(alive.astype(np.int8)) == 1) + 1
+            picks = np.union1d(changes, back)
+            if st.rf_reported is None or st.rf_silent_at_end or st.rf_reported != bool(in_range[0]):
+                picks = np.union1d([0], picks)  # the change since yesterday's last sample, too
+            picks = picks[alive[picks]]
+            beats = np.arange(0, len(t), round(HEARTBEAT_S / 30.0))
+            beats = beats[alive[beats]]
+            stamps = np.round(t[beats]).astype(np.int64)
+            blocks.append((t[beats], fastjson.heartbeat_lines(device, stamps, self.device_width), False))
+            if alive[-1]:
+                st.rf_reported = bool(in_range[-1])
+            st.rf_silent_at_end = not alive[-1]
+        else:
+            status = np.arange(0, len(t), 60)  # every 30 minutes
+            picks = np.union1d(changes, status)
+            picks = picks[alive[picks]]
         stamps = np.round(t[picks]).astype(np.int64)
         blocks.append((t[picks], fastjson.rf_lines(device, stamps, in_range[picks], self.device_width), False))
         unplug = None

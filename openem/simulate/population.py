@@ -20,7 +20,7 @@ from shapely.geometry import LineString, Point
 
 from openem.engine.casefile import FORMAT
 
-from .profiles import Behaviour, SimConfig
+from .profiles import Behaviour, HomeUnitReporting, SimConfig
 from .world import FROM_BNG, Place, World, travel_mode
 
 LONDON = ZoneInfo("Europe/London")
@@ -163,6 +163,7 @@ class SimPerson:
     devices: dict[str, str] = field(default_factory=dict)  # kind -> device id
     never_fitted: set[str] = field(default_factory=set)
     fitted_at: float = 0.0
+    home_unit: HomeUnitReporting = HomeUnitReporting.STATUS  # how the RF home unit, if any, reports
     inclusion_wanted: bool = False  # sketched with an inclusion zone in mind (the weekend-trip profile, licences)
 
     @property
@@ -406,6 +407,9 @@ class PopulationBuilder:
         n = p.index + 1
         if p.curfew and p.curfew["technology"] == "rf":
             p.devices["rf"] = f"RF-{n:04d}"
+            # A stream of its own, so the share does not change anything else about the caseload.
+            if random.Random(self.config.seed * 1_000_037 + p.index).random() < self.config.change_only_home_units:
+                p.home_unit = HomeUnitReporting.CHANGES_ONLY
         if gps:
             p.devices["gps"] = f"GPS-{n:04d}"
         if p.alcohol:

@@ -22,6 +22,15 @@ class Behaviour(LabelledEnum):
     TAMPERS = "tampers"  # opens the strap
 
 
+class HomeUnitReporting(LabelledEnum):
+    """How an RF home unit reports the tag's range."""
+
+    STATUS = "status"  # the range state every 30 minutes, and each change as it happens
+    # An event when the tag leaves range and one when it comes back (and its state when it comes back
+    # from a silence); heartbeats in between show the unit is alive. Many home units in service do this.
+    CHANGES_ONLY = "changes_only"
+
+
 # A caseload where most nights are compliant (the inspectorate's sober-day rate is 97%).
 DEFAULT_MIX: dict[Behaviour, float] = {
     Behaviour.COMPLIANT: 0.55,
@@ -73,6 +82,8 @@ class SimConfig:
     mix: dict[Behaviour, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
     bad_day_rate: float = 0.3  # chance that a non-compliant person acts on a given day
     faults: FaultRates = field(default_factory=FaultRates)
+    # Share of home units that report only changes (plus heartbeats); the demo sets it (demo_config).
+    change_only_home_units: float = 0.0
 
     @staticmethod
     def parse_mix(text: str) -> dict[Behaviour, float]:

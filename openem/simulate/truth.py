@@ -64,6 +64,9 @@ def curfew_truth(tl: Timeline, t0: float, t1: float, first: date, last: date) ->
     cstart, cend = _dates(p, p.curfew)
     windows = [Window.from_json(w) for w in p.curfew["windows"]]
     home = tl.stays_at(p.home)
+    # How the home unit reports does not change what happened, nor what the engine must find; it is kept
+    # so that detection can be measured for each kind of unit.
+    unit = {"home_unit": p.home_unit.value} if "rf" in p.devices else {}
     out = []
     # The night before the first day ends on the first morning: include it.
     for s, e, _ in occurrences(windows, max(first - timedelta(days=1), cstart), min(last, cend)):
@@ -84,6 +87,7 @@ def curfew_truth(tl: Timeline, t0: float, t1: float, first: date, last: date) ->
                     late_arrival=xs == a,
                     early_departure=xe == b and xs > a,
                     whole_period=xs == a and xe == b,
+                    **unit,
                 )
             )
     return out

@@ -17,30 +17,51 @@ from .context import Context
 
 
 class CurfewByRadio:
+    """Out of range from an "out of range" reading to the next "in range" one, however long, while the
+    home unit shows it is alive. Units that report only changes send nothing about the tag in between,
+    just heartbeats, power and status calls: any reading from the unit counts as alive, and only a
+    silence of the unit itself longer than ``no_signal_s["rf"]`` ends what the readings show."""
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.cut_by_silence: set[float] = set()  # ends that are the unit going silent, not a return
 
     def out_of_range(self) -> list[tuple[float, float]]:
         f, p = self.ctx.frame, self.ctx.params
         if not len(f.rf_t):
             return []
         silence = p.no_signal_s["rf"]
+        # The last reading (of any type) before each silence of the unit: an absence is known up to there.
+        quiet = np.flatnonzero(np.diff(f.t) > silence)
+        last_heard = f.t[quiet].tolist()
+        # Which stretch of the unit's life each range reading falls in (stretches are split by silences).
+        stretch = np.searchsorted(f.t[quiet], f.rf_t, side="left").tolist()
         out: list[tuple[float, float]] = []
-        start = None
-        last_out = None
-        for t, in_range in zip(f.rf_t.tolist(), f.rf_in.tolist(), strict=True):
-            if start is not None and last_out is not None and t - last_out > silence:
-                out.append((start, last_out))  # the unit fell silent: the absence is known up to here
+        start: float | None = None
+        start_in = -1
+        for t, in_range, k in zip(f.rf_t.tolist(), f.rf_in.tolist(), stretch, strict=True):
+            if start is not None and k != start_in:
+                # The unit fell silent while the tag was out. After the silence the tag's range is not
+                # known until the unit says it again: a change may have been lost while it was silent.
+                out.append((start, last_heard[start_in]))
+                self.cut_by_silence.add(last_heard[start_in])
                 start = None
-            if not in_range and start is None:
-                start = t
-            if not in_range:
-                last_out = t
-            if in_range and start is not None:
-                out.append((start, t))
-                start = None
-        if start is not None and last_out is not None:
-            end = self.ctx.data_end if self.ctx.data_end - last_out <= silence else last_out
+            if in_range:
+                if start is not None:
+                    out.append((start, t))
+                    start = None
+            elif start is None:
+                start, start_in = t, k
+        if start is not None:
+            if start_in < len(last_heard):
+                end = last_heard[start_in]
+                self.cut_by_silence.add(end)
+            else:
+                # Still out at the end of the data, or at the removal of the unit, if it was alive then.
+                last, horizon = float(f.t[-1]), min(self.ctx.t_end, self.ctx.data_end)
+                end = horizon if horizon - last <= silence else last
+                if horizon - last > silence:
+                    self.cut_by_silence.add(end)
             out.append((start, end))
         # Out of range for less than the grace period is the tag at the edge of the home unit's range.
         # An episode still open at the end of the data becomes an absence once it outlasts the grace too.
@@ -76,6 +97,7 @@ class CurfewByGps:
 def evaluate(ctx: Context) -> list[Violation]:
     out: list[Violation] = []
     radio: list[tuple[float, float]] | None = None
+    cut: set[float] = set()
     for cond in ctx.subject.of_type(ConditionType.CURFEW):
         gps = cond.spec.technology == Technology.GPS
         if gps != (ctx.kind.value == "gps"):
@@ -83,7 +105,9 @@ def evaluate(ctx: Context) -> list[Violation]:
         if gps:
             absent = CurfewByGps(ctx, cond).away()
         else:
-            radio = radio if radio is not None else CurfewByRadio(ctx).out_of_range()
+            if radio is None:
+                by_radio = CurfewByRadio(ctx)
+                radio, cut = by_radio.out_of_range(), by_radio.cut_by_silence
             absent = radio
         for ws, we in ctx.spans(cond):
             pieces = merge(
@@ -97,7 +121,9 @@ def evaluate(ctx: Context) -> list[Violation]:
                     {"device": ctx.frame.device, "technology": "gps" if gps else "rf",
                      "late_arrival": s <= ws, "early_departure": e >= we and s > ws,
                      "whole_period": s <= ws and e >= we, "minutes_absent_in_period": round(total / 60),
-                     "window_start": _iso(ws), "window_end": _iso(we)},
+                     "window_start": _iso(ws), "window_end": _iso(we),
+                     # Ended because the home unit fell silent (no signal), not because the wearer came back.
+                     **({"unit_silent_from": _iso(e)} if e < we and e in cut else {})},
                 ))  # fmt: skip
     return out
 

@@ -21,13 +21,15 @@ from openem.simulate.profiles import SimConfig
 from openem.simulate.runner import plan
 from openem.telemetry.models import Gateway, token_digest
 
+DEMO_CHANGE_ONLY = 0.3  # share of the demo's home units that report only changes
 DEMO_GATEWAY_TOKEN = os.environ.get("OPENEM_DEMO_GATEWAY_TOKEN", "openem-demo-gateway-token")
 
 
 def demo_config(people: int = 36, seed: int = 1, today: date | None = None) -> SimConfig:
-    """A week up to and including today: the live simulator feeds the same people and devices."""
+    """A week up to and including today: the live simulator feeds the same people and devices. A share of
+    the home units report only changes of range, with heartbeats between, as many units in service do."""
     start = (today or date.today()) - timedelta(days=7)
-    return SimConfig(people=people, days=8, seed=seed, start=start.isoformat())
+    return SimConfig(people=people, days=8, seed=seed, start=start.isoformat(), change_only_home_units=DEMO_CHANGE_ONLY)
 
 
 def demo_case_file(people: int = 36, seed: int = 1, today: date | None = None) -> dict[str, Any]:

@@ -22,6 +22,12 @@ class Command(BaseCommand):
         parser.add_argument("--mix", default="", help="behaviour mix, e.g. compliant=0.8,home_late=0.2")
         parser.add_argument("--faults", default="", help="fault rates, e.g. battery_not_charged=0.1,rf_flapping=0")
         parser.add_argument("--bad-day-rate", type=float, default=0.3)
+        parser.add_argument(
+            "--change-only-home-units",
+            type=float,
+            default=SimConfig.change_only_home_units,
+            help="share of RF home units that report only changes of range, with heartbeats between",
+        )
         parser.add_argument("--practitioner", action="append", default=[], help="usernames to allocate cases to")
         parser.add_argument("--team", default="")
         parser.add_argument(
@@ -58,6 +64,7 @@ class Command(BaseCommand):
             seed=options["seed"],
             start=options["start"],
             bad_day_rate=options["bad_day_rate"],
+            change_only_home_units=options["change_only_home_units"],
         )
         try:
             if options["mix"]:
