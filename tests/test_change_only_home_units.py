@@ -318,12 +318,6 @@ def test_a_share_of_the_demo_home_units_report_only_changes_the_same_every_time(
 
 @pytest.mark.slow
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="openem/telemetry/worker.py trims a device's held readings to an hour before its violations, "
-    "which drops the 'out of range' event of a change-only unit that came earlier: the worker stores the "
-    "absence, then retracts it. The window must keep each home unit's last range reading (worker rework).",
-)
 def test_the_windowed_worker_keeps_change_only_absences(tmp_path: Path, monkeypatch) -> None:
     from datetime import UTC, datetime
 

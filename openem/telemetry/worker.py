@@ -19,9 +19,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import reduce
 from itertools import pairwise
+from operator import or_
 from typing import Any, NamedTuple
 
+import numpy as np
 import orjson
 from django.db import connection, transaction
 from django.db.models import Count, Max, Min, Q
@@ -56,6 +59,7 @@ DEADLINE_CHECK_EVERY_S = 15.0
 
 WINDOW_S = 48 * 3600.0  # readings a device's cache holds behind its newest (more while a violation is open)
 TRIM_EVERY_S = 6 * 3600.0
+MAX_ABSENCE_S = 7 * 86400.0  # how far back a home unit's "out of range" is looked for (a longer one is a fault)
 CONTEXT_S = 3600.0  # readings kept before the oldest violation that could still change
 BUSY_READINGS = 5_000  # a cycle with this many new readings means the worker is under heavy load
 BUSY_CYCLE_S = 0.5  # under heavy load, a cycle at most this often
@@ -554,6 +558,19 @@ class EngineWorker:
                     cut[d] = datetime.fromtimestamp(from_t, UTC)
                 else:
                     cut[d] = None  # nothing older: the device's data starts with what is held
+            floor = {d: c - timedelta(seconds=MAX_ABSENCE_S) for d, c in cut.items() if c is not None}
+            moving = dict(cut)
+            for _round in range(4):  # each round one query per 200 home units; a few rounds reach any absence
+                moved: dict[str, datetime | None] = {}
+                for d, out_t in self._last_out_before(moving, upto).items():
+                    # From the "out of range" reading, with an hour before it, and whole any stored violation
+                    # reaching past it (one ending there would otherwise be reconciled without its start).
+                    if out_t > floor[d]:
+                        moved[d] = datetime.fromtimestamp(window_start(out_t.timestamp(), stored.get(d, [])), UTC)
+                cut.update(moved)
+                moving = moved
+                if not moving:
+                    break
             where, params = f"device IN ({_in(chunk)}) AND id <= %s", [*chunk, upto]
             if all(c is not None for c in cut.values()) and cut:
                 where += " AND t >= %s"
@@ -572,12 +589,43 @@ class EngineWorker:
                     failures.append(Failure(d, "", "while reading its readings", exc))
         return out
 
+    def _last_out_before(self, cut: dict[str, datetime | None], upto: int) -> dict[str, datetime]:
+        """A home unit that reports only changes says "out of range" once and then only heartbeats: for each
+        home unit whose last range reading before its cut says "out", that reading's time. The cut moves back
+        to it, or the absence it began (the wearer left at 15:00, the curfew starts at 19:00) would be read
+        as never having started."""
+        rf = [d for d, c in cut.items() if c is not None and self._kind(d) == "rf"]
+        out: dict[str, datetime] = {}
+        for k in range(0, len(rf), 200):  # a bounded OR: SQLite limits an expression's depth
+            part = rf[k : k + 200]
+            before = reduce(or_, (Q(device=d, t__lt=cut[d]) for d in part))
+            last = dict(
+                Reading.objects.filter(before, type="rf", id__lte=upto)
+                .values("device")
+                .annotate(last=Max("t"))
+                .values_list("device", "last")
+            )
+            if not last:
+                continue
+            at = reduce(or_, (Q(device=d, t=t) for d, t in last.items()))
+            for d, payload in Reading.objects.filter(at, type="rf", id__lte=upto).values_list("device", "payload"):
+                if isinstance(payload, dict) and payload.get("in_range") is False:
+                    out[d] = last[d]
+        return out
+
     def _trim(self, device: str, found: list[EngineViolation]) -> None:
-        """Drop readings from before the window, keeping every violation that could still change whole."""
+        """Drop readings from before the window, keeping every violation that could still change whole, and
+        a home unit's last "out of range" before the cut (``last_out_before``)."""
         held = self._cache[device]
         if self._kind(device) == "alcohol" or not len(held.frame.t):
             return
-        keep = window_start(float(held.frame.t[-1]) - WINDOW_S, [(v.start, v.end) for v in found])
+        spans = [(v.start, v.end) for v in found]
+        keep = window_start(float(held.frame.t[-1]) - WINDOW_S, spans)
+        # As in _load: back to a home unit's "out of range" reading, and whole what reaches past it, until
+        # the reading before the cut says "in range" (bounded: a unit out of range for weeks is a fault).
+        floor = keep - MAX_ABSENCE_S
+        while (out_t := last_out_before(held.frame, keep)) is not None and out_t > floor:
+            keep = min(keep, window_start(out_t, spans))
         if keep - held.since < TRIM_EVERY_S or held.frame.t[0] >= keep:
             return  # trim in steps, not every cycle, and only when there is something to drop
         held.frame = slice_frame(held.frame, keep, float("inf"))
@@ -719,6 +767,13 @@ def listening_since() -> float:
         if not b.is_down(now)
     ]
     return max(live, default=float("-inf"))
+
+
+def last_out_before(frame: DeviceFrame, keep: float) -> float | None:
+    """The time of the home unit's last range reading before ``keep`` if it said "out of range" (a unit that
+    reports only changes sends nothing more of its range until the tag is back), else None."""
+    i = int(np.searchsorted(frame.rf_t, keep, side="left")) - 1
+    return float(frame.rf_t[i]) if i >= 0 and not frame.rf_in[i] else None
 
 
 def window_start(edge: float, violations: list[tuple[float, float | None]]) -> float:
