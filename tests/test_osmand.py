@@ -98,6 +98,7 @@ def both_doors(receiver: Any, key: str, query: str, body: bytes, content_type: s
 def test_traccar_client_9_json_is_a_fix_and_a_battery_reading(phone):
     status, answer = portal(phone, body=json.dumps(TRACCAR_9).encode(), content_type=JSON)
     assert (status, answer) == (200, {"accepted": 2, "duplicates": 0, "rejected": []})
+    assert Reading.objects.filter(source="osmand").count() == 2
     fix, power = payloads()
     assert fix == {
         "device": "PHONE-1", "time": ISO, "type": "fix", "lat": 52.6702, "lon": -0.7321, "accuracy_m": 12.5,
@@ -278,6 +279,8 @@ def test_the_receiver_and_the_portal_answer_every_form_alike(receiver, phone):
     fix = {"id": "PHONE-1", "lat": "52.67", "lon": "-0.73", "timestamp": str(T)}
     cases = [
         (json.dumps(TRACCAR_9).encode(), JSON, ""),
+        (json.dumps(TRACCAR_9).encode(), "text/plain", ""),  # plainly JSON, whatever its type says
+        (json.dumps({**TRACCAR_9, "device_id": 7}).encode(), JSON, "id=PHONE-1"),  # not a device id
         (json.dumps({**TRACCAR_9, "location": {"timestamp": ISO}}).encode(), JSON, ""),  # no position
         (b"{oops", JSON, "id=PHONE-1"),
         (urlencode({**fix, "hdop": "1.2", "batt": "50", "charge": "1"}).encode(), FORM, ""),

@@ -36,6 +36,7 @@ TELEMETRY_PATH = "/ingest/v1/telemetry"
 NO_OSMAND_PARAMETERS = f"send OsmAnd parameters (id, lat, lon, timestamp) or POST {TELEMETRY_PATH}"
 NO_READINGS = "the request holds no readings: send telemetry JSON Lines, one reading per line"
 MAX_OSMAND_PARAMETERS = 50
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def limit(name: str, default: int | float) -> Any:
@@ -259,7 +260,10 @@ def osmand_params(query: bytes | str, body: bytes, content_type: str = "") -> Os
 
     params = dict(parse(query))
     kind = content_type.split(";", 1)[0].strip().lower()
-    if kind == "application/json" and body.strip():
+    # JSON as Traccar Client 9 sends it, or a body that is plainly a JSON object whatever its type says (a
+    # client that sets no Content-Type); a form never starts with "{".
+    is_json = kind == "application/json" or (kind not in _FORMS and body.lstrip()[:1] == b"{")
+    if is_json and body.strip():
         try:
             decoded: Any = orjson.loads(body)
         except orjson.JSONDecodeError as exc:

@@ -70,11 +70,14 @@ class OsmAndRequest:
 
     @property
     def device(self) -> str:
-        if isinstance(self.body, dict):
-            named = self.body.get("device_id")
-            if isinstance(named, str) and named:
-                return named
-        return self.params.get("id") or self.params.get("deviceid") or ""
+        """The device whose key the request must carry: the one its readings name ("" when none does, and
+        then none of them is stored)."""
+        named = (
+            json_device(self.body, self.params)[0]
+            if self.is_json
+            else self.params.get("id") or self.params.get("deviceid")
+        )
+        return named if isinstance(named, str) else ""
 
     @property
     def cost(self) -> int:
@@ -303,11 +306,7 @@ def from_json(body: Any, params: dict[str, str], now: float) -> list[Converted |
         raise body
     if not isinstance(body, dict):
         raise ReadingError("(body)", "is not a JSON object")
-    device: Any = body.get("device_id")
-    device_name = "device_id"
-    if device is None:
-        device = params.get("id") or params.get("deviceid")
-        device_name = "id" if params.get("id") else "deviceid"
+    device, device_name = json_device(body, params)
     if device is None:
         raise ReadingError("device_id", "is missing")
     location = body.get("location")
@@ -327,6 +326,16 @@ def from_json(body: Any, params: dict[str, str], now: float) -> list[Converted |
                 out.append(SenderError(exc.field, exc.message, device if isinstance(device, str) else ""))
         return out
     return list(_location(location, "location", device, device_name, outside, now))
+
+
+def json_device(body: Any, params: dict[str, str]) -> tuple[Any, str]:
+    """The device a JSON request's readings name, and the field it came in: ``device_id``, else ``id`` or
+    ``deviceid`` in the query. One answer for the key check and the readings alike."""
+    if isinstance(body, dict) and body.get("device_id") is not None:
+        return body["device_id"], "device_id"
+    if params.get("id"):
+        return params["id"], "id"
+    return params.get("deviceid") or None, "deviceid"
 
 
 def _is_number(v: Any) -> bool:
