@@ -20,6 +20,7 @@ named as the sender named it (``speed``, ``location.coords.latitude``).
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -207,12 +208,12 @@ def from_params(params: dict[str, str], now: float) -> list[Converted | ReadingE
         ):  # fmt: skip
             if name in params:
                 value = number(params[name])
-                if not isinstance(value, float) or known(value):
+                if not _finite(value) or known(value):
                     fix[to], names[to] = value, name
                     used.add(name)
         if "speed" in params:
             knots = number(params["speed"])
-            if not isinstance(knots, float) or knots >= 0:
+            if not _finite(knots) or knots >= 0:
                 fix["speed_mps"] = round(knots * KNOT_MPS, 2) if isinstance(knots, float) else knots
                 names["speed_mps"] = "speed"
                 used.add("speed")
@@ -220,7 +221,7 @@ def from_params(params: dict[str, str], now: float) -> list[Converted | ReadingE
     power: dict[str, Any] | None = None
     if "batt" in params:
         pct = number(params["batt"])
-        if not (isinstance(pct, float) and pct < 0):  # -1: not known
+        if not _finite(pct) or pct >= 0:  # -1: not known
             power = {**base, "type": "power", "battery_pct": pct}
             names.update(battery_pct="batt")
             used.add("batt")
@@ -241,6 +242,11 @@ def from_params(params: dict[str, str], now: float) -> list[Converted | ReadingE
     if power is not None and first is not power:
         out.append(Converted(power, names))
     return out
+
+
+def _finite(v: Any) -> bool:
+    """A number that can say "not known" (0, -1); NaN and infinity are sent on for the parser to refuse."""
+    return isinstance(v, float) and math.isfinite(v)
 
 
 def _positive(v: float) -> bool:

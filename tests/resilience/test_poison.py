@@ -140,6 +140,7 @@ def test_osmand_poison_parameters_are_rejected_not_crashed_on():
         ({"batt": "nan"}, "batt"),
         ({"accuracy": "1e999"}, "accuracy"),
         ({"hdop": "1e999"}, "hdop"),
+        ({"accuracy": "nan"}, "accuracy"),
         ({"altitude": "high"}, "altitude"),
         ({"batt": "50", "charge": "maybe"}, "charge"),
         ({"id": "P" * 300}, "id"),
