@@ -294,3 +294,31 @@ def test_the_receiver_and_the_portal_answer_every_form_alike(receiver, phone):
         assert at_receiver == at_portal, (body, query, at_receiver, at_portal)
         assert at_receiver[0] in (200, 400), at_receiver
     assert not Reading.objects.exists()  # every request was rolled back
+
+
+@pytest.mark.django_db
+def test_through_the_worker_a_fix_without_accuracy_near_a_zones_edge_is_not_an_entry_but_with_hdop_it_is(case):
+    """Sam Example's exclusion zone (FORMATS.md) runs up to latitude 52.665: ten minutes 30 m inside its
+    edge. Sent by Traccar Client 9 with no accuracy they are not certainly inside (50 m is assumed); sent
+    later with hdop 1 (5 m) they are an entry."""
+    from datetime import UTC, datetime
+
+    from openem.alerts.models import Violation
+    from openem.telemetry.worker import EngineWorker
+
+    key = issue_key(Device.objects.get(ref="GPS-0001"))
+    lat, lon = 52.665 - 30 / 111_250, -0.735
+    for m in range(10):
+        at = {"timestamp": f"2026-11-10T12:{m:02d}:00Z", "coords": {"latitude": lat, "longitude": lon}}
+        no_accuracy = {"device_id": "GPS-0001", "location": at}
+        assert portal(key, body=json.dumps(no_accuracy).encode(), content_type=JSON)[0] == 200
+    worker = EngineWorker("test")
+    worker.cycle(now=datetime(2026, 11, 10, 12, 30, tzinfo=UTC))
+    assert not Violation.objects.filter(type="exclusion_zone_entry").exists()
+    for m in range(10):
+        stamp = f"2026-11-10T13:{m:02d}:00Z"
+        sent = {"id": "GPS-0001", "lat": str(lat), "lon": str(lon), "hdop": "1", "timestamp": stamp}
+        assert portal(key, sent)[0] == 200
+    worker.cycle(now=datetime(2026, 11, 10, 13, 30, tzinfo=UTC))
+    (entry,) = Violation.objects.filter(type="exclusion_zone_entry")
+    assert entry.start == datetime(2026, 11, 10, 13, 0, tzinfo=UTC)
