@@ -35,6 +35,9 @@ class Params:
     pass_through_max_speed_mps: float = 45.0
     pass_through_depth: float = 0.1  # the line must pass this share of its length inside the zone's edge
     max_accuracy_m: float = 100.0  # a fix worse than this is not used for rules
+    # A fix that gives neither accuracy_m nor hdop is taken to be this uncertain, never precise: a street's
+    # width, what a phone or tag reports on a poor fix, so a fix that says nothing decides no edge alone.
+    unreported_accuracy_m: float = 50.0
     spike_jump_m: float = 60.0  # a fix further than this from both neighbours that agree: multipath
     attendance_tolerance_s: float = 600.0
     attendance_away_fixes: int = 2

@@ -39,7 +39,41 @@ SEQ_MAX = 2**63 - 1  # a bigint column
 class ReadingError(ValueError):
     def __init__(self, field_name: str, message: str) -> None:
         self.field = field_name
+        self.message = message  # without the field's name, for a caller that names the field its own way
         super().__init__(f"{field_name}: {message}")
+
+
+# What a fix's accuracy is taken to be when the device does not give ``accuracy_m`` but gives ``hdop``
+# (horizontal dilution of precision, as NMEA receivers and many trackers report it). The 95% horizontal
+# radius is about 2 x HDOP x the receiver's user-equivalent range error (UERE); a single-frequency civil
+# receiver's UERE is about 2.5 m (1 sigma) today, so HDOP x 5 m: the usual rule of thumb, and the ratio
+# the trail's GPX export uses the other way. Floored: no receiver's 95% circle is smaller than a few
+# metres, whatever its geometry (HDOP below 1 is possible). Capped: an HDOP of 99.99 is how NMEA says
+# "no fix"; the cap is still far beyond Params.max_accuracy_m, so such a fix is filtered, not used.
+HDOP_UERE_M = 5.0
+HDOP_MIN_ACCURACY_M = 5.0
+HDOP_MAX_ACCURACY_M = 250.0
+MAX_HDOP = 100.0
+
+
+def accuracy_from_hdop(hdop: float) -> float:
+    """The 95% radius in metres assumed for a fix that gives only its HDOP (see HDOP_UERE_M)."""
+    return min(max(hdop * HDOP_UERE_M, HDOP_MIN_ACCURACY_M), HDOP_MAX_ACCURACY_M)
+
+
+def _fix_accuracy(d: dict[str, Any], check: bool = True) -> float:
+    """A fix's 95% radius: ``accuracy_m`` as sent, else from ``hdop``, else NaN (not reported: the rules
+    then assume ``Params.unreported_accuracy_m``). An accuracy or HDOP of 0 is how Android and many
+    trackers say "not known" (no fix is perfectly precise), so it counts as not reported."""
+    acc = _num(d, "accuracy_m", 0, 100_000, required=False) if check else _stored_float(d.get("accuracy_m"))
+    if acc > 0:
+        return acc
+    hdop = _num(d, "hdop", 0, MAX_HDOP, required=False) if check else _stored_float(d.get("hdop"))
+    return accuracy_from_hdop(hdop) if hdop > 0 else math.nan
+
+
+def _stored_float(v: Any) -> float:
+    return math.nan if v is None else float(v)
 
 
 # Not frozen: a frozen dataclass sets each of its 14 fields through object.__setattr__, which made
@@ -162,6 +196,8 @@ def parse_reading(d: Any, raw: str = "", now: float | None = None) -> Reading:
             _num(d, "speed_mps", 0, 1_000, required=False)
         if "heading" in d:
             _num(d, "heading", 0, 360, required=False)
+        if "altitude_m" in d:  # kept for the trail, not used by the rules
+            _num(d, "altitude_m", -1_000, 100_000, required=False)
         return Reading(
             device,
             t,
@@ -169,7 +205,7 @@ def parse_reading(d: Any, raw: str = "", now: float | None = None) -> Reading:
             seq,
             _num(d, "lat", -90, 90),
             _num(d, "lon", -180, 180),
-            _num(d, "accuracy_m", 0, 100_000, required=False),
+            _fix_accuracy(d),
             raw=raw,
         )
     if rtype is ReadingType.RF:
@@ -206,10 +242,9 @@ def stored_reading(d: dict[str, Any], raw: str = "") -> Reading:
     """A reading that was validated when it was stored (by ingest), read back: fixes, most of what is
     stored, are built without checking each field again; anything else goes through parse_reading."""
     if d.get("type") == "fix":
-        acc = d.get("accuracy_m")
         return Reading(
             d["device"], parse_time(d["time"]), ReadingType.FIX, d.get("seq", -1), float(d["lat"]),
-            float(d["lon"]), math.nan if acc is None else float(acc), raw=raw,
+            float(d["lon"]), _fix_accuracy(d, check=False), raw=raw,
         )  # fmt: skip
     return parse_reading(d, raw)
 
@@ -257,7 +292,7 @@ class DeviceFrame:
             f.fix_t = np.array([r.t for r in fixes])
             f.lat = np.array([r.lat for r in fixes])
             f.lon = np.array([r.lon for r in fixes])
-            f.acc = np.nan_to_num(np.array([r.accuracy_m for r in fixes]), nan=50.0)
+            f.acc = np.array([r.accuracy_m for r in fixes])  # NaN: not reported (see Context.fixes)
         rf = [r for r in rs if r.type == ReadingType.RF]
         if rf:
             f.rf_t = np.array([r.t for r in rf])

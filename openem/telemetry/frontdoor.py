@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+import orjson
 from django.conf import settings
+
+from openem.engine.telemetry import ReadingError
 
 from .ingest import (
     MAX_UNAUTHENTICATED_LINES,
@@ -23,16 +26,17 @@ from .ingest import (
     Prepared,
     Unauthenticated,
     decode_lines,
-    osmand_request,
     prepare,
     status_for,
 )
 from .models import Source
+from .osmand import KEY_PARAM, OsmAndRequest, notes, osmand_items, osmand_key
 
 TELEMETRY_PATH = "/ingest/v1/telemetry"
 NO_OSMAND_PARAMETERS = f"send OsmAnd parameters (id, lat, lon, timestamp) or POST {TELEMETRY_PATH}"
 NO_READINGS = "the request holds no readings: send telemetry JSON Lines, one reading per line"
 MAX_OSMAND_PARAMETERS = 50
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def limit(name: str, default: int | float) -> Any:
@@ -241,10 +245,11 @@ def telemetry_answer(p: Prepared) -> tuple[int, dict[str, Any]]:
 # -- the OsmAnd protocol ---------------------------------------------------------------------------------
 
 
-def osmand_params(query: bytes | str, body: bytes, content_type: str = "") -> dict[str, str]:
-    """The parameters of an OsmAnd request: the query string, and a form body if there is one (URL-encoded
-    or multipart; a later value of a name wins). Raises Refused when there are none: a browser or a
-    probe, not a device."""
+def osmand_params(query: bytes | str, body: bytes, content_type: str = "") -> OsmAndRequest:
+    """An OsmAnd request: the query string's parameters, and the body's: a JSON object (Traccar Client 9
+    and later, ``Content-Type: application/json``) or a form (URL-encoded or multipart; a later value of a
+    name wins). Raises Refused when there is nothing: a browser or a probe, not a device. A JSON body that
+    cannot be read is the request's one rejected reading (it may name its device in the query)."""
 
     def parse(text: bytes | str) -> list[tuple[str, str]]:
         data = text.decode("latin-1") if isinstance(text, bytes) else text
@@ -254,13 +259,24 @@ def osmand_params(query: bytes | str, body: bytes, content_type: str = "") -> di
             raise Refused(400, f"an OsmAnd request has at most {MAX_OSMAND_PARAMETERS} parameters") from exc
 
     params = dict(parse(query))
-    if content_type.lower().startswith("multipart/form-data"):
+    kind = content_type.split(";", 1)[0].strip().lower()
+    # JSON as Traccar Client 9 sends it, or a body that is plainly a JSON object whatever its type says (a
+    # client that sets no Content-Type); a form never starts with "{".
+    is_json = kind == "application/json" or (kind not in _FORMS and body.lstrip()[:1] == b"{")
+    if is_json and body.strip():
+        try:
+            decoded: Any = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            why = "is not UTF-8" if "UTF-8" in exc.msg else f"not valid JSON at column {exc.colno}: {exc.msg}"
+            decoded = ReadingError("(body)", why)
+        return OsmAndRequest(params, decoded, body)
+    if kind == "multipart/form-data":
         params.update(_multipart(body, content_type))
     elif body and b"=" in body:
         params.update(parse(body))
     if not params:
         raise Refused(400, NO_OSMAND_PARAMETERS)
-    return params
+    return OsmAndRequest(params)
 
 
 def _multipart(body: bytes, content_type: str) -> dict[str, str]:
@@ -282,17 +298,40 @@ def _multipart(body: bytes, content_type: str) -> dict[str, str]:
     return fields
 
 
-def osmand_batch(params: dict[str, str], path: str, keys: Any, address: str, limits: RateLimits) -> Prepared:
+def osmand_request(
+    req: OsmAndRequest, path: str, keys: Any, now: float | None = None
+) -> tuple[list[tuple[int, bytes | str, Any]], Unauthenticated | None]:
+    """One OsmAnd request's readings and, if its device key is not valid, why. ``keys`` is a
+    ``KeyChecker`` (called on the thread that uses the database)."""
+    key = osmand_key(req.params, path)
+    items = osmand_items(req, now)
+    device = req.device
+    problem = keys.problem(device, key) if device else None
+    return items, (Unauthenticated(KEY_PARAM, problem) if problem else None)
+
+
+def osmand_batch(req: OsmAndRequest, path: str, keys: Any, address: str, limits: RateLimits) -> Prepared:
     """One OsmAnd request's readings, its device key checked with ``keys`` (a ``KeyChecker``); a device
-    with its own key draws on its own bucket, a sender without one on its address's."""
-    items, problem = osmand_request(params, path, keys)
-    device = params.get("id") or params.get("deviceid")
+    with its own key draws on its own bucket (a reading a location), a sender without one on its
+    address's."""
+    items, problem = osmand_request(req, path, keys)
+    device = req.device
     if problem is None and device:
-        limits.check(device_sender(device), 1)
+        limits.check(device_sender(device), req.cost)
     else:
         limits.check(address_sender(address), max(1, len(items)))
-    return prepare(items, Source.OSMAND, device_field="id", unauthenticated=problem)
+    p = prepare(items, Source.OSMAND, device_field="id", unauthenticated=problem)
+    if problem is None:
+        p.notes = notes(items)
+    return p
 
 
 def osmand_answer(p: Prepared) -> tuple[int, dict[str, Any]]:
-    return status_for(p.result), p.result.to_json()
+    """The answer: as a batch's, and ``notes`` for readings kept other than as sent (not evaluated as a
+    fix, and why; timed at arrival), each only if its reading was not rejected."""
+    body = p.result.to_json()
+    rejected = {r["line"] for r in p.result.rejected}
+    said = [{"line": line, "note": note} for line, note in p.notes if line not in rejected]
+    if said:
+        body["notes"] = said
+    return status_for(p.result), body

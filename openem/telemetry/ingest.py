@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import logging
 import math
 import secrets
@@ -31,6 +30,7 @@ from openem.health.running import is_transient
 
 from . import trail
 from .models import Gateway, Reading, RejectedReading, Rejection, Source
+from .osmand import KEY_PARAM, osmand_items, osmand_key  # noqa: F401 (the OsmAnd protocol's home before)
 from .redact import redact_keys
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ class Prepared:
     rejected: list[tuple[int | None, bytes | str, str, str, Rejection, str]] = field(default_factory=list)
     result: IngestResult = field(default_factory=IngestResult)
     devices: set[str] = field(default_factory=set)
+    notes: list[tuple[int, str]] = field(default_factory=list)  # (line, what the answer says of it): OsmAnd
     not_kept: int = 0  # rejected lines reported but not kept (beyond MAX_KEPT_REJECTED)
 
     def reject(
@@ -189,8 +190,9 @@ def prepare(
             p.reject(line, raw, exc.field, str(exc), Rejection.UNAUTHENTICATED)
             continue
         except ReadingError as exc:
-            # Every reading names its device as "device" (OsmAnd's id is converted to it).
-            named = obj.get("device", "") if isinstance(obj, dict) else ""
+            # Every reading names its device as "device" (OsmAnd's id is converted to it; an OsmAnd error
+            # made before there is a reading carries it).
+            named = obj.get("device", "") if isinstance(obj, dict) else getattr(exc, "device", "")
             p.reject(line, raw, exc.field, str(exc), device=named)
             continue
         except Exception as exc:  # whatever the checks above missed is this line's problem, not the batch's
@@ -604,86 +606,6 @@ def ingest_jsonl(
     return ingest_objects(decode_lines(body), source, gateway, now, unauthenticated=unauthenticated)
 
 
-# The device key of an OsmAnd sender: a ``key`` parameter, or the last part of the server URL's path
-# (Traccar Client keeps the path and query of the URL it is given and adds its own parameters).
-KEY_PARAM = "key"
-
-
-def osmand_key(params: dict[str, str], path: str) -> str:
-    """The device key a request came with (removed from ``params``: it is never stored)."""
-    key = params.pop(KEY_PARAM, "")
-    if not key:
-        last = path.rstrip("/").rsplit("/", 1)[-1]
-        key = last if last and last != "osmand" else ""
-    return key
-
-
-def osmand_request(
-    params: dict[str, str], path: str, keys: Any
-) -> tuple[list[tuple[int, bytes | str, Any]], Unauthenticated | None]:
-    """One OsmAnd request: its readings and, if its device key is not valid, why. ``keys`` is a
-    ``KeyChecker`` (called on the thread that uses the database)."""
-    key = osmand_key(params, path)
-    items = osmand_items(params)
-    device = params.get("id") or params.get("deviceid")
-    problem = keys.problem(device, key) if device else None
-    return items, (Unauthenticated(KEY_PARAM, problem) if problem else None)
-
-
 def status_for(result: IngestResult) -> int:
     """The HTTP status for a device's request: 401 when its credential was not valid."""
     return 401 if result.unauthenticated else 400 if result.rejected else 200
-
-
-def osmand_to_readings(params: dict[str, str]) -> list[dict[str, Any]]:
-    """The OsmAnd protocol (Traccar Client): id/deviceid, lat, lon, timestamp (Unix seconds or ISO),
-    speed (knots), bearing, altitude, accuracy, batt, charge."""
-    device = params.get("id") or params.get("deviceid")
-    stamp = params.get("timestamp", "")
-    when: str | None
-    if stamp.replace(".", "", 1).isdigit():
-        value = float(stamp)
-        value = value / 1000 if value > 1e11 else value  # milliseconds from some clients
-        try:
-            when = datetime.fromtimestamp(value, UTC).isoformat().replace("+00:00", "Z")
-        except (OverflowError, ValueError, OSError) as exc:
-            raise ReadingError("timestamp", f"{stamp[:40]} is not a time OpenEM can hold") from exc
-    else:
-        when = stamp or None
-    fix: dict[str, Any] = {"device": device, "time": when, "type": "fix"}
-    for key, name in (("lat", "lat"), ("lon", "lon"), ("accuracy", "accuracy_m"), ("bearing", "heading")):
-        if key in params:
-            fix[name] = _number(params[key])
-    if "speed" in params:
-        knots = _number(params["speed"])
-        fix["speed_mps"] = round(knots * 0.514444, 2) if isinstance(knots, float) else knots
-    out = [fix]
-    if "batt" in params:
-        out.append(
-            {
-                "device": device,
-                "time": when,
-                "type": "power",
-                "battery_pct": _number(params["batt"]),
-                "charging": params.get("charge", "false").lower() in ("true", "1"),
-            }
-        )
-    return out
-
-
-def osmand_items(params: dict[str, str]) -> list[tuple[int, bytes | str, Any]]:
-    raw = json.dumps(params)
-    if not (params.get("id") or params.get("deviceid")):
-        return [(1, raw, ReadingError("id", "is missing"))]
-    try:
-        readings = osmand_to_readings(params)
-    except ReadingError as exc:
-        return [(1, raw, exc)]
-    return [(i + 1, raw, r) for i, r in enumerate(readings)]
-
-
-def _number(text: str) -> Any:
-    try:
-        return float(text)
-    except ValueError:
-        return text  # the parser names the field and says it is not a number

@@ -401,16 +401,17 @@ class Receiver:
             sender = f"token:{token}" if token else f"address:{address}"
             p = await _done(writer.submit(batch, sender, len(body)))
             return frontdoor.telemetry_answer(p)
-        # Traccar Client (OsmAnd protocol) posts to any path, parameters in the query string or a form.
+        # Traccar Client (OsmAnd protocol) posts to any path: parameters in the query string or a form, or
+        # (version 9 on) a JSON body.
         frontdoor.check_method(method, ("GET", "POST"))
         body = await _body(receive, int(declared) if declared.isdigit() else None)
         content_type = headers.get(b"content-type", b"").decode("latin-1")
-        params = frontdoor.osmand_params(scope["query_string"], body, content_type)
+        req = frontdoor.osmand_params(scope["query_string"], body, content_type)
 
         def osmand() -> Prepared:  # the key is checked on the writer thread
-            return frontdoor.osmand_batch(params, path, writer.keys, address, writer.limits)
+            return frontdoor.osmand_batch(req, path, writer.keys, address, writer.limits)
 
-        device = params.get("id") or params.get("deviceid") or ""
+        device = req.device
         p = await _done(writer.submit(osmand, f"device:{device}", len(body)))
         return frontdoor.osmand_answer(p)
 

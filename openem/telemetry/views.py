@@ -82,8 +82,8 @@ def telemetry_batch(request: HttpRequest) -> tuple[int, dict[str, Any]]:
 def osmand(request: HttpRequest) -> tuple[int, dict[str, Any]]:
     frontdoor.check_method(request.method or "", ("GET", "POST"))
     body = _body(request)
-    params = frontdoor.osmand_params(request.META.get("QUERY_STRING", ""), body, request.META.get("CONTENT_TYPE", ""))
-    p = frontdoor.osmand_batch(params, request.path, KeyChecker(ttl_s=0), _address(request), frontdoor.LIMITS)
+    req = frontdoor.osmand_params(request.META.get("QUERY_STRING", ""), body, request.META.get("CONTENT_TYPE", ""))
+    p = frontdoor.osmand_batch(req, request.path, KeyChecker(ttl_s=0), _address(request), frontdoor.LIMITS)
     return frontdoor.osmand_answer(_stored(p))
 
 

@@ -28,3 +28,17 @@ def test_times_are_cached_but_bad_ones_are_refused_every_time():
     for _ in range(2):
         with pytest.raises(ReadingError, match="has no offset"):
             parse_time("2026-11-20T21:00:05")
+
+
+def test_a_fix_without_accuracy_takes_it_from_hdop_on_every_path():
+    from openem.engine.telemetry import accuracy_from_hdop
+
+    assert (accuracy_from_hdop(0.5), accuracy_from_hdop(1.2), accuracy_from_hdop(99.99)) == (5.0, 6.0, 250.0)
+    with_hdop = {**FIX, "hdop": 2.0}
+    assert parse_reading(with_hdop).accuracy_m == stored_reading(with_hdop).accuracy_m == 10.0
+    assert math.isnan(parse_reading({**FIX, "hdop": 0}).accuracy_m)  # 0: not known
+    assert math.isnan(parse_reading({**FIX, "accuracy_m": 0}).accuracy_m)
+    with pytest.raises(ReadingError, match="hdop"):
+        parse_reading({**FIX, "hdop": 150})
+    with pytest.raises(ReadingError, match="hdop"):
+        parse_reading({**FIX, "hdop": "good"})

@@ -105,3 +105,35 @@ def test_a_polygon_zone():
     }
     path = [(-600, 0)] + [(0, 0)] * 3 + [(-600, 0)] * 2
     assert len(of_type(run(cf(poly), walk("2026-11-10T12:00:00Z", path)), "exclusion_zone_entry")) == 1
+
+
+def test_a_fix_without_accuracy_is_never_taken_as_precise():
+    """30 m inside a 200 m exclusion zone's edge: a fix of 8 m is certainly inside; a fix that reports no
+    accuracy (or 0, Android's "not known") is taken as Params.unreported_accuracy_m (50 m) and could be
+    outside, exactly as a fix reporting 50 m; one giving only its HDOP is taken as HDOP x 5 m."""
+    from openem.engine.model import Params
+    from openem.engine.telemetry import parse_reading
+
+    path = [(-600, 0)] + [(-170, 0)] * 6 + [(-600, 0)] * 3
+
+    def fixes(**accuracy):
+        t0 = ts("2026-11-10T12:00:00Z")
+        out = []
+        for i, (n, e) in enumerate(path):
+            lat, lon = offset(*CENTRE, north_m=n, east_m=e)
+            time = f"2026-11-10T12:{i:02d}:00Z"
+            assert ts(time) == t0 + 60 * i
+            out.append(parse_reading({"device": "GPS-1", "time": time, "type": "fix", "lat": lat, "lon": lon,
+                                      **accuracy}))  # fmt: skip
+        return out
+
+    def entries(readings, params=None):
+        return of_type(run(cf(zone()), readings, params), "exclusion_zone_entry")
+
+    assert len(entries(fixes(accuracy_m=8))) == 1
+    assert entries(fixes()) == entries(fixes(accuracy_m=50)) == entries(fixes(accuracy_m=0)) == []
+    assert len(entries(fixes(hdop=1.2))) == 1  # 6 m
+    assert entries(fixes(hdop=8)) == []  # 40 m: could be outside
+    assert len(entries(fixes(accuracy_m=8, hdop=8))) == 1  # a reported accuracy wins over HDOP
+    # The assumption is a setting: an installation that trusts its devices more may lower it.
+    assert len(entries(fixes(), Params(unreported_accuracy_m=10))) == 1

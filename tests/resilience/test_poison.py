@@ -135,10 +135,14 @@ def test_osmand_poison_parameters_are_rejected_not_crashed_on():
     base = {"id": "PHONE-1", "lat": "52.67", "lon": "-0.73", "timestamp": "1794830400"}
     for params, field in [
         ({"timestamp": "9" * 40}, "timestamp"),
-        ({"speed": "fast"}, "speed_mps"),
-        ({"speed": "inf"}, "speed_mps"),
-        ({"batt": "nan"}, "battery_pct"),
-        ({"accuracy": "1e999"}, "accuracy_m"),
+        ({"speed": "fast"}, "speed"),  # named as the sender named it
+        ({"speed": "inf"}, "speed"),
+        ({"batt": "nan"}, "batt"),
+        ({"accuracy": "1e999"}, "accuracy"),
+        ({"hdop": "1e999"}, "hdop"),
+        ({"accuracy": "nan"}, "accuracy"),
+        ({"altitude": "high"}, "altitude"),
+        ({"batt": "50", "charge": "maybe"}, "charge"),
         ({"id": "P" * 300}, "id"),
     ]:
         response = Client().get(f"/osmand/{key}", {**base, **params})

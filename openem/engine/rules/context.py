@@ -42,8 +42,11 @@ class Context:
     def fixes(self) -> Fixes:
         """Usable fixes in metres: accurate enough, and not a multipath spike."""
         f, p = self.frame, self.params
-        ok = f.acc <= p.max_accuracy_m
-        t, lat, lon, acc = f.fix_t[ok], f.lat[ok], f.lon[ok], f.acc[ok]
+        # Every path (batch, OsmAnd, MQTT, replay) reaches the rules here: an accuracy not reported is
+        # assumed, never taken as 0 (a fix placed exactly where it says it is).
+        acc = np.where(np.isnan(f.acc), p.unreported_accuracy_m, f.acc)
+        ok = acc <= p.max_accuracy_m
+        t, lat, lon, acc = f.fix_t[ok], f.lat[ok], f.lon[ok], acc[ok]
         x, y = self.subject.to_metric(lat, lon)
         keep = ~spikes(x, y, acc, p.spike_jump_m)
         dropped = int((~ok).sum() + (~keep).sum())
