@@ -12,7 +12,6 @@ worker gives ``Triage`` a store backed by the database, the benchmark one in mem
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,10 +23,8 @@ from openem.engine.violations import Violation as EngineViolation
 
 
 def violation_key(v: EngineViolation) -> str:
-    """The same violation has the same key after any re-evaluation."""
-    device = str(v.evidence.get("device", v.evidence.get("device_kind", "")))
-    text = f"{v.person}|{v.order}|{v.condition}|{v.type.value}|{device}|{v.start:.0f}"
-    return hashlib.sha256(text.encode()).hexdigest()[:40]
+    """The same violation has the same key after any re-evaluation (``Violation.key``, defined in the engine)."""
+    return v.key
 
 
 class Severity(LabelledEnum):

@@ -29,8 +29,8 @@ class Amendment:
         return {"action": self.action, **self.violation.to_json()}
 
 
-def _key(v: Violation) -> tuple[str, str | None, str, str, float]:
-    return (v.person, v.condition, v.type.value, str(v.evidence.get("device", "")), v.start)
+def _key(v: Violation) -> tuple[str, str, str | None, str, str, float]:
+    return v.identity  # defined once, in the engine
 
 
 class StreamingEngine:
@@ -40,7 +40,7 @@ class StreamingEngine:
         self._held: dict[str, list[Reading]] = {}
         self._newest: dict[str, float] = {}
         self._released: list[Reading] = []
-        self._current: dict[tuple[str, str | None, str, str, float], Violation] = {}
+        self._current: dict[tuple[str, str, str | None, str, str, float], Violation] = {}
 
     def ingest(self, readings: Iterable[Reading]) -> list[Amendment]:
         for r in readings:

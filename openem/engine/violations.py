@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +58,20 @@ class Violation:
     @property
     def category(self) -> Category:
         return self.type.category
+
+    @property
+    def identity(self) -> tuple[str, str, str | None, str, str, float]:
+        """What makes two evaluations the same violation, defined once: the worker's reconciler, triage and
+        the streaming engine all use it. The same person, order, condition, type and device, starting at
+        the same second; its end and evidence may change as more readings arrive."""
+        device = str(self.evidence.get("device", self.evidence.get("device_kind", "")))
+        return (self.person, self.order, self.condition, self.type.value, device, round(self.start))
+
+    @property
+    def key(self) -> str:
+        """``identity`` as a stored key (40 hex characters): the same after any re-evaluation."""
+        person, order, condition, vtype, device, start = self.identity
+        return hashlib.sha256(f"{person}|{order}|{condition}|{vtype}|{device}|{start}".encode()).hexdigest()[:40]
 
     def sort_key(self) -> tuple[str, float, str, str]:
         return (self.person, self.start, self.type.value, self.condition or "")
