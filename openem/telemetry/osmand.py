@@ -233,6 +233,20 @@ def from_params(params: dict[str, str], now: float) -> list[Converted | ReadingE
                 used.add("charge")
 
     extra = {k: v for k, v in params.items() if k not in used}
+    return _assemble(base, fix, power, no_fix, extra, names)
+
+
+def _assemble(
+    base: dict[str, Any],
+    fix: dict[str, Any],
+    power: dict[str, Any] | None,
+    no_fix: str | None,
+    extra: dict[str, Any],
+    names: dict[str, str],
+) -> list[Converted | ReadingError]:
+    """What one location becomes, for both forms of the protocol: the fix; or, without a usable position,
+    the power reading (else a heartbeat) saying why, so the request is kept but not evaluated as a fix.
+    Unknown parameters ride on the first reading."""
     first = fix if no_fix is None else power if power is not None else {**base, "type": "heartbeat"}
     if no_fix is not None:
         first["no_fix"] = no_fix
@@ -413,14 +427,7 @@ def _location(
     elif battery is not None:
         extra["battery"] = battery
 
-    first = fix if no_fix is None else power if power is not None else {**base, "type": "heartbeat"}
-    if no_fix is not None:
-        first["no_fix"] = no_fix
-    if extra:
-        first["extra"] = extra
-    out: list[Converted | ReadingError] = [Converted(first, names)]
-    if power is not None and first is not power:
-        out.append(Converted(power, names))
+    out = _assemble(base, fix, power, no_fix, extra, names)
     if bad is not None:
         out.append(bad)
     return out
