@@ -136,6 +136,11 @@ class Candidate:
         }.get(self.requirement, self.requirement.label.lower())
         return f"{'RF' if self.device == DeviceKind.RF else self.device.label} {what}"
 
+    @property
+    def title(self) -> str:
+        """The label as the start of a sentence or a heading."""
+        return self.label[0].upper() + self.label[1:]
+
     def alcohol_requirement(self, proposal: OrderType) -> AlcoholRequirement | None:
         """The legal form of alcohol monitoring: an AAMR on a court order, AML on a licence."""
         if self.requirement != ConditionType.ALCOHOL:

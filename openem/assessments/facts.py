@@ -10,12 +10,12 @@ from openem.engine.schedule import Window
 from openem.uktime import local_today
 
 from . import eligibility, victims
-from .models import Assessment, Suitability, VictimPlace
+from .models import Assessment, Suitability
 
 
-def facts_of(assessment: Assessment) -> eligibility.AssessmentFacts:
+def facts_of(assessment: Assessment, places: list[victims.Place] | None = None) -> eligibility.AssessmentFacts:
     """Its facts, the person's age and risk, its best proposed address (a suitable one if any) with the
-    distance from it to the nearest place that protects a victim."""
+    distance from it to the nearest place that protects a victim (``places``: when the caller has them)."""
     person = assessment.person
     age = None
     if person.date_of_birth:
@@ -24,7 +24,7 @@ def facts_of(assessment: Assessment) -> eligibility.AssessmentFacts:
     addresses = list(assessment.addresses.all())
     suitable = [a for a in addresses if a.suitability == Suitability.SUITABLE.value]
     best = (suitable or addresses)[0] if addresses else None
-    places = victims.places(person)
+    places = victims.places(person) if places is None else places
     address = None
     if best is not None:
         near = victims.distances(best, places)
@@ -49,32 +49,39 @@ def facts_of(assessment: Assessment) -> eligibility.AssessmentFacts:
     )  # fmt: skip
 
 
-def recommendation(assessment: Assessment) -> eligibility.Recommendation | None:
+def recommendation(
+    assessment: Assessment, the_facts: eligibility.AssessmentFacts | None = None
+) -> eligibility.Recommendation | None:
     """What the eligibility rules propose for the facts recorded (None if they cannot be read)."""
     try:
-        return eligibility.assess(facts_of(assessment), settings.OPENEM_VICTIM_WARNING_M)
+        the_facts = facts_of(assessment) if the_facts is None else the_facts
     except ValueError:
         return None
+    return eligibility.assess(the_facts, settings.OPENEM_VICTIM_WARNING_M)
 
 
-def problems_with_choices(assessment: Assessment, rec: eligibility.Recommendation | None = None) -> list[str]:
+def refused_choices(the_facts: eligibility.AssessmentFacts, chosen: list[eligibility.Candidate]) -> list[str]:
+    """Every reason a requirement chosen is not eligible, each judged alongside the others chosen."""
+    return [
+        f"{cand.title} is not eligible: {refusal.message}"
+        for cand in chosen
+        for refusal in eligibility.check(the_facts, cand, [c for c in chosen if c != cand])
+    ]
+
+
+def problems_with_choices(assessment: Assessment, the_facts: eligibility.AssessmentFacts | None = None) -> list[str]:
     """Why the requirements chosen cannot go to the court or release decision as they stand: a suggestion
     neither accepted, changed nor rejected, or a requirement chosen that the rules refuse."""
-    rec = rec if rec is not None else recommendation(assessment)
-    if rec is None:
+    try:
+        the_facts = facts_of(assessment) if the_facts is None else the_facts
+    except ValueError:
         return ["The facts recorded cannot be read by the eligibility rules: correct them"]
+    rec = eligibility.assess(the_facts, settings.OPENEM_VICTIM_WARNING_M)
     out = [
         f"OpenEM suggests {p.candidate.label}: accept, change or reject it"
         for p in rec.proposed
         if assessment.response_to(p.candidate.key) is None
     ]
-    chosen = [eligibility.BY_KEY[k] for k in assessment.chosen() if k in eligibility.BY_KEY]
-    facts = facts_of(assessment)
-    for cand in chosen:
-        for refusal in eligibility.check(facts, cand, [c for c in chosen if c != cand]):
-            out.append(f"{cand.label[0].upper()}{cand.label[1:]} is not eligible: {refusal.message}")
-    return out
-
-
-def has_victim_places(assessment: Assessment) -> bool:
-    return VictimPlace.objects.filter(person=assessment.person).exists()
+    return out + refused_choices(
+        the_facts, [eligibility.BY_KEY[k] for k in assessment.chosen() if k in eligibility.BY_KEY]
+    )

@@ -144,18 +144,18 @@ class RecommendForm(forms.Form):
         for p in self.suggested:
             name = slug(p.candidate.key)
             self.fields[f"resp_{name}"] = forms.ChoiceField(
-                label=p.candidate.label[0].upper() + p.candidate.label[1:], choices=RESPONSE_CHOICES,
+                label=p.candidate.title, choices=RESPONSE_CHOICES,
                 widget=forms.RadioSelect, error_messages={"required": "Accept, change or reject this suggestion"},
             )  # fmt: skip
             self.fields[f"to_{name}"] = forms.ChoiceField(
                 label="Change to", required=False,
-                choices=[("", "Choose")] + [(c.key, c.label[0].upper() + c.label[1:]) for c in eligible
+                choices=[("", "Choose")] + [(c.key, c.title) for c in eligible
                                             if c != p.candidate],
             )  # fmt: skip
             self.fields[f"why_{name}"] = forms.CharField(label="Why", required=False, max_length=500)
         self.fields["add"] = forms.MultipleChoiceField(
             label="Add a requirement OpenEM did not suggest", required=False,
-            choices=[(c.key, c.label[0].upper() + c.label[1:]) for c in self.addable],
+            choices=[(c.key, c.title) for c in self.addable],
         )  # fmt: skip
 
     def rows(self) -> list[dict[str, Any]]:

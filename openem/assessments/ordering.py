@@ -41,7 +41,7 @@ def proposed_conditions(assessment: Assessment) -> list[Proposed]:
 
 
 def _from(assessment: Assessment, cand: Candidate) -> Proposed:
-    label = cand.label[0].upper() + cand.label[1:]
+    label = cand.title
     if cand.requirement == ConditionType.CURFEW:
         home = assessment.suitable_address()
         windows = tuple(Window.from_json(w) for w in assessment.proposed_curfew_windows)

@@ -15,7 +15,7 @@ from shapely.geometry import Point
 from openem.engine.enums import ConditionType
 from openem.engine.geometry import area_shape, distance_m, projection_near
 
-from .models import Assessment, ProposedAddress, VictimPlace
+from .models import ProposedAddress, VictimPlace
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,3 @@ def distances(address: ProposedAddress, found: list[Place] | None = None) -> lis
     got = [Distance(p, m, m < limit) for p in (found if found is not None else places(address.assessment.person))
            for m in [metres_to(address.lat, address.lon, p.area)]]  # fmt: skip
     return sorted(got, key=lambda d: d.metres)
-
-
-def by_address(assessment: Assessment) -> dict[int, list[Distance]]:
-    found = places(assessment.person)
-    return {a.pk: distances(a, found) for a in assessment.addresses.all()}

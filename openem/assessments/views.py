@@ -90,7 +90,10 @@ def _page(request: AuthedRequest, assessment: Assessment, failed: Any, action: s
     def form(name: str, cls: Any, **initial: Any) -> Any:
         return failed if failed is not None and action == name else cls(initial=initial, prefix=name)
 
-    rec = recommendation(assessment)
+    # The facts are read once (places, distances, the eligibility rules) for every part of the page.
+    places = victims.places(assessment.person)
+    the_facts = _facts_or_none(assessment, places)
+    rec = recommendation(assessment, the_facts) if the_facts is not None else None
     if failed is not None and action == "recommend":
         recommend = failed
     else:
@@ -103,13 +106,13 @@ def _page(request: AuthedRequest, assessment: Assessment, failed: Any, action: s
         {
             "assessment": assessment,
             "person": assessment.person,
-            "addresses": _with_distances(assessment),
+            "addresses": _with_distances(assessment, places),
             "warning_m": settings.OPENEM_VICTIM_WARNING_M,
             "missing": assessment.missing_checks() if assessment.recommends_curfew else [],
             "recommendation": rec,
-            "choices_problems": facts.problems_with_choices(assessment, rec) if rec is not None else [],
+            "choices_problems": facts.problems_with_choices(assessment, the_facts) if the_facts is not None else [],
             "chosen": _chosen_labels(assessment),
-            "victim_places": assessment.person.victim_places.all(),
+            "victim_places": assessment.person.victim_places.select_related("recorded_by"),
             "versions": assessment.versions.select_related("changed_by")[:20],
             "forms": {
                 "address": form("address", forms.AddressForm),
@@ -198,9 +201,16 @@ def _act(request: AuthedRequest, assessment: Assessment, action: str) -> HttpRes
     return redirect("assessments:detail", assessment.pk)
 
 
-def _with_distances(assessment: Assessment) -> list[Any]:
+def _facts_or_none(assessment: Assessment, places: list[victims.Place]) -> Any:
+    try:
+        return facts.facts_of(assessment, places)
+    except ValueError:  # facts the rules cannot read: the page still shows, without suggestions
+        return None
+
+
+def _with_distances(assessment: Assessment, places: list[victims.Place] | None = None) -> list[Any]:
     """The proposed addresses, each with ``near``: its distances from the places that protect a victim."""
-    places = victims.places(assessment.person)
+    places = victims.places(assessment.person) if places is None else places
     addresses = list(assessment.addresses.prefetch_related("checks", "occupants"))
     for a in addresses:
         a.near = victims.distances(a, places)  # type: ignore[attr-defined]
@@ -210,15 +220,16 @@ def _with_distances(assessment: Assessment) -> list[Any]:
 def _chosen_labels(assessment: Assessment) -> list[str]:
     from .eligibility import BY_KEY
 
-    return [BY_KEY[k].label[0].upper() + BY_KEY[k].label[1:] for k in assessment.chosen() if k in BY_KEY]
+    return [BY_KEY[k].title for k in assessment.chosen() if k in BY_KEY]
 
 
-def _responses(assessment: Assessment) -> list[dict[str, Any]]:
+def _responses(assessment: Assessment, places: list[victims.Place]) -> list[dict[str, Any]]:
     """Each suggestion and the practitioner's answer, in words, for the report."""
     from .eligibility import BY_KEY
     from .models import Response
 
-    rec = recommendation(assessment)
+    the_facts = _facts_or_none(assessment, places)
+    rec = recommendation(assessment, the_facts) if the_facts is not None else None
     out = []
     for r in assessment.responses:
         cand = BY_KEY.get(r["candidate"])
@@ -236,23 +247,23 @@ def _responses(assessment: Assessment) -> list[dict[str, Any]]:
 def _recommend(request: AuthedRequest, assessment: Assessment) -> HttpResponse | None:
     """Save the recommendation; a requirement chosen that the rules refuse is an error on the form, with the
     rule's reason, and nothing typed is lost."""
-    from .eligibility import BY_KEY, check
+    from .eligibility import BY_KEY
 
     if assessment.status != AssessmentStatus.DRAFT:
         messages.error(request, "A submitted assessment cannot be changed; record the decision.")
         return redirect("assessments:detail", assessment.pk)
-    rec = recommendation(assessment)
+    the_facts = _facts_or_none(assessment, victims.places(assessment.person))
+    rec = recommendation(assessment, the_facts) if the_facts is not None else None
     form = forms.RecommendForm(request.POST, prefix="recommend", rec=rec)
-    if form.is_valid():
-        d = form.cleaned_data
-        chosen = [BY_KEY[r["to"] or r["candidate"]] for r in d["responses"] if r["response"] != "rejected"]
-        the_facts = facts.facts_of(assessment)
-        for cand in chosen:
-            for refusal in check(the_facts, cand, [c for c in chosen if c != cand]):
-                form.add_error(None, f"{cand.label[0].upper()}{cand.label[1:]} is not eligible: {refusal.message}")
+    if form.is_valid() and the_facts is not None:
+        responses = form.cleaned_data["responses"]
+        chosen = [BY_KEY[r["to"] or r["candidate"]] for r in responses if r["response"] != "rejected"]
+        for problem in facts.refused_choices(the_facts, chosen):
+            form.add_error(None, problem)
     if not form.is_valid():
         request._failed_form = form  # type: ignore[attr-defined]
         return None
+    d = form.cleaned_data
     services.recommend(assessment, request.user, d["responses"], d["curfew_times"], d["rationale"])
     messages.success(request, "Recommendation saved.")
     return redirect("assessments:detail", assessment.pk)
@@ -270,12 +281,14 @@ def report(request: AuthedRequest, pk: int) -> HttpResponse:
     from openem.portal.exports import refuse_fetch
 
     assessment = get_object_or_404(visible_assessments(request), pk=pk)
+    places = victims.places(assessment.person)
     html = render_to_string(
         "assessments/report.html",
         {
             "assessment": assessment, "person": assessment.person,
-            "addresses": _with_distances(assessment), "warning_m": settings.OPENEM_VICTIM_WARNING_M,
-            "chosen": _chosen_labels(assessment), "responses": _responses(assessment), "made_by": request.user,
+            "addresses": _with_distances(assessment, places), "warning_m": settings.OPENEM_VICTIM_WARNING_M,
+            "chosen": _chosen_labels(assessment), "responses": _responses(assessment, places),
+            "made_by": request.user,
             "made_at": timezone.now(),
         },
     )  # fmt: skip
