@@ -136,6 +136,22 @@ def test_a_json_body_may_carry_several_locations(phone):
 
 
 @pytest.mark.django_db
+def test_a_sender_without_a_key_cannot_multiply_what_it_sends(phone):
+    """1,000 locations without a valid key: each kept reading holds its own location, not the whole
+    request again (which stored about eight times what was sent)."""
+    from openem.telemetry.models import RejectedReading
+
+    body = json.dumps({"device_id": "ATTACKER", "location": [
+        {"timestamp": "2026-11-16T12:00:00Z", "coords": {"latitude": 52.67, "longitude": -0.73}, "pad": "x" * 400}
+        for _ in range(1_000)
+    ]}).encode()  # fmt: skip
+    status, _answer = portal("not-a-key", body=body, content_type=JSON)
+    assert status == 401
+    kept = sum(len(r) for r in RejectedReading.objects.values_list("raw", flat=True))
+    assert RejectedReading.objects.count() >= 1_000 and kept < 1.5 * len(body)
+
+
+@pytest.mark.django_db
 def test_query_and_form_parameters_give_the_same_readings(phone):
     params = {"id": "PHONE-1", "lat": "52.6702", "lon": "-0.7321", "timestamp": str(T), "speed": "10",
               "bearing": "90", "altitude": "120", "accuracy": "12", "batt": "76", "charge": "true"}  # fmt: skip

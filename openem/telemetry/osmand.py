@@ -23,7 +23,7 @@ import json
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,9 +51,10 @@ ARRIVAL = "no timestamp: the time of arrival was used"
 class SenderError(ReadingError):
     """A reading's error, named as the sender named the field, and the device it came from."""
 
-    def __init__(self, field_name: str, message: str, device: str = "") -> None:
+    def __init__(self, field_name: str, message: str, device: str = "", raw: str = "") -> None:
         super().__init__(field_name, message)
         self.device = device
+        self.raw = raw  # the location it is about, when the request held several
 
 
 @dataclass
@@ -93,6 +94,7 @@ class Converted:
 
     reading: dict[str, Any]
     names: dict[str, str] = field(default_factory=dict)
+    raw: str = ""  # the location it was made from, when the request held several (else the request is kept)
 
 
 def osmand_key(params: dict[str, str], path: str) -> str:
@@ -121,16 +123,17 @@ def osmand_items(
     out: list[tuple[int, bytes | str, Any]] = []
     for line, c in enumerate(converted, start=1):
         if isinstance(c, ReadingError):
-            out.append((line, raw, c))
+            out.append((line, getattr(c, "raw", "") or raw, c))
             continue
         try:
             parse_reading(c.reading, now=now)
         except ReadingError as exc:
             device = c.reading.get("device")
             named = c.names.get(exc.field, exc.field)
-            out.append((line, raw, SenderError(named, exc.message, device if isinstance(device, str) else "")))
+            sender = device if isinstance(device, str) else ""
+            out.append((line, c.raw or raw, SenderError(named, exc.message, sender)))
             continue
-        out.append((line, raw, c.reading))
+        out.append((line, c.raw or raw, c.reading))
     return out
 
 
@@ -340,10 +343,14 @@ def from_json(body: Any, params: dict[str, str], now: float) -> list[Converted |
                                            f"{MAX_LOCATIONS:,}: send fewer at a time")  # fmt: skip
         out: list[Converted | ReadingError] = []
         for i, loc in enumerate(location):
+            # Each reading keeps its own location as sent, not the whole request: a request of 1,000
+            # locations is stored once over, not 1,000 times (a sender without a key could fill the disk).
+            raw = json.dumps({device_name: device, "location": loc}, default=str)
             try:
-                out.extend(_location(loc, f"location[{i}]", device, device_name, outside, now))
+                out.extend(replace(c, raw=raw) if isinstance(c, Converted) else c
+                           for c in _location(loc, f"location[{i}]", device, device_name, outside, now))  # fmt: skip
             except ReadingError as exc:
-                out.append(SenderError(exc.field, exc.message, device if isinstance(device, str) else ""))
+                out.append(SenderError(exc.field, exc.message, device if isinstance(device, str) else "", raw))
         return out
     return list(_location(location, "location", device, device_name, outside, now))
 
