@@ -399,3 +399,53 @@ def test_the_api_gives_the_assessments_read_only(assessment, personas) -> None:
         "answer": None, "answered_on": None,
     }  # fmt: skip
     assert api.post(f"/api/v1/people/{assessment.person.ref}/assessments").status_code == 405
+
+
+def test_an_order_is_made_from_an_assessment_once_even_by_two_at_once(assessment, personas) -> None:
+    """A second "Make order" (a double click, or the manager at the same moment) makes no second order:
+    the one that loses the race is undone and told which order was made; a later visit is told too."""
+    from django.urls import reverse
+
+    from openem.cases.models import Order
+    from openem.portal.orders import _AlreadyMade, _assessment_to_make, _save_from
+    from tests.helpers import client_for
+
+    services.override(assessment, personas["manager"], "Court tomorrow")
+    services.submit(assessment, personas["practitioner"])
+    services.decide(assessment, Decision.IMPOSED, MONDAY, personas["practitioner"])
+    person = assessment.person
+    alex = client_for(personas["practitioner"])
+    url = reverse("portal:order-create", args=[person.pk])
+    form = {"assessment": assessment.pk, "type": "community_order", "start": "30/11/2026", "end": "29/11/2027",
+            "reason": "Imposed at court"}  # fmt: skip
+    # Both requests found the assessment free; the first links its order before the second saves.
+    source, _ = _assessment_to_make(person, str(assessment.pk))
+    assert alex.post(url, {**form, "ref": "FIRST"}).status_code == 302
+    before = Order.objects.count()
+    spec = Order.objects.get(ref="FIRST").to_spec()
+    with pytest.raises(_AlreadyMade, match=r"An order \(FIRST\) has already been made from this assessment"):
+        _save_from(person, spec.__class__(id="SECOND", type=spec.type, start=spec.start, end=spec.end),
+                   personas["manager"], "Imposed at court", source)  # fmt: skip
+    assert Order.objects.count() == before  # the losing order was undone
+    # Sending the form again later is refused with the same words, and no plain order is made.
+    again = alex.post(url, {**form, "ref": "AFTER"})
+    assert again.status_code == 200 and "An order (FIRST) has already been made" in again.content.decode()
+    assert not Order.objects.filter(ref="AFTER").exists()
+    assert "An order (FIRST) has already been made" in alex.get(url, {"assessment": assessment.pk}).content.decode()
+
+
+@pytest.mark.parametrize("bad", ["abc", "", "1.5", "²", "9" * 5000])
+def test_a_hand_made_id_is_not_found_never_a_server_error(assessment, personas, bad) -> None:
+    from django.urls import reverse
+
+    from tests.helpers import client_for
+
+    alex = client_for(personas["practitioner"])
+    page = reverse("assessments:detail", args=[assessment.pk])
+    assert alex.post(page, {"action": "occupant", "address": bad, "occupant-name": "A", "occupant-relationship": "B"}
+                     ).status_code == 404  # fmt: skip
+    assert alex.post(page, {"action": "answer", "check": bad, "answer-answer": "no_concerns",
+                            "answer-answered_on": "1/12/2026"}).status_code == 404  # fmt: skip
+    url = reverse("portal:order-create", args=[assessment.person.pk])
+    assert alex.get(url, {"assessment": bad}).status_code == 200
+    assert alex.post(url, {"assessment": bad, "take": bad, "ref": "X"}).status_code == 200  # the form, with its errors

@@ -225,7 +225,10 @@ def conclude(address: ProposedAddress, user: User, suitability: str, **fields: o
 
 
 @transaction.atomic
-def order_made(assessment: Assessment, order: object, user: User) -> None:
-    """Link the order made from the assessment (once)."""
-    if Assessment.objects.filter(pk=assessment.pk, order__isnull=True).update(order=order):
-        _record(assessment, user, f"Order {getattr(order, 'ref', '')} made from this assessment")
+def order_made(assessment: Assessment, order: object, user: User) -> bool:
+    """Link the order made from the assessment, once: False when another order was linked first (two
+    people, or a double click, making it at once); the caller then undoes its order."""
+    if not Assessment.objects.filter(pk=assessment.pk, order__isnull=True).update(order=order):
+        return False
+    _record(assessment, user, f"Order {getattr(order, 'ref', '')} made from this assessment")
+    return True

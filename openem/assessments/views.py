@@ -17,6 +17,7 @@ from openem.accounts.models import Role
 from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.models import Person, local_today
 from openem.portal.access import AuthedRequest, forbidden, order_setup_required, visible_person
+from openem.textnum import whole_number
 
 from . import facts, forms, services, victims
 from .models import Assessment, AssessmentStatus, Check, CheckAnswer, CheckKind, Decision, Occupant, ProposalType
@@ -155,7 +156,7 @@ def _act(request: AuthedRequest, assessment: Assessment, action: str) -> HttpRes
         return redirect("assessments:detail", assessment.pk)
     address = None
     if action in ("occupant", "ask", "conclude"):
-        address = get_object_or_404(assessment.addresses, pk=request.POST.get("address"))
+        address = get_object_or_404(assessment.addresses, pk=whole_number(request.POST.get("address")))
     try:
         if action == "address":
             services.add_address(
@@ -172,7 +173,7 @@ def _act(request: AuthedRequest, assessment: Assessment, action: str) -> HttpRes
                 raise services.NotAllowed([f"{CheckKind(d['kind']).label} has already been asked for {address.label}"])
             services.ask(address, CheckKind(d["kind"]), d["asked_whom"], d["asked_on"], user)
         elif action == "answer":
-            check = get_object_or_404(Check, pk=request.POST.get("check"), address__assessment=assessment)
+            check = get_object_or_404(Check, pk=whole_number(request.POST.get("check")), address__assessment=assessment)
             services.answer(
                 check, CheckAnswer(d["answer"]), d["answered_on"], d["said"], user, d["person_may_be_victim"]
             )

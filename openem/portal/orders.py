@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -15,6 +16,7 @@ from openem.cases.rules import Finding
 from openem.cases.services import OrderRejected, save_order
 from openem.engine.casefile import OrderSpec
 from openem.engine.enums import ConditionType, OrderType
+from openem.textnum import whole_number
 
 from .access import AuthedRequest, case_records_required, order_setup_required, visible_order, visible_person
 from .forms import CONDITION_FORMS, OrderForm, RemoveConditionForm, main_fields
@@ -37,32 +39,38 @@ def order_create(request: AuthedRequest, pk: int) -> HttpResponse:
     suggested = f"O{person.orders.count() + 1:04d}-{person.ref}"
     initial: dict[str, Any] = {"ref": suggested, "start": local_today()}
     # "Make the order from this assessment": its type and the decision's date, then the usual validation.
-    source = _assessment_to_make(person, request.POST.get("assessment") or request.GET.get("assessment"))
+    source, unusable = _assessment_to_make(person, request.POST.get("assessment") or request.GET.get("assessment"))
+    if unusable and request.method != "POST":
+        messages.warning(request, unusable)
     if source is not None:
         initial.update(type=source.proposal, start=source.decided_on, reason=f"Made from the assessment of "
                        f"{source.created:%d/%m/%Y}: {source.get_decision_display().lower()} on "
                        f"{source.decided_on:%d/%m/%Y}")  # fmt: skip
     form = OrderForm(request.POST if request.method == "POST" else None, initial=initial)
     proposed = _proposed_from(source)
-    taken = {int(i) for i in request.POST.getlist("take") if i.isdigit()} if request.method == "POST" else None
+    taken = (
+        {n for i in request.POST.getlist("take") if (n := whole_number(i)) is not None}
+        if request.method == "POST"
+        else None
+    )
     if request.method == "POST" and form.is_valid():
         spec = form.apply_to(OrderSpec(id="", type=OrderType.COMMUNITY_ORDER, start=local_today(), end=local_today()))
         # The conditions recommended in the assessment, as the practitioner ticked them: numbered in order.
         for i, p in enumerate(proposed):
             if p.ready and taken is not None and i in taken:
                 spec.conditions += [replace(c, id=f"C{len(spec.conditions) + 1}") for c in p.specs]
-        if person.orders.filter(ref=spec.id).exists():
+        if unusable:  # an order is not made quietly without what the assessment recommended
+            form.add_error(None, unusable)
+        elif person.orders.filter(ref=spec.id).exists():
             form.add_error("ref", "This person already has an order with this reference")
         else:
             try:
-                order, warnings = save_order(person, spec, request.user, form.cleaned_data["reason"])
+                order, warnings = _save_from(person, spec, request.user, form.cleaned_data["reason"], source)
             except OrderRejected as exc:
                 _rejected(form, exc)
+            except _AlreadyMade as exc:
+                form.add_error(None, str(exc))
             else:
-                if source is not None:
-                    from openem.assessments.services import order_made
-
-                    order_made(source, order, request.user)
                 if spec.conditions:
                     n = len(spec.conditions)
                     made = f"Order {order.ref} made with {n} condition{'s' if n != 1 else ''} from the assessment."
@@ -81,6 +89,25 @@ def order_create(request: AuthedRequest, pk: int) -> HttpResponse:
     )  # fmt: skip
 
 
+class _AlreadyMade(Exception):
+    pass
+
+
+def _save_from(person: Any, spec: OrderSpec, user: Any, reason: str, source: Any) -> tuple[Any, list[Finding]]:
+    """Save the order and, made from an assessment, link it in the same transaction: if another order was
+    linked first (two at once, a double click), this one is undone and the practitioner told."""
+    if source is None:
+        return save_order(person, spec, user, reason)
+    from openem.assessments.services import order_made
+
+    with transaction.atomic():
+        order, warnings = save_order(person, spec, user, reason)
+        if not order_made(source, order, user):
+            made = type(source).objects.filter(pk=source.pk).values_list("order__ref", flat=True).first()
+            raise _AlreadyMade(f"An order ({made}) has already been made from this assessment: open it from there")
+    return order, warnings
+
+
 def _proposed_from(source: Any) -> list[Any]:
     if source is None:
         return []
@@ -89,14 +116,18 @@ def _proposed_from(source: Any) -> list[Any]:
     return proposed_conditions(source)
 
 
-def _assessment_to_make(person: Any, pk: str | None) -> Any:
-    """The person's assessment an order is being made from, if it is one that may make one."""
+def _assessment_to_make(person: Any, pk: str | None) -> tuple[Any, str]:
+    """The person's assessment an order is being made from, if it is one that may make one; else why not
+    (nothing when no assessment was named, or it is not this person's)."""
     from openem.assessments.models import Assessment
 
-    if not pk or not pk.isdigit():
-        return None
-    found = Assessment.objects.filter(person=person, pk=int(pk)).first()
-    return found if found is not None and found.can_make_order else None
+    number = whole_number(pk)
+    found = Assessment.objects.filter(person=person, pk=number).select_related("order").first() if number else None
+    if found is None or found.can_make_order:
+        return found, ""
+    if found.order is not None:
+        return None, f"An order ({found.order.ref}) has already been made from this assessment: open it from there"
+    return None, "An order is made from an assessment once the court imposed it or the release went ahead"
 
 
 @case_records_required

@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 
 from openem.devices.credentials import KeyChecker
+from openem.textnum import whole_number
 
 from . import frontdoor
 from .frontdoor import TELEMETRY_PATH, Refused
@@ -389,7 +390,7 @@ class Receiver:
                 writer.beat.count(refused_rate_limited=1)
                 raise Unread(frontdoor.too_fast(wait))  # not even read: a flood costs its reading no more
             try:
-                body = await _body(receive, int(declared) if declared.isdigit() else None)
+                body = await _body(receive, whole_number(declared))
             except (Refused, Unread):
                 writer.beat.count(refused_too_large=1)
                 raise
@@ -404,7 +405,7 @@ class Receiver:
         # Traccar Client (OsmAnd protocol) posts to any path: parameters in the query string or a form, or
         # (version 9 on) a JSON body.
         frontdoor.check_method(method, ("GET", "POST"))
-        body = await _body(receive, int(declared) if declared.isdigit() else None)
+        body = await _body(receive, whole_number(declared))
         content_type = headers.get(b"content-type", b"").decode("latin-1")
         req = frontdoor.osmand_params(scope["query_string"], body, content_type)
 

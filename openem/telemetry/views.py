@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from openem.accounts.signin import client_ip
 from openem.devices.credentials import KeyChecker
 from openem.health.running import is_transient
+from openem.textnum import whole_number
 
 from . import frontdoor
 from .frontdoor import Refused
@@ -39,7 +40,8 @@ def _body(request: HttpRequest) -> bytes:
     batch is not a form)."""
     most = frontdoor.max_body_bytes()
     declared = request.META.get("CONTENT_LENGTH") or ""
-    if declared.isdigit() and int(declared) > most:
+    length = whole_number(declared)
+    if length is not None and length > most:
         raise frontdoor.too_large()
     body = request.read(most + 1)
     if len(body) > most:
