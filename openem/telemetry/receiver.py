@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from openem.devices.credentials import KeyChecker
-from openem.textnum import whole_number
+from openem.inputs import whole_number
 
 from . import frontdoor
 from .frontdoor import TELEMETRY_PATH, Refused
@@ -381,7 +381,7 @@ class Receiver:
         method, path = scope["method"], scope["path"]
         headers = dict(scope["headers"])
         address = (scope.get("client") or ("unknown", 0))[0]
-        declared = headers.get(b"content-length", b"")
+        declared = headers.get(b"content-length", b"").decode("latin-1")
         if path == TELEMETRY_PATH:
             frontdoor.check_method(method, ("POST",))
             token = frontdoor.bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
