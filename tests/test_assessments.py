@@ -148,7 +148,7 @@ def test_a_practitioner_takes_a_proposal_through_the_pages_to_an_order(case, per
     # The exclusion zone on his current order protects the victim's street: 579 m from the address.
     text = post("victim_place", kind="home", description="The victim's home (Ms A)", lat="52.6560", lon="-0.7330")
     assert "579 m from exclusion zone Victim&#x27;s street on order O0001: under the 1,000 m warning" in text
-    assert "1,581 m from the victim&#x27;s home (Ms A)" in text
+    assert "1,581 m from The victim&#x27;s home (Ms A)" in text  # the description as typed
     # Every suggestion must be answered; a rejection needs its reason.
     assert "OpenEM suggests RF curfew: accept, change or reject it" in text
     text = post("recommend", resp_curfew_rf="accepted", resp_exclusion_zone_gps="accepted",
@@ -449,3 +449,23 @@ def test_a_hand_made_id_is_not_found_never_a_server_error(assessment, personas, 
     url = reverse("portal:order-create", args=[assessment.person.pk])
     assert alex.get(url, {"assessment": bad}).status_code == 200
     assert alex.post(url, {"assessment": bad, "take": bad, "ref": "X"}).status_code == 200  # the form, with its errors
+
+
+def test_a_rationale_of_invisible_characters_is_not_written(case, personas) -> None:
+    """A non-breaking and a zero-width space pass `strip()`; they are not how monitoring supports anything."""
+    from django.urls import reverse
+
+    from tests.helpers import client_for
+
+    a = services.start(case, ProposalType.COMMUNITY_ORDER, "Assault", personas["practitioner"])
+    page = reverse("assessments:detail", args=[a.pk])
+    r = client_for(personas["practitioner"]).post(page, {
+        "action": "recommend", "recommend-resp_trail_gps": "accepted", "recommend-rationale": "\u00a0\u200b",
+    })  # fmt: skip
+    assert r.status_code == 400 and "Write how monitoring will support risk management" in r.content.decode()
+    Assessment.objects.filter(pk=a.pk).update(
+        responses=[{"candidate": "trail:gps", "response": "accepted", "to": "", "why": ""}],
+        recommends_curfew=True, rationale="\u200b",
+    )  # fmt: skip
+    with pytest.raises(services.NotAllowed, match="Write how monitoring will support"):
+        services.submit(a, personas["practitioner"])

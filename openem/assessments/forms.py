@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from openem.engine.schedule import parse_hhmm
+from openem.inputs import written
 from openem.ukforms import UKDateField
 
 from . import eligibility
@@ -110,10 +111,7 @@ class ConcludeForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if (
-            data.get("suitability") == Suitability.NOT_SUITABLE.value
-            and not data.get("not_suitable_reason", "").strip()
-        ):
+        if data.get("suitability") == Suitability.NOT_SUITABLE.value and not written(data.get("not_suitable_reason")):
             self.add_error("not_suitable_reason", "Say why the address is not suitable")
         return data
 
@@ -177,7 +175,7 @@ class RecommendForm(forms.Form):
             resp, to, why = data.get(f"resp_{name}"), data.get(f"to_{name}", ""), data.get(f"why_{name}", "").strip()
             if resp == Response.CHANGED.value and not to:
                 self.add_error(f"to_{name}", "Choose what to recommend instead")
-            if resp in (Response.CHANGED.value, Response.REJECTED.value) and not why:
+            if resp in (Response.CHANGED.value, Response.REJECTED.value) and not written(why):
                 self.add_error(f"why_{name}", f"Say why it is {Response(resp).label.lower()}")
             if resp:
                 responses.append({"candidate": p.candidate.key, "response": resp,
@@ -186,7 +184,7 @@ class RecommendForm(forms.Form):
             responses.append({"candidate": key, "response": Response.ADDED.value, "to": "", "why": ""})
         data["responses"] = responses
         chosen = [r["to"] or r["candidate"] for r in responses if r["response"] != Response.REJECTED.value]
-        if chosen and not data.get("rationale", "").strip():
+        if chosen and not written(data.get("rationale")):
             self.add_error("rationale", "Write how monitoring will support risk management and desistance")
         return data
 
@@ -226,7 +224,7 @@ class VictimViewsForm(forms.Form):
     views = forms.CharField(
         label="What the victim has asked for", max_length=4000, widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Conditions the victim asked for (an exclusion zone, no contact) and any concerns: shown to the "
-        "practitioner on the assessment and the report.",
+        "practitioner on the assessment (never on the report, which the person may see).",
     )  # fmt: skip
 
 

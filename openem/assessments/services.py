@@ -14,6 +14,7 @@ from django.utils import timezone
 from openem.accounts.models import Role, User
 from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.models import Person
+from openem.inputs import written
 
 from .models import (
     Assessment,
@@ -100,7 +101,7 @@ def override(assessment: Assessment, manager: User, reason: str) -> None:
     counted and audited). Nobody else may."""
     if manager.role != Role.MANAGER:
         raise NotAllowed(["Only a manager can record why the assessment goes ahead without both checks"])
-    if not reason.strip():
+    if not written(reason):
         raise NotAllowed(["Say why the court or release cannot wait for the checks"])
     assessment.override_reason, assessment.override_by, assessment.override_at = reason, manager, timezone.now()
     assessment.save(update_fields=["override_reason", "override_by", "override_at", "updated"])
@@ -122,10 +123,10 @@ def submit(assessment: Assessment, user: User) -> None:
     if locked.recommends_curfew:
         if not locked.overridden:
             reasons += locked.missing_checks()
-        if not locked.rationale.strip():
+        if not written(locked.rationale):
             reasons.append("Write how monitoring will support risk management and desistance")
         for address in locked.addresses.all():
-            if address.person_at_risk_here and not address.alternative_accommodation.strip():
+            if address.person_at_risk_here and not written(address.alternative_accommodation):
                 reasons.append(
                     f"{address.label}: the person may be at risk there; record the alternative accommodation"
                 )

@@ -22,7 +22,7 @@ from .models import ProposedAddress, VictimPlace
 class Place:
     """Something that protects a victim, as an area (a circle or a GeoJSON polygon)."""
 
-    what: str  # for staff: "The victim's home (Ms A)", "Exclusion zone C2 on order O0001"
+    what: str  # for staff: the description as recorded ("The victim's home (Ms A)"), "exclusion zone C2 on order O0001"
     area: dict[str, Any]
 
 
@@ -34,8 +34,20 @@ class Distance:
 
     @property
     def text(self) -> str:
+        """To the metre, for the practitioner: "579 m from exclusion zone ..." (a description as typed)."""
         inside = "inside" if self.metres == 0 else f"{self.metres:,.0f} m from"
-        return f"{inside} {self.place.what[0].lower()}{self.place.what[1:]}"
+        return f"{inside} {self.place.what}"
+
+    @property
+    def band(self) -> str:
+        """Only roughly, for the victim liaison officer: "1 to 2 km from ...". Exact distances from places
+        the officer records could be combined to find the proposed address, which is not theirs to know."""
+        if self.metres == 0:
+            return f"inside {self.place.what}"
+        bands = ((500, "under 500 m"), (1000, "500 m to 1 km"), (2000, "1 to 2 km"), (5000, "2 to 5 km"),
+                 (10000, "5 to 10 km"))  # fmt: skip
+        rough = next((words for limit, words in bands if self.metres < limit), "more than 10 km")
+        return f"{rough} from {self.place.what}"
 
 
 def places(person: Any) -> list[Place]:
@@ -47,7 +59,7 @@ def places(person: Any) -> list[Place]:
         for cond in order.live_conditions():
             if cond.type == ConditionType.EXCLUSION_ZONE.value and cond.spec.get("area"):
                 name = cond.spec.get("name") or cond.ref
-                out.append(Place(f"Exclusion zone {name} on order {order.ref}", cond.spec["area"]))
+                out.append(Place(f"exclusion zone {name} on order {order.ref}", cond.spec["area"]))
     return out
 
 

@@ -16,8 +16,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from openem.accounts.models import Role
 from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.models import Person, local_today
+from openem.inputs import whole_number
 from openem.portal.access import AuthedRequest, forbidden, order_setup_required, visible_person
-from openem.textnum import whole_number
 
 from . import facts, forms, services, victims
 from .models import Assessment, AssessmentStatus, Check, CheckAnswer, CheckKind, Decision, Occupant, ProposalType

@@ -16,7 +16,7 @@ from openem.cases.rules import Finding
 from openem.cases.services import OrderRejected, save_order
 from openem.engine.casefile import OrderSpec
 from openem.engine.enums import ConditionType, OrderType
-from openem.textnum import whole_number
+from openem.inputs import whole_number
 
 from .access import AuthedRequest, case_records_required, order_setup_required, visible_order, visible_person
 from .forms import CONDITION_FORMS, OrderForm, RemoveConditionForm, main_fields

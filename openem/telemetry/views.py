@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from openem.accounts.signin import client_ip
 from openem.devices.credentials import KeyChecker
 from openem.health.running import is_transient
-from openem.textnum import whole_number
+from openem.inputs import whole_number
 
 from . import frontdoor
 from .frontdoor import Refused
