@@ -70,7 +70,7 @@ def test_a_place_outside_great_britain_is_refused_with_the_reason(proposal, pers
         "action": "victim_place", "victim_place-kind": "home", "victim_place-description": "Home",
         "victim_place-lat": "40.0", "victim_place-lon": "-0.73",
     })  # fmt: skip
-    assert r.status_code == 400 and "Ensure this value is greater than or equal to 49.8" in r.content.decode()
+    assert r.status_code == 400 and "Enter a latitude in Great Britain (49.8 to 61.0)" in r.content.decode()
     assert not proposal.person.victim_places.exists()
 
 

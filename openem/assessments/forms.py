@@ -212,8 +212,14 @@ class VictimPlaceForm(forms.Form):
         label="Description, for staff", max_length=200, help_text="For example: the victim's home (Ms A). Never "
         "shown to the person.",
     )  # fmt: skip
-    lat = forms.FloatField(label="Latitude", min_value=49.8, max_value=61.0)
-    lon = forms.FloatField(label="Longitude", min_value=-8.7, max_value=2.0)
+    # Great Britain's bounding box: a place far outside it is a typing mistake (a finer check of the coast
+    # would share the one crime matching needs).
+    lat = forms.FloatField(label="Latitude", min_value=49.8, max_value=61.0, error_messages={
+        "min_value": "Enter a latitude in Great Britain (49.8 to 61.0)",
+        "max_value": "Enter a latitude in Great Britain (49.8 to 61.0)"})  # fmt: skip
+    lon = forms.FloatField(label="Longitude", min_value=-8.7, max_value=2.0, error_messages={
+        "min_value": "Enter a longitude in Great Britain (-8.7 to 2.0)",
+        "max_value": "Enter a longitude in Great Britain (-8.7 to 2.0)"})  # fmt: skip
     radius_m = forms.IntegerField(
         label="Area around it, in metres", min_value=0, max_value=10_000, required=False,
         help_text="0 or empty for an address",
