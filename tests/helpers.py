@@ -16,6 +16,9 @@ PERSONA_LOGINS = {
     "operator": "omar.operator",
     "police": "priya.police",
     "vlo": "vera.liaison",  # victim liaison officer
+    "hub": "hana.caseworker",  # crime matching hub caseworker
+    "hub_manager": "hugo.hubmanager",
+    "analyst": "nina.analyst",  # national analyst: statistics, no personal records
     "admin": "admin",
 }
 PERSONAS = tuple(PERSONA_LOGINS)

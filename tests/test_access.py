@@ -14,7 +14,8 @@ from tests.helpers import PERSONAS, client_for
 # analysts and victim liaison officers see no case records at all.
 READ_VIEWS = {"cases", "person", "order", "centre", "sheet"}
 CASE_PAGE = {"practitioner": 200, "other": 404, "manager": 200, "other_manager": 404,
-             "operator": 200, "police": 403, "vlo": 403, "admin": 200}  # fmt: skip
+             "operator": 200, "police": 403, "vlo": 403, "hub": 403, "hub_manager": 403, "analyst": 403,
+             "admin": 200}  # fmt: skip
 ORDER_SETUP = {**CASE_PAGE, "operator": 403, "admin": 403}
 MATRIX = {
     "cases": {**CASE_PAGE, "other": 200, "other_manager": 200},  # a list: their own (empty) caseload

@@ -17,7 +17,8 @@ from tests.helpers import PERSONAS, client_for
 # 200 seen, 404 hidden (not even its existence), 403 role refused. other_manager manages another team;
 # police analysts and victim liaison officers see no case records.
 INCIDENT = {"practitioner": 200, "other": 404, "manager": 200, "other_manager": 404,
-            "operator": 200, "police": 403, "vlo": 403, "admin": 200}  # fmt: skip
+            "operator": 200, "police": 403, "vlo": 403,
+            "hub": 403, "hub_manager": 403, "analyst": 403, "admin": 200}  # fmt: skip
 MATRIX = {
     "queue": {**INCIDENT, "other": 200, "other_manager": 200},  # their own (empty) queue
     "incident": INCIDENT,

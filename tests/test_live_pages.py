@@ -186,7 +186,8 @@ def test_a_refresh_leaves_a_message_for_the_page_the_user_opens_next(personas, i
 # manager and the centre; the other practitioner and another team's manager do not learn it exists; police
 # analysts and victim liaison officers are refused; administrators manage reference data only.
 ACKNOWLEDGES = {"practitioner": 302, "other": 404, "manager": 302, "other_manager": 404,
-                "operator": 302, "police": 403, "vlo": 403, "admin": 403}  # fmt: skip
+                "operator": 302, "police": 403, "vlo": 403,
+            "hub": 403, "hub_manager": 403, "analyst": 403, "admin": 403}  # fmt: skip
 
 
 @pytest.mark.django_db

@@ -50,7 +50,8 @@ def test_an_order_ending_soon_with_nothing_arranged_shows_on_my_cases(personas, 
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_who_may_record_a_review(persona, personas, case):
     expected = {"practitioner": 200, "other": 404, "manager": 200, "other_manager": 404,
-                "operator": 403, "police": 403, "vlo": 403, "admin": 403}  # fmt: skip
+                "operator": 403, "police": 403, "vlo": 403,
+            "hub": 403, "hub_manager": 403, "analyst": 403, "admin": 403}  # fmt: skip
     url = reverse("portal:review-create", args=[case.orders.get().pk, "start"])
     assert client_for(personas[persona]).get(url).status_code == expected[persona]
 

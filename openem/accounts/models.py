@@ -14,6 +14,9 @@ class Role(LabelledEnum):
     OPERATOR = "operator"
     POLICE_ANALYST = "police_analyst"
     VICTIM_LIAISON = "victim_liaison"
+    HUB_CASEWORKER = "hub_caseworker"
+    HUB_MANAGER = "hub_manager"
+    NATIONAL_ANALYST = "national_analyst"
     ADMINISTRATOR = "administrator"
 
     @property
@@ -24,6 +27,9 @@ class Role(LabelledEnum):
             "operator": "Monitoring centre operator",
             "police_analyst": "Police analyst",
             "victim_liaison": "Victim liaison officer",
+            "hub_caseworker": "Crime matching hub caseworker",
+            "hub_manager": "Crime matching hub manager",
+            "national_analyst": "National analyst (statistics)",
             "administrator": "Administrator",
         }[self.value]
 
@@ -42,6 +48,8 @@ class Team(models.Model):
 class User(AbstractUser):
     role = models.CharField(max_length=32, choices=Role.choices(), default=Role.PRACTITIONER)
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
+    # A police analyst works for one force and sees only that force's crime batches and searches.
+    police_force = models.CharField(max_length=120, blank=True)
 
     @property
     def role_enum(self) -> Role:
@@ -93,6 +101,16 @@ class User(AbstractUser):
     def liaises_with_victims(self) -> bool:
         """The victim liaison officer: what protects a victim (places, zones, the decision), never the trail."""
         return self.role == Role.VICTIM_LIAISON
+
+    @property
+    def works_crime_hub(self) -> bool:
+        """The crime matching hub: reviews matches (caseworker) and authorises their release (manager)."""
+        return self.role in (Role.HUB_CASEWORKER, Role.HUB_MANAGER)
+
+    @property
+    def analyses_nationally(self) -> bool:
+        """The national analyst: every statistic, no personal record."""
+        return self.role == Role.NATIONAL_ANALYST
 
     @property
     def home_url_name(self) -> str:

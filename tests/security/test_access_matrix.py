@@ -17,7 +17,8 @@ from openem.devices.models import Device
 from tests.helpers import PERSONAS, client_for
 
 OWNER = {"practitioner": 200, "other": 404, "manager": 200, "other_manager": 404,
-         "operator": 200, "police": 403, "vlo": 403, "admin": 200}  # fmt: skip
+         "operator": 200, "police": 403, "vlo": 403, "hub": 403, "hub_manager": 403, "analyst": 403,
+         "admin": 200}  # fmt: skip
 # Making and varying orders and reviews: the case's practitioner and the team's manager only.
 SETUP = {**OWNER, "operator": 403, "admin": 403}
 EVERY_CASE_ROLE = {**OWNER, "other": 200, "other_manager": 200}
@@ -30,7 +31,7 @@ DEVICE_ENDPOINT = {p: 401 for p in PERSONAS}
 RESOLVE_FAULT = {p: 403 for p in PERSONAS} | {"operator": 405, "admin": 405}
 # One-click acknowledge from the queue: POST only (405 to a GET, before the incident is looked up, so it discloses
 # nothing); who may acknowledge what is tested by POST in tests/test_live_pages.py.
-ACKNOWLEDGE = {**{p: 405 for p in PERSONAS}, "police": 403, "vlo": 403}
+ACKNOWLEDGE = {**{p: 405 for p in PERSONAS}, "police": 403, "vlo": 403, "hub": 403, "hub_manager": 403, "analyst": 403}
 # Health probes answer everyone alike, signed in or not, with no personal data (tests/resilience/test_health.py):
 # /readyz is 503 here because no worker has reported in the test database.
 PROBES = {"healthz": {p: 200 for p in PERSONAS}, "readyz": {p: 503 for p in PERSONAS}, "metrics": SIGNED_IN}

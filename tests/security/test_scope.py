@@ -33,7 +33,8 @@ from openem.telemetry.models import RejectedReading
 from tests.helpers import PERSONAS, client_for
 
 CENTRE = {"practitioner": 403, "other": 403, "manager": 200, "other_manager": 200,
-          "operator": 200, "police": 403, "vlo": 403, "admin": 200}  # fmt: skip
+          "operator": 200, "police": 403, "vlo": 403, "hub": 403, "hub_manager": 403, "analyst": 403,
+          "admin": 200}  # fmt: skip
 
 
 @pytest.fixture
