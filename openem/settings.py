@@ -276,6 +276,17 @@ OPENEM_RETENTION_MONTHS = {
 }
 OPENEM_RETAIN_REJECTED_DAYS = int(env_str("OPENEM_RETAIN_REJECTED_DAYS", "90"))
 
+# Crime matching (openem/crime, docs/crime.md "Parameters"): a person is near a crime when a position's
+# confidence circle comes within this many metres of its location during its window widened by this many
+# minutes each side; fixes further apart than the gap, or implying a straight line faster than the speed,
+# are not interpolated. A run records these with the version; change the version when changing a value.
+OPENEM_CRIME_DISTANCE_M = float(env_str("OPENEM_CRIME_DISTANCE_M", "100"))
+OPENEM_CRIME_BUFFER_MIN = float(env_str("OPENEM_CRIME_BUFFER_MIN", "30"))
+OPENEM_CRIME_MAX_SPEED_KMH = float(env_str("OPENEM_CRIME_MAX_SPEED_KMH", "160"))
+OPENEM_CRIME_MAX_GAP_MIN = float(env_str("OPENEM_CRIME_MAX_GAP_MIN", "5"))
+OPENEM_CRIME_MAX_ACCURACY_M = float(env_str("OPENEM_CRIME_MAX_ACCURACY_M", "100"))
+OPENEM_CRIME_PARAMS_VERSION = env_str("OPENEM_CRIME_PARAMS_VERSION", "crime-match/1")
+
 # Scale-out: a NATS JetStream URL (nats://127.0.0.1:4222) announces new readings to partitioned workers.
 OPENEM_BUS = env_str("OPENEM_BUS", "")
 OPENEM_BUS_PARTITIONS = int(env_str("OPENEM_BUS_PARTITIONS", "4"))
