@@ -106,6 +106,10 @@ def test_merseyside_rows_are_read_too():
     assert batch.problems == [] and len(batch.crimes) == 20 and batch.force == "Merseyside Police"
 
 
+def _body(rows):
+    return to_csv(rows).split(b"\r\n", 1)[1]
+
+
 @pytest.mark.parametrize(
     ("make", "words"),
     [
@@ -118,10 +122,6 @@ def test_merseyside_rows_are_read_too():
         (lambda r: to_csv(r) + _body(batch_rows(police_uk_rows("merseyside", 2), area="merseyside")), "several forces"),
     ],
 )  # fmt: skip
-def _body(rows):
-    return to_csv(rows).split(b"\r\n", 1)[1]
-
-
 def test_a_file_that_cannot_be_used_at_all_says_why_and_keeps_nothing(make, words):
     rows = batch_rows(police_uk_rows(limit=4))
     batch = parse_batch(make(rows), filename="batch.csv")
