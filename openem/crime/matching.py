@@ -108,6 +108,15 @@ class PackedTrails:
         return int(self.index[i]) if self.index is not None else i - int(self.offsets[k])
 
 
+def joined(trails: Sequence[Trail]) -> dict[str, np.ndarray]:
+    """One person's fixes from several tags (one replaced during the window, say) as one trail in time
+    order: columns t, lat, lon, acc. ``near_fixes`` then index this."""
+    cols = [_columns(t) for t in trails]
+    t, lat, lon, acc = (_cat([c[n] for c in cols]) for n in range(4))
+    order = np.argsort(t, kind="stable")
+    return {"t": t[order], "lat": lat[order], "lon": lon[order], "acc": np.asarray(acc, dtype=np.float64)[order]}
+
+
 def _cat(arrays: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(arrays) if arrays else np.empty(0)
 
