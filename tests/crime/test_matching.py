@@ -205,3 +205,11 @@ def test_two_tags_of_one_person_make_one_trail():
     assert found.verdict == Verdict.MATCH and found.gaps == []
     # Near from the line between the old tag's last fix and the new one's first.
     assert T0 + timedelta(minutes=19) < found.first_near < T0 + timedelta(minutes=20)
+
+
+def test_near_fixes_name_the_fixes_as_given_when_uncertain_ones_were_left_out():
+    trail = [fix(m, 0 if m == 30 else 2000, 0, 500.0 if m % 7 == 0 else 5.0) for m in range(-40, 100)]
+    found = one(trail)
+    assert found.verdict == Verdict.MATCH
+    assert fix(30, 0, 0).t in [trail[i].t for i in found.near_fixes]
+    assert all(trail[i].accuracy_m == 5.0 for i in found.near_fixes)
