@@ -320,7 +320,14 @@ def _evaluate(
         s_hi = np.clip(np.where(dt > 0, (w1 - tt[j]) / dt, 1.0), 0.0, 1.0)
     valid = packed.valid(idx[j])
     gap_a, gap_b = np.maximum(tt[j], w0), np.minimum(tt[j + 1], w1)
-    bad = ~valid & (gap_b > gap_a)
+    # A gap counts only if the person could have come near in it, at the speed limit, from where they were
+    # before it to where they were after it (their space-time prism). Fixes too far apart for their time
+    # are a gap whatever the distance: one of them is wrong.
+    vmax = p.max_speed_kmh / 3.6
+    slack = np.maximum(dist - rad - d, 0.0)  # how far each fix's circle is from being near
+    timed_out = (tt[j + 1] - tt[j]) > gap_s
+    reachable = slack[j] + slack[j + 1] <= vmax * (tt[j + 1] - tt[j])
+    bad = ~valid & (gap_b > gap_a) & (~timed_out | reachable)
     use = valid & (s_hi > s_lo) & (tt[j + 1] >= w0) & (tt[j] <= w1)
     bad_j = j[bad]
     j, s_lo, s_hi, dt = j[use], s_lo[use], s_hi[use], dt[use]
@@ -388,6 +395,7 @@ def _evaluate(
     for m, a0, b0 in zip(g[bad_j].tolist(), gap_a[bad].tolist(), gap_b[bad].tolist(), strict=True):
         gaps.setdefault(m, []).append((a0, b0))
     out: list[_Result | None] = []
+    gathered_from = np.cumsum(cnt) - cnt
     near_order = np.lexsort((near_i, near_g))
     near_g, near_i = near_g[near_order], near_i[near_order]
     bounds = np.searchsorted(near_g, np.arange(len(ks) + 1))
@@ -397,12 +405,14 @@ def _evaluate(
             continue
         t_first, t_last = float(packed.t[lo[m]]), float(packed.t[hi[m]])
         own = gaps.get(m, [])
+        first_at = int(gathered_from[m])  # the person's first gathered fix
+        last_at = first_at + int(cnt[m]) - 1
         if t_last < w0 - gap_s or t_first > w1 + gap_s:
             own = [(w0, w1)]
-        else:
-            if t_first > w0 + gap_s:
+        else:  # the ends, by the same prism, open on one side
+            if t_first > w0 + gap_s and slack[first_at] <= vmax * (t_first - w0):
                 own.insert(0, (w0, min(t_first, w1)))
-            if t_last < w1 - gap_s:
+            if t_last < w1 - gap_s and slack[last_at] <= vmax * (w1 - t_last):
                 own.append((max(t_last, w0), w1))
         near = sorted(set(near_i[bounds[m] : bounds[m + 1]].tolist()))
         if closest[m] == np.inf:  # fixes either side of the window only, not joined
