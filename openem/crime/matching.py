@@ -28,6 +28,25 @@ import shapely
 
 from .records import CrimeRow, Finding, Fix, MatchParams, Verdict
 
+
+def code_version() -> str:
+    """Which code matched, to record with a run: OpenEM's version and the first 12 hex digits of the
+    SHA-256 of the crime matcher's source (reading the batch, the outline of Great Britain, matching)."""
+    import hashlib
+    from importlib import metadata
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in ("records.py", "batches.py", "geography.py", "matching.py", "data/great-britain.json"):
+        digest.update((here / name).read_bytes())
+    try:
+        version = metadata.version("openem")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"openem {version} crime {digest.hexdigest()[:12]}"
+
+
 Trail = Sequence[Fix] | Any  # Fix objects, or an object or mapping with columns t, lat, lon, acc (numpy arrays)
 CHUNK = 128  # fixes per box in the all-at-once search: two hours of a fix a minute (fastest, measured)
 _A, _F = 6378137.0, 1 / 298.257223563
