@@ -2,9 +2,9 @@
 
 One JSON line per crime and person monitored in its window (a GPS tag fitted at some time in the window
 widened by the buffer): ``crime``, ``person``, ``verdict``, ``closest_m``, ``minutes_near``,
-``params_version``, then the rest of the finding and the code's version. Rows of the batch that cannot be used go to stderr with
-their row, column and reason. Exit status 0; 1 when some rows were refused and the rest matched; 2 when the
-file (or the case or telemetry file) cannot be used at all.
+``params_version``, then the rest of the finding and the code's version. Rows of the batch that cannot
+be used go to stderr with their row, column and reason. Exit status 0; 1 when some rows were refused and
+the rest matched; 2 when the file (or the case or telemetry file) cannot be used at all.
 """
 
 from __future__ import annotations
