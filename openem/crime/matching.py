@@ -483,6 +483,10 @@ def match_batch(
     """``match_crime`` for many crimes at once: findings by crime in the order given, then by person in
     the order of ``trails``. ``matches_only``: only the matches, found all at once (see ``near_pairs``),
     without the verdicts for everyone else."""
+    if monitored is not None and not isinstance(trails, PackedTrails) and set(monitored) - set(trails):
+        # Fitted but without a fix: monitored all the same, and not covered.
+        empty = {"t": np.empty(0), "lat": np.empty(0), "lon": np.empty(0), "acc": np.empty(0)}
+        trails = {**trails, **{p: empty for p in monitored if p not in trails}}
     given = trails if isinstance(trails, PackedTrails) else PackedTrails.of(trails, params)
     packed = given.compact()
     everyone = list(range(len(packed.people)))
