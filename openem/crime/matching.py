@@ -621,8 +621,29 @@ def near_pairs(
     if packed.unusable is not None:
         ok &= ~(packed.acc[i] > params.max_accuracy_m)
     i, c, ends, tt = i[ok], c[ok], ends[ok], tt[ok]
+    # Nor a fix outside the crime's box (the distance plus the largest usable radius, in degrees), nor a
+    # line whose ends are both beyond one side of it.
+    lat, lon = packed.lat[i], packed.lon[i]
+    box_lat = (d + params.max_accuracy_m + 1.0) / M_PER_DEG_LAT_MIN
+    box_lon = box_lat * M_PER_DEG_LAT_MIN / (M_PER_DEG_LON_EQ * np.cos(np.radians(np.minimum(np.abs(clat) + 1, 89.9))))
+    dlat, dlon = lat - clat[c], lon - clon[c]
+    bl = box_lon[c]
+    ok = (np.abs(dlat) <= box_lat) & (np.abs(dlon) <= bl)
+    if not fixes_only:
+        nxt = packed.next_usable(i, ends)
+        has = nxt >= 0
+        k = np.where(has, nxt, i)
+        dlat1, dlon1 = packed.lat[k] - clat[c], packed.lon[k] - clon[c]
+        apart = (
+            ((dlat > box_lat) & (dlat1 > box_lat))
+            | ((dlat < -box_lat) & (dlat1 < -box_lat))
+            | ((dlon > bl) & (dlon1 > bl))
+            | ((dlon < -bl) & (dlon1 < -bl))
+        )
+        ok |= has & ~apart
+    i, c, ends, tt, lat, lon = i[ok], c[ok], ends[ok], tt[ok], lat[ok], lon[ok]
     pw0, pw1 = windows[c, 0], windows[c, 1]
-    x, y = _plane(packed.lat[i], packed.lon[i], clat[c], clon[c])
+    x, y = _plane(lat, lon, clat[c], clon[c])
     radius = packed.radius(i)
     near = (tt >= pw0) & (tt <= pw1) & (np.hypot(x, y) - radius <= d)
     nxt = packed.next_usable(i, ends) if not fixes_only else np.full(len(i), -1)
