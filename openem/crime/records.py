@@ -10,7 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from openem.engine.enums import LABELS, LabelledEnum
+from openem.engine.enums import LabelledEnum
+
+CRIME_TYPE_LABELS = {
+    "RB": "Robbery",
+    "BIAD": "Burglary in a dwelling",
+    "AB": "Attempted burglary",
+    "BOTD": "Burglary other than a dwelling",
+    "TOMV": "Theft of a motor vehicle",
+    "TFP": "Theft from the person",
+    "TFMV": "Theft from a motor vehicle",
+}
+VERDICT_LABELS = {"match": "Match", "not_there": "Not there", "not_covered": "Not covered (gaps in the trail)"}
 
 
 class CrimeType(LabelledEnum):
@@ -24,27 +35,19 @@ class CrimeType(LabelledEnum):
     TFP = "TFP"
     TFMV = "TFMV"
 
-
-LABELS.update(
-    {
-        "RB": "Robbery",
-        "BIAD": "Burglary in a dwelling",
-        "AB": "Attempted burglary",
-        "BOTD": "Burglary other than a dwelling",
-        "TOMV": "Theft of a motor vehicle",
-        "TFP": "Theft from the person",
-        "TFMV": "Theft from a motor vehicle",
-    }
-)
+    @property
+    def label(self) -> str:
+        return CRIME_TYPE_LABELS[self.value]
 
 
 class Verdict(LabelledEnum):
     MATCH = "match"  # the trail came within the distance during the window
-    NOT_THERE = "not_there"  # the trail is complete across the window and never came within it
+    NOT_THERE = "not_there"  # the trail covers the window and never came within it
     NOT_COVERED = "not_covered"  # never within it where the trail shows, but the trail has gaps
 
-
-LABELS.update({"match": "Match", "not_there": "Not there", "not_covered": "Not covered (gaps in the trail)"})
+    @property
+    def label(self) -> str:
+        return VERDICT_LABELS[self.value]
 
 
 @dataclass(frozen=True)
