@@ -6,7 +6,7 @@ a great deal of sea): England, Wales and Scotland from the ONS's Local Planning 
 (c) Crown copyright and database right 2023"), widened by 1 km so that piers, harbours and the
 generalised coastline's short cuts stay inside, then simplified to 500 m: every place on land is inside,
 and a place inside is at most 1.5 km out to sea. In British National Grid metres,
-``data/great-britain.json`` (57 KB); ``build_outline`` makes it again from the shapefile.
+``data/great-britain.json`` (70 KB); ``build_outline`` makes it again from the shapefile.
 """
 
 from __future__ import annotations
