@@ -47,6 +47,7 @@ from openem.health.faults import raise_fault, resolve_fault, resolve_others
 from openem.health.models import Component, Fault, FaultKind
 from openem.health.running import Beat, StopFlag, is_transient, keep_going
 
+from . import deadlines
 from .bus import partition as shard_of
 from .models import EngineCursor, Reading
 
@@ -161,6 +162,7 @@ class EngineWorker:
         self._left_out: dict[str, str] = {}  # device -> person whose case could not be compiled
         self._gaps: list[list[float]] = []  # [first id, last id, first seen]: ids skipped, maybe committing
         self._failing: set[str] | None = None  # devices with an open "evaluation failed" alert
+        self._seen_silent: dict[str, datetime] = {}  # silent devices being evaluated -> their last reading
         self.stop = StopFlag(install=False)
         if shards == 1:
             self.beat = Beat("engine", Component.ENGINE)
@@ -283,6 +285,8 @@ class EngineWorker:
             self._evaluate_new([], upto, data_end, result, also=silent)
             for d in silent:
                 self._cache.pop(d, None)
+        elif self._seen_silent:
+            self._silences_looked_at(set())
         result.devices = len(silent)
         return result
 
@@ -327,6 +331,8 @@ class EngineWorker:
                 # The deadline check: a device that has gone quiet sends nothing to trigger evaluation.
                 upto = last if last is not None else cursor.last_reading_id
                 self._evaluate_new([], upto, data_end, result, also=silent)
+            elif self._seen_silent:
+                self._silences_looked_at(set())
         result.devices = len(devices) + len(silent)
         return result
 
@@ -372,40 +378,49 @@ class EngineWorker:
         return found
 
     def silent_devices(self, now: float, exclude: set[str]) -> list[str]:
-        """Fitted devices (of this worker's shard) quieter than their no-signal limit with no open silence
-        violation yet."""
-        fitted: dict[str, tuple[str, int]] = {
-            ref: (kind, person)
-            for ref, kind, person in Fitting.objects.filter(removed_at__isnull=True).values_list(
-                "device__ref", "device__kind", "person_id"
-            )
-            if self.mine(ref)
+        """Fitted devices (of this worker's shard) quieter than their no-signal limit and not yet looked at:
+        one indexed query on the deadline table (``deadlines``), not a scan of the stored readings."""
+        fitted = Fitting.objects.filter(removed_at__isnull=True).values("device__ref")
+        due = {
+            d: v
+            for d, v in deadlines.due(datetime.fromtimestamp(now, UTC), fitted).items()
+            if self.mine(d) and d not in exclude
         }
-        last = dict(
-            Reading.objects.filter(device__in=fitted).values("device").annotate(m=Max("t")).values_list("device", "m")
+        if not due:
+            return []
+        wearer = dict(
+            Fitting.objects.filter(removed_at__isnull=True, device__ref__in=list(due)).values_list(
+                "device__ref", "person_id"
+            )
         )
         # A silence already open for the device's present wearer (one left open for an earlier wearer of a
         # re-issued device must not hide the new wearer's).
         flagged = {
             device
             for device, person in Violation.objects.filter(
-                device__in=fitted, end__isnull=True, retracted=False, type__in=("no_signal", "battery_depleted")
+                device__in=list(due), end__isnull=True, retracted=False, type__in=("no_signal", "battery_depleted")
             ).values_list("device", "person_id")
-            if fitted[device][1] == person
+            if wearer.get(device) == person
         }
         # A device is silent only if OpenEM was listening: after the receivers (re)start, the gateways'
         # buffered readings are still on their way, and taking every device in an area for silent then
         # raised false area outages from a backlog being caught up.
         listening = listening_since()
         out = []
-        for device, (kind, _person) in fitted.items():
-            seen = last.get(device)
-            limit = self.params.no_signal_s.get(kind, 4500.0)
-            if seen is None or device in flagged or device in exclude:
-                continue
-            if now - max(seen.timestamp(), listening) > limit:
+        for device, (kind, seen) in due.items():
+            limit = self.params.no_signal_s.get(kind or self._kind(device), 4500.0)
+            if device in flagged:
+                self._seen_silent[device] = seen  # nothing more to do until it reports again
+            elif now - max(seen.timestamp(), listening) > limit:
                 out.append(device)
+                self._seen_silent[device] = seen
         return sorted(out)
+
+    def _silences_looked_at(self, failed: set[str]) -> None:
+        """The silences evaluated (or already open) need no look again until their devices report."""
+        seen = {d: t for d, t in self._seen_silent.items() if d not in failed}
+        self._seen_silent = {}
+        deadlines.mark_reported(seen)
 
     def _evaluate_new(
         self,
@@ -478,6 +493,8 @@ class EngineWorker:
             self._store_isolated(chunk, found, existing, result)
         for device in touched:
             self._trim(device, found[device])
+        if self._seen_silent:
+            self._silences_looked_at(failed)
 
     def _store_isolated(
         self, chunk: list[str], found: dict[str, list[EngineViolation]], existing: list[Violation], result: CycleResult
