@@ -313,3 +313,17 @@ class DeviceDeadline(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device} silent after {self.silent_after:%Y-%m-%d %H:%M}"
+
+
+class CaseChange(models.Model):
+    """A person whose case records changed (an order made or varied, a condition, a fitting, the person),
+    written in the transaction that changes them, so the engine worker recompiles only those people
+    (``openem.telemetry.changes``). Rows are few and short-lived: ``openem retention`` deletes them after
+    a day, long after every running worker has applied them."""
+
+    person_id = models.BigIntegerField()
+    deleted_ref = models.CharField(max_length=40, blank=True, help_text="the person's reference, if deleted")
+    at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"person {self.person_id} changed {self.at:%Y-%m-%d %H:%M:%S}"

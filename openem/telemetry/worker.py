@@ -27,13 +27,13 @@ from typing import Any, NamedTuple
 import numpy as np
 import orjson
 from django.db import connection, transaction
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from openem.alerts.models import DeviceSummary, Violation
 from openem.alerts.triage import violation_key
 from openem.cases.casefile_io import export_people
-from openem.cases.models import OrderVersion, Person
+from openem.cases.models import Person
 from openem.devices.models import Fitting
 from openem.engine import casefile
 from openem.engine.casefile import PersonSpec
@@ -47,7 +47,7 @@ from openem.health.faults import raise_fault, resolve_fault, resolve_others
 from openem.health.models import Component, Fault, FaultKind
 from openem.health.running import Beat, StopFlag, is_transient, keep_going
 
-from . import deadlines
+from . import changes, deadlines
 from .bus import partition as shard_of
 from .models import EngineCursor, Reading
 
@@ -154,7 +154,8 @@ class EngineWorker:
         self.cursor_name = CURSOR if shards == 1 else f"{CURSOR}-{shard}/{shards}"
         self.params = params or Params()
         self._model: Model | None = None
-        self._fingerprint: tuple[object, ...] | None = None
+        self._change_id = 0  # the last case change applied to the model
+        self._recheck: set[str] = set()  # devices whose wearer's case changed: evaluated again
         self._checked = 0.0
         self._checked_deadlines = float("-inf")
         self._cache: dict[str, Held] = {}
@@ -170,28 +171,31 @@ class EngineWorker:
             self.beat = Beat(f"engine shard {shard + 1} of {shards}", Component.ENGINE)
 
     def model(self) -> Model:
+        """The caseload as the engine needs it: compiled whole once, then only the people whose records
+        changed (``changes``: an order made or varied, a condition, a fitting, the person), whose devices
+        are then evaluated again with it. Checked at most once a second."""
         if self._model is not None and time.monotonic() - self._checked < 1.0:
             return self._model  # checked moments ago (several calls in one cycle)
         self._checked = time.monotonic()
-        fittings = Fitting.objects.aggregate(
-            n=Count("id"), last=Max("id"), removed=Count("removed_at"), latest_fit=Max("fitted_at"),
-            latest_removal=Max("removed_at"),
-        )  # fmt: skip
-        fp = (Person.objects.count(), OrderVersion.objects.aggregate(m=Max("id"))["m"], *fittings.values())
-        if fp != self._fingerprint or self._model is None:
+        if self._model is None:
+            self._change_id = changes.latest()  # before compiling: a change made meanwhile is applied next
             self._model = self._compile()
-            self._fingerprint = fp
+            return self._model
+        people, deleted, last = changes.since(self._change_id)
+        if people:
+            self._recompile(people, deleted)
+            self._change_id = last
         return self._model
 
     def cases_changed(self) -> None:
         """Look at the case records again on the next call (they are checked at most once a second)."""
         self._checked = float("-inf")
 
-    def _compile(self) -> Model:
-        """Everyone's cases as the engine needs them. One person's records that cannot be compiled leave
-        that person out (an operational alert says who, and their stored violations are left as they
-        are), never everyone; fitting records that put a device on two people at once are read as the
-        device handed on when the later fitting began."""
+    def _compile(self, only: set[int] | None = None) -> Model:
+        """Cases as the engine needs them: everyone's, or ``only`` these people's (the caller merges them in).
+        One person's records that cannot be compiled leave that person out (an operational alert says who,
+        and their stored violations are left as they are), never everyone; fitting records that put a device
+        on two people at once are read as the device handed on when the later fitting began."""
         left_out: dict[str, str] = {}  # person ref -> why
         unexported: dict[str, list[str]] = {}  # person ref -> their devices
 
@@ -200,11 +204,17 @@ class EngineWorker:
             unexported[person.ref] = list(person.fittings.values_list("device__ref", flat=True))
             log.error("the case of %s could not be exported", person.ref, exc_info=exc)
 
-        data = export_people(Person.objects.all(), on_error=not_exported)
+        people = Person.objects.all() if only is None else Person.objects.filter(pk__in=only)
+        data = export_people(people, on_error=not_exported)
         overlaps = _hand_on(data["people"])
         for device, text in overlaps.items():
             raise_fault(FaultKind.FITTINGS_OVERLAP, device, text, component=Component.ENGINE, device=device)
-        resolve_others(FaultKind.FITTINGS_OVERLAP, Component.ENGINE, set(overlaps))
+        if only is None:
+            resolve_others(FaultKind.FITTINGS_OVERLAP, Component.ENGINE, set(overlaps))
+        else:
+            worn = {d["id"] for p in data["people"] for d in p.get("devices", [])}
+            for device in worn - set(overlaps):
+                resolve_fault(FaultKind.FITTINGS_OVERLAP, device)
         cf, errors = casefile.read(data, trusted=True)
         failed: dict[int, list[str]] = {}
         for text in errors:
@@ -216,7 +226,7 @@ class EngineWorker:
                 "are not being evaluated", component=Component.ENGINE, detail="\n".join(failed[-1]),
             )  # fmt: skip
             if self._model is not None:
-                return self._model
+                return self._model if only is None else Model({}, {})
             failed.pop(-1)
         if failed:
             keep = [p for i, p in enumerate(data["people"]) if i not in failed]
@@ -228,11 +238,15 @@ class EngineWorker:
             log.error("the case of %s could not be compiled", person.id, exc_info=exc)
 
         model = compile_cases(cf, on_error=uncompiled)
-        self._left_out = {}
-        people = {p.ref: p for p in Person.objects.filter(ref__in=left_out)}
+        refs = {p["id"] for p in data["people"]} | set(unexported)
+        if only is None:
+            self._left_out = {}
+        else:
+            self._left_out = {d: ref for d, ref in self._left_out.items() if ref not in refs}
+        named = {p.ref: p for p in Person.objects.filter(ref__in=left_out)}
         devices_of = {p["id"]: [d["id"] for d in p.get("devices", [])] for p in data["people"]} | unexported
         for ref, why in left_out.items():
-            person = people.get(ref)
+            person = named.get(ref)
             devices = devices_of.get(ref, [])
             for d in devices:
                 self._left_out[d] = ref
@@ -242,8 +256,41 @@ class EngineWorker:
                 f"{', '.join(devices) or 'no device'} not evaluated until it is corrected",
                 component=Component.ENGINE, detail=why, person=person,
             )  # fmt: skip
-        resolve_others(FaultKind.CASE_NOT_COMPILED, Component.ENGINE, set(left_out))
+        if only is None:
+            resolve_others(FaultKind.CASE_NOT_COMPILED, Component.ENGINE, set(left_out))
+        else:
+            for ref in refs - set(left_out):
+                resolve_fault(FaultKind.CASE_NOT_COMPILED, ref)
         return model
+
+    def _recompile(self, changed: set[int], deleted: set[str] | None = None) -> None:
+        """Recompile the people changed, with everyone who has worn one of their devices (a device handed on
+        is read from both wearers' records), and merge them into the model; their devices are evaluated
+        again on the next cycle, and their silences looked at afresh (a device fitted to someone new)."""
+        assert self._model is not None
+        devices = set(Fitting.objects.filter(person_id__in=changed).values_list("device__ref", flat=True))
+        people = changed | set(Fitting.objects.filter(device__ref__in=devices).values_list("person_id", flat=True))
+        refs = set(Person.objects.filter(pk__in=people).values_list("ref", flat=True)) | (deleted or set())
+        before = {d for d, fs in self._model.fittings.items() if any(f.subject.id in refs for f in fs)}
+        fresh = self._compile(people)
+        gone = set(self._model.subjects) & refs
+        # Removed people (deleted records) leave with their fittings; the rest are replaced whole.
+        for ref in gone | set(fresh.subjects):
+            self._model.subjects.pop(ref, None)
+        gone_refs = gone | set(fresh.subjects)
+        for device in list(self._model.fittings):
+            kept = [f for f in self._model.fittings[device] if f.subject.id not in gone_refs]
+            if kept:
+                self._model.fittings[device] = kept
+            else:
+                del self._model.fittings[device]
+        self._model.subjects.update(fresh.subjects)
+        for device, fs in fresh.fittings.items():
+            self._model.fittings[device] = sorted([*self._model.fittings.get(device, []), *fs], key=lambda f: f.fitted)
+        self._model.__dict__.pop("_by_subject", None)  # the index by person is rebuilt when next asked
+        touched = before | devices | set(fresh.fittings)
+        self._recheck |= {d for d in touched if self.mine(d)}
+        deadlines.reopen(touched)
 
     def mine(self, device: str) -> bool:
         if self.shards == 1:
@@ -307,14 +354,18 @@ class EngineWorker:
         devices = sorted({row[1] for row in new})
         result.readings = len(new)
         data_end = (now or timezone.now()).timestamp()
-        if devices:
+        self.model()  # case changes applied first: the devices of the people changed are evaluated with them
+        recheck = sorted(self._recheck - set(devices))
+        self._recheck = set()
+        if devices or recheck:
             # Late readings alone (nothing new above the cursor): stored up to the cursor.
             upto = last if last is not None else cursor.last_reading_id
             # A full batch means more readings are waiting (a backlog after an outage or a restart):
             # what is silent as of now may be in the next batch, so silences are left to the cycle that
             # catches up (and to the deadline checks) instead of opened and withdrawn batch by batch.
             catching_up = read >= self.batch
-            self._evaluate_new(new, upto, data_end, result, catching_up=catching_up)
+            self._evaluate_new(new, upto, data_end, result, also=recheck, catching_up=catching_up)
+            devices = sorted({*devices, *recheck})
         with transaction.atomic():
             updated = EngineCursor.objects.filter(name=self.cursor_name, locked_by=self.name)
             if last is not None:
@@ -714,6 +765,9 @@ class EngineWorker:
         """One round on the scale-out path: the devices announced on this worker's partition."""
         result = CycleResult()
         devices, msgs = consumer.fetch()
+        self.model()  # case changes applied first: the devices of the people changed are evaluated with them
+        devices = sorted({*devices, *self._recheck})
+        self._recheck = set()
         if devices:
             # Everything stored so far: the readings these messages announce are all in.
             upto = Reading.objects.aggregate(m=Max("id"))["m"] or 0
