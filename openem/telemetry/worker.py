@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 CURSOR = "engine"
 LEASE = timedelta(seconds=60)
 DEADLINE_CHECK_EVERY_S = 15.0
+CASE_CHECK_S = 0.1  # case changes are looked for at most this often (a change is applied within a cycle or so)
 
 
 WINDOW_S = 48 * 3600.0  # readings a device's cache holds behind its newest (more while a violation is open)
@@ -173,8 +174,8 @@ class EngineWorker:
     def model(self) -> Model:
         """The caseload as the engine needs it: compiled whole once, then only the people whose records
         changed (``changes``: an order made or varied, a condition, a fitting, the person), whose devices
-        are then evaluated again with it. Checked at most once a second."""
-        if self._model is not None and time.monotonic() - self._checked < 1.0:
+        are then evaluated again with it. Checked every cycle, at most every CASE_CHECK_S (one indexed query)."""
+        if self._model is not None and time.monotonic() - self._checked < CASE_CHECK_S:
             return self._model  # checked moments ago (several calls in one cycle)
         self._checked = time.monotonic()
         if self._model is None:
@@ -188,7 +189,7 @@ class EngineWorker:
         return self._model
 
     def cases_changed(self) -> None:
-        """Look at the case records again on the next call (they are checked at most once a second)."""
+        """Look at the case records again on the next call."""
         self._checked = float("-inf")
 
     def _compile(self, only: set[int] | None = None) -> Model:

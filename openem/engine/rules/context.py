@@ -9,6 +9,7 @@ import numpy as np
 
 from ..enums import DeviceKind
 from ..model import LONDON, Cond, Params, Subject, local_day_start
+from ..notes import Note, NoteKind
 from ..schedule import occurrences
 from ..telemetry import DeviceFrame
 
@@ -36,7 +37,11 @@ class Context:
     t_end: float  # removed, or the end of the data
     data_end: float  # the end of all the data: what is open then stays open
     data_start: float = 0.0  # the start of the data: silence before it is not silence
-    info: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+
+    def note(self, kind: NoteKind, **data: Any) -> None:
+        """Say something that is not a violation (see ``openem.engine.notes``)."""
+        self.notes.append(Note(kind, self.frame.device, self.subject.id, data))
 
     @cached_property
     def fixes(self) -> Fixes:
@@ -51,13 +56,12 @@ class Context:
         keep = ~spikes(x, y, acc, p.spike_jump_m)
         dropped = int((~ok).sum() + (~keep).sum())
         if dropped:
-            self.info.append(
-                {
-                    "device": f.device,
-                    "info": "fixes_filtered",
-                    "count": dropped,
-                    "why": "accuracy worse than max_accuracy_m, or a multipath spike",
-                }
+            self.notes.append(
+                Note(
+                    NoteKind.FIXES_FILTERED,
+                    f.device,
+                    data={"count": dropped, "why": "accuracy worse than max_accuracy_m, or a multipath spike"},
+                )
             )
         return Fixes(t[keep], x[keep], y[keep], acc[keep])
 

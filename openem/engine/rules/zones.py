@@ -17,6 +17,7 @@ import shapely
 from ..enums import ConditionType
 from ..intervals import hysteresis
 from ..model import Cond
+from ..notes import NoteKind
 from ..violations import Violation, ViolationType
 from .context import Context, Fixes
 
@@ -140,7 +141,7 @@ def evaluate(ctx: Context) -> list[Violation]:
         else:
             vtype = ViolationType.INCLUSION_ZONE_EXIT
             episodes = [(s, e, {}) for s, e in z.exits()]
-        for s, e, evidence in _merge_episodes(episodes, gap=300.0):
+        for s, e, evidence in _merge_episodes(episodes, gap=ctx.params.zone_episode_merge_s):
             end = e if e is not None else ctx.data_end
             for a, b in spans:
                 lo, hi = max(s, a), min(end, b)
@@ -159,7 +160,7 @@ def evaluate(ctx: Context) -> list[Violation]:
                     out.append(v)
                 else:
                     # Recorded for the practitioner's information; never an alert.
-                    ctx.info.append({"info": "unmonitored_zone", **v.to_json()})
+                    ctx.note(NoteKind.UNMONITORED_ZONE, **{k: x for k, x in v.to_json().items() if k != "person"})
     return out
 
 
