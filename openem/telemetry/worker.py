@@ -26,12 +26,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from openem.alerts.models import DeviceSummary, Violation
-from openem.alerts.triage import violation_key
 from openem.cases.casefile_io import export_people
 from openem.cases.models import Person
 from openem.devices.models import Fitting
@@ -49,12 +48,13 @@ from openem.health.running import Beat, StopFlag, is_transient, keep_going
 
 from . import changes, deadlines
 from .bus import partition as shard_of
+from .cursor import LEASE, CursorLease, LeaseLost
 from .models import EngineCursor, Reading
+from .reconcile import reconcile
 
 log = logging.getLogger(__name__)
 
 CURSOR = "engine"
-LEASE = timedelta(seconds=60)
 DEADLINE_CHECK_EVERY_S = 15.0
 CASE_CHECK_S = 0.1  # case changes are looked for at most this often (a change is applied within a cycle or so)
 
@@ -153,6 +153,8 @@ class EngineWorker:
         self.batch = batch
         self.shard, self.shards = shard, shards
         self.cursor_name = CURSOR if shards == 1 else f"{CURSOR}-{shard}/{shards}"
+        self.lease = CursorLease(self.cursor_name, self.name)
+        self._holding, self._renewed = False, 0.0
         self.params = params or Params()
         self._model: Model | None = None
         self._change_id = 0  # the last case change applied to the model
@@ -302,20 +304,16 @@ class EngineWorker:
         return held
 
     def claim(self) -> EngineCursor | None:
-        if not EngineCursor.objects.filter(name=self.cursor_name).exists():
-            # A new way of sharding starts where the furthest-behind cursor is: re-evaluating is safe
-            # (idempotent) but needless.
-            start = EngineCursor.objects.aggregate(m=Min("last_reading_id"))["m"] or 0
-            EngineCursor.objects.get_or_create(name=self.cursor_name, defaults={"last_reading_id": start})
-        now = timezone.now()
-        free = Q(locked_until__isnull=True) | Q(locked_until__lt=now) | Q(locked_by=self.name)
-        mine = EngineCursor.objects.filter(free, name=self.cursor_name)
-        if mine.update(locked_by=self.name, locked_until=now + LEASE) != 1:
-            return None
-        return EngineCursor.objects.get(name=self.cursor_name)
+        return self.lease.claim()
 
     def release(self) -> None:
-        EngineCursor.objects.filter(name=self.cursor_name, locked_by=self.name).update(locked_by="", locked_until=None)
+        self.lease.release()
+
+    def _renew(self) -> None:
+        """During a cycle, between chunks of devices: keep the lease (raises LeaseLost if it was taken)."""
+        if self._holding and time.monotonic() - self._renewed > LEASE.total_seconds() / 4:
+            self.lease.renew()
+            self._renewed = time.monotonic()
 
     def checks(self, now: datetime | None = None) -> CycleResult:
         """Only the deadline and not-fitted checks: for the scale-out path, where partition workers
@@ -343,6 +341,16 @@ class EngineWorker:
         cursor = self.claim()
         if cursor is None:
             return result  # another worker holds the cursor
+        self._holding, self._renewed = True, time.monotonic()
+        try:
+            return self._cycle(cursor, result, now)
+        except LeaseLost:
+            log.warning("%s lost the cursor %s during a cycle: stopped there", self.name, self.cursor_name)
+            return result
+        finally:
+            self._holding = False
+
+    def _cycle(self, cursor: EngineCursor, result: CycleResult, now: datetime | None) -> CycleResult:
         keep = None if self.shards == 1 else self.mine
         new, last, read, ids = _fetch_upto("id > %s", [cursor.last_reading_id], self.batch, keep)
         if connection.vendor == "postgresql":
@@ -367,10 +375,8 @@ class EngineWorker:
             catching_up = read >= self.batch
             self._evaluate_new(new, upto, data_end, result, also=recheck, catching_up=catching_up)
             devices = sorted({*devices, *recheck})
-        with transaction.atomic():
-            updated = EngineCursor.objects.filter(name=self.cursor_name, locked_by=self.name)
-            if last is not None:
-                updated.update(last_reading_id=last)
+        if last is not None and not self.lease.advance(last):
+            raise LeaseLost(f"the cursor {self.cursor_name} was taken before it could be advanced")
         silent: list[str] = []
         if data_end - self._checked_deadlines >= DEADLINE_CHECK_EVERY_S:
             # Deadlines are minutes long: checking them every cycle would cost each batch of readings a
@@ -542,6 +548,7 @@ class EngineWorker:
                 lo = datetime.fromtimestamp(min(since.values()), UTC)
                 qs = qs.filter(Q(end__isnull=True) | Q(end__gte=lo))
             existing = [v for v in qs if v.end is None or v.end.timestamp() >= since[v.device]]
+            self._renew()
             self._store_isolated(chunk, found, existing, result)
         for device in touched:
             self._trim(device, found[device])
@@ -600,6 +607,7 @@ class EngineWorker:
         devices = sorted(late)
         for k in range(0, len(devices), 500):
             chunk = devices[k : k + 500]
+            self._renew()
             span = {
                 d: (newest.timestamp(), first)
                 for d, newest, first in Reading.objects.filter(device__in=chunk, id__lte=upto)
@@ -736,31 +744,10 @@ class EngineWorker:
         self._store(vs, existing, result)
 
     def _store(self, found: list[EngineViolation], existing_qs: Iterable[Violation], result: CycleResult) -> None:
-        people = {p.ref: p for p in Person.objects.filter(ref__in={v.person for v in found})}
-        existing = {v.key: v for v in existing_qs}
-        seen = set()
-        with transaction.atomic():
-            for v in found:
-                key = violation_key(v)
-                seen.add(key)
-                fields = {
-                    "person": people[v.person], "order_ref": v.order, "condition_ref": v.condition or "",
-                    "device": str(v.evidence.get("device", "")), "type": v.type.value, "category": v.category.value,
-                    "start": datetime.fromtimestamp(v.start, UTC),
-                    "end": datetime.fromtimestamp(v.end, UTC) if v.end is not None else None,
-                    "evidence": v.evidence, "retracted": False, "triage_pending": True,
-                }  # fmt: skip
-                old = existing.get(key)
-                if old is None:
-                    _, created = Violation.objects.update_or_create(key=key, defaults=fields)
-                    result.opened += created
-                    result.changed += not created
-                elif old.end != fields["end"] or old.evidence != fields["evidence"]:
-                    Violation.objects.filter(pk=old.pk).update(**fields)
-                    result.changed += 1
-            gone = [pk for key, v in existing.items() if key not in seen for pk in [v.pk]]
-            if gone:
-                result.retracted += Violation.objects.filter(pk__in=gone).update(retracted=True, triage_pending=True)
+        done = reconcile(found, existing_qs)
+        result.opened += done.opened
+        result.changed += done.changed
+        result.retracted += done.retracted
 
     def bus_cycle(self, consumer: Any, now: datetime | None = None) -> CycleResult:
         """One round on the scale-out path: the devices announced on this worker's partition."""
