@@ -66,7 +66,7 @@ def test_any_arrival_order_and_batching_leaves_the_same_stored_violations(scenar
     from openem.telemetry.ingest import ingest_jsonl
     from openem.telemetry.worker import EngineWorker
 
-    out, cf, readings, lines = scenario
+    _out, cf, readings, lines = scenario
     if not Person.objects.exists():
         import_casefile(cf, None, "test")
     _reset()
