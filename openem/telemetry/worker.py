@@ -18,16 +18,12 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from functools import reduce
+from datetime import UTC, datetime
 from itertools import pairwise
-from operator import or_
-from typing import Any, NamedTuple
+from typing import Any
 
-import numpy as np
-import orjson
 from django.db import connection
-from django.db.models import Max, Min, Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from openem.alerts.models import DeviceSummary, Violation
@@ -38,8 +34,6 @@ from openem.engine import casefile
 from openem.engine.casefile import PersonSpec
 from openem.engine.engine import Engine, Failure
 from openem.engine.model import Model, Params, compile_cases
-from openem.engine.telemetry import DeviceFrame, ReadingError, extend_frame, slice_frame, stored_reading
-from openem.engine.telemetry import Reading as TelemetryReading
 from openem.engine.violations import Violation as EngineViolation
 from openem.engine.violations import ViolationType
 from openem.health.faults import raise_fault, resolve_fault, resolve_others
@@ -48,6 +42,13 @@ from openem.health.running import Beat, StopFlag, is_transient, keep_going
 
 from . import changes, deadlines
 from .bus import partition as shard_of
+from .cache import (
+    DeviceCache,
+    Row,
+    fetch_rows,
+    fetch_upto,
+    placeholders,
+)
 from .cursor import LEASE, CursorLease, LeaseLost
 from .models import EngineCursor, Reading
 from .reconcile import reconcile
@@ -59,70 +60,10 @@ DEADLINE_CHECK_EVERY_S = 15.0
 CASE_CHECK_S = 0.1  # case changes are looked for at most this often (a change is applied within a cycle or so)
 
 
-WINDOW_S = 48 * 3600.0  # readings a device's cache holds behind its newest (more while a violation is open)
-TRIM_EVERY_S = 6 * 3600.0
-MAX_ABSENCE_S = 7 * 86400.0  # how far back a home unit's "out of range" is looked for (a longer one is a fault)
-CONTEXT_S = 3600.0  # readings kept before the oldest violation that could still change
 BUSY_READINGS = 5_000  # a cycle with this many new readings means the worker is under heavy load
 BUSY_CYCLE_S = 0.5  # under heavy load, a cycle at most this often
 GAP_WAIT_S = 30.0  # how long skipped ids are watched for a late commit (transactions are far shorter)
 MAX_GAPS = 2_000
-
-
-@dataclass
-class Held:
-    """One device's recent readings as the worker holds them between cycles."""
-
-    frame: DeviceFrame  # columns only: a reading out of order reloads the device from storage
-    since: float  # readings measured before this are not held (-inf: all of them)
-    last_id: int = 0  # every stored reading up to this id, measured since ``since``, is held
-
-
-Row = tuple[int, str, TelemetryReading]  # id, device, the parsed reading
-
-
-def _fetch(where: str, params: list[Any], limit: int | None = None) -> list[Row]:
-    return _fetch_upto(where, params, limit)[0]
-
-
-class Fetched(NamedTuple):
-    rows: list[Row]
-    last: int | None  # the id of the last row read, this shard's or not
-    read: int  # rows read, this shard's or not
-    ids: list[int]  # every id read, this shard's or not (to find the ids not yet committed)
-
-
-def _fetch_upto(
-    where: str, params: list[Any], limit: int | None = None, keep: Callable[[str], bool] | None = None
-) -> Fetched:
-    """Stored readings in id order, parsed, straight from the cursor (on the engine's hot path Django's
-    per-row converters, datetime and JSON, cost more than the evaluation of the reading), and the id of
-    the last row read. ``keep`` picks the devices wanted (a shard's) before the cost of parsing."""
-    sql = f"SELECT id, device, payload, digest FROM {Reading._meta.db_table} WHERE {where} ORDER BY id"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    out: list[Row] = []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-        for pk, device, payload, digest in rows:
-            if keep is not None and not keep(device):
-                continue
-            try:
-                obj = orjson.loads(payload) if isinstance(payload, str | bytes) else payload
-                # The stored digest stands in for the raw text: it only breaks ties in time order.
-                out.append((pk, device, stored_reading(obj, digest)))
-            except (ReadingError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                continue  # stored readings were validated on the way in
-    return Fetched(out, rows[-1][0] if rows else None, len(rows), [r[0] for r in rows])
-
-
-def _in(values: list[str]) -> str:
-    return ", ".join(["%s"] * len(values))
-
-
-def _db(dt: datetime) -> Any:
-    return connection.ops.adapt_datetimefield_value(dt)
 
 
 @dataclass
@@ -161,7 +102,7 @@ class EngineWorker:
         self._recheck: set[str] = set()  # devices whose wearer's case changed: evaluated again
         self._checked = 0.0
         self._checked_deadlines = float("-inf")
-        self._cache: dict[str, Held] = {}
+        self._cache = DeviceCache(self._kind, self._renew)
         self._mine: dict[str, bool] = {}  # device -> in this worker's shard (asked of every reading)
         self._left_out: dict[str, str] = {}  # device -> person whose case could not be compiled
         self._gaps: list[list[float]] = []  # [first id, last id, first seen]: ids skipped, maybe committing
@@ -352,7 +293,7 @@ class EngineWorker:
 
     def _cycle(self, cursor: EngineCursor, result: CycleResult, now: datetime | None) -> CycleResult:
         keep = None if self.shards == 1 else self.mine
-        new, last, read, ids = _fetch_upto("id > %s", [cursor.last_reading_id], self.batch, keep)
+        new, last, read, ids = fetch_upto("id > %s", [cursor.last_reading_id], self.batch, keep)
         if connection.vendor == "postgresql":
             # Ids are handed out before commit: a reading may commit after a later id was read. The ids
             # skipped are watched for a while and what commits in them is evaluated as new.
@@ -419,7 +360,7 @@ class EngineWorker:
         for k in range(0, len(self._gaps), 100):
             ranges = self._gaps[k : k + 100]
             where = " OR ".join(["(id BETWEEN %s AND %s)"] * len(ranges))
-            fetched = _fetch_upto(where, [int(v) for g in ranges for v in g[:2]], None, keep)
+            fetched = fetch_upto(where, [int(v) for g in ranges for v in g[:2]], None, keep)
             found += fetched.rows
             seen.update(fetched.ids)
         if seen:
@@ -497,28 +438,9 @@ class EngineWorker:
         by_device: dict[str, list[Row]] = {d: [] for d in also}
         for row in new:
             by_device.setdefault(row[1], []).append(row)
-        reload: dict[str, float] = {}
         failures: list[Failure] = []
-        for device, rows in by_device.items():
-            held = self._cache.get(device)
-            if not rows:
-                if held is None:
-                    reload[device] = float("inf")
-                continue
-            oldest = min(r[2].t for r in rows)
-            if held is not None and len(held.frame.t) and oldest > held.frame.t[-1]:
-                # The usual case: everything new is later than everything held.
-                try:
-                    new_frame = DeviceFrame.build(device, [r[2] for r in rows], distinct=True)
-                    held.frame = extend_frame(held.frame, new_frame)
-                except Exception as exc:  # this device's readings, not everyone's: load it afresh
-                    failures.append(Failure(device, "", "while reading its readings", exc))
-                    self._cache.pop(device, None)
-                    continue
-                held.last_id = max(held.last_id, rows[-1][0])
-            else:
-                reload[device] = min(oldest - WINDOW_S, held.since) if held is not None else oldest - WINDOW_S
-        self._cache.update(self._load(reload, upto, failures))
+        reload = self._cache.add(by_device, failures)
+        self._cache.load(reload, upto, failures)
         engine = Engine(self.model(), self.params)
         touched = sorted(d for d in by_device if d in self._cache)
         for device in touched:
@@ -551,7 +473,7 @@ class EngineWorker:
             self._renew()
             self._store_isolated(chunk, found, existing, result)
         for device in touched:
-            self._trim(device, found[device])
+            self._cache.trim(device, found[device])
         if self._seen_silent:
             self._silences_looked_at(failed)
 
@@ -597,116 +519,6 @@ class EngineWorker:
         for device in set(succeeded) & self._failing:
             resolve_fault(FaultKind.EVALUATION_FAILED, device)
             self._failing.discard(device)
-
-    def _load(self, late: dict[str, float], upto: int, failures: list[Failure] | None = None) -> dict[str, Held]:
-        """Load devices from storage, a few queries for every 500 of them: each from WINDOW_S before its
-        newest reading, or earlier to hold the start of any violation still open or ended within the
-        window, or from ``late[device]`` if that is earlier (a reading arrived out of order); alcohol
-        tags whole (sober days count every day worn)."""
-        out: dict[str, Held] = {}
-        devices = sorted(late)
-        for k in range(0, len(devices), 500):
-            chunk = devices[k : k + 500]
-            self._renew()
-            span = {
-                d: (newest.timestamp(), first)
-                for d, newest, first in Reading.objects.filter(device__in=chunk, id__lte=upto)
-                .values("device")
-                .annotate(newest=Max("t"), first=Min("t"))
-                .values_list("device", "newest", "first")
-            }
-            edge = {d: newest - WINDOW_S for d, (newest, _first) in span.items()}
-            stored: dict[str, list[tuple[float, float | None]]] = {}
-            if edge:
-                lo = datetime.fromtimestamp(min(edge.values()) - WINDOW_S, UTC)
-                for d, start, end in (
-                    Violation.objects.filter(device__in=chunk, retracted=False)
-                    .filter(Q(end__isnull=True) | Q(end__gte=lo))
-                    .values_list("device", "start", "end")
-                ):
-                    stored.setdefault(d, []).append((start.timestamp(), end.timestamp() if end else None))
-            cut: dict[str, datetime | None] = {}
-            for d in chunk:
-                held_from = window_start(edge[d], stored.get(d, [])) if d in edge else float("-inf")
-                from_t = min(held_from, late[d])
-                if self._kind(d) == "alcohol":
-                    from_t = float("-inf")
-                if from_t > float("-inf") and span[d][1] < datetime.fromtimestamp(from_t, UTC):
-                    cut[d] = datetime.fromtimestamp(from_t, UTC)
-                else:
-                    cut[d] = None  # nothing older: the device's data starts with what is held
-            floor = {d: c - timedelta(seconds=MAX_ABSENCE_S) for d, c in cut.items() if c is not None}
-            moving = dict(cut)
-            for _round in range(4):  # each round one query per 200 home units; a few rounds reach any absence
-                moved: dict[str, datetime | None] = {}
-                for d, out_t in self._last_out_before(moving, upto).items():
-                    # From the "out of range" reading, with an hour before it, and whole any stored violation
-                    # reaching past it (one ending there would otherwise be reconciled without its start).
-                    if out_t > floor[d]:
-                        moved[d] = datetime.fromtimestamp(window_start(out_t.timestamp(), stored.get(d, [])), UTC)
-                cut.update(moved)
-                moving = moved
-                if not moving:
-                    break
-            where, params = f"device IN ({_in(chunk)}) AND id <= %s", [*chunk, upto]
-            if all(c is not None for c in cut.values()) and cut:
-                where += " AND t >= %s"
-                params.append(_db(min(c for c in cut.values() if c is not None)))
-            since = {d: c.timestamp() if c is not None else float("-inf") for d, c in cut.items()}
-            rows: dict[str, list[TelemetryReading]] = {d: [] for d in chunk}
-            for _pk, d, r in _fetch(where, params):
-                if r.t >= since[d]:
-                    rows[d].append(r)
-            for d in chunk:
-                try:
-                    out[d] = Held(DeviceFrame.build(d, rows[d], distinct=True), since[d], upto)
-                except Exception as exc:  # left out of this cycle, with an alert; the others go on
-                    if failures is None:
-                        raise
-                    failures.append(Failure(d, "", "while reading its readings", exc))
-        return out
-
-    def _last_out_before(self, cut: dict[str, datetime | None], upto: int) -> dict[str, datetime]:
-        """A home unit that reports only changes says "out of range" once and then only heartbeats: for each
-        home unit whose last range reading before its cut says "out", that reading's time. The cut moves back
-        to it, or the absence it began (the wearer left at 15:00, the curfew starts at 19:00) would be read
-        as never having started."""
-        rf = [d for d, c in cut.items() if c is not None and self._kind(d) == "rf"]
-        out: dict[str, datetime] = {}
-        for k in range(0, len(rf), 200):  # a bounded OR: SQLite limits an expression's depth
-            part = rf[k : k + 200]
-            before = reduce(or_, (Q(device=d, t__lt=cut[d]) for d in part))
-            last = dict(
-                Reading.objects.filter(before, type="rf", id__lte=upto)
-                .values("device")
-                .annotate(last=Max("t"))
-                .values_list("device", "last")
-            )
-            if not last:
-                continue
-            at = reduce(or_, (Q(device=d, t=t) for d, t in last.items()))
-            for d, payload in Reading.objects.filter(at, type="rf", id__lte=upto).values_list("device", "payload"):
-                if isinstance(payload, dict) and payload.get("in_range") is False:
-                    out[d] = last[d]
-        return out
-
-    def _trim(self, device: str, found: list[EngineViolation]) -> None:
-        """Drop readings from before the window, keeping every violation that could still change whole, and
-        a home unit's last "out of range" before the cut (``last_out_before``)."""
-        held = self._cache[device]
-        if self._kind(device) == "alcohol" or not len(held.frame.t):
-            return
-        spans = [(v.start, v.end) for v in found]
-        keep = window_start(float(held.frame.t[-1]) - WINDOW_S, spans)
-        # As in _load: back to a home unit's "out of range" reading, and whole what reaches past it, until
-        # the reading before the cut says "in range" (bounded: a unit out of range for weeks is a fault).
-        floor = keep - MAX_ABSENCE_S
-        while (out_t := last_out_before(held.frame, keep)) is not None and out_t > floor:
-            keep = min(keep, window_start(out_t, spans))
-        if keep - held.since < TRIM_EVERY_S or held.frame.t[0] >= keep:
-            return  # trim in steps, not every cycle, and only when there is something to drop
-        held.frame = slice_frame(held.frame, keep, float("inf"))
-        held.since = keep
 
     def _kind(self, device: str) -> str:
         fittings = self.model().fittings.get(device, [])
@@ -764,7 +576,7 @@ class EngineWorker:
             for k in range(0, len(held), 500):
                 chunk = held[k : k + 500]
                 after = min(self._cache[d].last_id for d in chunk)
-                rows = _fetch(f"device IN ({_in(chunk)}) AND id > %s AND id <= %s", [*chunk, after, upto])
+                rows = fetch_rows(f"device IN ({placeholders(chunk)}) AND id > %s AND id <= %s", [*chunk, after, upto])
                 new += [r for r in rows if r[0] > self._cache[r[1]].last_id]
             # A device announced with nothing above what is held: its announced reading committed after a
             # later one the worker already holds (PostgreSQL commits out of id order). Load it afresh from
@@ -826,25 +638,6 @@ def listening_since() -> float:
         if not b.is_down(now)
     ]
     return max(live, default=float("-inf"))
-
-
-def last_out_before(frame: DeviceFrame, keep: float) -> float | None:
-    """The time of the home unit's last range reading before ``keep`` if it said "out of range" (a unit that
-    reports only changes sends nothing more of its range until the tag is back), else None."""
-    i = int(np.searchsorted(frame.rf_t, keep, side="left")) - 1
-    return float(frame.rf_t[i]) if i >= 0 and not frame.rf_in[i] else None
-
-
-def window_start(edge: float, violations: list[tuple[float, float | None]]) -> float:
-    """Where a device's held readings must start: at the window's edge or before any violation (start,
-    end) still open or ending after it, with an hour before each violation kept (the fix before a
-    curfew starts says the wearer was out already; the last power reading whether a silence is a flat
-    battery), and whole every violation reaching into that hour (a curfew absence cut short when the tag
-    went flat, which a window starting at the cut would retract)."""
-    keep = min([edge, *(s for s, e in violations if e is None or e >= edge)]) - CONTEXT_S
-    while reach := [s for s, e in violations if s < keep and (e is None or e >= keep)]:
-        keep = min(reach) - CONTEXT_S
-    return keep
 
 
 def _latest(engine: Engine) -> float:

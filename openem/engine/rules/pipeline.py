@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import ClassVar
 
 from ..enums import DeviceKind
@@ -42,23 +43,25 @@ class Rule:
         raise NotImplementedError
 
 
-def _rule(
-    code: str, title: str, kinds: frozenset[DeviceKind], fn: Callable[[Context], list[Violation] | None]
-) -> type[Rule]:
-    """A rule whose work is one function of the context."""
+def _rule(code: str, title: str, kinds: frozenset[DeviceKind], module: ModuleType, name: str) -> type[Rule]:
+    """A rule whose work is one function of the context (looked up when called, so a module's function
+    replaced at run time, as a test does to make a rule fail, is the one run)."""
 
     def check(self: Rule, ctx: Context, earlier: list[Violation]) -> list[Violation]:
+        fn: Callable[[Context], list[Violation] | None] = getattr(module, name)
         return fn(ctx) or []
 
     return type(code.title().replace("_", ""), (Rule,), {"code": code, "title": title, "kinds": kinds, "check": check})
 
 
-Curfew = _rule("curfew", "curfew", frozenset({DeviceKind.GPS, DeviceKind.RF}), curfew.evaluate)
-Zones = _rule("zones", "zones", frozenset({DeviceKind.GPS}), zones.evaluate)
-Attendance = _rule("attendance", "attendance", frozenset({DeviceKind.GPS}), attendance.evaluate)
-LocationFailure = _rule("location_failure", "location failure", frozenset({DeviceKind.GPS}), equipment.location_failure)
-HomeUnitPower = _rule("home_unit_power", "home unit power", frozenset({DeviceKind.RF}), equipment.home_unit_power)
-Tamper = _rule("tamper", "tamper", EVERY_KIND, equipment.tamper)
+Curfew = _rule("curfew", "curfew", frozenset({DeviceKind.GPS, DeviceKind.RF}), curfew, "evaluate")
+Zones = _rule("zones", "zones", frozenset({DeviceKind.GPS}), zones, "evaluate")
+Attendance = _rule("attendance", "attendance", frozenset({DeviceKind.GPS}), attendance, "evaluate")
+LocationFailure = _rule(
+    "location_failure", "location failure", frozenset({DeviceKind.GPS}), equipment, "location_failure"
+)
+HomeUnitPower = _rule("home_unit_power", "home unit power", frozenset({DeviceKind.RF}), equipment, "home_unit_power")
+Tamper = _rule("tamper", "tamper", EVERY_KIND, equipment, "tamper")
 
 
 class Alcohol(Rule):
@@ -70,8 +73,8 @@ class Alcohol(Rule):
         return alcohol.evaluate(ctx, [v for v in earlier if v.type == ViolationType.TAMPER])
 
 
-Silence = _rule("silence", "silence", EVERY_KIND, equipment.silence)
-Battery = _rule("battery", "battery", EVERY_KIND, equipment.battery_low)
+Silence = _rule("silence", "silence", EVERY_KIND, equipment, "silence")
+Battery = _rule("battery", "battery", EVERY_KIND, equipment, "battery_low")
 
 # The order matters only where a rule reads an earlier one's violations (alcohol after tamper).
 PIPELINE: tuple[Rule, ...] = (
