@@ -59,6 +59,7 @@ bench: bootstrap
 	$(BIN)/openem bench ingest
 	$(BIN)/openem bench trail
 	$(BIN)/openem bench simulate
+	$(BIN)/openem bench national
 
 bench-quick: bootstrap
 	$(BIN)/openem bench engine --quick
@@ -67,6 +68,7 @@ bench-quick: bootstrap
 	$(BIN)/openem bench ingest --quick
 	$(BIN)/openem bench trail --quick
 	$(BIN)/openem bench simulate --quick
+	$(BIN)/openem bench national --quick
 
 lint: bootstrap
 	$(BIN)/ruff check openem tests
