@@ -76,10 +76,19 @@ def test_a_reading_arriving_while_the_engine_looks_keeps_the_device_watched(case
     assert not DeviceDeadline.objects.get(device="RF-0001").reported
 
 
-def test_a_device_removed_from_its_wearer_is_not_silent(case):
+def test_a_device_removed_from_its_wearer_is_not_silent_until_fitted_again(case):
     ingest_jsonl(rf(9, 0, True))
-    Fitting.objects.filter(device__ref="RF-0001").update(removed_at=datetime(2026, 11, 10, 9, 30, tzinfo=UTC))
-    assert EngineWorker("t").silent_devices((T + timedelta(hours=5)).timestamp(), set()) == []
+    fitting = Fitting.objects.get(device__ref="RF-0001")
+    fitting.removed_at = datetime(2026, 11, 10, 9, 30, tzinfo=UTC)
+    fitting.save()
+    worker = EngineWorker("t")
+    assert worker.silent_devices((T + timedelta(hours=5)).timestamp(), set()) == []
+    assert deadlines.due(T + timedelta(hours=5)) == {}  # set aside: not asked about on every check
+    # Fitted to someone again: its silence is that wearer's, looked at afresh.
+    Fitting.objects.create(device=fitting.device, person=case, fitted_at=datetime(2026, 11, 10, 10, tzinfo=UTC))
+    worker.cases_changed()
+    worker.model()
+    assert worker.silent_devices((T + timedelta(hours=5)).timestamp(), set()) == ["RF-0001"]
 
 
 def test_the_silent_check_costs_the_same_queries_for_many_devices(case):

@@ -50,9 +50,16 @@ def _person_of(instance: Any) -> int | None:
 
 
 def _changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    from openem.devices.models import Fitting
+
     if kwargs.get("raw"):  # loading fixtures: no case is being changed
         return
     note([_person_of(instance)])
+    if isinstance(instance, Fitting):
+        # A device fitted, or its fitting corrected: its silence is looked at afresh for its wearer.
+        from .deadlines import reopen
+
+        reopen([instance.device.ref])
 
 
 def _deleted(sender: Any, instance: Any, **kwargs: Any) -> None:

@@ -379,10 +379,10 @@ class EngineWorker:
     def silent_devices(self, now: float, exclude: set[str]) -> list[str]:
         """Fitted devices (of this worker's shard) quieter than their no-signal limit and not yet looked at:
         one indexed query on the deadline table (``deadlines``), not a scan of the stored readings."""
-        fitted = Fitting.objects.filter(removed_at__isnull=True).values("device__ref")
+        # The partial index finds the few devices past their deadline; only those are looked up as fitted.
         due = {
             d: v
-            for d, v in deadlines.due(datetime.fromtimestamp(now, UTC), fitted).items()
+            for d, v in deadlines.due(datetime.fromtimestamp(now, UTC)).items()
             if self.mine(d) and d not in exclude
         }
         if not due:
@@ -392,6 +392,10 @@ class EngineWorker:
                 "device__ref", "person_id"
             )
         )
+        # A device not fitted now is nobody's silence: set aside until it reports or is fitted again (a new
+        # fitting reopens its deadline), so removed devices are not asked about on every check.
+        deadlines.mark_reported({d: t for d, (_k, t) in due.items() if d not in wearer})
+        due = {d: v for d, v in due.items() if d in wearer}
         # A silence already open for the device's present wearer (one left open for an earlier wearer of a
         # re-issued device must not hide the new wearer's).
         flagged = {

@@ -60,7 +60,13 @@ class ZoneEvaluator:
         certainly_out = -d >= fx.acc
         out: list[tuple[float, float | None, dict[str, Any]]] = []
         busy = np.zeros(len(fx.t), dtype=bool)
-        for a, b in hysteresis(certainly_in, certainly_out, p.zone_enter_fixes, p.zone_leave_fixes):
+        # Most tags are nowhere near most zones: no fix certainly inside, no episode to look for.
+        episodes = (
+            hysteresis(certainly_in, certainly_out, p.zone_enter_fixes, p.zone_leave_fixes)
+            if certainly_in.any()
+            else []
+        )
+        for a, b in episodes:
             end = float(fx.t[b]) if b < len(fx.t) else None
             out.append((float(fx.t[a]), end, {"fixes_inside": int(certainly_in[a:b].sum()), "pass_through": False}))
             busy[max(a - 1, 0) : b + 1] = True
