@@ -96,6 +96,7 @@ class Engine:
         data_end: float | None = None,
         starts: dict[str, float] | None = None,
         on_error: Callable[[Failure], None] | None = None,
+        people_checks: bool = True,
     ) -> EngineResult:
         """``starts``: where the data of some devices begins, when only a recent window of it is held
         (the engine worker's cache): silence before it is not silence.
@@ -103,7 +104,10 @@ class Engine:
         ``on_error``: each device's fitting to each person (and each person's own checks) is evaluated on
         its own; one that raises is passed to ``on_error`` and left out, and the rest go on (the engine
         worker: one device's fault must never stop anyone else's monitoring). Without it, the error
-        propagates (a replay should fail loudly)."""
+        propagates (a replay should fail loudly).
+
+        ``people_checks``: also each person's own checks (a tag not fitted). The engine worker asks for them
+        in its own check, not at every cycle: they concern everyone, not the devices with new readings."""
         frames = self.frames()
         starts = starts or {}
         times = [f.t for f in frames.values() if len(f.t)]
@@ -147,7 +151,7 @@ class Engine:
                         },
                     )
                 )
-        for subject in self.model.subjects.values():
+        for subject in self.model.subjects.values() if people_checks else ():
             try:
                 violations += monitoring.evaluate(self.model, subject, self.params, data_start, data_end)
             except Exception as exc:

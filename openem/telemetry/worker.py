@@ -107,7 +107,10 @@ class EngineWorker:
         self._left_out: dict[str, str] = {}  # device -> person whose case could not be compiled
         self._gaps: list[list[float]] = []  # [first id, last id, first seen]: ids skipped, maybe committing
         self._failing: set[str] | None = None  # devices with an open "evaluation failed" alert
-        self._seen_silent: dict[str, datetime] = {}  # silent devices being evaluated -> their last reading
+        self._seen_silent: dict[str, datetime] = {}
+        self._summarised: dict[
+            str, tuple[str, dict[str, object]]
+        ] = {}  # device -> the summary last written  # silent devices being evaluated -> their last reading
         self.stop = StopFlag(install=False)
         if shards == 1:
             self.beat = Beat("engine", Component.ENGINE)
@@ -454,6 +457,7 @@ class EngineWorker:
             data_end=_latest(engine) if catching_up else max(data_end, _latest(engine)),
             starts=starts,
             on_error=failures.append,
+            people_checks=False,  # a tag not fitted is _not_fitted's, every DEADLINE_CHECK_EVERY_S
         )
         # A device whose evaluation failed (or whose wearer's case could not be compiled) keeps its stored
         # violations as they were: nothing is retracted because a rule crashed.
@@ -530,21 +534,29 @@ class EngineWorker:
 
     def _summaries(self, info: list[dict[str, object]]) -> None:
         """A device's summary (sober days) is its latest wearer's: a re-issued alcohol tag's earlier
-        wearer must not overwrite, or be shown on, the new wearer's page."""
+        wearer must not overwrite, or be shown on, the new wearer's page. Written only when it changed
+        (an alcohol tag is evaluated at every reading; its sober days change once a day)."""
         model = self.model()
+        wanted: dict[str, tuple[str, dict[str, object]]] = {}
         for item in info:
             if item.get("info") != "sober_days":
                 continue
-            fittings = model.fittings.get(str(item["device"]), [])
+            device = str(item["device"])
+            fittings = model.fittings.get(device, [])
             if fittings and max(fittings, key=lambda f: f.fitted).subject.id != item["person"]:
                 continue
-            person = Person.objects.filter(ref=item["person"]).first()
+            data = {k: v for k, v in item.items() if k not in ("info", "person", "device")}
+            if self._summarised.get(device) != (str(item["person"]), data):
+                wanted[device] = (str(item["person"]), data)
+        if not wanted:
+            return
+        people = {p.ref: p for p in Person.objects.filter(ref__in={ref for ref, _d in wanted.values()})}
+        for device, (ref, data) in wanted.items():
+            person = people.get(ref)
             if person is None:
                 continue
-            data = {k: v for k, v in item.items() if k not in ("info", "person", "device")}
-            DeviceSummary.objects.update_or_create(
-                device=str(item["device"]), defaults={"person": person, "data": data}
-            )
+            DeviceSummary.objects.update_or_create(device=device, defaults={"person": person, "data": data})
+            self._summarised[device] = (ref, data)
 
     def _not_fitted(self, data_end: float, result: CycleResult) -> None:
         engine = Engine(self.model(), self.params)

@@ -72,11 +72,17 @@ class Context:
             return []
         if not cond.spec.windows:
             return [(lo, hi)]
-        key = (lo, hi)
+        # The live worker evaluates the same condition every cycle with the data's end a little later: the
+        # occurrences are worked out to two days past it, kept, and cut at the end (the same result as
+        # working them out to the end itself), so most cycles reuse them.
+        far = min(cond.span[1], local_day_start(_local_date(hi) + timedelta(days=2)))
+        key = (lo, far)
         cached = cond.spans_cache.get(key)
         if cached is None:
-            cached = cond.spans_cache[key] = self._spans(cond, lo, hi)
-        return cached
+            if len(cond.spans_cache) > 16:
+                cond.spans_cache.clear()  # bounded: old windows are not asked for again
+            cached = cond.spans_cache[key] = self._spans(cond, lo, far)
+        return [(a, min(b, hi)) for a, b in cached if a < hi]
 
     def _spans(self, cond: Cond, lo: float, hi: float) -> list[tuple[float, float]]:
         first = _local_date(lo) - timedelta(days=1)
