@@ -1,22 +1,338 @@
-"""Who was near a crime: docs/crime.md, "How matching works"."""
+"""Who was near a crime: docs/crime.md, "How matching works".
+
+A person is *near* a crime when, at some moment of its window widened by ``buffer_min`` each side, the
+distance from the crime's location to where their trail puts them, less the confidence radius there, is
+within ``distance_m``. Between consecutive fixes closer in time than ``max_gap_min`` and not implying a
+straight line faster than ``max_speed_kmh`` the track is the straight segment, travelled at an even
+speed, with the confidence radius going evenly from one fix's to the next's; the moments it is near are
+found exactly (a quadratic in the segment's parameter). Otherwise the fixes stand alone and the time
+between them is a gap.
+
+Distances are in a plane centred on the crime (the engine's ``LocalProjection.fast_xy``: within 0.3 m of
+pyproj's azimuthal equidistant projection up to 20 km from the centre). Two paths share the arithmetic:
+one (crime, person) at a time, for every verdict (the command line, the portal); and all crimes at once,
+matches only, with the trails cut into chunks of ``CHUNK`` fixes whose boxes are searched with an STRtree
+(the bench, and the portal's first pass on a large batch).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from .records import CrimeRow, Finding, Fix, MatchParams
+import numpy as np
+import shapely
 
-Trail = Sequence[Fix] | Mapping[str, Any]  # Fix objects, or columns t, lat, lon, acc (numpy arrays)
+from .records import CrimeRow, Finding, Fix, MatchParams, Verdict
+
+Trail = Sequence[Fix] | Any  # Fix objects, or an object or mapping with columns t, lat, lon, acc (numpy arrays)
+CHUNK = 64  # fixes per box in the all-at-once search: an hour of a fix a minute
+_A, _F = 6378137.0, 1 / 298.257223563
+_E2 = _F * (2 - _F)
+M_PER_DEG_LAT_MIN = 110_574.0  # at the equator: the fewest metres a degree of latitude spans
+M_PER_DEG_LON_EQ = 111_320.0
+
+
+@dataclass
+class PackedTrails:
+    """Everyone's usable fixes end to end: person k's are ``[offsets[k], offsets[k+1])``, in time order
+    (the trail service reads them so, openem.telemetry.trail.window_packed). ``index``: each fix's position
+    in the person's fixes as given, when fixes too uncertain to use were left out (None: none were)."""
+
+    people: list[str]
+    offsets: np.ndarray
+    t: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    acc: np.ndarray  # confidence radius, NaN where not reported
+    params: MatchParams
+    index: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, trails: Mapping[str, Trail], params: MatchParams) -> PackedTrails:
+        people = list(trails)
+        cols = [_columns(trails[p]) for p in people]
+        counts = np.array([len(c[0]) for c in cols], dtype=np.int64)
+        offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
+        t, lat, lon, acc = (_cat([c[n] for c in cols]) for n in range(4))
+        return cls.from_columns(people, offsets, t, lat, lon, acc, params)
+
+    @classmethod
+    def from_columns(
+        cls,
+        people: list[str],
+        offsets: np.ndarray,
+        t: np.ndarray,
+        lat: np.ndarray,
+        lon: np.ndarray,
+        acc: np.ndarray,
+        params: MatchParams,
+    ) -> PackedTrails:
+        """From columns already end to end (acc NaN: not reported); fixes too uncertain are left out."""
+        usable = ~(acc > params.max_accuracy_m)  # NaN is usable: the unreported radius is assumed
+        if usable.all():
+            return cls(people, offsets, t, lat, lon, acc, params)
+        counts = np.diff(offsets)
+        owner = np.repeat(np.arange(len(people)), counts)
+        index = np.arange(len(t), dtype=np.int64) - offsets[:-1][owner]
+        offsets = np.r_[0, np.cumsum(np.bincount(owner[usable], minlength=len(people)))].astype(np.int64)
+        return cls(people, offsets, t[usable], lat[usable], lon[usable], acc[usable], params, index[usable])
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def radius(self, i: np.ndarray) -> np.ndarray:
+        """The confidence radius of fixes i (the unreported taken as ``unreported_accuracy_m``)."""
+        a = np.asarray(self.acc[i], dtype=np.float64)
+        return np.where(np.isnan(a), self.params.unreported_accuracy_m, a)
+
+    def valid(self, i: np.ndarray) -> np.ndarray:
+        """Whether the segments from fixes i to i + 1 (of one person) may be interpolated: close enough in
+        time, and no faster than the limit once the confidence circles take up what they can (two fixes
+        60 m apart a second apart, each 30 m uncertain, need not have moved at all). The speed is measured
+        flat (within 0.5% over a few km: it decides only whether a straight line is plausible). Worked out
+        for the segments asked about only: most are never looked at."""
+        p = self.params
+        j = i + 1
+        dt = self.t[j] - self.t[i]
+        mid = np.radians(0.5 * (self.lat[i] + self.lat[j]))
+        dy = (self.lat[j] - self.lat[i]) * 111_132.0
+        dx = (self.lon[j] - self.lon[i]) * 111_320.0 * np.cos(mid)
+        moved = np.maximum(np.hypot(dx, dy) - self.radius(i) - self.radius(j), 0.0)
+        return (dt >= 0) & (dt <= p.max_gap_min * 60.0) & (moved <= p.max_speed_kmh / 3.6 * dt)
+
+    def position(self, i: int, k: int) -> int:
+        """Fix i's index among person k's fixes as given."""
+        return int(self.index[i]) if self.index is not None else i - int(self.offsets[k])
+
+
+def _cat(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(arrays) if arrays else np.empty(0)
+
+
+def _columns(trail: Trail) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    if isinstance(trail, Mapping):
+        get = trail.__getitem__
+    elif hasattr(trail, "t") and hasattr(trail, "lat"):
+        get = lambda k: getattr(trail, k)  # noqa: E731
+    else:  # a sequence of Fix
+        fixes = list(trail)
+        t = np.array([f.t for f in fixes], dtype=np.float64)
+        lat = np.array([f.lat for f in fixes], dtype=np.float64)
+        lon = np.array([f.lon for f in fixes], dtype=np.float64)
+        acc = np.array([np.nan if f.accuracy_m is None else f.accuracy_m for f in fixes], dtype=np.float64)
+        return t, lat, lon, acc
+    return (
+        np.asarray(get("t"), dtype=np.float64),
+        np.asarray(get("lat"), dtype=np.float64),
+        np.asarray(get("lon"), dtype=np.float64),
+        np.asarray(get("acc"), dtype=np.float64),
+    )
+
+
+# ------------------------------------------------------------------ the arithmetic, over many elements at once
+
+
+def _plane(lat: np.ndarray, lon: np.ndarray, lat0: np.ndarray, lon0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Metres east and north of (lat0, lon0), element by element: LocalProjection.fast_xy's formula."""
+    s0, c0 = np.sin(np.radians(lat0)), np.cos(np.radians(lat0))
+    w = 1 - _E2 * s0 * s0
+    m = _A * (1 - _E2) / w**1.5
+    n = _A / np.sqrt(w)
+    dphi = np.radians(lat - lat0)
+    dlam = np.radians(lon - lon0)
+    cos_phi = c0 - s0 * dphi - 0.5 * c0 * dphi * dphi
+    return n * cos_phi * dlam, m * dphi + 0.5 * n * c0 * s0 * dlam * dlam
+
+
+def _near_interval(
+    x0: np.ndarray, y0: np.ndarray, a0: np.ndarray, x1: np.ndarray, y1: np.ndarray, a1: np.ndarray, d: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each segment (point 0 to point 1, the origin the crime), the part [s_in, s_out] of [0, 1] where
+    the distance to the origin is within d plus the confidence radius (going evenly from a0 to a1), and
+    whether there is one. With r(s) > 0 on [0, 1], |P(s)| <= r(s) exactly where the quadratic
+    g(s) = |P(s)|^2 - r(s)^2 <= 0; |P(s)| - r(s) is convex, so that part is one interval."""
+    dx, dy, da = x1 - x0, y1 - y0, a1 - a0
+    r0 = d + a0
+    qa = dx * dx + dy * dy - da * da
+    qb = 2 * (x0 * dx + y0 * dy - r0 * da)
+    qc = x0 * x0 + y0 * y0 - r0 * r0
+    g0, g1 = qc, qa + qb + qc
+    with np.errstate(divide="ignore", invalid="ignore"):
+        disc = qb * qb - 4 * qa * qc
+        sq = np.sqrt(np.maximum(disc, 0.0))
+        lin = np.abs(qa) < 1e-9
+        ra = np.where(lin, -qc / qb, (-qb - sq) / (2 * qa))
+        rb = np.where(lin, -qc / qb, (-qb + sq) / (2 * qa))
+    lo_root, hi_root = np.fmin(ra, rb), np.fmax(ra, rb)
+    lo_in = (lo_root >= 0) & (lo_root <= 1)
+    hi_in = (hi_root >= 0) & (hi_root <= 1)
+    first_in = np.where(lo_in, lo_root, hi_root)  # the smallest root inside [0, 1]
+    last_in = np.where(hi_in, hi_root, lo_root)  # the largest
+    n0, n1 = g0 <= 0, g1 <= 0
+    any_in = lo_in | hi_in
+    s_in = np.where(n0, 0.0, np.where(any_in, first_in, 1.0))
+    s_out = np.where(n1, 1.0, np.where(any_in, last_in, 0.0))
+    middle = ~n0 & ~n1 & (qa > 0) & (disc >= 0) & lo_in & hi_in  # enters and leaves within the segment
+    has = n0 | n1 | middle  # continuity: near at an end, or in between
+    s_in = np.clip(np.nan_to_num(s_in), 0.0, 1.0)
+    s_out = np.clip(np.nan_to_num(s_out, nan=1.0), 0.0, 1.0)
+    return s_in, s_out, has & (s_out >= s_in)
+
+
+def _closest(
+    x0: np.ndarray, y0: np.ndarray, a0: np.ndarray, x1: np.ndarray, y1: np.ndarray, a1: np.ndarray,
+    s_lo: np.ndarray, s_hi: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Over s in [s_lo, s_hi]: the least distance to the origin, and the least distance less the radius.
+    The second, f(s) = sqrt(z^2 + h^2) - k z + const (z along the segment, h across it, k the radius's change
+    per metre along), is convex with its minimum where z / sqrt(z^2 + h^2) = k."""
+    dx, dy, da = x1 - x0, y1 - y0, a1 - a0
+    u2 = dx * dx + dy * dy
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_star = np.where(u2 > 0, -(x0 * dx + y0 * dy) / u2, 0.0)
+        s = np.clip(s_star, s_lo, s_hi)
+        dist = np.hypot(x0 + s * dx, y0 + s * dy)
+        u = np.sqrt(u2)
+        k = np.where(u > 0, da / u, 0.0)
+        h = np.where(u > 0, np.abs(x0 * dy - y0 * dx) / u, np.hypot(x0, y0))
+        e_par = np.where(u > 0, (x0 * dx + y0 * dy) / u, 0.0)
+        z_star = np.where(np.abs(k) < 1, k * h / np.sqrt(np.maximum(1 - k * k, 1e-12)), np.sign(k) * np.inf)
+        s_edge = np.where(u > 0, (z_star - e_par) / u, 0.0)
+    s_edge = np.clip(np.nan_to_num(s_edge), s_lo, s_hi)
+    edge = np.hypot(x0 + s_edge * dx, y0 + s_edge * dy) - (a0 + s_edge * da)
+    for s_end in (s_lo, s_hi):  # convex: the clipped stationary point or an end (guards round-off)
+        edge = np.minimum(edge, np.hypot(x0 + s_end * dx, y0 + s_end * dy) - (a0 + s_end * da))
+    return dist, edge
+
+
+# ------------------------------------------------------------------ one crime and one person
+
+
+@dataclass
+class _Result:
+    closest: float
+    edge: float
+    seconds: float
+    near: list[int]  # indices into the packed arrays
+    first: float | None
+    last: float | None
+    near_xy: list[tuple[float, float, float]]  # lat, lon, radius of the positions that were near
+
+
+def _window(crime: CrimeRow, params: MatchParams) -> tuple[float, float]:
+    pad = params.buffer_min * 60.0
+    return crime.start.timestamp() - pad, crime.end.timestamp() + pad
+
+
+def _evaluate(packed: PackedTrails, k: int, crime: CrimeRow, w0: float, w1: float, d: float) -> _Result | None:
+    """What person k's trail shows in [w0, w1] (None: no fix near enough in time to say anything)."""
+    o0, o1 = int(packed.offsets[k]), int(packed.offsets[k + 1])
+    t = packed.t[o0:o1]
+    if not len(t):
+        return None
+    i0 = max(int(np.searchsorted(t, w0, side="right")) - 1, 0)  # the last fix at or before w0
+    i1 = min(int(np.searchsorted(t, w1, side="left")), len(t) - 1)  # the first at or after w1
+    sl = slice(o0 + i0, o0 + i1 + 1)
+    tt, acc = packed.t[sl], packed.radius(np.arange(o0 + i0, o0 + i1 + 1))
+    x, y = _plane(packed.lat[sl], packed.lon[sl], np.array(crime.lat), np.array(crime.lon))
+    inside = (tt >= w0) & (tt <= w1)
+    closest, edge, seconds = np.inf, np.inf, 0.0
+    near: set[int] = set()
+    first, last = np.inf, -np.inf
+    spots: list[tuple[float, float, float]] = []
+    if inside.any():
+        dist = np.hypot(x, y)
+        closest = float(dist[inside].min())
+        edge = float((dist - acc)[inside].min())
+        hit = inside & (dist - acc <= d)
+        for j in np.flatnonzero(hit).tolist():
+            near.add(o0 + i0 + j)
+            first, last = min(first, tt[j]), max(last, tt[j])
+            spots.append((float(packed.lat[o0 + i0 + j]), float(packed.lon[o0 + i0 + j]), float(acc[j])))
+    if len(tt) > 1:
+        seg = packed.valid(np.arange(o0 + i0, o0 + i1))
+        dt = np.diff(tt)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s_lo = np.clip(np.where(dt > 0, (w0 - tt[:-1]) / dt, 0.0), 0.0, 1.0)
+            s_hi = np.clip(np.where(dt > 0, (w1 - tt[:-1]) / dt, 1.0), 0.0, 1.0)
+        seg = seg & (s_hi > s_lo) & (tt[1:] >= w0) & (tt[:-1] <= w1)
+        if seg.any():
+            js = np.flatnonzero(seg)
+            args = (x[js], y[js], acc[js], x[js + 1], y[js + 1], acc[js + 1])
+            dist_s, edge_s = _closest(*args, s_lo[js], s_hi[js])
+            closest, edge = min(closest, float(dist_s.min())), min(edge, float(edge_s.min()))
+            s_in, s_out, has = _near_interval(*args, d)
+            s_in, s_out = np.maximum(s_in, s_lo[js]), np.minimum(s_out, s_hi[js])
+            has &= s_out >= s_in
+            for m in np.flatnonzero(has).tolist():
+                jj = int(js[m])
+                a, b = tt[jj] + s_in[m] * dt[jj], tt[jj] + s_out[m] * dt[jj]
+                seconds += b - a
+                first, last = min(first, a), max(last, b)
+                near.update((o0 + i0 + jj, o0 + i0 + jj + 1))
+                sm = 0.5 * (s_in[m] + s_out[m])  # the middle of the time near stands for it (for at_home)
+                lat = packed.lat[o0 + i0 + jj] * (1 - sm) + packed.lat[o0 + i0 + jj + 1] * sm
+                lon = packed.lon[o0 + i0 + jj] * (1 - sm) + packed.lon[o0 + i0 + jj + 1] * sm
+                spots.append((float(lat), float(lon), float(acc[jj] * (1 - sm) + acc[jj + 1] * sm)))
+    if closest == np.inf:
+        return None
+    return _Result(
+        closest,
+        max(edge, 0.0),
+        seconds,
+        sorted(near),
+        None if first == np.inf else float(first),
+        None if last == -np.inf else float(last),
+        spots,
+    )
+
+
+def _gaps(packed: PackedTrails, k: int, w0: float, w1: float, gap_s: float) -> list[tuple[float, float]]:
+    """Parts of [w0, w1] the trail does not cover: between fixes that may not be interpolated, and at
+    either end when no fix is within the gap of it."""
+    o0, o1 = int(packed.offsets[k]), int(packed.offsets[k + 1])
+    t = packed.t[o0:o1]
+    if not len(t) or t[-1] < w0 - gap_s or t[0] > w1 + gap_s:
+        return [(w0, w1)]
+    out: list[tuple[float, float]] = []
+    i0 = max(int(np.searchsorted(t, w0, side="right")) - 1, 0)
+    i1 = min(int(np.searchsorted(t, w1, side="left")), len(t) - 1)
+    if t[i0] > w0 and t[i0] - w0 > gap_s:
+        out.append((w0, float(t[i0])))
+    bad = np.flatnonzero(~packed.valid(np.arange(o0 + i0, o0 + i1)))
+    for j in bad.tolist():
+        a, b = max(float(t[i0 + j]), w0), min(float(t[i0 + j + 1]), w1)
+        if b > a:
+            out.append((a, b))
+    if t[i1] < w1 and w1 - t[i1] > gap_s:
+        out.append((float(t[i1]), w1))
+    return out
+
+
+def _utc(t: float | None) -> datetime | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC)
+
+
+def _at_home(spots: list[tuple[float, float, float]], home: tuple[float, float] | None, d: float) -> bool:
+    if home is None or not spots:
+        return False
+    lat = np.array([s[0] for s in spots])
+    lon = np.array([s[1] for s in spots])
+    acc = np.array([s[2] for s in spots])
+    x, y = _plane(lat, lon, np.array(home[0]), np.array(home[1]))
+    return bool((np.hypot(x, y) - acc <= d).all())
 
 
 def match_crime(
     crime: CrimeRow,
-    trails: Mapping[str, Trail],
+    trails: Mapping[str, Trail] | PackedTrails,
     homes: Mapping[str, tuple[float, float]],
     params: MatchParams,
     *,
-    monitored: Mapping[str, Sequence[tuple[float, float]]] | None = None,
+    monitored: Mapping[str, Sequence[tuple[float, float | None]]] | None = None,
 ) -> list[Finding]:
     """A finding for each person monitored in the crime's widened window: ``trails`` maps a person to their
     fixes in time order covering at least [start - buffer - max_gap, end + buffer + max_gap];
@@ -27,11 +343,157 @@ def match_crime(
 
 def match_batch(
     crimes: Sequence[CrimeRow],
-    trails: Mapping[str, Trail],
+    trails: Mapping[str, Trail] | PackedTrails,
     homes: Mapping[str, tuple[float, float]],
     params: MatchParams,
     *,
-    monitored: Mapping[str, Sequence[tuple[float, float]]] | None = None,
+    monitored: Mapping[str, Sequence[tuple[float, float | None]]] | None = None,
+    matches_only: bool = False,
 ) -> list[Finding]:
-    """``match_crime`` for many crimes at once: findings by crime in the order given, then by person."""
-    raise NotImplementedError
+    """``match_crime`` for many crimes at once: findings by crime in the order given, then by person in
+    the order of ``trails``. ``matches_only``: only the matches, found all at once (see ``near_pairs``),
+    without the verdicts for everyone else."""
+    packed = trails if isinstance(trails, PackedTrails) else PackedTrails.of(trails, params)
+    d, gap_s = params.distance_m, params.max_gap_min * 60.0
+    if matches_only:
+        pairs = near_pairs(crimes, packed, params)
+        todo: list[tuple[int, list[int]]] = []
+        by_crime: dict[int, list[int]] = {}
+        for c, k in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True):
+            by_crime.setdefault(c, []).append(k)
+        todo = [(c, sorted(set(ks))) for c, ks in sorted(by_crime.items())]
+    else:
+        everyone = list(range(len(packed.people)))
+        todo = [(c, everyone) for c in range(len(crimes))]
+    out: list[Finding] = []
+    for c, people in todo:
+        crime = crimes[c]
+        w0, w1 = _window(crime, params)
+        for k in people:
+            person = packed.people[k]
+            if monitored is not None and not any(
+                a < w1 and (b is None or b > w0) for a, b in monitored.get(person, ())
+            ):
+                continue
+            r = _evaluate(packed, k, crime, w0, w1, d)
+            is_near = r is not None and bool(r.near)
+            if matches_only and not is_near:
+                continue
+            gaps = [] if is_near and matches_only else _gaps(packed, k, w0, w1, gap_s)
+            if monitored is not None:
+                gaps = _unfitted(gaps, monitored.get(person, ()), w0, w1)
+            verdict = Verdict.MATCH if is_near else (Verdict.NOT_COVERED if gaps else Verdict.NOT_THERE)
+            out.append(
+                Finding(
+                    crime_ref=crime.reference,
+                    person=person,
+                    verdict=verdict,
+                    closest_m=None if r is None else r.closest,
+                    minutes_near=0.0 if r is None else r.seconds / 60.0,
+                    near_fixes=[] if r is None else [packed.position(i, k) for i in r.near],
+                    first_near=None if r is None else _utc(r.first),
+                    last_near=None if r is None else _utc(r.last),
+                    gaps=[(_utc(a), _utc(b)) for a, b in gaps],  # type: ignore[misc]
+                    at_home=is_near and r is not None and _at_home(r.near_xy, homes.get(person), d),
+                    params_version=params.version,
+                    closest_edge_m=None if r is None else r.edge,
+                )
+            )
+    return out
+
+
+def _unfitted(
+    gaps: list[tuple[float, float]], periods: Sequence[tuple[float, float | None]], w0: float, w1: float
+) -> list[tuple[float, float]]:
+    """The gaps, with the parts of the window no device was fitted added: before a fitting a tag has
+    nothing to say, and the trail cannot rule the person out."""
+    covered = sorted((max(a, w0), min(w1 if b is None else b, w1)) for a, b in periods)
+    out = list(gaps)
+    at = w0
+    for a, b in covered:
+        if a > at:
+            out.append((at, a))
+        at = max(at, b)
+    if at < w1:
+        out.append((at, w1))
+    # Merge what overlaps (a gap in the trail where the device was not fitted either is one gap).
+    merged: list[tuple[float, float]] = []
+    for a, b in sorted(out):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+# ------------------------------------------------------------------ all crimes at once
+
+
+def near_pairs(crimes: Sequence[CrimeRow], packed: PackedTrails, params: MatchParams) -> tuple[np.ndarray, np.ndarray]:
+    """(crime index, person index) of every crime and person whose track came near it, all crimes at once.
+
+    Each person's fixes are cut into chunks of CHUNK fixes (with the next chunk's first fix, so every
+    segment is in one chunk); a chunk's box, widened by the distance plus its largest confidence radius,
+    goes in an STRtree; each crime's location is looked up in it, the pairs kept whose times meet, and
+    their fixes and segments measured as ``_evaluate`` measures them, all pairs in one pass."""
+    n = len(packed)
+    if n == 0 or not crimes:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    d = params.distance_m
+    off = packed.offsets
+    counts = np.diff(off)
+    nchunks = (counts + CHUNK - 1) // CHUNK
+    owner = np.repeat(np.arange(len(counts)), nchunks)
+    first_chunk = np.cumsum(nchunks) - nchunks
+    start = off[:-1][owner] + CHUNK * (np.arange(int(nchunks.sum())) - first_chunk[owner])
+    stop = np.minimum(start + CHUNK, off[1:][owner])  # points [start, stop)
+    last = np.minimum(stop, off[1:][owner] - 1)  # segments [start, last): to the next chunk's first fix
+    lat_lo = np.minimum(np.minimum.reduceat(packed.lat, start), packed.lat[last])
+    lat_hi = np.maximum(np.maximum.reduceat(packed.lat, start), packed.lat[last])
+    lon_lo = np.minimum(np.minimum.reduceat(packed.lon, start), packed.lon[last])
+    lon_hi = np.maximum(np.maximum.reduceat(packed.lon, start), packed.lon[last])
+    acc = packed.acc if not np.isnan(packed.acc).any() else packed.radius(np.arange(n))
+    reach = d + np.maximum(np.maximum.reduceat(acc, start), acc[last]) + 1.0
+    dlat = reach / M_PER_DEG_LAT_MIN
+    coslat = np.cos(np.radians(np.minimum(np.maximum(np.abs(lat_lo), np.abs(lat_hi)) + dlat, 89.9)))
+    dlon = reach / (M_PER_DEG_LON_EQ * coslat)
+    tree = shapely.STRtree(shapely.box(lon_lo - dlon, lat_lo - dlat, lon_hi + dlon, lat_hi + dlat))
+    clat = np.array([c.lat for c in crimes])
+    clon = np.array([c.lon for c in crimes])
+    q_crime, q_chunk = tree.query(shapely.points(clon, clat), predicate="intersects")
+    windows = np.array([_window(c, params) for c in crimes]).reshape(-1, 2)
+    w0, w1 = windows[q_crime, 0], windows[q_crime, 1]
+    keep = (packed.t[start[q_chunk]] <= w1) & (packed.t[last[q_chunk]] >= w0)
+    q_crime, q_chunk = q_crime[keep], q_chunk[keep]
+    if not len(q_crime):
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    # Every fix of the chosen chunks, with its crime: points [start, stop), segments from [start, last).
+    cnt = (stop - start)[q_chunk]
+    pair = np.repeat(np.arange(len(q_crime)), cnt)
+    i = start[q_chunk][pair] + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    c = q_crime[pair]
+    pw0, pw1 = windows[c, 0], windows[c, 1]
+    x, y = _plane(packed.lat[i], packed.lon[i], clat[c], clon[c])
+    tt, radius = packed.t[i], packed.radius(i)
+    near = (tt >= pw0) & (tt <= pw1) & (np.hypot(x, y) - radius <= d)
+    is_seg = i < last[q_chunk][pair]
+    j = np.flatnonzero(is_seg)
+    nxt = i[j] + 1
+    seg_ok = (packed.t[nxt] >= pw0[j]) & (tt[j] <= pw1[j])
+    j, nxt = j[seg_ok], nxt[seg_ok]
+    seg_ok = packed.valid(i[j])
+    j, nxt = j[seg_ok], nxt[seg_ok]
+    x1, y1 = _plane(packed.lat[nxt], packed.lon[nxt], clat[c[j]], clon[c[j]])
+    dt = packed.t[nxt] - tt[j]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_lo = np.clip(np.where(dt > 0, (pw0[j] - tt[j]) / dt, 0.0), 0.0, 1.0)
+        s_hi = np.clip(np.where(dt > 0, (pw1[j] - tt[j]) / dt, 1.0), 0.0, 1.0)
+    s_in, s_out, has = _near_interval(x[j], y[j], radius[j], x1, y1, packed.radius(nxt), d)
+    has &= (np.minimum(s_out, s_hi) >= np.maximum(s_in, s_lo)) & (s_hi > s_lo)
+    near[j[has]] = True
+    hit_crime = c[near]
+    hit_person = np.searchsorted(off, i[near], side="right") - 1
+    if not len(hit_crime):
+        return hit_crime, hit_person
+    key = np.unique(hit_crime * len(packed.people) + hit_person)
+    return key // len(packed.people), key % len(packed.people)
