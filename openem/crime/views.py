@@ -108,6 +108,7 @@ def batches(request: AuthedRequest) -> HttpResponse:
             released=Count("crimes__findings", filter=Q(crimes__findings__review=ReviewState.RELEASED), distinct=True),
             problem_count=Count("problems", distinct=True),
         )
+        .order_by("-uploaded_at", "-id")
     )
     page = Paginator(rows, 25).get_page(request.GET.get("page"))
     return render(request, "crime/batches.html", {"form": form, "page": page})
@@ -255,8 +256,8 @@ def match(request: AuthedRequest, pk: int) -> HttpResponse:
     return render(request, "crime/match.html", context)
 
 
-@require_POST
 @hub_required
+@require_POST
 def review(request: AuthedRequest, pk: int) -> HttpResponse:
     f = _finding(request, pk)
     if not request.user.reviews_crime_matches:
@@ -288,8 +289,8 @@ def review(request: AuthedRequest, pk: int) -> HttpResponse:
     return redirect("crime:queue")
 
 
-@require_POST
 @hub_required
+@require_POST
 def release(request: AuthedRequest, pk: int) -> HttpResponse:
     f = _finding(request, pk)
     if not request.user.releases_crime_matches:
