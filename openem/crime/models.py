@@ -5,7 +5,7 @@ before police may see it. Status logic lives here; the matching itself is the pu
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -374,14 +374,9 @@ class Finding(models.Model):
         )
 
     def window(self) -> tuple[datetime, datetime]:
-        """The crime's window widened by the run's time buffer: the period the trail was read for."""
-        buffer_s = float(self.run.params.get("time_buffer_s", 0) or 0)
-        from datetime import timedelta
-
-        return (
-            self.crime.window_start - timedelta(seconds=buffer_s),
-            self.crime.window_end + timedelta(seconds=buffer_s),
-        )
+        """The crime's window widened by the run's time buffer: the period the matcher looked at."""
+        buffer = timedelta(minutes=float(self.run.params.get("buffer_min", 0) or 0))
+        return self.crime.window_start - buffer, self.crime.window_end + buffer
 
 
 class ProximityReport(models.Model):

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from openem.engine.geometry import LocalProjection
 from openem.portal.exports import refuse_fetch
-from openem.portal.staticmap import Point, svg_map
+from openem.portal.staticmap import Point, _Labels, svg_map
 
 from .adapter import code_version
 from .models import Finding
@@ -154,25 +154,29 @@ def detail_svg(f: Finding, rows: list[FixRow], width: int = 1000, height: int = 
         f'<circle cx="{cx}" cy="{cy}" r="{radius * scale:.1f}" fill="#d4351c" fill-opacity="0.08" stroke="#d4351c" '
         'stroke-width="2" stroke-dasharray="6 4"/>'
     )
+    labels: list[str] = []
     if len(shown):
         sx, sy = px(x, y)
-        parts.append(
-            '<polyline points="'
-            + " ".join(f"{u:.1f},{v:.1f}" for u, v in zip(sx, sy, strict=True))
-            + '" fill="none" stroke="#0b0c0c" stroke-width="1.5" stroke-opacity="0.7"/>'
-        )
+        # Confidence circles first, outlined and nearly clear: a wearer who stayed put has dozens on top
+        # of each other, and the positions and their numbers must stay readable over them.
         for r, u, v in zip(shown, sx, sy, strict=True):
-            colour = "#1d70b8" if r.near else "#505a5f"
+            colour = "#1d70b8" if r.near else "#6f777b"
             if r.accuracy_m:
                 parts.append(
                     f'<circle cx="{u:.1f}" cy="{v:.1f}" r="{max(r.accuracy_m * scale, 2):.1f}" fill="{colour}" '
-                    f'fill-opacity="0.10" stroke="{colour}" stroke-width="1"/>'
+                    f'fill-opacity="0.03" stroke="{colour}" stroke-opacity="0.5" stroke-width="0.8"/>'
                 )
-            parts.append(f'<circle cx="{u:.1f}" cy="{v:.1f}" r="3.5" fill="{colour}"/>')
-            parts.append(
-                f'<text x="{u + 5:.1f}" y="{v - 5:.1f}" font-size="12" font-weight="bold" fill="{colour}">{r.n}</text>'
-            )
+        track = " ".join(f"{u:.1f},{v:.1f}" for u, v in zip(sx, sy, strict=True))
+        parts.append(
+            f'<polyline points="{track}" fill="none" stroke="#0b0c0c" stroke-width="1.2" stroke-opacity="0.6"/>'
+        )
+        placer = _Labels(width, height)
+        for r, u, v in zip(shown, sx, sy, strict=True):
+            colour = "#1d70b8" if r.near else "#505a5f"
+            parts.append(f'<circle cx="{u:.1f}" cy="{v:.1f}" r="3.5" fill="{colour}" stroke="#fff" stroke-width="1"/>')
+            labels.append(placer.place(float(u), float(v), str(r.n), f'font-weight="bold" fill="{colour}"'))
     parts.append(f'<path d="M{cx - 9},{cy} h18 M{cx},{cy - 9} v18" stroke="#d4351c" stroke-width="3"/>')
+    parts += labels  # on top of every circle and line
     parts.append(_scale_bar(scale, width, height))
     parts.append("</svg>")
     return "".join(parts)

@@ -241,7 +241,7 @@ def match(request: AuthedRequest, pk: int) -> HttpResponse:
         "crime": f.crime,
         "person": f.person,
         "data": data,
-        "fixes": reports.fix_table(fixes),
+        "fixes": reports.with_distance(reports.fix_table(fixes), f),
         "review_form": ReviewForm(),
         "features": [],
         "start": start,
