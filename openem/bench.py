@@ -264,6 +264,18 @@ def bench_trail(quick: bool) -> dict[str, Any]:
     return run(quick)
 
 
+def bench_crime(quick: bool) -> dict[str, Any]:
+    from openem.crime.bench import bench_crime as run
+
+    return run(quick)
+
+
+def _show_crime(r: dict[str, Any]) -> str:
+    from openem.crime.bench import show
+
+    return show(r)
+
+
 BENCHES: dict[str, tuple[Callable[[bool], dict[str, Any]], Callable[[dict[str, Any]], str]]] = {
     "engine": (
         bench_engine,
@@ -273,6 +285,7 @@ BENCHES: dict[str, tuple[Callable[[bool], dict[str, Any]], Callable[[dict[str, A
         ),
     ),
     "detection": (bench_detection, _print_detection),
+    "crime": (bench_crime, _show_crime),
     "alerts": (bench_alerts, _show_alerts),
     "trail": (
         bench_trail,

@@ -429,13 +429,17 @@ def _unfitted(
 # ------------------------------------------------------------------ all crimes at once
 
 
-def near_pairs(crimes: Sequence[CrimeRow], packed: PackedTrails, params: MatchParams) -> tuple[np.ndarray, np.ndarray]:
+def near_pairs(
+    crimes: Sequence[CrimeRow], packed: PackedTrails, params: MatchParams, *, fixes_only: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(crime index, person index) of every crime and person whose track came near it, all crimes at once.
 
     Each person's fixes are cut into chunks of CHUNK fixes (with the next chunk's first fix, so every
     segment is in one chunk); a chunk's box, widened by the distance plus its largest confidence radius,
     goes in an STRtree; each crime's location is looked up in it, the pairs kept whose times meet, and
-    their fixes and segments measured as ``_evaluate`` measures them, all pairs in one pass."""
+    their fixes and segments measured as ``_evaluate`` measures them, all pairs in one pass. ``fixes_only``:
+    the fixes alone, no lines between them (the question a database of points answers: the bench's
+    comparison with PostGIS)."""
     n = len(packed)
     if n == 0 or not crimes:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
@@ -477,6 +481,8 @@ def near_pairs(crimes: Sequence[CrimeRow], packed: PackedTrails, params: MatchPa
     tt, radius = packed.t[i], packed.radius(i)
     near = (tt >= pw0) & (tt <= pw1) & (np.hypot(x, y) - radius <= d)
     is_seg = i < last[q_chunk][pair]
+    if fixes_only:
+        is_seg[:] = False
     j = np.flatnonzero(is_seg)
     nxt = i[j] + 1
     seg_ok = (packed.t[nxt] >= pw0[j]) & (tt[j] <= pw1[j])
