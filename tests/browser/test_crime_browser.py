@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from tests.crime.portal_helpers import csv_of, far_crime, near_crime, row, store_trail
+from tests.crime.portal_helpers import csv_of, far_crime, near_crime, store_trail
 
 from .conftest import shot
 
@@ -31,8 +31,7 @@ def test_upload_review_release_and_download_the_report(page, live_server, person
     from openem.crime.worker import CrimeWorker
 
     store_trail()
-    bad = row("LP/1009/26", 52.66, -0.73, near_crime()["dateFrom"], near_crime()["dateTo"], crimeTypeId="XX")
-    bad["dateFrom"], bad["dateTo"] = near_crime()["dateFrom"], near_crime()["dateTo"]
+    bad = {**near_crime("LP/1009/26"), "crimeTypeId": "XX"}  # not a crime type police send
     batch_file = tmp_path / "LP-2026-11-10.csv"
     batch_file.write_bytes(csv_of([near_crime(), far_crime(), bad]))
 
