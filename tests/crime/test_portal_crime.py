@@ -313,3 +313,26 @@ def test_an_ad_hoc_search_is_matched_by_the_worker_and_reviewed_like_any_match(p
     assert f.crime.radius_m == 100 and f.run.params["distance_m"] == 100
     page = police.get(reverse("crime:search-detail", args=[s.pk]), follow=True).content.decode()
     assert "1 possible match" in page and "Sam Example" not in page
+
+
+def test_the_list_pages_make_as_many_queries_for_many_batches_as_for_one(personas, matched):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    police, hub = client_for(personas["police"]), client_for(personas["hub"])
+
+    def counts() -> list[int]:
+        out = []
+        for client, url in ((police, reverse("crime:batches")), (hub, reverse("crime:queue")),
+                            (hub, reverse("crime:batch", args=[matched.pk]))):  # fmt: skip
+            with CaptureQueriesContext(connection) as q:
+                assert client.get(url).status_code == 200
+            out.append(len(q))
+        return out
+
+    before = counts()
+    for k in range(3):
+        upload(police, csv_of([near_crime(f"LP/20{k}/26", minute=20 + k), near_crime(f"LP/21{k}/26", minute=40 + k)]))
+    CrimeWorker("test").run_once()
+    assert Finding.objects.matches().count() >= 7
+    assert counts() == before
