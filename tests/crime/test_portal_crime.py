@@ -216,6 +216,7 @@ def test_the_practitioner_sees_that_a_match_exists_and_its_outcome_only(personas
 # --------------------------------------------------------------------------------------------- evidence
 
 
+@pytest.mark.slow  # the proximity report is laid out two or three times
 def test_the_proximity_report_states_its_real_page_count_and_its_digest_verifies(personas, matched):
     f = the_match()
     f.qualify(personas["hub"], "Trail passes the address at 08:30 within 10 m")
@@ -252,6 +253,7 @@ def test_csv_of_matches_and_of_positions(personas, matched):
     assert len(police.content.decode().splitlines()) == 1
 
 
+@pytest.mark.slow  # the proximity report is laid out two or three times
 def test_every_upload_view_review_release_and_export_is_audited_with_the_lawful_basis(personas, matched):
     f = the_match()
     hub, manager = client_for(personas["hub"]), client_for(personas["hub_manager"])
