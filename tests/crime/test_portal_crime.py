@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
-from openem.accounts.models import ApiToken
+from openem.accounts.models import ApiToken, User
 from openem.alerts.models import Notification
 from openem.audit.models import AuditAction, AuditEvent
 from openem.crime.models import (
@@ -338,3 +338,24 @@ def test_the_list_pages_make_as_many_queries_for_many_batches_as_for_one(persona
     CrimeWorker("test").run_once()
     assert Finding.objects.matches().count() >= 7
     assert counts() == before
+
+
+@pytest.mark.slow  # loads the demo's week of readings
+def test_the_demo_shows_the_whole_journey(settings, tmp_path):
+    """demo-setup sends a Leicestershire Police batch with a row to put right; the worker matches it; one
+    match is released (the analyst sees it), one qualified, the rest wait for the hub."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.DATA_DIR = tmp_path
+    out = StringIO()
+    call_command("demo_setup", "--people", "6", stdout=out)
+    assert "Crime batch LP-DEMO-1 from Leicestershire Police" in out.getvalue()
+    batch = CrimeBatch.objects.get(batch_ref="LP-DEMO-1")
+    assert batch.status == BatchStatus.MATCHED and batch.problems.count() == 1
+    assert Finding.objects.filter(review=ReviewState.RELEASED).count() == 1
+    assert Finding.objects.filter(verdict=Verdict.MATCH).count() >= 2
+    police = client_for(User.objects.get(username="priya.police"))
+    released = Finding.objects.get(review=ReviewState.RELEASED)
+    assert released.person.name in police.get(reverse("crime:batch", args=[batch.pk])).content.decode()
