@@ -159,10 +159,25 @@ def crime(request: AuthedRequest, pk: int) -> HttpResponse:
     )
     versions = Crime.objects.filter(force=c.force, reference=c.reference).order_by("-version")
     groups = {v: [f for f in findings if f.verdict == v] for v in Verdict}
+    # Police are told how many monitored people were ruled out or had gaps (who, only the hub sees): that a
+    # crime is not down to anyone monitored is worth knowing. Matches they see once released.
+    ruled = dict(
+        Finding.objects.filter(crime=c, verdict__in=[Verdict.NOT_THERE, Verdict.NOT_COVERED])
+        .values("verdict")
+        .annotate(n=Count("id"))
+        .values_list("verdict", "n")
+    )
     return render(
         request,
         "crime/crime.html",
-        {"crime": c, "groups": groups, "versions": versions, "hub": request.user.works_crime_hub},
+        {
+            "crime": c,
+            "groups": groups,
+            "versions": versions,
+            "hub": request.user.works_crime_hub,
+            "not_there": ruled.get(Verdict.NOT_THERE.value, 0),
+            "not_covered": ruled.get(Verdict.NOT_COVERED.value, 0),
+        },
     )
 
 

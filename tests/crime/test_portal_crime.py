@@ -183,6 +183,9 @@ def test_review_then_release_and_police_see_only_released_matches_of_their_force
     assert f.review == ReviewState.RELEASED and f.released_by == personas["hub_manager"]
     page = police.get(batch_page).content.decode()
     assert "Sam Example" in page
+    far = Crime.objects.get(reference="LP/1002/26")
+    ruled_out = police.get(reverse("crime:crime", args=[far.pk])).content.decode()
+    assert "1 monitored person was shown not to be there" in ruled_out and "Sam Example" not in ruled_out
     assert police.get(reverse("crime:match", args=[f.pk])).status_code == 200
     # Another force's analyst sees neither the batch nor the match.
     personas["police"].police_force = "Nottinghamshire Police"
