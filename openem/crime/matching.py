@@ -108,6 +108,15 @@ class PackedTrails:
         return int(self.index[i]) if self.index is not None else i - int(self.offsets[k])
 
 
+def joined(trails: Sequence[Trail]) -> dict[str, np.ndarray]:
+    """One person's fixes from several tags (one replaced during the window, say) as one trail in time
+    order: columns t, lat, lon, acc. ``near_fixes`` then index this."""
+    cols = [_columns(t) for t in trails]
+    t, lat, lon, acc = (_cat([c[n] for c in cols]) for n in range(4))
+    order = np.argsort(t, kind="stable")
+    return {"t": t[order], "lat": lat[order], "lon": lon[order], "acc": np.asarray(acc, dtype=np.float64)[order]}
+
+
 def _cat(arrays: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(arrays) if arrays else np.empty(0)
 
@@ -208,7 +217,7 @@ def _closest(
     return dist, edge
 
 
-# ------------------------------------------------------------------ one crime and one person
+# ------------------------------------------------------------------ one crime, many people
 
 
 @dataclass
@@ -219,7 +228,8 @@ class _Result:
     near: list[int]  # indices into the packed arrays
     first: float | None
     last: float | None
-    near_xy: list[tuple[float, float, float]]  # lat, lon, radius of the positions that were near
+    at_home: bool
+    gaps: list[tuple[float, float]]
 
 
 def _window(crime: CrimeRow, params: MatchParams) -> tuple[float, float]:
@@ -227,103 +237,155 @@ def _window(crime: CrimeRow, params: MatchParams) -> tuple[float, float]:
     return crime.start.timestamp() - pad, crime.end.timestamp() + pad
 
 
-def _evaluate(packed: PackedTrails, k: int, crime: CrimeRow, w0: float, w1: float, d: float) -> _Result | None:
-    """What person k's trail shows in [w0, w1] (None: no fix near enough in time to say anything)."""
-    o0, o1 = int(packed.offsets[k]), int(packed.offsets[k + 1])
-    t = packed.t[o0:o1]
-    if not len(t):
-        return None
-    i0 = max(int(np.searchsorted(t, w0, side="right")) - 1, 0)  # the last fix at or before w0
-    i1 = min(int(np.searchsorted(t, w1, side="left")), len(t) - 1)  # the first at or after w1
-    sl = slice(o0 + i0, o0 + i1 + 1)
-    tt, acc = packed.t[sl], packed.radius(np.arange(o0 + i0, o0 + i1 + 1))
-    x, y = _plane(packed.lat[sl], packed.lon[sl], np.array(crime.lat), np.array(crime.lon))
+def _evaluate(
+    packed: PackedTrails,
+    ks: Sequence[int],
+    crime: CrimeRow,
+    w0: float,
+    w1: float,
+    homes: Sequence[tuple[float, float] | None],
+) -> list[_Result | None]:
+    """What persons ``ks``' trails show in [w0, w1] of the crime (None: no fix at all), all at once: each
+    one's fixes from the last at or before w0 to the first at or after w1, and the lines between them."""
+    p = packed.params
+    d, gap_s = p.distance_m, p.max_gap_min * 60.0
+    off = packed.offsets
+    lo = np.zeros(len(ks), dtype=np.int64)
+    hi = np.full(len(ks), -1, dtype=np.int64)
+    for m, k in enumerate(ks):
+        o0, o1 = int(off[k]), int(off[k + 1])
+        if o1 > o0:
+            t = packed.t[o0:o1]
+            lo[m] = o0 + max(int(np.searchsorted(t, w0, side="right")) - 1, 0)
+            hi[m] = o0 + min(int(np.searchsorted(t, w1, side="left")), o1 - o0 - 1)
+    cnt = np.maximum(hi - lo + 1, 0)
+    g = np.repeat(np.arange(len(ks)), cnt)  # each gathered fix's person (position in ks)
+    idx = np.repeat(lo, cnt) + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    tt, rad = packed.t[idx], packed.radius(idx)
+    x, y = _plane(packed.lat[idx], packed.lon[idx], np.array(crime.lat), np.array(crime.lon))
+    dist = np.hypot(x, y)
+    n = len(idx)
     inside = (tt >= w0) & (tt <= w1)
-    closest, edge, seconds = np.inf, np.inf, 0.0
-    near: set[int] = set()
-    first, last = np.inf, -np.inf
-    spots: list[tuple[float, float, float]] = []
-    if inside.any():
-        dist = np.hypot(x, y)
-        closest = float(dist[inside].min())
-        edge = float((dist - acc)[inside].min())
-        hit = inside & (dist - acc <= d)
-        for j in np.flatnonzero(hit).tolist():
-            near.add(o0 + i0 + j)
-            first, last = min(first, tt[j]), max(last, tt[j])
-            spots.append((float(packed.lat[o0 + i0 + j]), float(packed.lon[o0 + i0 + j]), float(acc[j])))
-    if len(tt) > 1:
-        seg = packed.valid(np.arange(o0 + i0, o0 + i1))
-        dt = np.diff(tt)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s_lo = np.clip(np.where(dt > 0, (w0 - tt[:-1]) / dt, 0.0), 0.0, 1.0)
-            s_hi = np.clip(np.where(dt > 0, (w1 - tt[:-1]) / dt, 1.0), 0.0, 1.0)
-        seg = seg & (s_hi > s_lo) & (tt[1:] >= w0) & (tt[:-1] <= w1)
-        if seg.any():
-            js = np.flatnonzero(seg)
-            args = (x[js], y[js], acc[js], x[js + 1], y[js + 1], acc[js + 1])
-            dist_s, edge_s = _closest(*args, s_lo[js], s_hi[js])
-            closest, edge = min(closest, float(dist_s.min())), min(edge, float(edge_s.min()))
-            s_in, s_out, has = _near_interval(*args, d)
-            s_in, s_out = np.maximum(s_in, s_lo[js]), np.minimum(s_out, s_hi[js])
-            has &= s_out >= s_in
-            for m in np.flatnonzero(has).tolist():
-                jj = int(js[m])
-                a, b = tt[jj] + s_in[m] * dt[jj], tt[jj] + s_out[m] * dt[jj]
-                seconds += b - a
-                first, last = min(first, a), max(last, b)
-                near.update((o0 + i0 + jj, o0 + i0 + jj + 1))
-                sm = 0.5 * (s_in[m] + s_out[m])  # the middle of the time near stands for it (for at_home)
-                lat = packed.lat[o0 + i0 + jj] * (1 - sm) + packed.lat[o0 + i0 + jj + 1] * sm
-                lon = packed.lon[o0 + i0 + jj] * (1 - sm) + packed.lon[o0 + i0 + jj + 1] * sm
-                spots.append((float(lat), float(lon), float(acc[jj] * (1 - sm) + acc[jj + 1] * sm)))
-    if closest == np.inf:
-        return None
-    return _Result(
-        closest,
-        max(edge, 0.0),
-        seconds,
-        sorted(near),
-        None if first == np.inf else float(first),
-        None if last == -np.inf else float(last),
-        spots,
-    )
+    near_pt = inside & (dist - rad <= d)
+    # Per gathered fix: what it, and the line from it to the next, show; then reduced per person.
+    f_close = np.where(inside, dist, np.inf)
+    f_edge = np.where(inside, dist - rad, np.inf)
+    f_first = np.where(near_pt, tt, np.inf)
+    f_last = np.where(near_pt, tt, -np.inf)
+    f_seconds = np.zeros(n)
+    # Lines: consecutive gathered fixes of one person.
+    j = np.flatnonzero(g[:-1] == g[1:]) if n > 1 else np.empty(0, dtype=np.int64)
+    dt = tt[j + 1] - tt[j]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_lo = np.clip(np.where(dt > 0, (w0 - tt[j]) / dt, 0.0), 0.0, 1.0)
+        s_hi = np.clip(np.where(dt > 0, (w1 - tt[j]) / dt, 1.0), 0.0, 1.0)
+    valid = packed.valid(idx[j])
+    gap_a, gap_b = np.maximum(tt[j], w0), np.minimum(tt[j + 1], w1)
+    bad = ~valid & (gap_b > gap_a)
+    use = valid & (s_hi > s_lo) & (tt[j + 1] >= w0) & (tt[j] <= w1)
+    bad_j = j[bad]
+    j, s_lo, s_hi, dt = j[use], s_lo[use], s_hi[use], dt[use]
+    starts = (np.cumsum(cnt) - cnt)[cnt > 0]
 
+    def per_person(values: np.ndarray, ufunc: Any, fill: float) -> np.ndarray:
+        out = np.full(len(ks), fill)
+        if len(starts):
+            out[cnt > 0] = ufunc.reduceat(values, starts)
+        return out
 
-def _gaps(packed: PackedTrails, k: int, w0: float, w1: float, gap_s: float) -> list[tuple[float, float]]:
-    """Parts of [w0, w1] the trail does not cover: between fixes that may not be interpolated, and at
-    either end when no fix is within the gap of it."""
-    o0, o1 = int(packed.offsets[k]), int(packed.offsets[k + 1])
-    t = packed.t[o0:o1]
-    if not len(t) or t[-1] < w0 - gap_s or t[0] > w1 + gap_s:
-        return [(w0, w1)]
-    out: list[tuple[float, float]] = []
-    i0 = max(int(np.searchsorted(t, w0, side="right")) - 1, 0)
-    i1 = min(int(np.searchsorted(t, w1, side="left")), len(t) - 1)
-    if t[i0] > w0 and t[i0] - w0 > gap_s:
-        out.append((w0, float(t[i0])))
-    bad = np.flatnonzero(~packed.valid(np.arange(o0 + i0, o0 + i1)))
-    for j in bad.tolist():
-        a, b = max(float(t[i0 + j]), w0), min(float(t[i0 + j + 1]), w1)
-        if b > a:
-            out.append((a, b))
-    if t[i1] < w1 and w1 - t[i1] > gap_s:
-        out.append((float(t[i1]), w1))
+    # Most lines cannot be near and cannot come closer than the person's fixes do: no point on a line is
+    # nearer than its nearer end less half its length. Only the others are measured.
+    if len(j):
+        half = 0.5 * np.hypot(x[j + 1] - x[j], y[j + 1] - y[j])
+        bound = np.maximum(np.minimum(dist[j], dist[j + 1]) - half, 0.0)
+        bound_edge = bound - np.maximum(rad[j], rad[j + 1])
+        gj = g[j]
+        worth = (
+            (bound_edge <= d)
+            | (bound < per_person(f_close, np.minimum, np.inf)[gj])
+            | (bound_edge < per_person(f_edge, np.minimum, np.inf)[gj])
+        )
+        j, s_lo, s_hi, dt = j[worth], s_lo[worth], s_hi[worth], dt[worth]
+    near_j = np.empty(0, dtype=np.int64)
+    mid_lat = mid_lon = mid_rad = np.empty(0)
+    if len(j):
+        args = (x[j], y[j], rad[j], x[j + 1], y[j + 1], rad[j + 1])
+        dist_s, edge_s = _closest(*args, s_lo, s_hi)
+        f_close[j] = np.minimum(f_close[j], dist_s)
+        f_edge[j] = np.minimum(f_edge[j], edge_s)
+        s_in, s_out, has = _near_interval(*args, d)
+        s_in, s_out = np.maximum(s_in, s_lo), np.minimum(s_out, s_hi)
+        has &= s_out >= s_in
+        a, b = tt[j] + s_in * dt, tt[j] + s_out * dt
+        near_j = j[has]
+        f_seconds[near_j] = (b - a)[has]
+        f_first[near_j] = np.minimum(f_first[near_j], a[has])
+        f_last[near_j] = np.maximum(f_last[near_j], b[has])
+        sm = 0.5 * (s_in + s_out)[has]  # the middle of the time near stands for the line (at home?)
+        i0, i1 = idx[near_j], idx[near_j + 1]
+        mid_lat = packed.lat[i0] * (1 - sm) + packed.lat[i1] * sm
+        mid_lon = packed.lon[i0] * (1 - sm) + packed.lon[i1] * sm
+        mid_rad = rad[near_j] * (1 - sm) + rad[near_j + 1] * sm
+    closest = per_person(f_close, np.minimum, np.inf)
+    edge = per_person(f_edge, np.minimum, np.inf)
+    first = per_person(f_first, np.minimum, np.inf)
+    last = per_person(f_last, np.maximum, -np.inf)
+    seconds = per_person(f_seconds, np.add, 0.0)
+    # The fixes that show it: near on their own, and both ends of every line near.
+    near_g = np.concatenate([g[near_pt], g[near_j], g[near_j]])
+    near_i = np.concatenate([idx[near_pt], idx[near_j], idx[near_j + 1]])
+    # At home: every position near (fixes, middles of lines) within the distance of the curfew address.
+    spot_g = np.concatenate([g[near_pt], g[near_j]])
+    spot_lat = np.concatenate([packed.lat[idx[near_pt]], mid_lat])
+    spot_lon = np.concatenate([packed.lon[idx[near_pt]], mid_lon])
+    spot_rad = np.concatenate([rad[near_pt], mid_rad])
+    home_lat = np.array([np.nan if h is None else h[0] for h in homes])
+    home_lon = np.array([np.nan if h is None else h[1] for h in homes])
+    hx, hy = _plane(spot_lat, spot_lon, home_lat[spot_g], home_lon[spot_g])
+    away = ~(np.hypot(hx, hy) - spot_rad <= d)  # NaN (no home): away
+    away_count = np.bincount(spot_g[away], minlength=len(ks))
+    # Gaps: lines not drawn, and the ends of the window with no fix within the max gap.
+    gaps: dict[int, list[tuple[float, float]]] = {}
+    for m, a0, b0 in zip(g[bad_j].tolist(), gap_a[bad].tolist(), gap_b[bad].tolist(), strict=True):
+        gaps.setdefault(m, []).append((a0, b0))
+    out: list[_Result | None] = []
+    near_order = np.lexsort((near_i, near_g))
+    near_g, near_i = near_g[near_order], near_i[near_order]
+    bounds = np.searchsorted(near_g, np.arange(len(ks) + 1))
+    for m in range(len(ks)):
+        if cnt[m] == 0:
+            out.append(None)
+            continue
+        t_first, t_last = float(packed.t[lo[m]]), float(packed.t[hi[m]])
+        own = gaps.get(m, [])
+        if t_last < w0 - gap_s or t_first > w1 + gap_s:
+            own = [(w0, w1)]
+        else:
+            if t_first > w0 + gap_s:
+                own.insert(0, (w0, min(t_first, w1)))
+            if t_last < w1 - gap_s:
+                own.append((max(t_last, w0), w1))
+        near = sorted(set(near_i[bounds[m] : bounds[m + 1]].tolist()))
+        if closest[m] == np.inf:  # fixes either side of the window only, not joined
+            out.append(_Result(np.inf, np.inf, 0.0, [], None, None, False, own or [(w0, w1)]))
+            continue
+        out.append(
+            _Result(
+                float(closest[m]),
+                max(float(edge[m]), 0.0),
+                float(seconds[m]),
+                near,
+                None if first[m] == np.inf else float(first[m]),
+                None if last[m] == -np.inf else float(last[m]),
+                bool(near) and homes[m] is not None and int(away_count[m]) == 0,
+                own,
+            )
+        )
     return out
 
 
 def _utc(t: float | None) -> datetime | None:
     return None if t is None else datetime.fromtimestamp(t, UTC)
-
-
-def _at_home(spots: list[tuple[float, float, float]], home: tuple[float, float] | None, d: float) -> bool:
-    if home is None or not spots:
-        return False
-    lat = np.array([s[0] for s in spots])
-    lon = np.array([s[1] for s in spots])
-    acc = np.array([s[2] for s in spots])
-    x, y = _plane(lat, lon, np.array(home[0]), np.array(home[1]))
-    return bool((np.hypot(x, y) - acc <= d).all())
 
 
 def match_crime(
@@ -354,49 +416,48 @@ def match_batch(
     the order of ``trails``. ``matches_only``: only the matches, found all at once (see ``near_pairs``),
     without the verdicts for everyone else."""
     packed = trails if isinstance(trails, PackedTrails) else PackedTrails.of(trails, params)
-    d, gap_s = params.distance_m, params.max_gap_min * 60.0
+    everyone = list(range(len(packed.people)))
+    todo: list[tuple[int, list[int]]] = [(c, everyone) for c in range(len(crimes))]
     if matches_only:
-        pairs = near_pairs(crimes, packed, params)
-        todo: list[tuple[int, list[int]]] = []
-        by_crime: dict[int, list[int]] = {}
-        for c, k in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True):
-            by_crime.setdefault(c, []).append(k)
-        todo = [(c, sorted(set(ks))) for c, ks in sorted(by_crime.items())]
-    else:
-        everyone = list(range(len(packed.people)))
-        todo = [(c, everyone) for c in range(len(crimes))]
+        by_crime: dict[int, set[int]] = {}
+        for c, k in zip(*(a.tolist() for a in near_pairs(crimes, packed, params)), strict=True):
+            by_crime.setdefault(c, set()).add(k)
+        todo = [(c, sorted(ks)) for c, ks in sorted(by_crime.items())]
     out: list[Finding] = []
     for c, people in todo:
         crime = crimes[c]
         w0, w1 = _window(crime, params)
-        for k in people:
+        if monitored is not None:
+            people = [
+                k
+                for k in people
+                if any(a < w1 and (b is None or b > w0) for a, b in monitored.get(packed.people[k], ()))
+            ]
+        results = _evaluate(packed, people, crime, w0, w1, [homes.get(packed.people[k]) for k in people])
+        for k, r in zip(people, results, strict=True):
             person = packed.people[k]
-            if monitored is not None and not any(
-                a < w1 and (b is None or b > w0) for a, b in monitored.get(person, ())
-            ):
-                continue
-            r = _evaluate(packed, k, crime, w0, w1, d)
             is_near = r is not None and bool(r.near)
             if matches_only and not is_near:
                 continue
-            gaps = [] if is_near and matches_only else _gaps(packed, k, w0, w1, gap_s)
+            gaps = [(w0, w1)] if r is None else r.gaps
             if monitored is not None:
                 gaps = _unfitted(gaps, monitored.get(person, ()), w0, w1)
             verdict = Verdict.MATCH if is_near else (Verdict.NOT_COVERED if gaps else Verdict.NOT_THERE)
+            seen = r is not None and r.closest != np.inf
             out.append(
                 Finding(
                     crime_ref=crime.reference,
                     person=person,
                     verdict=verdict,
-                    closest_m=None if r is None else r.closest,
+                    closest_m=r.closest if r is not None and seen else None,
                     minutes_near=0.0 if r is None else r.seconds / 60.0,
                     near_fixes=[] if r is None else [packed.position(i, k) for i in r.near],
                     first_near=None if r is None else _utc(r.first),
                     last_near=None if r is None else _utc(r.last),
                     gaps=[(_utc(a), _utc(b)) for a, b in gaps],  # type: ignore[misc]
-                    at_home=is_near and r is not None and _at_home(r.near_xy, homes.get(person), d),
+                    at_home=r is not None and r.at_home,
                     params_version=params.version,
-                    closest_edge_m=None if r is None else r.edge,
+                    closest_edge_m=r.edge if r is not None and seen else None,
                 )
             )
     return out

@@ -194,3 +194,14 @@ def test_findings_as_json_lead_with_the_published_fields():
     assert list(found.to_json())[:6] == ["crime", "person", "verdict", "closest_m", "minutes_near", "params_version"]
     assert found.to_json()["params_version"] == PARAMS.version
     assert found.first_near == datetime(2026, 12, 1, 21, 30, tzinfo=UTC)
+
+
+def test_two_tags_of_one_person_make_one_trail():
+    from openem.crime.matching import joined
+
+    before = [fix(m, 2000, 0) for m in range(-40, 20)]
+    after = [fix(m, 0, 30) for m in range(20, 100)]  # the replacement tag, at the place
+    found = one(joined([after, before]))
+    assert found.verdict == Verdict.MATCH and found.gaps == []
+    # Near from the line between the old tag's last fix and the new one's first.
+    assert T0 + timedelta(minutes=19) < found.first_near < T0 + timedelta(minutes=20)
