@@ -445,7 +445,7 @@ def positions_csv(request: AuthedRequest, pk: int) -> HttpResponse:
             "lon",
             "accuracy_m",
             "speed_kmh",
-            "direction_deg",
+            "direction",
             "distance_m",
             "near",
         ],
