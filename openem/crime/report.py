@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from openem.engine.geometry import LocalProjection
 from openem.portal.exports import refuse_fetch
-from openem.portal.staticmap import Point, _Labels, svg_map
+from openem.portal.staticmap import Point, svg_map
 
 from .adapter import code_version
 from .models import Finding
@@ -155,31 +155,64 @@ def detail_svg(f: Finding, rows: list[FixRow], width: int = 1000, height: int = 
         'stroke-width="2" stroke-dasharray="6 4"/>'
     )
     labels: list[str] = []
+    unlabelled = 0
     if len(shown):
         sx, sy = px(x, y)
-        # Confidence circles first, outlined and nearly clear: a wearer who stayed put has dozens on top
-        # of each other, and the positions and their numbers must stay readable over them.
+        # Confidence circles first, outlined only: a wearer who stayed put has dozens on top of each other,
+        # and the positions and their numbers must stay readable over them.
         for r, u, v in zip(shown, sx, sy, strict=True):
             colour = "#1d70b8" if r.near else "#6f777b"
             if r.accuracy_m:
                 parts.append(
-                    f'<circle cx="{u:.1f}" cy="{v:.1f}" r="{max(r.accuracy_m * scale, 2):.1f}" fill="{colour}" '
-                    f'fill-opacity="0.03" stroke="{colour}" stroke-opacity="0.5" stroke-width="0.8"/>'
+                    f'<circle cx="{u:.1f}" cy="{v:.1f}" r="{max(r.accuracy_m * scale, 2):.1f}" fill="none" '
+                    f'stroke="{colour}" stroke-opacity="0.45" stroke-width="0.8"/>'
                 )
         track = " ".join(f"{u:.1f},{v:.1f}" for u, v in zip(sx, sy, strict=True))
         parts.append(
             f'<polyline points="{track}" fill="none" stroke="#0b0c0c" stroke-width="1.2" stroke-opacity="0.6"/>'
         )
-        placer = _Labels(width, height)
+        taken: list[tuple[float, float, float, float]] = []
         for r, u, v in zip(shown, sx, sy, strict=True):
             colour = "#1d70b8" if r.near else "#505a5f"
             parts.append(f'<circle cx="{u:.1f}" cy="{v:.1f}" r="3.5" fill="{colour}" stroke="#fff" stroke-width="1"/>')
-            labels.append(placer.place(float(u), float(v), str(r.n), f'font-weight="bold" fill="{colour}"'))
+            label = _number_label(float(u), float(v), r.n, colour, taken, width, height)
+            if label:
+                labels.append(label)
+            else:
+                unlabelled += 1
     parts.append(f'<path d="M{cx - 9},{cy} h18 M{cx},{cy - 9} v18" stroke="#d4351c" stroke-width="3"/>')
     parts += labels  # on top of every circle and line
+    if unlabelled:
+        parts.append(
+            f'<text x="12" y="20" font-size="12" fill="#505a5f">{unlabelled} position{"s" if unlabelled != 1 else ""} '
+            "too close to others to number here: every position is in the table</text>"
+        )
     parts.append(_scale_bar(scale, width, height))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _number_label(
+    x: float, y: float, n: int, colour: str, taken: list[tuple[float, float, float, float]], width: int, height: int
+) -> str:
+    """A position's number beside it where it overprints no other number (right, left, above, below, then the
+    diagonals); "" where there is no room: the number is left off rather than drawn over another."""
+    w, h = len(str(n)) * 7.5 + 4, 14.0
+    for dx, dy in ((6, -h / 2), (-6 - w, -h / 2), (-w / 2, -6 - h), (-w / 2, 6), (5, -5 - h), (-5 - w, -5 - h),
+                   (5, 5), (-5 - w, 5)):  # fmt: skip
+        box = (x + dx, y + dy, x + dx + w, y + dy + h)
+        if box[0] < 2 or box[1] < 2 or box[2] > width - 2 or box[3] > height - 24:
+            continue
+        if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in taken):
+            continue
+        taken.append(box)
+        return (
+            f'<rect x="{box[0]:.1f}" y="{box[1]:.1f}" width="{w:.1f}" height="{h:.1f}" fill="#fff" '
+            'fill-opacity="0.85"/>'
+            f'<text x="{box[0] + 2:.1f}" y="{box[3] - 3:.1f}" font-size="12" font-weight="bold" '
+            f'fill="{colour}">{n}</text>'
+        )
+    return ""
 
 
 def _scale_bar(scale: float, width: int, height: int) -> str:
