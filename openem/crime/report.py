@@ -259,6 +259,7 @@ def proximity_report(f: Finding, fixes: Any, user: Any) -> tuple[bytes, int]:
         "person": f.person,
         "rows": rows,
         "near_rows": [r for r in rows if r.near],
+        "near_numbers": numbered([r for r in rows if r.near]),
         "start": start,
         "end": end,
         "made_by": user,
@@ -296,4 +297,12 @@ def page_count_text(pages: int) -> str:
 
 
 def numbered(rows: Sequence[FixRow]) -> str:
-    return ", ".join(str(r.n) for r in rows)
+    """Position numbers as ranges joined by an en dash: 1 to 12, 15, 17 to 20 as "1\u201312, 15, 17\u201320"."""
+    dash = "\u2013"
+    out: list[str] = []
+    for r in rows:
+        if out and out[-1].split(dash)[-1] == str(r.n - 1):
+            out[-1] = f"{out[-1].split(dash)[0]}{dash}{r.n}"
+        else:
+            out.append(str(r.n))
+    return ", ".join(out)
