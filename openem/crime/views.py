@@ -220,6 +220,10 @@ def queue(request: AuthedRequest) -> HttpResponse:
     qualified = base.filter(review=ReviewState.QUALIFIED).order_by("reviewed_at", "pk")
     recent = base.filter(review__in=[ReviewState.RELEASED, ReviewState.REJECTED]).order_by("-reviewed_at", "-pk")[:20]
     latest = CrimeBatch.objects.select_related("uploaded_by").order_by("-uploaded_at")[:10]
+    # The queue names people: one event for the list (who looked, how many), as the read API's lists do.
+    AuditEvent.record(
+        request.user, AuditAction.VIEW, summary=f"crime match queue: {pending.count()} waiting for review"
+    )
     return render(
         request,
         "crime/queue.html",
