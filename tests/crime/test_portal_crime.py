@@ -362,3 +362,18 @@ def test_the_demo_shows_the_whole_journey(settings, tmp_path):
     police = client_for(User.objects.get(username="priya.police"))
     released = Finding.objects.get(review=ReviewState.RELEASED)
     assert released.person.name in police.get(reverse("crime:batch", args=[batch.pk])).content.decode()
+
+
+def test_text_from_a_batch_is_shown_as_text(personas, case):
+    store_trail()
+    crime = near_crime("LP/<b>9</b>/26")
+    crime["crimeText"] = '<script>window.__x=1</script><img src=x onerror="alert(1)">'
+    upload(client_for(personas["police"]), csv_of([crime]))
+    CrimeWorker("test").run_once()
+    f = the_match()
+    hub = client_for(personas["hub"])
+    for url in (reverse("crime:crime", args=[f.crime_id]), reverse("crime:match", args=[f.pk])):
+        page = hub.get(url).content.decode()
+        assert "<script>window.__x" not in page and "<img src=x" not in page and "<b>9</b>" not in page, url
+    data = hub.get(reverse("crime:match", args=[f.pk])).context["data"]
+    assert data["crime"]["reference"] == "LP/<b>9</b>/26"  # json_script escapes it; match.js sets it as text
