@@ -283,6 +283,9 @@ OPENEM_CRIME_RETENTION_DAYS = int(env_str("OPENEM_CRIME_RETENTION_DAYS", "365"))
 OPENEM_CRIME_FORCE_AREAS = Path(
     env_str("OPENEM_CRIME_FORCE_AREAS", str(BASE_DIR / "openem" / "crime" / "data" / "force_areas.geojson"))
 )
+# People ruled out (or with gaps) are named for a crime only when their trail came within this many metres of
+# it (or, with no position in the window, their home is): the rest of the country's wearers are only counted.
+OPENEM_CRIME_RULED_OUT_WITHIN_M = float(env_str("OPENEM_CRIME_RULED_OUT_WITHIN_M", "10000"))
 # An ad-hoc search ("who was near this place between these times") covers at most this many hours.
 OPENEM_CRIME_SEARCH_MAX_HOURS = int(env_str("OPENEM_CRIME_SEARCH_MAX_HOURS", "24"))
 

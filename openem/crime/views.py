@@ -10,6 +10,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -177,6 +178,7 @@ def crime(request: AuthedRequest, pk: int) -> HttpResponse:
             "hub": request.user.works_crime_hub,
             "not_there": ruled.get(Verdict.NOT_THERE.value, 0),
             "not_covered": ruled.get(Verdict.NOT_COVERED.value, 0),
+            "within_km": f"{settings.OPENEM_CRIME_RULED_OUT_WITHIN_M / 1000:g}",
         },
     )
 

@@ -8,12 +8,15 @@ lapses; the other batches go on."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -137,7 +140,10 @@ class CrimeWorker:
                     [as_row(c) for c in group], trails.columns, trails.homes, params, monitored=trails.monitored
                 )
                 rows = []
+                within = settings.OPENEM_CRIME_RULED_OUT_WITHIN_M
                 for f in found:
+                    if f.verdict.value != Verdict.MATCH and not self.relevant(f, by_ref[f.crime_ref], trails, within):
+                        continue  # ruled out hundreds of miles away: counted in the run, not kept one by one
                     cols, devices = trails.columns.get(f.person), trails.devices.get(f.person, [])
                     evidence = []
                     if cols is not None:
@@ -177,6 +183,21 @@ class CrimeWorker:
             batch.mark_matched(timezone.now())
             self.after(batch, run)
         return run
+
+    @staticmethod
+    def relevant(f: Any, crime: Crime, trails: Any, within_m: float) -> bool:
+        """Whether a person ruled out (or not covered) is worth naming for this crime: their trail came within
+        ``within_m`` of it, or, with no position in the window at all, they live within it. A force asks about
+        its own area; everyone monitored elsewhere in the country would be noise, and millions of rows."""
+        if f.closest_m is not None:
+            return bool(f.closest_m <= within_m)
+        home = trails.homes.get(f.person)
+        if home is None:
+            return False
+        from openem.engine.geometry import LocalProjection
+
+        x, y = LocalProjection(crime.lat, crime.lon).fast_xy(np.array([home[0]]), np.array([home[1]]))
+        return bool(math.hypot(float(x[0]), float(y[0])) <= within_m)
 
     def after(self, batch: CrimeBatch, run: MatchRun) -> None:
         """Tell the sender (counts only: who matched is theirs once the hub has released it); an ad-hoc

@@ -150,6 +150,14 @@ def test_the_worker_claims_each_batch_once_and_matches_it_on_the_stored_trail(pe
     assert CrimeWorker("test").run_once().batches == 0  # nothing left
 
 
+def test_people_ruled_out_far_away_are_not_listed_one_by_one(personas, case, settings):
+    settings.OPENEM_CRIME_RULED_OUT_WITHIN_M = 1000  # the far crime is 3 km from Sam's path
+    store_trail()
+    upload(client_for(personas["police"]), csv_of([near_crime(), far_crime()]))
+    CrimeWorker("test").run_once()
+    assert list(Finding.objects.values_list("crime__reference", "verdict")) == [("LP/1001/26", "match")]
+
+
 def test_a_gap_in_the_trail_is_not_covered_and_the_hub_sees_who_was_ruled_out(personas, case):
     store_trail(skip=range(80, 100))  # no positions 09:20 to 09:40, while the far crime happened
     upload(client_for(personas["police"]), csv_of([near_crime(), far_crime()]))
@@ -185,7 +193,7 @@ def test_review_then_release_and_police_see_only_released_matches_of_their_force
     assert "Sam Example" in page
     far = Crime.objects.get(reference="LP/1002/26")
     ruled_out = police.get(reverse("crime:crime", args=[far.pk])).content.decode()
-    assert "1 monitored person was shown not to be there" in ruled_out and "Sam Example" not in ruled_out
+    assert "1 monitored person within 10 km was shown not to be there" in ruled_out and "Sam Example" not in ruled_out
     assert police.get(reverse("crime:match", args=[f.pk])).status_code == 200
     # Another force's analyst sees neither the batch nor the match.
     personas["police"].police_force = "Nottinghamshire Police"
