@@ -102,21 +102,20 @@ def trails_for(lo: datetime, hi: datetime) -> Trails:
         joined, names = joined[order], names[order]
         columns[key] = {"t": joined["t"], "lat": joined["lat"], "lon": joined["lon"], "acc": joined["acc"]}
         devices[key] = names.tolist()
-    homes = {key: h for key, person in people.items() if (h := home_of(person)) is not None}
-    return Trails(columns, devices, monitored, homes)
+    return Trails(columns, devices, monitored, homes_of(people))
 
 
-def home_of(person: Any) -> tuple[float, float] | None:
-    """The person's curfew address (the first curfew condition with one), if any."""
+def homes_of(people: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Each person's curfew address (their first curfew condition with one), in one query for them all."""
     from openem.cases.models import Condition
 
-    for spec in (
-        Condition.objects.filter(order__person=person, type="curfew").order_by("id").values_list("spec", flat=True)
-    ):
+    homes: dict[str, tuple[float, float]] = {}
+    rows = Condition.objects.filter(order__person_id__in=[p.pk for p in people.values()], type="curfew")
+    for person_id, spec in rows.order_by("id").values_list("order__person_id", "spec"):
         address = (spec or {}).get("address")
         if address and "lat" in address:
-            return float(address["lat"]), float(address["lon"])
-    return None
+            homes.setdefault(str(person_id), (float(address["lat"]), float(address["lon"])))
+    return homes
 
 
 @lru_cache(maxsize=1)

@@ -385,3 +385,26 @@ def test_text_from_a_batch_is_shown_as_text(personas, case):
         assert "<script>window.__x" not in page and "<img src=x" not in page and "<b>9</b>" not in page, url
     data = hub.get(reverse("crime:match", args=[f.pk])).context["data"]
     assert data["crime"]["reference"] == "LP/<b>9</b>/26"  # json_script escapes it; match.js sets it as text
+
+
+def test_a_match_at_the_persons_own_curfew_address_is_marked_as_such(personas, case):
+    import json
+
+    from openem.telemetry.ingest import ingest_jsonl
+
+    home = (52.6702, -0.7321)  # Sam Example's curfew address (tests/conftest.py)
+    ingest_jsonl("\n".join(
+        json.dumps({"device": "GPS-0001", "time": (T0 + timedelta(minutes=i)).isoformat().replace("+00:00", "Z"),
+                    "type": "fix", "lat": home[0], "lon": home[1], "accuracy_m": 10})
+        for i in range(120)
+    ))  # fmt: skip
+    at = T0 + timedelta(minutes=60)
+    upload(
+        client_for(personas["police"]),
+        csv_of([row("LP/1005/26", home[0] + 0.0002, home[1], at, at + timedelta(minutes=10))]),
+    )
+    CrimeWorker("test").run_once()
+    f = the_match()
+    assert f.at_home
+    page = client_for(personas["hub"]).get(reverse("crime:crime", args=[f.crime_id])).content.decode()
+    assert "at their own curfew address" in page
