@@ -408,3 +408,18 @@ def test_a_match_at_the_persons_own_curfew_address_is_marked_as_such(personas, c
     assert f.at_home
     page = client_for(personas["hub"]).get(reverse("crime:crime", args=[f.crime_id])).content.decode()
     assert "at their own curfew address" in page
+
+
+def test_a_file_that_cannot_be_used_is_rejected_with_the_reason(personas, case):
+    police = client_for(personas["police"])
+    response = upload(police, b"name,age\nBob,12\n", "people.csv")
+    batch = CrimeBatch.objects.get()
+    assert batch.status == BatchStatus.REJECTED and batch.rows_accepted == 0 and batch.rejected_because
+    page = police.get(response["Location"]).content.decode()
+    assert "This file could not be used" in page and escape(batch.rejected_because) in page
+    assert CrimeWorker("test").run_once().batches == 0  # nothing to match
+    _t, token = ApiToken.issue(personas["police"], "force system")
+    api = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    url = reverse("crime-api:batches") + "?lawful_basis=detection&purpose=Weekly+batch"
+    answer = api.post(url, b"name,age\nBob,12\n", content_type="text/csv")
+    assert answer.status_code == 422 and answer.json()["rejected_because"]
