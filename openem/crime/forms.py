@@ -128,3 +128,9 @@ class ReviewForm(forms.Form):
 
 class VerifyForm(forms.Form):
     file = forms.FileField(label="Proximity report (PDF)", error_messages={"required": "Choose the PDF to check"})
+
+    def clean_file(self) -> Any:
+        f = self.cleaned_data["file"]
+        if f.size > 50 * 1024 * 1024:
+            raise forms.ValidationError(f"The file is {f.size // (1024 * 1024)} MB: a proximity report is far smaller")
+        return f
