@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -54,7 +55,10 @@ def batches(request: HttpRequest, user: User) -> HttpResponse:
     if not written(purpose):
         problems.append("purpose: say what the batch is for (recorded with every view of its results)")
     upload = request.FILES.get("file")
-    data = upload.read() if upload is not None else request.body
+    try:
+        data = upload.read() if upload is not None else request.body
+    except RequestDataTooBig:
+        return error(413, "the body is larger than a batch may be: send it as a multipart file, at most 5 MB")
     name = (upload.name if upload is not None else params.get("filename", "")) or ""
     if not data:
         problems.append("file: send the CSV as the request body or as a multipart field named file")
