@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -37,10 +38,11 @@ M_PER_DEG_LON_EQ = 111_320.0
 
 @dataclass
 class PackedTrails:
-    """Everyone's usable fixes end to end: person k's are ``[offsets[k], offsets[k+1])``, in time order
-    (the trail service reads them so, openem.telemetry.trail.window_packed). Fixes too uncertain to use
-    are left out; ``dropped`` holds their positions among the fixes as given, so that a fix can still be
-    named by its position in the person's fixes as given (``position``)."""
+    """Everyone's fixes end to end: person k's are ``[offsets[k], offsets[k+1])``, in time order (the trail
+    service reads them so, openem.telemetry.trail.window_packed). Fixes too uncertain to use are listed in
+    ``unusable`` and skipped over: the all-at-once search steps past them, and ``compact()`` is the same
+    trails without them, for the one-crime-at-a-time path, whose ``dropped`` and ``given_offsets`` name a
+    fix by its position among the fixes as given (``position``)."""
 
     people: list[str]
     offsets: np.ndarray
@@ -49,8 +51,9 @@ class PackedTrails:
     lon: np.ndarray
     acc: np.ndarray  # confidence radius, NaN where not reported
     params: MatchParams
-    given_offsets: np.ndarray | None = None  # offsets among the fixes as given (None: none dropped)
-    dropped: np.ndarray | None = None
+    unusable: np.ndarray | None = None  # positions of fixes too uncertain to use (None: none)
+    given_offsets: np.ndarray | None = None  # compact(): offsets among the fixes as given
+    dropped: np.ndarray | None = None  # compact(): the positions left out
 
     @classmethod
     def of(cls, trails: Mapping[str, Trail], params: MatchParams) -> PackedTrails:
@@ -72,13 +75,44 @@ class PackedTrails:
         acc: np.ndarray,
         params: MatchParams,
     ) -> PackedTrails:
-        """From columns already end to end (acc NaN: not reported); fixes too uncertain are left out."""
-        drop = np.flatnonzero(acc > params.max_accuracy_m)  # NaN is kept: the unreported radius is assumed
-        if not len(drop):
-            return cls(people, offsets, t, lat, lon, acc, params)
-        t, lat, lon, acc = (np.delete(a, drop) for a in (t, lat, lon, acc))
-        kept = offsets - np.searchsorted(drop, offsets, side="left")
-        return cls(people, kept, t, lat, lon, acc, params, offsets, drop)
+        """From columns already end to end (acc NaN: not reported), without copying them."""
+        unusable = np.flatnonzero(acc > params.max_accuracy_m)  # NaN is usable: the unreported radius applies
+        return cls(people, offsets, t, lat, lon, acc, params, unusable if len(unusable) else None)
+
+    @cached_property
+    def _compact(self) -> PackedTrails:
+        drop = self.unusable
+        if drop is None:
+            return self
+        t, lat, lon, acc = (np.delete(a, drop) for a in (self.t, self.lat, self.lon, self.acc))
+        kept = self.offsets - np.searchsorted(drop, self.offsets, side="left")
+        return PackedTrails(self.people, kept, t, lat, lon, acc, self.params, None, self.offsets, drop)
+
+    def compact(self) -> PackedTrails:
+        """The same trails without the fixes too uncertain to use."""
+        return self._compact
+
+    @cached_property
+    def _skip(self) -> np.ndarray:
+        """For each unusable fix, the position after the run of unusable fixes it is in."""
+        drop = self.unusable
+        assert drop is not None
+        first = np.r_[True, np.diff(drop) != 1]
+        run = np.cumsum(first) - 1
+        ends = np.r_[np.flatnonzero(first)[1:] - 1, len(drop) - 1]
+        return drop[ends][run] + 1
+
+    def next_usable(self, i: np.ndarray, end: np.ndarray | None = None) -> np.ndarray:
+        """The next usable fix of the same person after each fix i (-1: none); ``end``: where each one's
+        person's fixes end, if known."""
+        j = i + 1
+        drop = self.unusable
+        if drop is not None:
+            k = np.minimum(np.searchsorted(drop, j), len(drop) - 1)
+            j = np.where(drop[k] == j, self._skip[k], j)
+        if end is None:
+            end = self.offsets[np.searchsorted(self.offsets, i, side="right")]
+        return np.where(j < end, j, -1)
 
     def __len__(self) -> int:
         return len(self.t)
@@ -88,14 +122,14 @@ class PackedTrails:
         a = np.asarray(self.acc[i], dtype=np.float64)
         return np.where(np.isnan(a), self.params.unreported_accuracy_m, a)
 
-    def valid(self, i: np.ndarray) -> np.ndarray:
-        """Whether the segments from fixes i to i + 1 (of one person) may be interpolated: close enough in
+    def valid(self, i: np.ndarray, j: np.ndarray | None = None) -> np.ndarray:
+        """Whether the segments from fixes i to j (default i + 1, of one person) may be interpolated: close enough in
         time, and no faster than the limit once the confidence circles take up what they can (two fixes
         60 m apart a second apart, each 30 m uncertain, need not have moved at all). The speed is measured
         flat (within 0.5% over a few km: it decides only whether a straight line is plausible). Worked out
         for the segments asked about only: most are never looked at."""
         p = self.params
-        j = i + 1
+        j = i + 1 if j is None else j
         dt = self.t[j] - self.t[i]
         mid = np.radians(0.5 * (self.lat[i] + self.lat[j]))
         dy = (self.lat[j] - self.lat[i]) * 111_132.0
@@ -286,7 +320,14 @@ def _evaluate(
         s_hi = np.clip(np.where(dt > 0, (w1 - tt[j]) / dt, 1.0), 0.0, 1.0)
     valid = packed.valid(idx[j])
     gap_a, gap_b = np.maximum(tt[j], w0), np.minimum(tt[j + 1], w1)
-    bad = ~valid & (gap_b > gap_a)
+    # A gap counts only if the person could have come near in it, at the speed limit, from where they were
+    # before it to where they were after it (their space-time prism). Fixes too far apart for their time
+    # are a gap whatever the distance: one of them is wrong.
+    vmax = p.max_speed_kmh / 3.6
+    slack = np.maximum(dist - rad - d, 0.0)  # how far each fix's circle is from being near
+    timed_out = (tt[j + 1] - tt[j]) > gap_s
+    reachable = slack[j] + slack[j + 1] <= vmax * (tt[j + 1] - tt[j])
+    bad = ~valid & (gap_b > gap_a) & (~timed_out | reachable)
     use = valid & (s_hi > s_lo) & (tt[j + 1] >= w0) & (tt[j] <= w1)
     bad_j = j[bad]
     j, s_lo, s_hi, dt = j[use], s_lo[use], s_hi[use], dt[use]
@@ -354,6 +395,7 @@ def _evaluate(
     for m, a0, b0 in zip(g[bad_j].tolist(), gap_a[bad].tolist(), gap_b[bad].tolist(), strict=True):
         gaps.setdefault(m, []).append((a0, b0))
     out: list[_Result | None] = []
+    gathered_from = np.cumsum(cnt) - cnt
     near_order = np.lexsort((near_i, near_g))
     near_g, near_i = near_g[near_order], near_i[near_order]
     bounds = np.searchsorted(near_g, np.arange(len(ks) + 1))
@@ -363,12 +405,14 @@ def _evaluate(
             continue
         t_first, t_last = float(packed.t[lo[m]]), float(packed.t[hi[m]])
         own = gaps.get(m, [])
+        first_at = int(gathered_from[m])  # the person's first gathered fix
+        last_at = first_at + int(cnt[m]) - 1
         if t_last < w0 - gap_s or t_first > w1 + gap_s:
             own = [(w0, w1)]
-        else:
-            if t_first > w0 + gap_s:
+        else:  # the ends, by the same prism, open on one side
+            if t_first > w0 + gap_s and slack[first_at] <= vmax * (t_first - w0):
                 own.insert(0, (w0, min(t_first, w1)))
-            if t_last < w1 - gap_s:
+            if t_last < w1 - gap_s and slack[last_at] <= vmax * (w1 - t_last):
                 own.append((max(t_last, w0), w1))
         near = sorted(set(near_i[bounds[m] : bounds[m + 1]].tolist()))
         if closest[m] == np.inf:  # fixes either side of the window only, not joined
@@ -420,12 +464,13 @@ def match_batch(
     """``match_crime`` for many crimes at once: findings by crime in the order given, then by person in
     the order of ``trails``. ``matches_only``: only the matches, found all at once (see ``near_pairs``),
     without the verdicts for everyone else."""
-    packed = trails if isinstance(trails, PackedTrails) else PackedTrails.of(trails, params)
+    given = trails if isinstance(trails, PackedTrails) else PackedTrails.of(trails, params)
+    packed = given.compact()
     everyone = list(range(len(packed.people)))
     todo: list[tuple[int, list[int]]] = [(c, everyone) for c in range(len(crimes))]
     if matches_only:
         by_crime: dict[int, set[int]] = {}
-        for c, k in zip(*(a.tolist() for a in near_pairs(crimes, packed, params)), strict=True):
+        for c, k in zip(*(a.tolist() for a in near_pairs(crimes, given, params)), strict=True):
             by_crime.setdefault(c, set()).add(k)
         todo = [(c, sorted(ks)) for c, ks in sorted(by_crime.items())]
     out: list[Finding] = []
@@ -517,13 +562,17 @@ def near_pairs(
     first_chunk = np.cumsum(nchunks) - nchunks
     start = off[:-1][owner] + CHUNK * (np.arange(int(nchunks.sum())) - first_chunk[owner])
     stop = np.minimum(start + CHUNK, off[1:][owner])  # points [start, stop)
-    last = np.minimum(stop, off[1:][owner] - 1)  # segments [start, last): to the next chunk's first fix
+    # A chunk's lines start at its own fixes; the last ends at the next usable fix after it.
+    person_end = off[1:][owner]
+    after = packed.next_usable(stop - 1, person_end)
+    last = np.where(after >= 0, after, stop - 1)
     lat_lo = np.minimum(np.minimum.reduceat(packed.lat, start), packed.lat[last])
     lat_hi = np.maximum(np.maximum.reduceat(packed.lat, start), packed.lat[last])
     lon_lo = np.minimum(np.minimum.reduceat(packed.lon, start), packed.lon[last])
     lon_hi = np.maximum(np.maximum.reduceat(packed.lon, start), packed.lon[last])
-    acc = np.where(np.isnan(packed.acc), params.unreported_accuracy_m, packed.acc)
-    reach = d + np.maximum(np.maximum.reduceat(acc, start), acc[last]) + 1.0
+    # The largest radius (a radius not reported is taken as the unreported one: at least that, always).
+    widest = np.fmax(np.fmax.reduceat(packed.acc, start), packed.acc[last])
+    reach = d + np.fmax(widest, params.unreported_accuracy_m) + 1.0
     dlat = reach / M_PER_DEG_LAT_MIN
     coslat = np.cos(np.radians(np.minimum(np.maximum(np.abs(lat_lo), np.abs(lat_hi)) + dlat, 89.9)))
     dlon = reach / (M_PER_DEG_LON_EQ * coslat)
@@ -537,23 +586,28 @@ def near_pairs(
     q_crime, q_chunk = q_crime[keep], q_chunk[keep]
     if not len(q_crime):
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    # Every fix of the chosen chunks, with its crime: points [start, stop), segments from [start, last).
+    # Every fix of the chosen chunks, with its crime, and the line from it to the next usable fix.
     cnt = (stop - start)[q_chunk]
     pair = np.repeat(np.arange(len(q_crime)), cnt)
     i = start[q_chunk][pair] + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))
     c = q_crime[pair]
+    ends = person_end[q_chunk][pair]
+    # Only fixes in the window, or a line's length before it, can show anything.
+    tt = packed.t[i]
+    ok = (tt <= windows[c, 1]) & (tt >= windows[c, 0] - params.max_gap_min * 60.0)
+    if packed.unusable is not None:
+        ok &= ~(packed.acc[i] > params.max_accuracy_m)
+    i, c, ends, tt = i[ok], c[ok], ends[ok], tt[ok]
     pw0, pw1 = windows[c, 0], windows[c, 1]
     x, y = _plane(packed.lat[i], packed.lon[i], clat[c], clon[c])
-    tt, radius = packed.t[i], packed.radius(i)
+    radius = packed.radius(i)
     near = (tt >= pw0) & (tt <= pw1) & (np.hypot(x, y) - radius <= d)
-    is_seg = i < last[q_chunk][pair]
-    if fixes_only:
-        is_seg[:] = False
-    j = np.flatnonzero(is_seg)
-    nxt = i[j] + 1
+    nxt = packed.next_usable(i, ends) if not fixes_only else np.full(len(i), -1)
+    j = np.flatnonzero(nxt >= 0)
+    nxt = nxt[j]
     seg_ok = (packed.t[nxt] >= pw0[j]) & (tt[j] <= pw1[j])
     j, nxt = j[seg_ok], nxt[seg_ok]
-    seg_ok = packed.valid(i[j])
+    seg_ok = packed.valid(i[j], nxt)
     j, nxt = j[seg_ok], nxt[seg_ok]
     x1, y1 = _plane(packed.lat[nxt], packed.lon[nxt], clat[c[j]], clon[c[j]])
     dt = packed.t[nxt] - tt[j]

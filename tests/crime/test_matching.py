@@ -205,3 +205,23 @@ def test_two_tags_of_one_person_make_one_trail():
     assert found.verdict == Verdict.MATCH and found.gaps == []
     # Near from the line between the old tag's last fix and the new one's first.
     assert T0 + timedelta(minutes=19) < found.first_near < T0 + timedelta(minutes=20)
+
+
+def test_near_fixes_name_the_fixes_as_given_when_uncertain_ones_were_left_out():
+    trail = [fix(m, 0 if m == 30 else 2000, 0, 500.0 if m % 7 == 0 else 5.0) for m in range(-40, 100)]
+    found = one(trail)
+    assert found.verdict == Verdict.MATCH
+    assert fix(30, 0, 0).t in [trail[i].t for i in found.near_fixes]
+    assert all(trail[i].accuracy_m == 5.0 for i in found.near_fixes)
+
+
+def test_a_gap_too_short_to_reach_the_place_and_back_does_not_leave_the_question_open():
+    # Six minutes without a fix: at 160 km/h a person can cover 16 km. From 10 km away (20 km there and
+    # back) they could not have come near; from 5 km they could.
+    minutes = [*range(-40, 20), *range(26, 100)]
+    far, near_enough = one(steady(10_000, 0, minutes=minutes)), one(steady(5_000, 0, minutes=minutes))
+    assert far.verdict == Verdict.NOT_THERE and far.gaps == []
+    assert near_enough.verdict == Verdict.NOT_COVERED
+    assert [(a - T0, b - T0) for a, b in near_enough.gaps] == [(timedelta(minutes=19), timedelta(minutes=26))]
+    # The same at the window's start: the first fix 40 minutes in, 200 km away.
+    assert one(steady(200_000, 0, minutes=range(10, 100))).verdict == Verdict.NOT_THERE
