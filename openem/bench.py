@@ -276,6 +276,18 @@ def _show_national(r: dict[str, Any]) -> str:
     return show(r)
 
 
+def bench_crime(quick: bool) -> dict[str, Any]:
+    from openem.crime.bench import bench_crime as run
+
+    return run(quick)
+
+
+def _show_crime(r: dict[str, Any]) -> str:
+    from openem.crime.bench import show
+
+    return show(r)
+
+
 BENCHES: dict[str, tuple[Callable[[bool], dict[str, Any]], Callable[[dict[str, Any]], str]]] = {
     "national": (bench_national, _show_national),
     "engine": (
@@ -286,6 +298,7 @@ BENCHES: dict[str, tuple[Callable[[bool], dict[str, Any]], Callable[[dict[str, A
         ),
     ),
     "detection": (bench_detection, _print_detection),
+    "crime": (bench_crime, _show_crime),
     "alerts": (bench_alerts, _show_alerts),
     "trail": (
         bench_trail,
