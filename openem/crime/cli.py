@@ -2,9 +2,9 @@
 
 One JSON line per crime and person monitored in its window (a GPS tag fitted at some time in the window
 widened by the buffer): ``crime``, ``person``, ``verdict``, ``closest_m``, ``minutes_near``,
-``params_version``, then the rest of the finding. Rows of the batch that cannot be used go to stderr with
-their row, column and reason. Exit status 0; 1 when some rows were refused and the rest matched; 2 when the
-file (or the case or telemetry file) cannot be used at all.
+``params_version``, then the rest of the finding and the code's version. Rows of the batch that cannot
+be used go to stderr with their row, column and reason. Exit status 0; 1 when some rows were refused and
+the rest matched; 2 when the file (or the case or telemetry file) cannot be used at all.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from openem.engine.replay import TelemetryFileError, read_telemetry
 from openem.engine.telemetry import ReadingType
 
 from .batches import parse_batch
-from .matching import match_batch
+from .matching import code_version, match_batch
 from .records import MatchParams
 
 
@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = 
         err.write(f"{exc}\n")
         return 2
     monitored = {p: [(a, b) for _, a, b in fs] for p, fs in fittings.items()}
+    code = code_version()
     for finding in match_batch(batch.crimes, trails, homes, params, monitored=monitored):
-        out.write(json.dumps(finding.to_json()) + "\n")
+        out.write(json.dumps({**finding.to_json(), "code_version": code}) + "\n")
     return 1 if batch.problems else 0

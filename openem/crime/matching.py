@@ -28,6 +28,25 @@ import shapely
 
 from .records import CrimeRow, Finding, Fix, MatchParams, Verdict
 
+
+def code_version() -> str:
+    """Which code matched, to record with a run: OpenEM's version and the first 12 hex digits of the
+    SHA-256 of the crime matcher's source (reading the batch, the outline of Great Britain, matching)."""
+    import hashlib
+    from importlib import metadata
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in ("records.py", "batches.py", "geography.py", "matching.py", "data/great-britain.json"):
+        digest.update((here / name).read_bytes())
+    try:
+        version = metadata.version("openem")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"openem {version} crime {digest.hexdigest()[:12]}"
+
+
 Trail = Sequence[Fix] | Any  # Fix objects, or an object or mapping with columns t, lat, lon, acc (numpy arrays)
 CHUNK = 128  # fixes per box in the all-at-once search: two hours of a fix a minute (fastest, measured)
 _A, _F = 6378137.0, 1 / 298.257223563
@@ -464,6 +483,10 @@ def match_batch(
     """``match_crime`` for many crimes at once: findings by crime in the order given, then by person in
     the order of ``trails``. ``matches_only``: only the matches, found all at once (see ``near_pairs``),
     without the verdicts for everyone else."""
+    if monitored is not None and not isinstance(trails, PackedTrails) and set(monitored) - set(trails):
+        # Fitted but without a fix: monitored all the same, and not covered.
+        empty = {"t": np.empty(0), "lat": np.empty(0), "lon": np.empty(0), "acc": np.empty(0)}
+        trails = {**trails, **{p: empty for p in monitored if p not in trails}}
     given = trails if isinstance(trails, PackedTrails) else PackedTrails.of(trails, params)
     packed = given.compact()
     everyone = list(range(len(packed.people)))

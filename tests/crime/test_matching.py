@@ -225,3 +225,9 @@ def test_a_gap_too_short_to_reach_the_place_and_back_does_not_leave_the_question
     assert [(a - T0, b - T0) for a, b in near_enough.gaps] == [(timedelta(minutes=19), timedelta(minutes=26))]
     # The same at the window's start: the first fix 40 minutes in, 200 km away.
     assert one(steady(200_000, 0, minutes=range(10, 100))).verdict == Verdict.NOT_THERE
+
+
+def test_someone_fitted_but_missing_from_the_trails_is_still_reported_not_covered():
+    found = match_crime(crime(), {"P1": steady(2000, 0)}, {}, PARAMS,
+                        monitored={"P1": [(0.0, None)], "P2": [(0.0, None)]})  # fmt: skip
+    assert [(f.person, f.verdict) for f in found] == [("P1", Verdict.NOT_THERE), ("P2", Verdict.NOT_COVERED)]
