@@ -67,6 +67,7 @@ bench: bootstrap system-packages
 	$(BIN)/openem bench ingest
 	$(BIN)/openem bench trail
 	$(BIN)/openem bench simulate
+	$(BIN)/openem bench national
 	$(BIN)/openem bench crime
 
 bench-quick: bootstrap system-packages
@@ -76,6 +77,7 @@ bench-quick: bootstrap system-packages
 	$(BIN)/openem bench ingest --quick
 	$(BIN)/openem bench trail --quick
 	$(BIN)/openem bench simulate --quick
+	$(BIN)/openem bench national --quick
 	$(BIN)/openem bench crime --quick
 
 lint: bootstrap

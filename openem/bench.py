@@ -264,6 +264,18 @@ def bench_trail(quick: bool) -> dict[str, Any]:
     return run(quick)
 
 
+def bench_national(quick: bool) -> dict[str, Any]:
+    from openem.telemetry.national import bench_national as run
+
+    return run(quick)
+
+
+def _show_national(r: dict[str, Any]) -> str:
+    from openem.telemetry.national import show
+
+    return show(r)
+
+
 def bench_crime(quick: bool) -> dict[str, Any]:
     from openem.crime.bench import bench_crime as run
 
@@ -277,6 +289,7 @@ def _show_crime(r: dict[str, Any]) -> str:
 
 
 BENCHES: dict[str, tuple[Callable[[bool], dict[str, Any]], Callable[[dict[str, Any]], str]]] = {
+    "national": (bench_national, _show_national),
     "engine": (
         bench_engine,
         lambda r: _table(

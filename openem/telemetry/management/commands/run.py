@@ -81,6 +81,8 @@ def children(options: dict[str, Any]) -> list[ChildSpec]:
         ]
     # Triage, escalation, digests, sending.
     specs.append(ChildSpec("alerts worker", [*exe, "alerts-worker"], Component.ALERTS))
+    # Police crime batches and ad-hoc searches, matched against the trails (openem/crime/worker.py).
+    specs.append(ChildSpec("crime worker", [*exe, "crime-worker"], Component.CRIME))
     if settings.OPENEM_BUS:
         # Scale-out: one worker per partition of the readings stream, and the announcer that feeds it.
         specs += [
