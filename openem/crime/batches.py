@@ -35,6 +35,7 @@ COLUMNS = (
 )
 TIME_FORMAT = "%Y%m%d%H%M%S"  # yyyyMMddHHmmss, UTC
 MAX_WINDOW = timedelta(hours=12)
+FUTURE_SLACK = timedelta(minutes=5)  # clocks differ a little
 MAX_TEXT = 4000  # crimeText: a short summary, not a statement
 MAX_FIELD = 100  # force, batch, reference, description
 GRID_DATUMS = {"OSGB36", "OSGB", "BNG", "EPSG:27700", "27700", "OSGB 1936", "BRITISH NATIONAL GRID"}
@@ -72,9 +73,11 @@ def _number(value: str) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def parse_batch(data: bytes, *, filename: str = "") -> ParsedBatch:
+def parse_batch(data: bytes, *, filename: str = "", now: datetime | None = None) -> ParsedBatch:
     """The batch's valid crimes and a problem for each refused row, or ``fatal`` saying why the file
-    cannot be used at all (nothing is then kept)."""
+    cannot be used at all (nothing is then kept). ``now``: a crime said to start after it is refused (a
+    typing slip in the date; there is no trail yet to match it against)."""
+    now = now or datetime.now(UTC)
     name = f"{filename} " if filename else "The file "
     text = _decode(data)
     if text is None:
@@ -174,6 +177,8 @@ def parse_batch(data: bytes, *, filename: str = "") -> ParsedBatch:
             elif t1 - t0 > MAX_WINDOW:
                 hours = (t1 - t0).total_seconds() / 3600
                 bad("dateTo", f"the window is {hours:.1f} hours long: at most 12 hours; split or narrow it.")
+            if t0 > now + FUTURE_SLACK:
+                bad("dateFrom", f"{start} is in the future (UTC): check the date; times are yyyyMMddHHmmss in UTC.")
         text = cell(cells, "crimeText")
         if len(text) > MAX_TEXT:
             bad("crimeText", f"is {len(text)} characters long: at most {MAX_TEXT}.")

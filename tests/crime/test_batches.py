@@ -62,6 +62,7 @@ def test_bom_stray_spaces_and_blank_lines_are_tolerated_and_rows_counted_as_a_sp
         ({"easting": "452000", "northing": "305000"}, "easting", "as well as latitude and longitude"),
         ({"datum": "OSGB36"}, "datum", "does not go with latitude and longitude"),
         ({"crimeText": "x" * 4001}, "crimeText", "at most 4000"),
+        ({"dateFrom": "20990803100000", "dateTo": "20990803110000"}, "dateFrom", "is in the future (UTC)"),
     ],
 )
 def test_each_kind_of_problem_names_row_and_column_and_the_other_rows_are_kept(change, column, words):
