@@ -19,6 +19,7 @@ from openem.accounts.models import Role, Team
 from openem.engine.casefile import ConditionSpec, OrderSpec, parse_condition
 from openem.engine.enums import (
     ConditionType,
+    DeviceKind,
     LabelledEnum,
     LicenceKind,
     OrderType,
@@ -96,6 +97,14 @@ class PersonQuerySet(models.QuerySet["Person"]):
         if user.role == Role.MANAGER and user.team_id:
             return self.filter(Q(team_id=user.team_id) | Q(practitioner__team_id=user.team_id))
         return self.none()
+
+    def with_monitoring(self, now: datetime | None = None) -> PersonQuerySet:
+        """Each person with ``monitoring_rank``: their monitoring status (``monitoring_statuses`` in SQL) as its
+        ``MonitoringStatus.rank``, most urgent first (``MonitoringStatus.at_rank`` turns it back)."""
+        return self.annotate(monitoring_rank=monitoring_rank_sql(now))
+
+    def in_status(self, status: MonitoringStatus, now: datetime | None = None) -> PersonQuerySet:
+        return self.filter(in_status(status, now))
 
 
 class Person(models.Model):
@@ -249,6 +258,14 @@ class Order(models.Model):
     def live_conditions(self) -> QuerySet[Condition]:
         return self.conditions.filter(removed_in_version__isnull=True).order_by("position", "id")
 
+    def live_condition_list(self) -> list[Condition]:
+        """``live_conditions()`` as a list, from the conditions the caller prefetched when it did (a list of
+        thousands of orders then makes no query per order)."""
+        fetched = getattr(self, "_prefetched_objects_cache", {}).get("conditions")
+        if fetched is None:
+            return list(self.live_conditions())
+        return sorted((c for c in fetched if c.removed_in_version is None), key=lambda c: (c.position, c.pk))
+
     def version_at(self, when: datetime) -> int:
         """The number of the order's version in force at ``when`` (1 before any variation was made)."""
         found = self.versions.filter(changed_at__lte=when).order_by("-number").values_list("number", flat=True)
@@ -267,11 +284,11 @@ class Order(models.Model):
 
     def conditions_in_force(self, day: date | None = None) -> list[Condition]:
         day = day or local_today()
-        return [c for c in self.live_conditions() if c.applies_on(day)]
+        return [c for c in self.live_condition_list() if c.applies_on(day)]
 
     def to_spec(self, conditions: list[Condition] | None = None) -> OrderSpec:
         """``conditions``: its live conditions, when the caller has fetched them already."""
-        live = self.live_conditions() if conditions is None else conditions
+        live = self.live_condition_list() if conditions is None else conditions
         return OrderSpec(
             id=self.ref,
             type=self.type_enum,
@@ -302,6 +319,11 @@ class Condition(models.Model):
     start = models.DateField(null=True, blank=True)
     end = models.DateField(null=True, blank=True)
     monitored = models.BooleanField(default=True)
+    device_kind = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="the kind of device it is monitored with; empty for none (a copy, set on save)",
+    )
     spec = models.JSONField()
     position = models.PositiveSmallIntegerField(default=0)
     added_in_version = models.PositiveIntegerField(default=1)
@@ -312,6 +334,12 @@ class Condition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type_enum.label} {self.ref}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.device_kind = self.needed_device_kind()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "device_kind"}
+        super().save(*args, **kwargs)
 
     @property
     def type_enum(self) -> ConditionType:
@@ -337,6 +365,12 @@ class Condition(models.Model):
         if self.type_enum.is_zone:
             return bool(self.spec.get("monitored"))
         return True
+
+    def needed_device_kind(self) -> str:
+        """The kind of device this condition is monitored with, or "" (a zone that is not GPS-monitored):
+        what ``device_kind`` keeps for the queries that work out a whole caseload's status."""
+        kind = device_kind_needed(self.to_spec())
+        return kind.value if kind is not None and self.raises_alerts else ""
 
     def apply_spec(self, spec: ConditionSpec) -> None:
         self.ref = spec.id
@@ -397,6 +431,15 @@ class MonitoringStatus(LabelledEnum):
         }[self.value]
 
     @property
+    def rank(self) -> int:
+        """Most urgent first: 0 for "Tag not fitted"."""
+        return list(MonitoringStatus).index(self)
+
+    @classmethod
+    def at_rank(cls, rank: int) -> MonitoringStatus:
+        return list(cls)[rank]
+
+    @property
     def tag_colour(self) -> str:
         return {
             "not_fitted": "red",
@@ -416,16 +459,50 @@ class MonitoringStatus(LabelledEnum):
 RECENT_VIOLATION_DAYS = 7
 
 
-def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatus, list[str]]]:
-    """Each person's monitoring status and the reasons for it, in a handful of queries for the list."""
+def _last_seen(devices: list[str]) -> dict[str, datetime]:
+    """When each of these devices last sent anything (a device never heard from is absent)."""
     from django.db.models import Max
+
+    from openem.telemetry.models import Reading
+
+    return dict(
+        Reading.objects.filter(device__in=devices).values("device").annotate(m=Max("t")).values_list("device", "m")
+    )
+
+
+def _silent_fittings() -> QuerySet[Any]:
+    """Fittings in force whose device was never heard from: "No data" for a whole caseload in SQL. The same
+    question as ``_last_seen`` (a device absent from it); the two change together."""
+    from django.db.models import Exists, OuterRef
+
+    from openem.devices.models import Fitting
+    from openem.telemetry.models import Reading
+
+    heard = Reading.objects.filter(device=OuterRef("device__ref"))
+    return Fitting.objects.filter(removed_at__isnull=True).exclude(Exists(heard))
+
+
+def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatus, list[str]]]:
+    """Each person's monitoring status and the reasons for it, in a fixed number of queries whatever the
+    number of people (a page of the case list). ``PersonQuerySet.with_monitoring`` is the same status in SQL,
+    without the reasons, for filtering, sorting and counting whole caseloads."""
+    from django.db.models import prefetch_related_objects
 
     from openem.alerts.models import Incident, IncidentKind, IncidentStatus, Violation
     from openem.devices.models import Fitting
-    from openem.telemetry.models import Reading
     from openem.uktime import when
 
     ids = [p.pk for p in people]
+    # Orders with their conditions and reviews (for "Ending"): the caller's when it prefetched them (a page of
+    # the case list), else fetched afresh here, so that a second call sees what changed since the first.
+    if all("orders" in getattr(p, "_prefetched_objects_cache", {}) for p in people):
+        orders = [o for p in people for o in p.orders.all()]
+    else:
+        orders = list(Order.objects.filter(person_id__in=ids))
+    prefetch_related_objects(orders, "conditions", "reviews")
+    orders_of: dict[int, list[Order]] = {}
+    for o in orders:
+        orders_of.setdefault(o.person_id, []).append(o)
     now = timezone.now()
     open_v: dict[int, list[Any]] = {}
     recent: dict[int, list[Any]] = {}
@@ -449,9 +526,7 @@ def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatu
     for f in Fitting.objects.filter(person_id__in=ids, removed_at__isnull=True).select_related("device"):
         fittings.setdefault(f.person_id, []).append(f)
     devices = [f.device.ref for fs in fittings.values() for f in fs]
-    last_seen = dict(
-        Reading.objects.filter(device__in=devices).values("device").annotate(m=Max("t")).values_list("device", "m")
-    )
+    last_seen = _last_seen(devices)
     today = local_today()
     out: dict[int, tuple[MonitoringStatus, list[str]]] = {}
 
@@ -460,7 +535,7 @@ def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatu
 
     for p in people:
         needs: set[str] = set()
-        for order in p.orders.all():
+        for order in orders_of.get(p.pk, []):
             if order.status_on(today) != OrderStatus.ACTIVE:
                 continue
             for c in order.conditions.all():
@@ -507,7 +582,9 @@ def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatu
                 MonitoringStatus.RECENT_VIOLATIONS,
                 [f"{v.type_enum.label} {when(v.start, now)}" for v in reversed(past)],
             )
-        elif ending := [r for o in p.orders.all() for r in reviews_due(o, today) if r.stage == ReviewStage.END]:
+        elif ending := [
+            r for o in orders_of.get(p.pk, []) for r in reviews_due(o, today) if r.stage == ReviewStage.END
+        ]:
             out[p.pk] = (
                 MonitoringStatus.ENDING,
                 [f"{r.order.ref} ends in {(r.order.end - today).days} days: end-of-monitoring review not recorded"
@@ -518,6 +595,103 @@ def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatu
         else:
             out[p.pk] = (MonitoringStatus.NOT_MONITORED, [])
     return out
+
+
+def _needed_now(today: date) -> QuerySet[Condition]:
+    """The conditions in force today, in orders active today, that need a device (``needs`` in
+    ``monitoring_statuses``), by their stored ``device_kind``."""
+    from django.db.models.functions import Coalesce
+
+    return (
+        Condition.objects.filter(order__start__lte=today, order__end__gte=today, removed_in_version__isnull=True)
+        .exclude(device_kind="")
+        .annotate(first=Coalesce("start", "order__start"), last=Coalesce("end", "order__end"))
+        .filter(first__lte=today, last__gte=today)
+    )
+
+
+def _status_tests(now: datetime) -> list[tuple[MonitoringStatus, Q]]:
+    """``monitoring_statuses`` as SQL: for each status, most urgent first, a test on Person that holds when
+    the status applies and none before it does. Each test is a set the database builds once per query
+    (``pk IN (...)``, not a subquery per person)."""
+    from openem.alerts.models import Incident, IncidentKind, IncidentStatus, Violation
+    from openem.devices.models import Fitting
+
+    today = timezone.localdate(now)
+    since = now - timedelta(days=RECENT_VIOLATION_DAYS)
+    needed = _needed_now(today)
+    fitted = Fitting.objects.filter(removed_at__isnull=True)
+    live = Violation.objects.filter(retracted=False)
+    opened = live.filter(end__isnull=True)
+    recent = live.filter(category="behaviour", end__isnull=False).filter(Q(start__gte=since) | Q(end__gte=since))
+    waiting = Incident.objects.filter(kind=IncidentKind.BEHAVIOUR).exclude(status=IncidentStatus.CLEARED)
+    ending = (
+        Order.objects.filter(start__lte=today, end__gte=today, end__lte=today + timedelta(days=END_REVIEW_FROM_DAYS))
+        .filter(models.Exists(needed.filter(order_id=models.OuterRef("pk"))))
+        .exclude(reviews__stage=ReviewStage.END.value)
+    )
+
+    def among(qs: QuerySet[Any], field: str = "person_id") -> Q:
+        return Q(pk__in=qs.values(field))
+
+    missing = Q()
+    for kind in (DeviceKind.RF, DeviceKind.GPS, DeviceKind.ALCOHOL):
+        missing |= among(needed.filter(device_kind=kind.value), "order__person_id") & ~among(
+            fitted.filter(device__kind=kind.value)
+        )
+    S = MonitoringStatus
+    return [
+        (S.NOT_FITTED, missing | among(opened.filter(type="not_fitted"))),
+        (S.VIOLATION_OPEN, among(opened.filter(category="behaviour"))),
+        (
+            S.NOT_ACKNOWLEDGED,
+            among(waiting.filter(status=IncidentStatus.OPEN))
+            | among(recent.filter(triage_pending=True, incident__isnull=True)),
+        ),
+        (S.INCIDENT_OPEN, among(waiting)),
+        (S.EQUIPMENT, among(opened.filter(category="equipment").exclude(type="not_fitted"))),
+        (S.NO_DATA, among(_silent_fittings())),
+        (S.RECENT_VIOLATIONS, among(recent)),
+        (S.ENDING, among(ending)),
+        (S.COMPLIANT, among(needed, "order__person_id")),
+    ]
+
+
+def monitoring_rank_sql(now: datetime | None = None) -> models.Case:
+    """``monitoring_statuses`` as one SQL expression on Person, the status's ``rank``, for whole caseloads:
+    the list sorted by status, the centre's counts. tests/test_caselist_scale.py checks it gives the same
+    status as ``monitoring_statuses`` in every case."""
+    return models.Case(
+        *[models.When(test, then=status.rank) for status, test in _status_tests(now or timezone.now())],
+        default=MonitoringStatus.NOT_MONITORED.rank,
+        output_field=models.IntegerField(),
+    )
+
+
+def in_status(status: MonitoringStatus, now: datetime | None = None) -> Q:
+    """People whose monitoring status is ``status``: its own test and none of those before it (cheaper than
+    working out everyone's status and comparing it)."""
+    tests = _status_tests(now or timezone.now())
+    out = Q()
+    for s, test in tests:
+        if s == status:
+            return out & test
+        out &= ~test
+    return out  # NOT_MONITORED: none of them
+
+
+def monitoring_counts(people: QuerySet[Person], now: datetime | None = None) -> dict[MonitoringStatus, int]:
+    """How many of ``people`` have each monitoring status, in one aggregate query. The statuses are worked out
+    once in a materialised common table: grouped directly, SQLite would work out the expression twice (for
+    the column and for the group)."""
+    from django.db import connections
+
+    ranked = people.annotate(monitoring_rank=monitoring_rank_sql(now)).order_by().values_list("monitoring_rank")
+    sql, params = ranked.query.sql_with_params()
+    with connections[people.db].cursor() as cursor:
+        cursor.execute(f"WITH ranked (r) AS MATERIALIZED ({sql}) SELECT r, COUNT(*) FROM ranked GROUP BY r", params)
+        found = dict(cursor.fetchall())
+    return {s: found.get(s.rank, 0) for s in MonitoringStatus}
 
 
 # ------------------------------------------------------------------ supervision reviews
