@@ -19,7 +19,6 @@ from openem.accounts.models import Role, Team
 from openem.engine.casefile import ConditionSpec, OrderSpec, parse_condition
 from openem.engine.enums import (
     ConditionType,
-    DeviceKind,
     LabelledEnum,
     LicenceKind,
     OrderType,
@@ -634,11 +633,13 @@ def _status_tests(now: datetime) -> list[tuple[MonitoringStatus, Q]]:
     def among(qs: QuerySet[Any], field: str = "person_id") -> Q:
         return Q(pk__in=qs.values(field))
 
-    missing = Q()
-    for kind in (DeviceKind.RF, DeviceKind.GPS, DeviceKind.ALCOHOL):
-        missing |= among(needed.filter(device_kind=kind.value), "order__person_id") & ~among(
-            fitted.filter(device__kind=kind.value)
+    # A condition in force whose kind of device the person has none of fitted.
+    unfitted = needed.exclude(
+        models.Exists(
+            fitted.filter(person_id=models.OuterRef("order__person_id"), device__kind=models.OuterRef("device_kind"))
         )
+    )
+    missing = among(unfitted, "order__person_id")
     S = MonitoringStatus
     return [
         (S.NOT_FITTED, missing | among(opened.filter(type="not_fitted"))),
