@@ -681,18 +681,28 @@ def in_status(status: MonitoringStatus, now: datetime | None = None) -> Q:
     return out  # NOT_MONITORED: none of them
 
 
-def monitoring_counts(people: QuerySet[Person], now: datetime | None = None) -> dict[MonitoringStatus, int]:
-    """How many of ``people`` have each monitoring status, in one aggregate query. The statuses are worked out
-    once in a materialised common table: grouped directly, SQLite would work out the expression twice (for
-    the column and for the group)."""
+def monitoring_overview(
+    people: QuerySet[Person], listed: MonitoringStatus, now: datetime | None = None
+) -> tuple[dict[MonitoringStatus, int], list[int]]:
+    """How many of ``people`` have each monitoring status, and the ids of those whose status is ``listed``
+    (by name), in one aggregate query: the statuses are worked out once, in a materialised common table.
+    (Grouped directly, SQLite works the expression out twice, for the column and for the group; a separate
+    query for the list would work it out again.)"""
     from django.db import connections
 
-    ranked = people.annotate(monitoring_rank=monitoring_rank_sql(now)).order_by().values_list("monitoring_rank")
-    sql, params = ranked.query.sql_with_params()
+    ranked = people.annotate(monitoring_rank=monitoring_rank_sql(now)).order_by()
+    sql, params = ranked.values_list("pk", "name", "monitoring_rank").query.sql_with_params()
     with connections[people.db].cursor() as cursor:
-        cursor.execute(f"WITH ranked (r) AS MATERIALIZED ({sql}) SELECT r, COUNT(*) FROM ranked GROUP BY r", params)
-        found = dict(cursor.fetchall())
-    return {s: found.get(s.rank, 0) for s in MonitoringStatus}
+        cursor.execute(
+            f"WITH ranked (pk, name, r) AS MATERIALIZED ({sql}) "
+            "SELECT r, COUNT(*), NULL, NULL FROM ranked GROUP BY r "
+            "UNION ALL SELECT r, NULL, pk, name FROM ranked WHERE r = %s",
+            [*params, listed.rank],
+        )
+        rows = cursor.fetchall()
+    found = {r: n for r, n, pk, _ in rows if pk is None}
+    named = sorted((name, pk) for _, _, pk, name in rows if pk is not None)
+    return {s: found.get(s.rank, 0) for s in MonitoringStatus}, [pk for _, pk in named]
 
 
 # ------------------------------------------------------------------ supervision reviews

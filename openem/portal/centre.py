@@ -28,7 +28,7 @@ from openem.cases.models import (
     Order,
     Person,
     local_today,
-    monitoring_counts,
+    monitoring_overview,
     monitoring_statuses,
 )
 from openem.health.models import Fault, FaultQuerySet
@@ -50,20 +50,20 @@ def centre(request: AuthedRequest) -> HttpResponse:
     # Everyone with an order active today, in SQL: counted, never loaded whole (a national caseload).
     active_now = Order.objects.filter(person=OuterRef("pk"), start__lte=today, end__gte=today)
     people = Person.objects.visible_to(request.user).filter(Exists(active_now))
-    counts = list(monitoring_counts(people).items())  # one aggregate query
-    not_fitted_page = paginate(
-        request,
-        people.in_status(MonitoringStatus.NOT_FITTED).select_related("practitioner").order_by("name", "pk"),
-        param="not_fitted_page",
-        anchor="tags-not-fitted",
-        count=dict(counts)[MonitoringStatus.NOT_FITTED],
-    )
-    shown = list(not_fitted_page["page"].object_list)
+    # The count of each status and who has no tag fitted: one aggregate query for the whole caseload.
+    by_status, not_fitted_ids = monitoring_overview(people, MonitoringStatus.NOT_FITTED)
+    counts = list(by_status.items())
+    not_fitted_page = paginate(request, not_fitted_ids, param="not_fitted_page", anchor="tags-not-fitted")
+    shown_ids = list(not_fitted_page["page"].object_list)
+    found = Person.objects.select_related("practitioner").in_bulk(shown_ids)
+    shown = [found[pk] for pk in shown_ids]
     statuses = monitoring_statuses(shown)
     not_fitted = [(p, statuses[p.pk][1]) for p in shown]
     equipment_page = paginate(
         request,
-        Violation.objects.filter(person__in=people, retracted=False, end__isnull=True, type__in=EQUIPMENT)
+        # The open problems first (few), then whether each one's person is listed here.
+        Violation.objects.filter(retracted=False, end__isnull=True, type__in=EQUIPMENT)
+        .filter(Exists(people.filter(pk=OuterRef("person_id"))))
         .select_related("person", "incident")
         .order_by("start", "pk"),
         param="equipment_page",

@@ -77,13 +77,14 @@ def case_list(request: AuthedRequest) -> HttpResponse:
     # The end of the current order that ends first (an order not yet ended, as on the row).
     current_end = Order.objects.filter(person=OuterRef("pk"), end__gte=today).order_by("end").values("end")[:1]
     people = people.annotate(ends=Subquery(current_end))
-    if status_filter in MonitoringStatus._value2member_map_:
+    filtered = status_filter in MonitoringStatus._value2member_map_
+    if filtered:
         people = people.in_status(MonitoringStatus(status_filter))
-    if sort == "status" or attention:
+    if (sort == "status" and not filtered) or attention:  # one status, filtered: sorted by name within it
         people = people.with_monitoring()
     orderings: dict[str, list[Any]] = {
         "ends": [F("ends").asc(nulls_last=True)],
-        "status": ["monitoring_rank"],
+        "status": [] if filtered else ["monitoring_rank"],
         "rosh": [ROSH_RANK],
     }
     ordering = orderings.get(sort, [])
