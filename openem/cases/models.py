@@ -609,6 +609,18 @@ def _needed_now(today: date) -> QuerySet[Condition]:
     )
 
 
+def _person_kind(person: str, kind: str) -> models.Expression:
+    """A person and a kind of device as one number: person id * 8 + the kind's place in DeviceKind."""
+    from openem.engine.enums import DeviceKind
+
+    place = models.Case(
+        *[models.When(**{kind: k.value}, then=i) for i, k in enumerate(DeviceKind, start=1)],
+        default=0,
+        output_field=models.IntegerField(),
+    )
+    return models.F(person) * 8 + place
+
+
 def _status_tests(now: datetime) -> list[tuple[MonitoringStatus, Q]]:
     """``monitoring_statuses`` as SQL: for each status, most urgent first, a test on Person that holds when
     the status applies and none before it does. Each test is a set the database builds once per query
@@ -633,11 +645,11 @@ def _status_tests(now: datetime) -> list[tuple[MonitoringStatus, Q]]:
     def among(qs: QuerySet[Any], field: str = "person_id") -> Q:
         return Q(pk__in=qs.values(field))
 
-    # A condition in force whose kind of device the person has none of fitted.
-    unfitted = needed.exclude(
-        models.Exists(
-            fitted.filter(person_id=models.OuterRef("order__person_id"), device__kind=models.OuterRef("device_kind"))
-        )
+    # A condition in force whose kind of device the person has none of fitted: (person, kind) pairs as one
+    # number each, so that the database can look each up in a hashed set (a subquery per condition was the
+    # slowest part of the whole status on PostgreSQL).
+    unfitted = needed.annotate(pair=_person_kind("order__person_id", "device_kind")).exclude(
+        pair__in=fitted.annotate(pair=_person_kind("person_id", "device__kind")).values("pair")
     )
     missing = among(unfitted, "order__person_id")
     S = MonitoringStatus

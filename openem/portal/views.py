@@ -172,7 +172,7 @@ def case_row(
 
 
 ENDING_SOON_DAYS = 14
-CHUNK = 500
+CHUNK = 2000
 
 
 def needing_attention(people: Any, today: date) -> list[int]:
