@@ -38,7 +38,11 @@ def test_page_through_the_cases_and_the_centre(page, live_server, personas, monk
     assert page.locator("tbody tr").first.inner_text() != first
     shot(page, "caselist-02-sorted-filtered-page-2")
 
+    monkeypatch.setattr(paging, "PER_PAGE", 3)  # a few to a page, to see the centre's lists paginated
     page.goto(f"{live_server.url}/centre/")
     page.wait_for_selector("h1:has-text('Monitoring centre')")
+    page.click("#tags-not-fitted ~ nav .govuk-pagination__next a")
+    page.wait_for_selector("#tags-not-fitted ~ nav .govuk-pagination__item--current:has-text('2')")
+    assert "#tags-not-fitted" in page.url
     shot(page, "caselist-03-centre")
     assert page.js_errors == []
