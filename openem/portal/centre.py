@@ -48,8 +48,8 @@ def centre(request: AuthedRequest) -> HttpResponse:
         return forbidden(request, "The monitoring centre view is for operators and managers.")
     today = local_today()
     # Everyone with an order active today, in SQL: counted, never loaded whole (a national caseload).
-    active_now = Order.objects.filter(person=OuterRef("pk"), start__lte=today, end__gte=today)
-    people = Person.objects.visible_to(request.user).filter(Exists(active_now))
+    active_now = Order.objects.filter(start__lte=today, end__gte=today).values("person_id")
+    people = Person.objects.visible_to(request.user).filter(pk__in=active_now)
     # The count of each status and who has no tag fitted: one aggregate query for the whole caseload.
     by_status, not_fitted_ids = monitoring_overview(people, MonitoringStatus.NOT_FITTED)
     counts = list(by_status.items())
