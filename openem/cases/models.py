@@ -321,6 +321,7 @@ class Condition(models.Model):
     device_kind = models.CharField(
         max_length=16,
         blank=True,
+        editable=False,
         help_text="the kind of device it is monitored with; empty for none (a copy, set on save)",
     )
     spec = models.JSONField()

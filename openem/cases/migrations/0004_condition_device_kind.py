@@ -36,6 +36,7 @@ class Migration(migrations.Migration):
             name="device_kind",
             field=models.CharField(
                 blank=True,
+                editable=False,
                 help_text="the kind of device it is monitored with; empty for none (a copy, set on save)",
                 max_length=16,
             ),
