@@ -308,6 +308,15 @@ class Order(models.Model):
         return check_order(self.to_spec(), path=self.ref) + curfew_address_findings(self)
 
 
+class ConditionQuerySet(models.QuerySet["Condition"]):
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Condition]:
+        """As Django's, with ``device_kind`` set on each as ``save()`` sets it (bulk inserts skip ``save``)."""
+        objs = list(objs)
+        for obj in objs:
+            obj.device_kind = obj.needed_device_kind()
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class Condition(models.Model):
     """One monitoring condition. ``spec`` holds it in the case-file form (FORMATS.md); the columns
     beside it are copies for queries and listing."""
@@ -328,6 +337,8 @@ class Condition(models.Model):
     position = models.PositiveSmallIntegerField(default=0)
     added_in_version = models.PositiveIntegerField(default=1)
     removed_in_version = models.PositiveIntegerField(null=True, blank=True)
+
+    objects = ConditionQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "id"]

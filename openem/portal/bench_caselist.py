@@ -76,8 +76,6 @@ def _grow(first: int, last: int, users: dict[str, Any], today: Any, now: datetim
     from openem.telemetry.models import Reading
 
     specs = _specs()
-    # What Condition.save() would store (bulk inserts do not call it).
-    kinds_of = {k: Condition(type=v["type"], spec=v).needed_device_kind() for k, v in specs.items()}
     teams = list(Team.objects.order_by("pk"))
     me = users[PRACTITIONER]
     practitioners: dict[int, Any] = {}
@@ -127,7 +125,7 @@ def _grow(first: int, last: int, users: dict[str, Any], today: Any, now: datetim
             spec = specs[name]
             conditions.append(
                 Condition(order=order, ref=spec["id"], type=spec["type"], spec=spec, position=pos,
-                          monitored=bool(spec.get("monitored", True)), device_kind=kinds_of[name])
+                          monitored=bool(spec.get("monitored", True)))
             )  # fmt: skip
         versions.append(
             OrderVersion(order=order, number=1, changed_at=now - timedelta(days=20), reason="bench",
