@@ -212,7 +212,11 @@ def test_the_status_in_sql_is_the_status_on_the_row_in_every_case(personas, nigh
     with_condition(p, specs["alcohol"])
     fit(p, "alcohol")
     Incident.objects.create(person=p, kind="behaviour", severity="low", start=now, summary="x", status="cleared")
+    # An area outage's incident names no person: it changes nobody's status, nor the filters' negations.
+    Incident.objects.create(person=None, kind="behaviour", severity="low", start=now, summary="area")
     seen = agree()
+    for status in MonitoringStatus:
+        assert Person.objects.in_status(status).count() == seen.get(status, 0), status
     assert set(seen) == set(MonitoringStatus), set(MonitoringStatus) - set(seen)
     expect = {
         "gps-curfew-rf-tag": MonitoringStatus.NOT_FITTED,

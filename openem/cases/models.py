@@ -655,7 +655,9 @@ def _status_tests(now: datetime) -> list[tuple[MonitoringStatus, Q]]:
     )
 
     def among(qs: QuerySet[Any], field: str = "person_id") -> Q:
-        return Q(pk__in=qs.values(field))
+        # Without NULLs: "id IN (..., NULL)" is unknown rather than false, and its negation too (an area
+        # outage's incident has no person).
+        return Q(pk__in=qs.filter(**{f"{field}__isnull": False}).values(field))
 
     # A condition in force whose kind of device the person has none of fitted: (person, kind) pairs as one
     # number each, so that the database can look each up in a hashed set (a subquery per condition was the
