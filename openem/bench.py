@@ -288,6 +288,18 @@ def _show_crime(r: dict[str, Any]) -> str:
     return show(r)
 
 
+def bench_caselist(quick: bool) -> dict[str, Any]:
+    from openem.portal.bench_caselist import bench_caselist as run
+
+    return run(quick)
+
+
+def _show_caselist(r: dict[str, Any]) -> str:
+    from openem.portal.bench_caselist import show
+
+    return show(r)
+
+
 BENCHES: dict[str, tuple[Callable[[bool], dict[str, Any]], Callable[[dict[str, Any]], str]]] = {
     "national": (bench_national, _show_national),
     "engine": (
@@ -307,6 +319,7 @@ BENCHES: dict[str, tuple[Callable[[bool], dict[str, Any]], Callable[[dict[str, A
             "A 30-day trail page with its data (bar: p95 under 300 ms with at least 50 million fixes stored)",
         ),
     ),
+    "caselist": (bench_caselist, _show_caselist),
     "simulate": (
         bench_simulate,
         lambda r: _table(

@@ -24,10 +24,12 @@ def fitted(case):
     tag = Device.objects.create(ref="ALC-0001", kind="alcohol")
     Fitting.objects.create(device=tag, person=case, fitted_at=timezone.now() - timedelta(days=30))
     Violation.objects.filter(person=case).delete()
+    from openem.telemetry import deadlines
     from openem.telemetry.models import Reading
 
-    for ref in ("RF-0001", "GPS-0001", "ALC-0001"):
+    for ref, kind in (("RF-0001", "rf"), ("GPS-0001", "gps"), ("ALC-0001", "alcohol")):
         Reading.objects.create(device=ref, t=timezone.now(), type="power", payload={}, digest=ref, source="file")
+        deadlines.touch({ref: (timezone.now().timestamp(), kind)})  # as ingest does with what it stores
     return case
 
 

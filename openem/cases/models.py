@@ -97,6 +97,14 @@ class PersonQuerySet(models.QuerySet["Person"]):
             return self.filter(Q(team_id=user.team_id) | Q(practitioner__team_id=user.team_id))
         return self.none()
 
+    def with_monitoring(self, now: datetime | None = None) -> PersonQuerySet:
+        """Each person with ``monitoring_rank``: their monitoring status (``monitoring_statuses`` in SQL) as its
+        ``MonitoringStatus.rank``, most urgent first (``MonitoringStatus.at_rank`` turns it back)."""
+        return self.annotate(monitoring_rank=monitoring_rank_sql(now))
+
+    def in_status(self, status: MonitoringStatus, now: datetime | None = None) -> PersonQuerySet:
+        return self.filter(in_status(status, now))
+
 
 class Person(models.Model):
     ref = models.CharField("case file id", max_length=40, unique=True)
@@ -249,6 +257,14 @@ class Order(models.Model):
     def live_conditions(self) -> QuerySet[Condition]:
         return self.conditions.filter(removed_in_version__isnull=True).order_by("position", "id")
 
+    def live_condition_list(self) -> list[Condition]:
+        """``live_conditions()`` as a list, from the conditions the caller prefetched when it did (a list of
+        thousands of orders then makes no query per order)."""
+        fetched = getattr(self, "_prefetched_objects_cache", {}).get("conditions")
+        if fetched is None:
+            return list(self.live_conditions())
+        return sorted((c for c in fetched if c.removed_in_version is None), key=lambda c: (c.position, c.pk))
+
     def version_at(self, when: datetime) -> int:
         """The number of the order's version in force at ``when`` (1 before any variation was made)."""
         found = self.versions.filter(changed_at__lte=when).order_by("-number").values_list("number", flat=True)
@@ -267,11 +283,11 @@ class Order(models.Model):
 
     def conditions_in_force(self, day: date | None = None) -> list[Condition]:
         day = day or local_today()
-        return [c for c in self.live_conditions() if c.applies_on(day)]
+        return [c for c in self.live_condition_list() if c.applies_on(day)]
 
     def to_spec(self, conditions: list[Condition] | None = None) -> OrderSpec:
         """``conditions``: its live conditions, when the caller has fetched them already."""
-        live = self.live_conditions() if conditions is None else conditions
+        live = self.live_condition_list() if conditions is None else conditions
         return OrderSpec(
             id=self.ref,
             type=self.type_enum,
@@ -292,6 +308,15 @@ class Order(models.Model):
         return check_order(self.to_spec(), path=self.ref) + curfew_address_findings(self)
 
 
+class ConditionQuerySet(models.QuerySet["Condition"]):
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Condition]:
+        """As Django's, with ``device_kind`` set on each as ``save()`` sets it (bulk inserts skip ``save``)."""
+        objs = list(objs)
+        for obj in objs:
+            obj.device_kind = obj.needed_device_kind()
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class Condition(models.Model):
     """One monitoring condition. ``spec`` holds it in the case-file form (FORMATS.md); the columns
     beside it are copies for queries and listing."""
@@ -302,16 +327,30 @@ class Condition(models.Model):
     start = models.DateField(null=True, blank=True)
     end = models.DateField(null=True, blank=True)
     monitored = models.BooleanField(default=True)
+    device_kind = models.CharField(
+        max_length=16,
+        blank=True,
+        editable=False,
+        help_text="the kind of device it is monitored with; empty for none (a copy, set on save)",
+    )
     spec = models.JSONField()
     position = models.PositiveSmallIntegerField(default=0)
     added_in_version = models.PositiveIntegerField(default=1)
     removed_in_version = models.PositiveIntegerField(null=True, blank=True)
+
+    objects = ConditionQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "id"]
 
     def __str__(self) -> str:
         return f"{self.type_enum.label} {self.ref}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.device_kind = self.needed_device_kind()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "device_kind"}
+        super().save(*args, **kwargs)
 
     @property
     def type_enum(self) -> ConditionType:
@@ -337,6 +376,12 @@ class Condition(models.Model):
         if self.type_enum.is_zone:
             return bool(self.spec.get("monitored"))
         return True
+
+    def needed_device_kind(self) -> str:
+        """The kind of device this condition is monitored with, or "" (a zone that is not GPS-monitored):
+        what ``device_kind`` keeps for the queries that work out a whole caseload's status."""
+        kind = device_kind_needed(self.to_spec())
+        return kind.value if kind is not None and self.raises_alerts else ""
 
     def apply_spec(self, spec: ConditionSpec) -> None:
         self.ref = spec.id
@@ -397,6 +442,15 @@ class MonitoringStatus(LabelledEnum):
         }[self.value]
 
     @property
+    def rank(self) -> int:
+        """Most urgent first: 0 for "Tag not fitted"."""
+        return list(MonitoringStatus).index(self)
+
+    @classmethod
+    def at_rank(cls, rank: int) -> MonitoringStatus:
+        return list(cls)[rank]
+
+    @property
     def tag_colour(self) -> str:
         return {
             "not_fitted": "red",
@@ -416,16 +470,47 @@ class MonitoringStatus(LabelledEnum):
 RECENT_VIOLATION_DAYS = 7
 
 
+def _last_seen(devices: list[str]) -> dict[str, datetime]:
+    """When each of these devices last sent anything (a device never heard from is absent): one indexed
+    query on the deadline table ingest keeps, not a scan of the readings."""
+    from openem.telemetry.deadlines import last_seen
+
+    return last_seen(devices)
+
+
+def _silent_fittings() -> QuerySet[Any]:
+    """Fittings in force whose device was never heard from: "No data" for a whole caseload in SQL. The same
+    question as ``_last_seen`` (a device absent from it); the two change together."""
+    from django.db.models import Exists, OuterRef
+
+    from openem.devices.models import Fitting
+    from openem.telemetry.models import DeviceDeadline
+
+    heard = DeviceDeadline.objects.filter(device=OuterRef("device__ref"))
+    return Fitting.objects.filter(removed_at__isnull=True).exclude(Exists(heard))
+
+
 def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatus, list[str]]]:
-    """Each person's monitoring status and the reasons for it, in a handful of queries for the list."""
-    from django.db.models import Max
+    """Each person's monitoring status and the reasons for it, in a fixed number of queries whatever the
+    number of people (a page of the case list). ``PersonQuerySet.with_monitoring`` is the same status in SQL,
+    without the reasons, for filtering, sorting and counting whole caseloads."""
+    from django.db.models import prefetch_related_objects
 
     from openem.alerts.models import Incident, IncidentKind, IncidentStatus, Violation
     from openem.devices.models import Fitting
-    from openem.telemetry.models import Reading
     from openem.uktime import when
 
     ids = [p.pk for p in people]
+    # Orders with their conditions and reviews (for "Ending"): the caller's when it prefetched them (a page of
+    # the case list), else fetched afresh here, so that a second call sees what changed since the first.
+    if all("orders" in getattr(p, "_prefetched_objects_cache", {}) for p in people):
+        orders = [o for p in people for o in p.orders.all()]
+    else:
+        orders = list(Order.objects.filter(person_id__in=ids))
+    prefetch_related_objects(orders, "conditions", "reviews")
+    orders_of: dict[int, list[Order]] = {}
+    for o in orders:
+        orders_of.setdefault(o.person_id, []).append(o)
     now = timezone.now()
     open_v: dict[int, list[Any]] = {}
     recent: dict[int, list[Any]] = {}
@@ -449,9 +534,7 @@ def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatu
     for f in Fitting.objects.filter(person_id__in=ids, removed_at__isnull=True).select_related("device"):
         fittings.setdefault(f.person_id, []).append(f)
     devices = [f.device.ref for fs in fittings.values() for f in fs]
-    last_seen = dict(
-        Reading.objects.filter(device__in=devices).values("device").annotate(m=Max("t")).values_list("device", "m")
-    )
+    last_seen = _last_seen(devices)
     today = local_today()
     out: dict[int, tuple[MonitoringStatus, list[str]]] = {}
 
@@ -460,7 +543,7 @@ def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatu
 
     for p in people:
         needs: set[str] = set()
-        for order in p.orders.all():
+        for order in orders_of.get(p.pk, []):
             if order.status_on(today) != OrderStatus.ACTIVE:
                 continue
             for c in order.conditions.all():
@@ -507,7 +590,9 @@ def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatu
                 MonitoringStatus.RECENT_VIOLATIONS,
                 [f"{v.type_enum.label} {when(v.start, now)}" for v in reversed(past)],
             )
-        elif ending := [r for o in p.orders.all() for r in reviews_due(o, today) if r.stage == ReviewStage.END]:
+        elif ending := [
+            r for o in orders_of.get(p.pk, []) for r in reviews_due(o, today) if r.stage == ReviewStage.END
+        ]:
             out[p.pk] = (
                 MonitoringStatus.ENDING,
                 [f"{r.order.ref} ends in {(r.order.end - today).days} days: end-of-monitoring review not recorded"
@@ -518,6 +603,129 @@ def monitoring_statuses(people: list[Person]) -> dict[int, tuple[MonitoringStatu
         else:
             out[p.pk] = (MonitoringStatus.NOT_MONITORED, [])
     return out
+
+
+def _needed_now(today: date) -> QuerySet[Condition]:
+    """The conditions in force today, in orders active today, that need a device (``needs`` in
+    ``monitoring_statuses``), by their stored ``device_kind``."""
+    from django.db.models.functions import Coalesce
+
+    return (
+        Condition.objects.filter(order__start__lte=today, order__end__gte=today, removed_in_version__isnull=True)
+        .exclude(device_kind="")
+        .annotate(first=Coalesce("start", "order__start"), last=Coalesce("end", "order__end"))
+        .filter(first__lte=today, last__gte=today)
+    )
+
+
+def _person_kind(person: str, kind: str) -> models.Expression:
+    """A person and a kind of device as one number: person id * 8 + the kind's place in DeviceKind."""
+    from openem.engine.enums import DeviceKind
+
+    place = models.Case(
+        *[models.When(**{kind: k.value}, then=i) for i, k in enumerate(DeviceKind, start=1)],
+        default=0,
+        output_field=models.IntegerField(),
+    )
+    return models.F(person) * 8 + place
+
+
+def _status_tests(now: datetime) -> list[tuple[MonitoringStatus, Q]]:
+    """``monitoring_statuses`` as SQL: for each status, most urgent first, a test on Person that holds when
+    the status applies and none before it does. Each test is a set the database builds once per query
+    (``pk IN (...)``, not a subquery per person)."""
+    from openem.alerts.models import Incident, IncidentKind, IncidentStatus, Violation
+    from openem.devices.models import Fitting
+
+    today = timezone.localdate(now)
+    since = now - timedelta(days=RECENT_VIOLATION_DAYS)
+    needed = _needed_now(today)
+    fitted = Fitting.objects.filter(removed_at__isnull=True)
+    live = Violation.objects.filter(retracted=False)
+    opened = live.filter(end__isnull=True)
+    recent = live.filter(category="behaviour", end__isnull=False).filter(Q(start__gte=since) | Q(end__gte=since))
+    waiting = Incident.objects.filter(kind=IncidentKind.BEHAVIOUR).exclude(status=IncidentStatus.CLEARED)
+    ending = (
+        Order.objects.filter(start__lte=today, end__gte=today, end__lte=today + timedelta(days=END_REVIEW_FROM_DAYS))
+        .filter(models.Exists(needed.filter(order_id=models.OuterRef("pk"))))
+        .exclude(reviews__stage=ReviewStage.END.value)
+    )
+
+    def among(qs: QuerySet[Any], field: str = "person_id") -> Q:
+        # Without NULLs: "id IN (..., NULL)" is unknown rather than false, and its negation too (an area
+        # outage's incident has no person).
+        return Q(pk__in=qs.filter(**{f"{field}__isnull": False}).values(field))
+
+    # A condition in force whose kind of device the person has none of fitted: (person, kind) pairs as one
+    # number each, so that the database can look each up in a hashed set (a subquery per condition was the
+    # slowest part of the whole status on PostgreSQL).
+    unfitted = needed.annotate(pair=_person_kind("order__person_id", "device_kind")).exclude(
+        pair__in=fitted.annotate(pair=_person_kind("person_id", "device__kind")).values("pair")
+    )
+    missing = among(unfitted, "order__person_id")
+    S = MonitoringStatus
+    return [
+        (S.NOT_FITTED, missing | among(opened.filter(type="not_fitted"))),
+        (S.VIOLATION_OPEN, among(opened.filter(category="behaviour"))),
+        (
+            S.NOT_ACKNOWLEDGED,
+            among(waiting.filter(status=IncidentStatus.OPEN))
+            | among(recent.filter(triage_pending=True, incident__isnull=True)),
+        ),
+        (S.INCIDENT_OPEN, among(waiting)),
+        (S.EQUIPMENT, among(opened.filter(category="equipment").exclude(type="not_fitted"))),
+        (S.NO_DATA, among(_silent_fittings())),
+        (S.RECENT_VIOLATIONS, among(recent)),
+        (S.ENDING, among(ending)),
+        (S.COMPLIANT, among(needed, "order__person_id")),
+    ]
+
+
+def monitoring_rank_sql(now: datetime | None = None) -> models.Case:
+    """``monitoring_statuses`` as one SQL expression on Person, the status's ``rank``, for whole caseloads:
+    the list sorted by status, the centre's counts. tests/test_caselist_scale.py checks it gives the same
+    status as ``monitoring_statuses`` in every case."""
+    return models.Case(
+        *[models.When(test, then=status.rank) for status, test in _status_tests(now or timezone.now())],
+        default=MonitoringStatus.NOT_MONITORED.rank,
+        output_field=models.IntegerField(),
+    )
+
+
+def in_status(status: MonitoringStatus, now: datetime | None = None) -> Q:
+    """People whose monitoring status is ``status``: its own test and none of those before it (cheaper than
+    working out everyone's status and comparing it)."""
+    tests = _status_tests(now or timezone.now())
+    out = Q()
+    for s, test in tests:
+        if s == status:
+            return out & test
+        out &= ~test
+    return out  # NOT_MONITORED: none of them
+
+
+def monitoring_overview(
+    people: QuerySet[Person], listed: MonitoringStatus, now: datetime | None = None
+) -> tuple[dict[MonitoringStatus, int], list[int]]:
+    """How many of ``people`` have each monitoring status, and the ids of those whose status is ``listed``
+    (by name), in one aggregate query: the statuses are worked out once, in a materialised common table.
+    (Grouped directly, SQLite works the expression out twice, for the column and for the group; a separate
+    query for the list would work it out again.)"""
+    from django.db import connections
+
+    ranked = people.annotate(monitoring_rank=monitoring_rank_sql(now)).order_by()
+    sql, params = ranked.values_list("pk", "name", "monitoring_rank").query.sql_with_params()
+    with connections[people.db].cursor() as cursor:
+        cursor.execute(
+            f"WITH ranked (pk, name, r) AS MATERIALIZED ({sql}) "
+            "SELECT r, COUNT(*), NULL, NULL FROM ranked GROUP BY r "
+            "UNION ALL SELECT r, NULL, pk, name FROM ranked WHERE r = %s",
+            [*params, listed.rank],
+        )
+        rows = cursor.fetchall()
+    found = {r: n for r, n, pk, _ in rows if pk is None}
+    named = sorted((name, pk) for _, _, pk, name in rows if pk is not None)
+    return {s: found.get(s.rank, 0) for s in MonitoringStatus}, [pk for _, pk in named]
 
 
 # ------------------------------------------------------------------ supervision reviews

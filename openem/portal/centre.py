@@ -7,22 +7,37 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import messages
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
 from openem.accounts.models import Role, User
-from openem.alerts.models import Incident, IncidentKind, Notification, NotificationStatus, Violation
+from openem.alerts.models import (
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+    Notification,
+    NotificationStatus,
+    Violation,
+)
 from openem.audit.models import AuditAction, AuditEvent
-from openem.cases.models import MonitoringStatus, Person, local_today, monitoring_statuses
+from openem.cases.models import (
+    MonitoringStatus,
+    Order,
+    Person,
+    local_today,
+    monitoring_overview,
+    monitoring_statuses,
+)
 from openem.health.models import Fault, FaultQuerySet
 from openem.health.status import assess
 from openem.telemetry.models import RejectedReading
 
 from .access import AuthedRequest, case_records_required, forbidden
 from .live import critical_incidents, is_refresh
+from .paging import paginate
 
 EQUIPMENT = ("no_signal", "battery_depleted", "home_unit_power", "location_failure")
 
@@ -32,23 +47,37 @@ def centre(request: AuthedRequest) -> HttpResponse:
     if not request.user.sees_centre:
         return forbidden(request, "The monitoring centre view is for operators and managers.")
     today = local_today()
-    people = list(
-        Person.objects.visible_to(request.user)
-        .filter(orders__start__lte=today, orders__end__gte=today)
-        .distinct()
-        .prefetch_related("orders__conditions")
-        .select_related("practitioner")
-    )
-    statuses = monitoring_statuses(people)
-    not_fitted = [(p, statuses[p.pk][1]) for p in people if statuses[p.pk][0] == MonitoringStatus.NOT_FITTED]
-    equipment = (
-        Violation.objects.filter(person__in=people, retracted=False, end__isnull=True, type__in=EQUIPMENT)
+    # Everyone with an order active today, in SQL: counted, never loaded whole (a national caseload).
+    active_now = Order.objects.filter(start__lte=today, end__gte=today).values("person_id")
+    people = Person.objects.visible_to(request.user).filter(pk__in=active_now)
+    # The count of each status and who has no tag fitted: one aggregate query for the whole caseload.
+    by_status, not_fitted_ids = monitoring_overview(people, MonitoringStatus.NOT_FITTED)
+    counts = list(by_status.items())
+    not_fitted_page = paginate(request, not_fitted_ids, param="not_fitted_page", anchor="tags-not-fitted")
+    shown_ids = list(not_fitted_page["page"].object_list)
+    found = Person.objects.select_related("practitioner").in_bulk(shown_ids)
+    shown = [found[pk] for pk in shown_ids]
+    statuses = monitoring_statuses(shown)
+    not_fitted = [(p, statuses[p.pk][1]) for p in shown]
+    equipment_page = paginate(
+        request,
+        # The open problems first (few), then whether each one's person is listed here.
+        Violation.objects.filter(retracted=False, end__isnull=True, type__in=EQUIPMENT)
+        .filter(Exists(people.filter(pk=OuterRef("person_id"))))
         .select_related("person", "incident")
-        .order_by("start")
+        .order_by("start", "pk"),
+        param="equipment_page",
+        anchor="equipment-work",
     )
-    counts = {s: sum(1 for p in people if statuses[p.pk][0] == s) for s in MonitoringStatus}
     active = Incident.objects.visible_to(request.user).active()
-    queue = [(k, active.filter(kind=k).count(), active.filter(kind=k, status="open").count()) for k in IncidentKind]
+    # One query for the whole queue: each kind's active incidents and those not yet acknowledged.
+    per_kind = {
+        row["kind"]: row
+        for row in active.order_by()
+        .values("kind")
+        .annotate(n=Count("pk"), new=Count("pk", filter=Q(status=IncidentStatus.OPEN)))
+    }
+    queue = [(k, per_kind.get(k.value, {}).get("n", 0), per_kind.get(k.value, {}).get("new", 0)) for k in IncidentKind]
     # Everything below is scoped like the cases it names: a manager sees none of another team's.
     notifications = Notification.objects.visible_to(request.user)
     failed = notifications.filter(status=NotificationStatus.FAILED).select_related("channel", "user", "incident")
@@ -62,10 +91,12 @@ def centre(request: AuthedRequest) -> HttpResponse:
         request,
         "portal/centre.html",
         {
-            "people": people,
-            "counts": [(s, counts[s]) for s in MonitoringStatus],
+            "active_count": sum(n for _, n in counts),
+            "counts": counts,
             "not_fitted": not_fitted,
-            "equipment": equipment,
+            "not_fitted_pages": not_fitted_page["links"],
+            "equipment": equipment_page["page"].object_list,
+            "equipment_pages": equipment_page["links"],
             "rejected": rejected,
             "queue": queue,
             "failed": failed[:20],

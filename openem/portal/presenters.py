@@ -106,7 +106,7 @@ def condition_summary(spec: ConditionSpec) -> str:
 
 def condition_rows(order: Order) -> list[dict[str, Any]]:
     rows = []
-    for cond in order.live_conditions():
+    for cond in order.live_condition_list():
         spec = cond.to_spec()
         rows.append(
             {

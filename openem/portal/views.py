@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    When,
+    prefetch_related_objects,
+)
 from django.http import HttpResponse
 from django.shortcuts import render
 
@@ -16,6 +30,7 @@ from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.models import (
     Condition,
     MonitoringStatus,
+    Order,
     OrderStatus,
     Person,
     Review,
@@ -29,9 +44,9 @@ from openem.engine.enums import ConditionType, OrderType, Rosh
 
 from .access import AuthedRequest, case_records_required, visible_person
 from .live import critical_by_person, record_look
+from .paging import paginate
 from .presenters import alcohol_charts, combined_week_grid, condition_rows, map_features, timeline
 
-ROSH_ORDER = {r.value: i for i, r in enumerate(Rosh)}
 SHORT_LABELS = {
     ConditionType.CURFEW: "Curfew",
     ConditionType.EXCLUSION_ZONE: "Exclusion",
@@ -45,67 +60,57 @@ SORTS = {"name": "Name", "status": "Monitoring status", "ends": "Order ends", "r
 
 @case_records_required
 def case_list(request: AuthedRequest) -> HttpResponse:
+    """A caseload a page at a time. Search, filters and sorts run in SQL over everyone the user may see (the
+    monitoring status too: ``PersonQuerySet.with_monitoring``), so only the page's people are loaded."""
     user = request.user
     today = local_today()
-    people = (
-        Person.objects.visible_to(user)
-        .select_related("practitioner", "team")
-        .prefetch_related("orders__conditions", "assessments__addresses")
-    )
+    people = Person.objects.visible_to(user)
     q = request.GET.get("q", "").strip()
     if q:
         people = people.filter(Q(name__icontains=q) | Q(crn__icontains=q) | Q(ref__icontains=q))
     order_type = request.GET.get("type", "")
     if order_type in OrderType._value2member_map_:
-        people = people.filter(orders__type=order_type).distinct()
-    rows: list[dict[str, Any]] = []
-    listed = list(people)
-    statuses = monitoring_statuses(listed)
-    critical = critical_by_person(request, listed)
-    for person in listed:
-        orders = [o for o in person.orders.all() if o.status_on(today) != OrderStatus.ENDED]
-        current = sorted(orders, key=lambda o: o.end)
-        kinds: list[str] = []
-        warnings = 0
-        for order in current:
-            for cond in order.conditions.all():
-                if cond.removed_in_version is None and cond.type not in kinds:
-                    kinds.append(cond.type)
-            warnings += sum(1 for f in order.findings() if f.severity == Severity.WARNING)
-        ends = current[0].end if current else None
-        rows.append(
-            {
-                "person": person,
-                "orders": current,
-                "kinds": [SHORT_LABELS[ConditionType(k)] for k in kinds],
-                "ends": ends,
-                "ending_soon": ends is not None and (ends - today).days <= 14,
-                "warnings": warnings,
-                "status": statuses[person.pk][0],
-                "status_why": statuses[person.pk][1],
-                "critical": critical.get(person.pk, []),
-            }
-        )
-    attention = request.GET.get("attention") == "1"
-    if attention:
-        rows = [r for r in rows if r["warnings"] or r["ending_soon"] or r["status"] != MonitoringStatus.COMPLIANT]
+        people = people.filter(Exists(Order.objects.filter(person=OuterRef("pk"), type=order_type)))
     status_filter = request.GET.get("status", "")
-    if status_filter in MonitoringStatus._value2member_map_:
-        rows = [r for r in rows if r["status"] == status_filter]
+    attention = request.GET.get("attention") == "1"
     sort = request.GET.get("sort", "name")
-    if sort == "ends":
-        rows.sort(key=lambda r: (r["ends"] is None, r["ends"] or today))
-    elif sort == "status":
-        rows.sort(key=lambda r: list(MonitoringStatus).index(r["status"]))
-    elif sort == "rosh":
-        rows.sort(key=lambda r: -ROSH_ORDER.get(r["person"].rosh, -1))
+    # The end of the current order that ends first (an order not yet ended, as on the row).
+    current_end = Order.objects.filter(person=OuterRef("pk"), end__gte=today).order_by("end").values("end")[:1]
+    people = people.annotate(ends=Subquery(current_end))
+    filtered = status_filter in MonitoringStatus._value2member_map_
+    if filtered:
+        people = people.in_status(MonitoringStatus(status_filter))
+    if (sort == "status" and not filtered) or attention:  # one status, filtered: sorted by name within it
+        people = people.with_monitoring()
+    orderings: dict[str, list[Any]] = {
+        "ends": [F("ends").asc(nulls_last=True)],
+        "status": [] if filtered else ["monitoring_rank"],
+        "rosh": [ROSH_RANK],
+    }
+    ordering = orderings.get(sort, [])
+    people = people.order_by(*ordering, "name", "pk")
+    listed: Any = people
+    if attention:
+        listed = needing_attention(people, today)
+    paged = paginate(request, listed)
+    page_people = list(paged["page"].object_list)
+    if attention:
+        found = Person.objects.in_bulk(page_people)
+        page_people = [found[pk] for pk in page_people]
+    prefetch_related_objects(
+        page_people, "practitioner", "team", "orders__conditions", "orders__reviews", "assessments__addresses"
+    )
+    statuses = monitoring_statuses(page_people)
+    critical = critical_by_person(request, page_people)
+    rows = [case_row(person, today, statuses[person.pk], critical.get(person.pk, [])) for person in page_people]
+    total = paged["page"].paginator.count
     searched = search_terms(q, order_type, status_filter, attention)
     if searched:
         # A search is one event with what was searched for, not one per person it lists.
         record_look(
             request,
             AuditAction.SEARCH,
-            summary=f"case list: {searched}: {len(rows)} found",
+            summary=f"case list: {searched}: {total} found",
             same_as=f"case list: {searched}:",
         )
     title = {Role.PRACTITIONER: "My cases", Role.MANAGER: "Team cases"}.get(Role(user.role), "All cases")
@@ -115,6 +120,8 @@ def case_list(request: AuthedRequest) -> HttpResponse:
         {
             "title": title,
             "rows": rows,
+            "total": total,
+            "pagination": paged["links"],
             "q": q,
             "type": order_type,
             "order_types": OrderType.choices(),
@@ -125,6 +132,67 @@ def case_list(request: AuthedRequest) -> HttpResponse:
             "attention": attention,
         },
     )
+
+
+# Highest Risk of Serious Harm first, then those not assessed.
+ROSH_RANK = Case(*[When(rosh=r.value, then=-i) for i, r in enumerate(Rosh)], default=1, output_field=IntegerField())
+
+
+def current_orders(person: Person, today: date) -> list[Order]:
+    """The person's orders not yet ended, the one that ends first first (from the prefetched orders)."""
+    return sorted((o for o in person.orders.all() if o.status_on(today) != OrderStatus.ENDED), key=lambda o: o.end)
+
+
+def warnings_on(orders: list[Order]) -> int:
+    """How many findings someone should look at (the order page's warnings) on these orders."""
+    return sum(1 for order in orders for f in order.findings() if f.severity == Severity.WARNING)
+
+
+def case_row(
+    person: Person, today: date, status: tuple[MonitoringStatus, list[str]], critical: list[Any]
+) -> dict[str, Any]:
+    current = current_orders(person, today)
+    kinds: list[str] = []
+    for order in current:
+        for cond in order.conditions.all():
+            if cond.removed_in_version is None and cond.type not in kinds:
+                kinds.append(cond.type)
+    ends = current[0].end if current else None
+    return {
+        "person": person,
+        "orders": current,
+        "kinds": [SHORT_LABELS[ConditionType(k)] for k in kinds],
+        "ends": ends,
+        "ending_soon": ends is not None and (ends - today).days <= ENDING_SOON_DAYS,
+        "warnings": warnings_on(current),
+        "status": status[0],
+        "status_why": status[1],
+        "critical": critical,
+    }
+
+
+ENDING_SOON_DAYS = 14
+CHUNK = 2000
+
+
+def needing_attention(people: Any, today: date) -> list[int]:
+    """The ids, in the list's order, of those who need attention: a status other than "Compliant", an order
+    ending within a fortnight, or a warning on a current order. The first two are answered in SQL for
+    everyone; the warnings come from the order rules (Python), so they are worked out only for the rest, a
+    chunk of people at a time with their orders and assessments fetched together."""
+    flagged = ~Q(monitoring_rank=MonitoringStatus.COMPLIANT.rank) | Q(
+        ends__lte=today + timedelta(days=ENDING_SOON_DAYS)
+    )
+    ordered = list(
+        people.annotate(flagged=ExpressionWrapper(flagged, output_field=BooleanField())).values_list("pk", "flagged")
+    )
+    rest = [pk for pk, f in ordered if not f]
+    warned: set[int] = set()
+    for i in range(0, len(rest), CHUNK):
+        chunk = list(Person.objects.filter(pk__in=rest[i : i + CHUNK]))
+        prefetch_related_objects(chunk, "orders__conditions", "assessments__addresses")
+        warned.update(p.pk for p in chunk if warnings_on(current_orders(p, today)))
+    return [pk for pk, f in ordered if f or pk in warned]
 
 
 def search_terms(q: str, order_type: str, status: str, attention: bool) -> str:
@@ -144,9 +212,15 @@ def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     person = visible_person(request, pk)
     record_look(request, AuditAction.VIEW, person=person, obj=person, summary="person page")
     today = local_today()
+    # Everything the orders' sections read, fetched together: no query per order or condition.
+    prefetch_related_objects(
+        [person],
+        Prefetch("orders", queryset=Order.objects.order_by("-end").prefetch_related("conditions", "reviews")),
+        "assessments__addresses",
+    )
     orders = []
     live_conditions: list[Condition] = []
-    for order in person.orders.all().order_by("-end"):
+    for order in person.orders.all():
         status = order.status_on(today)
         rows = condition_rows(order)
         if status != OrderStatus.ENDED:
@@ -170,7 +244,9 @@ def person_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "timeline": timeline(person),
             "reviews_due": sorted(due, key=lambda r: r.due),
             "reviews": Review.objects.filter(order__person=person).select_related("order", "by")[:10],
-            "assessments": Assessment.objects.filter(person=person).prefetch_related("addresses__checks"),
+            "assessments": Assessment.objects.filter(person=person)
+            .select_related("override_by")
+            .prefetch_related("addresses__checks"),
             "person": person,
             "orders": orders,
             "fittings": fittings,
