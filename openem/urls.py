@@ -22,5 +22,6 @@ urlpatterns = [
     path("alerts/", include("openem.alerts.urls")),
     path("devices/", include("openem.devices.urls")),
     path("assessments/", include("openem.assessments.urls")),
+    path("", include("openem.reports.urls")),
     path("", include("openem.portal.urls")),
 ]

@@ -22,6 +22,10 @@ def portal(request: HttpRequest) -> dict[str, Any]:
             nav.append(("Monitoring centre", reverse("portal:centre")))
     if user.is_authenticated and user.liaises_with_victims:
         nav.append(("Victims", reverse("assessments:victims")))
+    if user.is_authenticated and user.sees_statistics:
+        nav.append(("Statistics", reverse("reports:statistics")))
+    if user.is_authenticated and user.analyses_nationally:
+        nav.append(("Research extracts", reverse("reports:research")))
     if user.is_authenticated and user.manages_devices:
         nav.append(("Devices", reverse("devices:list")))
     if user.is_authenticated and user.is_staff:

@@ -65,6 +65,7 @@ def test_run_starts_gunicorn_the_workers_the_receiver_the_subscriber_and_the_ann
         "engine checks 1 of 2",
         "engine checks 2 of 2",
         "alerts worker",
+        "MI refresh",
         "engine partition 0",
         "engine partition 1",
         "bus announcer",
@@ -79,6 +80,7 @@ def test_run_starts_gunicorn_the_workers_the_receiver_the_subscriber_and_the_ann
     assert portal[portal.index("--timeout") + 1] == str(settings.OPENEM_WEB_TIMEOUT)
     assert by_name["MQTT subscriber"][-5:] == ["mqtt-subscriber", "--host", "broker.example", "--port", "1884"]
     assert by_name["bus announcer"][-1] == "bus-announcer"
+    assert by_name["MI refresh"][-3:] == ["mi-refresh", "--every", str(settings.OPENEM_MI_REFRESH_MINUTES)]
 
 
 def test_without_bus_or_mqtt_the_workers_share_the_devices_and_nothing_else_starts(settings):
@@ -86,7 +88,13 @@ def test_without_bus_or_mqtt_the_workers_share_the_devices_and_nothing_else_star
     settings.OPENEM_MQTT = ""
     settings.OPENEM_WEB_WORKERS, settings.OPENEM_WEB_TIMEOUT = 3, 45
     specs = children(options(ingest_port=0))
-    assert [s.name for s in specs] == ["portal", "engine shard 1 of 2", "engine shard 2 of 2", "alerts worker"]
+    assert [s.name for s in specs] == [
+        "portal",
+        "engine shard 1 of 2",
+        "engine shard 2 of 2",
+        "alerts worker",
+        "MI refresh",
+    ]
     assert list(specs[2].argv)[-5:] == ["engine-worker", "--shard", "1", "--shards", "2"]
     portal = list(specs[0].argv)
     assert portal[portal.index("--workers") + 1] == "3" and portal[portal.index("--timeout") + 1] == "45"

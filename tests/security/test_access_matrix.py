@@ -34,6 +34,12 @@ RESOLVE_FAULT = {p: 403 for p in PERSONAS} | {"operator": 405, "admin": 405}
 ACKNOWLEDGE = {**{p: 405 for p in PERSONAS}, "police": 403, "vlo": 403, "hub": 403, "hub_manager": 403, "analyst": 403}
 # Health probes answer everyone alike, signed in or not, with no personal data (tests/resilience/test_health.py):
 # /readyz is 503 here because no worker has reported in the test database.
+# Statistics: managers (their region) and the national analyst; research extracts: the national analyst alone.
+# Equality monitoring answers: the case's practitioner and manager, nobody else (the operator and the
+# administrator see the case, not these).
+STATISTICS = {p: 403 for p in PERSONAS} | {"manager": 200, "other_manager": 200, "analyst": 200}
+ANALYST = {p: 403 for p in PERSONAS} | {"analyst": 200}
+EQUALITY = {**OWNER, "operator": 403, "admin": 403}
 PROBES = {"healthz": {p: 200 for p in PERSONAS}, "readyz": {p: 503 for p in PERSONAS}, "metrics": SIGNED_IN}
 
 # url name -> (how to build the URL from the case's objects, expected status per persona)
@@ -76,6 +82,13 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "devices:fit": ("person", DEVICES),
     "devices:remove": ("fitting", DEVICES),
     "devices:swap": ("fitting", DEVICES),
+    "reports:statistics": ("", STATISTICS),
+    "reports:measure": ("measure", STATISTICS),
+    "reports:download": ("download", STATISTICS),
+    "reports:research": ("", ANALYST),
+    "reports:research-project": ("project", ANALYST),
+    "reports:research-extract": ("project", {**ANALYST, "analyst": 405}),  # POST only
+    "reports:equality": ("person", EQUALITY),
     "ingest-telemetry": ("", {p: 405 for p in PERSONAS}),  # POST only; see the test below
     "osmand": ("", {p: 400 for p in PERSONAS}),  # no parameters: not a reading, nothing kept
     "osmand-key": ("key", {p: 400 for p in PERSONAS}),
@@ -125,6 +138,9 @@ def url_for(name: str, how: str, incident: Any) -> str:
         "fault": [fault_about(person).pk] if how == "fault" else [],
         "assessment": [assessment_of(person).pk] if how == "assessment" else [],
         "victim": [assessment_of(person, victim=True).pk] if how == "victim" else [],
+        "measure": ["curfew_breach_rate"],
+        "download": ["ods"],
+        "project": [research_project().pk] if how == "project" else [],
     }
     url = reverse(name, args=args[how])
     if how == "ref-trail":
@@ -141,6 +157,16 @@ def assessment_of(person: Any, victim: bool = False) -> Any:
     if victim and not found.victim_to_protect:
         Assessment.objects.filter(pk=found.pk).update(victim_to_protect=True)
     return found
+
+
+def research_project() -> Any:
+    from openem.accounts.models import User
+    from openem.reports.models import ResearchProject
+
+    return ResearchProject.objects.get_or_create(
+        title="Impact of curfews", defaults={"purpose": "Evaluation", "organisation": "University",
+                                             "requested_by": User.objects.get(username="nina.analyst")},
+    )[0]  # fmt: skip
 
 
 def fault_about(person: Any) -> Any:
