@@ -264,6 +264,12 @@ def bench_trail(quick: bool) -> dict[str, Any]:
     return run(quick)
 
 
+def bench_mi(quick: bool) -> dict[str, Any]:
+    from openem.reports.bench import bench_mi as run
+
+    return run(quick)
+
+
 BENCHES: dict[str, tuple[Callable[[bool], dict[str, Any]], Callable[[dict[str, Any]], str]]] = {
     "engine": (
         bench_engine,
@@ -279,6 +285,14 @@ BENCHES: dict[str, tuple[Callable[[bool], dict[str, Any]], Callable[[dict[str, A
         lambda r: _table(
             [(k, v) for k, v in r.items() if k != "benchmark"],
             "A 30-day trail page with its data (bar: p95 under 300 ms with at least 50 million fixes stored)",
+        ),
+    ),
+    "mi": (
+        bench_mi,
+        lambda r: _table(
+            [(k, v) for k, v in r.items() if k != "benchmark"],
+            "Management information on a national caseload (bars: the quarter refreshed in under 60 s, every "
+            "Statistics page p95 under 1 s)",
         ),
     ),
     "simulate": (

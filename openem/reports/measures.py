@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -98,9 +98,16 @@ def _hours(a: datetime, b: datetime) -> float:
     return max(0.0, (b - a).total_seconds() / 3600)
 
 
+_UTC_BOUNDS: dict[Period, tuple[datetime, datetime]] = {}
+
+
 def _clip(start: datetime, end: datetime | None, period: Period, now: datetime) -> tuple[datetime, datetime]:
-    stop = min(end or now, period.end, now)
-    return max(start, period.start), stop
+    """The part of [start, end) inside the quarter and before now (times compared in UTC: fast)."""
+    bounds = _UTC_BOUNDS.get(period)
+    if bounds is None:
+        bounds = _UTC_BOUNDS[period] = (period.start.astimezone(UTC), period.end.astimezone(UTC))
+    stop = min(end or now, bounds[1], now)
+    return max(start, bounds[0]), stop
 
 
 # ------------------------------------------------------------------ the records of one quarter
@@ -168,6 +175,7 @@ class Facts:
     assessments: list[dict[str, Any]]
     checks: list[dict[str, Any]]
     lookups: list[dict[str, Any]]
+    memo: dict[str, Any] = field(default_factory=dict)
 
     def person_group(self, person: int) -> str:
         """The person's order and technology for the quarter: the monitored order active latest in it."""
@@ -417,12 +425,16 @@ def _union_hours(spans: list[tuple[datetime, datetime]]) -> float:
 
 
 def _fitted_spans(f: Facts, kinds: set[str] | None = None) -> dict[int, list[tuple[datetime, datetime]]]:
+    memo = f"spans:{sorted(kinds) if kinds else 'all'}"
+    if memo in f.memo:
+        return f.memo[memo]
     out: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
     for person, kind, fitted, removed in f.fittings:
         if kinds is None or kind in kinds:
             a, b = _clip(fitted, removed, f.period, f.now)
             if b > a:
                 out[person].append((a, b))
+    f.memo[memo] = out
     return out
 
 
@@ -463,7 +475,9 @@ def curfew_breach_rate(f: Facts) -> list[Unit]:
 
 
 def _device_days(f: Facts) -> dict[int, float]:
-    return {p: _union_hours(s) / 24 for p, s in _fitted_spans(f).items()}
+    if "device_days" not in f.memo:
+        f.memo["device_days"] = {p: _union_hours(s) / 24 for p, s in _fitted_spans(f).items()}
+    return f.memo["device_days"]
 
 
 def _events_per_device_day(rows: list[tuple[int, datetime]], f: Facts) -> list[Unit]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -88,29 +88,103 @@ def threshold() -> int:
 @dataclass
 class CellData:
     sums: Sums
-    values: list[float]
+    median: float | None = None
 
 
-def _grid(measure: Measure, units: list[tuple[int, str, float, float]], facts: Facts, breakdown: str,
-          regions: list[str]) -> dict[tuple[str, str], CellData]:  # fmt: skip
-    grid: dict[tuple[str, str], CellData] = defaultdict(lambda: CellData(Sums(), []))
-    keep_values = measure.kind == Kind.MEDIAN
-    for person, order_group, y, x in units:
-        attrs = facts.people.get(person)
-        region = attrs["region"] if attrs else stats_no_region()
-        group = order_group if breakdown == "order" else (attrs or {}).get(breakdown, NOT_RECORDED)
-        for key in ((region, group), (region, ALL), (ALL, group), (ALL, ALL)):
-            cell = grid[key]
-            cell.sums.add(y, x)
-            if keep_values:
-                cell.values.append(y)
-    return grid
+class People:
+    """Each person's region and group in every breakdown, as arrays by position: the grids are built with
+    numpy (a national quarter has hundreds of thousands of units, times ten breakdowns)."""
+
+    def __init__(self, facts: Facts, regions: list[str]) -> None:
+        from .measures import NO_REGION
+
+        self.ids = np.array(sorted(facts.people), dtype=np.int64)
+        self.regions = regions
+        region_at = {r: i for i, r in enumerate(regions)}
+        people = [facts.people[int(p)] for p in self.ids]
+        self.region = np.array(
+            [region_at.get(p["region"], region_at.get(NO_REGION, 0)) for p in people], dtype=np.int64
+        )
+        self.groups: dict[str, list[str]] = {}
+        self.group: dict[str, np.ndarray] = {}
+        for b, bd in BREAKDOWNS.items():
+            if not bd.groups:
+                continue
+            values = [v for v, _l in bd.groups]
+            at = {v: i for i, v in enumerate(values)}
+            self.groups[b] = values
+            self.group[b] = np.array([at.get(p.get(b, NOT_RECORDED), at[NOT_RECORDED]) for p in people], dtype=np.int64)
+
+    def positions(self, person_ids: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.ids, person_ids)
 
 
-def stats_no_region() -> str:
-    from .measures import NO_REGION
+def _grids(measure: Measure, units: list[tuple[int, str, float, float]], people: People
+           ) -> tuple[dict[str, dict[tuple[str, str], CellData]], dict[str, list[str]]]:  # fmt: skip
+    """Each breakdown's grid: (region, group) cells with their margins (ALL), as sums over the units."""
+    regions = people.regions
+    nr = len(regions)
+    grids: dict[str, dict[tuple[str, str], CellData]] = {}
+    groups_of: dict[str, list[str]] = {}
+    if units:
+        pid = np.fromiter((u[0] for u in units), dtype=np.int64, count=len(units))
+        y = np.fromiter((u[2] for u in units), dtype=np.float64, count=len(units))
+        x = np.fromiter((u[3] for u in units), dtype=np.float64, count=len(units))
+        pos = people.positions(pid)
+        r = people.region[pos]
+    for b in BREAKDOWNS:
+        if not units:
+            groups_of[b], grids[b] = people.groups.get(b, []), {}
+            continue
+        if b in people.groups:
+            groups = people.groups[b]
+            g = people.group[b][pos]
+        else:
+            found, g = np.unique(np.array([u[1] for u in units], dtype=object), return_inverse=True)
+            groups = [str(v) for v in found]
+        groups_of[b] = groups
+        grid: dict[tuple[str, str], CellData] = {}
+        ng = len(groups)
+        cell = r * ng + g
+        size = nr * ng
+        planes = [np.bincount(cell, weights=w, minlength=size).reshape(nr, ng)
+                  for w in (None, y, x, y * y, x * x, x * y)]  # fmt: skip
+        medians = _medians(measure, cell, r, g, y, nr, ng)
+        full = [np.zeros((nr + 1, ng + 1)) for _ in planes]
+        for f, p in zip(full, planes, strict=True):
+            f[:nr, :ng] = p
+            f[:nr, ng] = p.sum(axis=1)
+            f[nr, :ng] = p.sum(axis=0)
+            f[nr, ng] = p.sum()
+        keys_r = [*regions, ALL]
+        keys_g = [*groups, ALL]
+        n_plane = full[0]
+        for i, j in zip(*np.nonzero(n_plane), strict=True):
+            sums = Sums(int(n_plane[i, j]), *(float(f[i, j]) for f in full[1:]))
+            grid[(keys_r[i], keys_g[j])] = CellData(sums, medians.get((int(i), int(j))))
+        grids[b] = grid
+    return grids, groups_of
 
-    return NO_REGION
+
+def _medians(measure: Measure, cell: np.ndarray, r: np.ndarray, g: np.ndarray, y: np.ndarray, nr: int, ng: int
+             ) -> dict[tuple[int, int], float]:  # fmt: skip
+    """The median of y in every cell and margin (MEDIAN measures only)."""
+    if measure.kind != Kind.MEDIAN:
+        return {}
+    out: dict[tuple[int, int], float] = {}
+    for key_of, index in (
+        (lambda k: (k // ng, k % ng), cell),
+        (lambda k: (k, ng), r),
+        (lambda k: (nr, k), g),
+        (lambda k: (nr, ng), np.zeros_like(r)),
+    ):
+        order = np.lexsort((y, index))
+        sorted_index, sorted_y = index[order], y[order]
+        bounds = np.flatnonzero(np.diff(sorted_index)) + 1
+        for chunk_index, chunk in zip(np.split(sorted_index, bounds), np.split(sorted_y, bounds), strict=True):
+            if len(chunk):
+                out[key_of(int(chunk_index[0]))] = float(np.median(chunk))
+    return out
 
 
 def compute_period(period: Period, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -118,16 +192,13 @@ def compute_period(period: Period, now: datetime | None = None) -> list[dict[str
     facts = load(period, now)
     k = threshold()
     regions = sorted({p["region"] for p in facts.people.values()})
+    people = People(facts, regions)
     rows: list[dict[str, Any]] = []
     for measure in MEASURES.values():
         if measure.compute is None:
             continue
         units = measure.compute(facts)
-        grids = {b: _grid(measure, units, facts, b, regions) for b in BREAKDOWNS}
-        groups_of: dict[str, list[str]] = {}
-        for b, bd in BREAKDOWNS.items():
-            found = sorted({g for (_r, g) in grids[b] if g != ALL})
-            groups_of[b] = [v for v, _l in bd.groups] if bd.groups else found
+        grids, groups_of = _grids(measure, units, people)
         counts = {b: {key: c.sums.n for key, c in g.items()} for b, g in grids.items()}
 
         def small(key: tuple[str, str], b: str, measure: Measure = measure, grids: Any = grids) -> bool:
@@ -161,7 +232,7 @@ def compute_period(period: Period, now: datetime | None = None) -> list[dict[str
                 rows.append(row)
             for key in hidden[b]:  # hidden cells with nothing in them are stored too: shown as suppressed
                 if key not in grid and key[1] != ALL:
-                    rows.append(_row(period, measure, b, key[1], key[0], CellData(Sums(), []), True, None))
+                    rows.append(_row(period, measure, b, key[1], key[0], CellData(Sums()), True, None))
     return rows
 
 
@@ -180,7 +251,7 @@ def _row(period: Period, measure: Measure, breakdown: str, group: str, region: s
     if measure.kind == Kind.COUNT:
         row["value"] = float(s.n)
     elif measure.kind == Kind.MEDIAN:
-        row["value"] = stats.median(cell.values)
+        row["value"] = cell.median
     elif s.sx:
         row["value"] = s.sy / s.sx * scale
         ci = stats.wilson(s.sy, s.n) if measure.kind == Kind.PROPORTION else stats.ratio_interval(s)

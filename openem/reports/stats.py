@@ -134,13 +134,12 @@ def determined(hidden: list[Key], regions: list[str], groups: list[str]) -> set[
     if not rows:
         return set(hidden)  # no relation involves them: nothing to find; but nothing to hide behind either
     a = np.array(rows)
-    _u, s, vt = np.linalg.svd(a)
-    rank = int((s > 1e-9).sum())
-    null = vt[rank:]  # rows: a basis of the null space
-    if null.shape[0] == 0:
-        return set(hidden)
-    fixed = np.all(np.abs(null) < 1e-9, axis=0)
-    return {k for k, f in zip(hidden, fixed, strict=True) if f}
+    # Cell h is determined iff its unit vector lies in the row space of the relations: the diagonal of the
+    # projection onto that space is 1 there (thin SVD: fast for a wide matrix).
+    _u, sv, vt = np.linalg.svd(a, full_matrices=False)
+    basis = vt[sv > 1e-9 * max(sv.max(), 1.0)]
+    diag = (basis * basis).sum(axis=0)
+    return {k for k, d in zip(hidden, diag, strict=True) if d > 1 - 1e-9}
 
 
 def protect(units: dict[Key, int], regions: list[str], groups: list[str], primary: set[Key]) -> set[Key]:
