@@ -3,6 +3,7 @@ intervals, relative rate indices and suppression, and store the cells the Statis
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ def order_group_label(value: str) -> str:
     return f"{order}: {techs}" if techs else order
 
 
+@functools.lru_cache(maxsize=4096)
 def group_label(breakdown: str, value: str) -> str:
     if breakdown == "order":
         return order_group_label(value)
