@@ -14,7 +14,7 @@ def _fmt(v: float) -> str:
 def bar_chart(rows: list[tuple[str, float | None, float | None, float | None]], title: str, unit: str) -> SafeString:
     """Horizontal bars, one per group, with the 95% interval as a whisker; a group without a figure
     (suppressed, or nothing to count) has no bar and says why in its label."""
-    label_w, bar_w, row_h = 330, 300, 26
+    label_w, bar_w, row_h = 190, 220, 28
     height = row_h * len(rows) + 30
     top = max([v for _l, v, _lo, hi in rows for v in (v, hi) if v is not None] or [1.0]) or 1.0
     parts = [
@@ -26,7 +26,7 @@ def bar_chart(rows: list[tuple[str, float | None, float | None, float | None]], 
     ]
     for i, (label, value, low, high) in enumerate(rows):
         y = i * row_h + 4
-        short = label if len(label) <= 48 else label[:46] + "…"
+        short = label if len(label) <= 30 else label[:28] + "…"
         parts.append(
             f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end" class="app-mi-chart__label">{escape(short)}</text>'
         )
@@ -50,10 +50,10 @@ def bar_chart(rows: list[tuple[str, float | None, float | None, float | None]], 
 
 def line_chart(points: list[tuple[str, float | None]], title: str, unit: str) -> SafeString:
     """A trend over quarters; a quarter without a figure breaks the line."""
-    w, h, left, bottom = 640, 200, 60, 30
+    w, h, left, bottom = 480, 200, 50, 30
     values = [v for _l, v in points if v is not None]
     top = max(values or [1.0]) * 1.1 or 1.0
-    step = (w - left - 20) / max(len(points) - 1, 1)
+    step = (w - left - 30) / max(len(points) - 1, 1)
     parts = [
         f'<svg class="app-mi-chart" viewBox="0 0 {w} {h + bottom}" width="100%" role="img" '
         f'aria-labelledby="trend-title trend-desc" xmlns="http://www.w3.org/2000/svg">',

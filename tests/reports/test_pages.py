@@ -132,7 +132,7 @@ def _page_rows(html: str) -> dict[str, tuple[str, str]]:
     for row in re.findall(r"<tr class=\"govuk-table__row\">(.*?)</tr>", table, re.S)[1:]:
         group = re.sub(r"<.*?>|\(reference\)", "", re.search(r"<th.*?>(.*?)</th>", row, re.S).group(1)).strip()
         cells = [re.sub(r"<.*?>", "", c).strip() for c in re.findall(r"<td.*?>(.*?)</td>", row, re.S)]
-        out[group] = (cells + [""])[:2] if len(cells) < 2 else tuple(cells[:2])
+        out[group] = (cells[0], cells[1] if len(cells) > 1 else "")
     return out
 
 
