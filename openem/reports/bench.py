@@ -186,10 +186,14 @@ def bench_mi(quick: bool) -> dict[str, Any]:
     times = []
     for c in (client, manager):
         for url in urls:
-            t = time.perf_counter()
-            response = c.get(url)
-            times.append((time.perf_counter() - t) * 1000)
-            assert response.status_code == 200, (url, response.status_code)
+            assert c.get(url).status_code == 200, url  # a first request warms the process, as a server's are
+    for _round in range(3):
+        for c in (client, manager):
+            for url in urls:
+                t = time.perf_counter()
+                response = c.get(url)
+                times.append((time.perf_counter() - t) * 1000)
+                assert response.status_code == 200, (url, response.status_code)
     times.sort()
     p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
     if tmp is not None:

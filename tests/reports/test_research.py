@@ -92,8 +92,8 @@ def test_an_extract_identifies_nobody_and_is_recorded_and_audited(personas, proj
 def test_a_project_past_its_end_gives_no_more_extracts(personas, project, incident):
     approve(project, personas)
     ResearchProject.objects.filter(pk=project.pk).update(ends_on=date(2020, 1, 1))
-    response = client_for(personas["analyst"]).post(f"/research/{project.pk}/extract/", {"start": "2026-11-01",
-                                                                                          "end": "2026-11-30"})  # fmt: skip
+    url = f"/research/{project.pk}/extract/"
+    response = client_for(personas["analyst"]).post(url, {"start": "2026-11-01", "end": "2026-11-30"})
     assert response.status_code == 403 and b"approval ended" in response.content
 
 
