@@ -6,9 +6,9 @@ from __future__ import annotations
 DEFINITIONS: dict[str, str] = {
     "people_monitored": (
         "People with a monitored order (an order with at least one condition needing a device: a curfew, a "
-        "GPS-monitored zone, a trail, attendance or alcohol monitoring) in force on the last day of the quarter "
-        "(cases.Order start and end, both inclusive, UK local dates). A person with several such orders counts "
-        "once, under the order in force latest in the quarter."
+        "GPS-monitored zone, a trail, attendance or alcohol monitoring) in force on the last day of the quarter, "
+        "or today while the quarter is still running (cases.Order start and end, both inclusive, UK local dates). "
+        "A person with several such orders counts once, under the order in force latest in the quarter."
     ),
     "orders_started": "Monitored orders (cases.Order) whose start date (UK local) falls in the quarter.",
     "orders_ended": "Monitored orders (cases.Order) whose end date (UK local) falls in the quarter.",

@@ -353,7 +353,8 @@ def _monitored_orders(f: Facts) -> list[OrderFacts]:
 
 
 def people_monitored(f: Facts) -> list[Unit]:
-    last = f.period.last_day
+    # The quarter's last day, or today while the quarter is still running.
+    last = min(f.period.last_day, f.now.astimezone(LONDON).date())
     people = {o.person for o in f.orders if o.active_on(last)}
     return [(p, f.person_group(p), 1.0, 1.0) for p in people]
 

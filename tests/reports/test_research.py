@@ -114,3 +114,18 @@ def test_rare_combinations_are_generalised_until_shared_by_k_people():
 def test_pseudonyms_need_the_key():
     assert pseudonym(b"k1", 1, "person", 5) != pseudonym(b"k2", 1, "person", 5)
     assert pseudonym(b"k1", 1, "person", 5) == pseudonym(b"k1", 1, "person", 5)
+
+
+@pytest.mark.django_db
+def test_an_administrator_approves_a_project_in_the_admin_and_is_recorded_as_its_approver(personas, project):
+    client = client_for(personas["admin"])
+    response = client.post(
+        "/admin/reports/researchproject/", {"action": "approve", "_selected_action": [project.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    project.refresh_from_db()
+    assert project.status == ProjectStatus.APPROVED and project.approved_by == personas["admin"]
+    assert project.approved_at is not None
+    assert AuditEvent.objects.filter(action="change", summary__startswith="research project approved").exists()
+    assert project.extract_refusal(personas["analyst"]) == ""
+    assert "national analyst" in project.extract_refusal(personas["manager"])
