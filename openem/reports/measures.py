@@ -342,6 +342,7 @@ class Measure:
     value_label: str = ""  # "per 1,000 device-days", "hours per person", "%"
     not_available: str = ""  # why OpenEM cannot publish it, when ``compute`` is None
     higher_is: str = ""  # "worse" / "better" / "": how to read a difference
+    family: str = ""  # measures over the same units whose numerators add up: suppressed together
 
     @property
     def available(self) -> bool:
@@ -649,13 +650,13 @@ MEASURES: dict[str, Measure] = {m.code: m for m in [
     Measure("days_to_decision", "Time from violation to enforcement decision", Kind.MEDIAN, "incidents", 1,
             days_to_decision, value_label="days (median)", higher_is="worse"),
     Measure("decision_no_action", "Decisions: no further action", Kind.PROPORTION, "decisions", 1,
-            decision_share("no_action"), 100, "% of decisions"),
+            decision_share("no_action"), 100, "% of decisions", family="decisions"),
     Measure("decision_warning", "Decisions: warning", Kind.PROPORTION, "decisions", 1, decision_share("warning"), 100,
-            "% of decisions"),
+            "% of decisions", family="decisions"),
     Measure("decision_breach", "Decisions: breach proceedings", Kind.PROPORTION, "decisions", 1,
-            decision_share("breach"), 100, "% of decisions"),
+            decision_share("breach"), 100, "% of decisions", family="decisions"),
     Measure("decision_recall", "Decisions: recall", Kind.PROPORTION, "decisions", 1, decision_share("recall"), 100,
-            "% of decisions"),
+            "% of decisions", family="decisions"),
     Measure("recalls_equipment_first", "Recalls whose incident began with equipment", Kind.PROPORTION, "recalls", 1,
             recalls_equipment_first, 100, "% of recalls", higher_is="worse"),
     Measure("reviews_on_time", "Supervision reviews held on time", Kind.PROPORTION, "reviews due", 1,

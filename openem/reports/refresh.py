@@ -196,6 +196,7 @@ def compute_period(period: Period, now: datetime | None = None) -> list[dict[str
     regions = sorted({p["region"] for p in facts.people.values()})
     people = People(facts, regions)
     rows: list[dict[str, Any]] = []
+    prepared: dict[str, tuple[Measure, Any, Any, Any]] = {}
     for measure in MEASURES.values():
         if measure.compute is None:
             continue
@@ -212,7 +213,16 @@ def compute_period(period: Period, now: datetime | None = None) -> list[dict[str
                 return True
             return measure.kind == Kind.PROPORTION and 0 < cell.sums.sy < k
 
-        hidden = stats.protect_measure(counts, regions, groups_of, small)
+        prepared[measure.code] = (measure, grids, small, stats.protect_measure(counts, regions, groups_of, small))
+    # Measures of one family share their units (the shares of decisions by outcome add up to all of them): a
+    # cell hidden in one is hidden in all, or the others' numerators would give it away by subtraction.
+    for family in {m.family for m, *_r in prepared.values() if m.family}:
+        members = [code for code, (m, *_r) in prepared.items() if m.family == family]
+        for b in BREAKDOWNS:
+            union = set().union(*(prepared[code][3][b] for code in members))
+            for code in members:
+                prepared[code][3][b] |= union
+    for measure, grids, small, hidden in prepared.values():
         margins_done: set[tuple[str, str]] = set()
         for b, bd in BREAKDOWNS.items():
             grid = grids[b]

@@ -208,3 +208,15 @@ def test_every_measure_is_defined_in_docs_mi_md():
     for code in MEASURES:
         assert f"`{code}`" in text, code
         assert " ".join(DEFINITIONS[code].split()) in flat, code
+
+
+@pytest.mark.django_db
+def test_shares_of_decisions_are_suppressed_together(national):
+    """The four shares of decisions count the same decisions: a recall share hidden for few recalls must
+    not be worked out as everything minus the other three outcomes."""
+    for cell in MiCell.objects.filter(period="2026Q3", measure="decision_recall", suppressed=True):
+        for other in ("decision_no_action", "decision_warning", "decision_breach"):
+            twin = MiCell.objects.get(period="2026Q3", measure=other, breakdown=cell.breakdown, group=cell.group,
+                                      region=cell.region)  # fmt: skip
+            assert twin.suppressed, (other, cell)
+    assert MiCell.objects.filter(period="2026Q3", measure="decision_recall", suppressed=True).exists()
