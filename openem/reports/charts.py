@@ -42,10 +42,11 @@ def bar_chart(rows: list[tuple[str, float | None, float | None, float | None]], 
             parts.append(f'<line x1="{x1:.1f}" x2="{x2:.1f}" y1="{cy}" y2="{cy}" class="app-mi-chart__ci"/>')
             for x in (x1, x2):
                 parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{cy - 5}" y2="{cy + 5}" class="app-mi-chart__ci"/>')
-        parts.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 16}" class="app-mi-chart__value">{_fmt(value)}</text>')
+        end = max(w, bar_w * high / top if high is not None else 0.0)  # after the whisker, not over it
+        parts.append(f'<text x="{label_w + end + 6:.1f}" y="{y + 16}" class="app-mi-chart__value">{_fmt(value)}</text>')
     parts.append(f'<line x1="{label_w}" x2="{label_w}" y1="0" y2="{height - 26}" class="app-mi-chart__axis"/>')
     parts.append("</svg>")
-    return mark_safe("".join(parts))
+    return mark_safe("".join(parts))  # every text in it is escaped above
 
 
 def line_chart(points: list[tuple[str, float | None]], title: str, unit: str) -> SafeString:
@@ -82,4 +83,4 @@ def line_chart(points: list[tuple[str, float | None]], title: str, unit: str) ->
     if len(run) > 1:
         parts.append(f'<polyline points="{" ".join(run)}" class="app-mi-chart__line"/>')
     parts.append("</svg>")
-    return mark_safe("".join(parts))
+    return mark_safe("".join(parts))  # every text in it is escaped above

@@ -67,6 +67,8 @@ def test_the_practitioner_records_equality_monitoring(page, live_server, persona
     shot(page, "mi-04-equality-form")
     page.get_by_role("button", name="Save").click()
     page.wait_for_selector("text=Equality monitoring saved.")
+    assert "Recorded by Alex Okafor" in page.locator(".app-equality-summary").inner_text()
+    shot(page, "mi-05-person-after")
     record = EqualityRecord.objects.get(person=case)
     assert (record.ethnic_group, record.sexual_orientation, record.religion) == (
         "white_gypsy_traveller", "prefer_not_to_say", "",
