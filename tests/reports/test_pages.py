@@ -138,18 +138,22 @@ def _page_rows(html: str) -> dict[str, tuple[str, str]]:
 
 @pytest.mark.django_db
 def test_the_spreadsheet_opens_and_its_figures_are_the_pages(national):
+    """A manager's download (their region: small enough for odfpy to read back quickly) against the
+    manager's pages."""
     from html import unescape
 
-    client = client_for(national["analyst"])
+    client = client_for(national["manager"])
     data = client.get("/statistics/download.ods?period=2026Q3")
     assert data["Content-Type"] == "application/vnd.oasis.opendocument.spreadsheet"
     rows = read_ods_figures(data.content)
     assert rows, "the Figures sheet is there and has rows"
+    assert {r["Region"] for r in rows if r["Figure as published"] != "not available"} == {"East Midlands"}
     from odf.opendocument import load
     from odf.table import Table
 
     names = [t.getAttribute("name") for t in load(io.BytesIO(data.content)).spreadsheet.getElementsByType(Table)]
     assert names == ["Cover", "Notes", "Definitions", "Figures"]
+    compared = 0
     for code in ("never_fitted", "behaviour_violations", "people_monitored"):
         html = unescape(client.get(f"/statistics/measures/{code}/?period=2026Q3&by=age").content.decode())
         shown = _page_rows(html)
@@ -157,7 +161,6 @@ def test_the_spreadsheet_opens_and_its_figures_are_the_pages(national):
             r["Group"]: r
             for r in rows
             if r["Measure code"] == code and r["Breakdown"] == "Age on the last day of the quarter"
-            and r["Region"] == "England and Wales"
         }  # fmt: skip
         for group, (count, figure) in shown.items():
             if group == "All" or group not in sheet:
@@ -167,6 +170,8 @@ def test_the_spreadsheet_opens_and_its_figures_are_the_pages(national):
                 assert r["Figure as published"] == count, (code, group)
             else:
                 assert r["Count (units)"] == count and r["Figure as published"] == (figure if figure else count)
+            compared += 1
+    assert compared >= 10
 
 
 @pytest.mark.django_db
