@@ -31,6 +31,14 @@ system-packages:
 	      || echo "Could not install chromium; browser tests will be skipped"; \
 	  else echo "chromium not found: browser tests will be skipped (apt-get install chromium)"; fi; \
 	fi
+	@# PostGIS: `openem bench crime` measures crime matching beside it (docs/crime.md, "Speed").
+	@if ! dpkg -s postgresql-15-postgis-3 >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's PostGIS for the crime matching bench"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-postgis-3 >/dev/null) \
+	      || echo "Could not install PostGIS; openem bench crime will report the matcher alone"; \
+	  else echo "PostGIS not found: openem bench crime will report the matcher alone (apt-get install postgresql-15-postgis-3)"; fi; \
+	fi
 
 # The demo runs with the shipped development settings and without two-factor sign-in (openem.safety).
 demo: export OPENEM_DEMO = 1
@@ -52,21 +60,25 @@ test-slow: bootstrap system-packages
 test-postgres: bootstrap
 	DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not slow"
 
-bench: bootstrap
+bench: bootstrap system-packages
 	$(BIN)/openem bench engine
 	$(BIN)/openem bench detection
 	$(BIN)/openem bench alerts
 	$(BIN)/openem bench ingest
 	$(BIN)/openem bench trail
 	$(BIN)/openem bench simulate
+	$(BIN)/openem bench national
+	$(BIN)/openem bench crime
 
-bench-quick: bootstrap
+bench-quick: bootstrap system-packages
 	$(BIN)/openem bench engine --quick
 	$(BIN)/openem bench detection --quick
 	$(BIN)/openem bench alerts --quick
 	$(BIN)/openem bench ingest --quick
 	$(BIN)/openem bench trail --quick
 	$(BIN)/openem bench simulate --quick
+	$(BIN)/openem bench national --quick
+	$(BIN)/openem bench crime --quick
 
 lint: bootstrap
 	$(BIN)/ruff check openem tests

@@ -264,6 +264,30 @@ def bench_trail(quick: bool) -> dict[str, Any]:
     return run(quick)
 
 
+def bench_national(quick: bool) -> dict[str, Any]:
+    from openem.telemetry.national import bench_national as run
+
+    return run(quick)
+
+
+def _show_national(r: dict[str, Any]) -> str:
+    from openem.telemetry.national import show
+
+    return show(r)
+
+
+def bench_crime(quick: bool) -> dict[str, Any]:
+    from openem.crime.bench import bench_crime as run
+
+    return run(quick)
+
+
+def _show_crime(r: dict[str, Any]) -> str:
+    from openem.crime.bench import show
+
+    return show(r)
+
+
 def bench_mi(quick: bool) -> dict[str, Any]:
     from openem.reports.bench import bench_mi as run
 
@@ -271,6 +295,7 @@ def bench_mi(quick: bool) -> dict[str, Any]:
 
 
 BENCHES: dict[str, tuple[Callable[[bool], dict[str, Any]], Callable[[dict[str, Any]], str]]] = {
+    "national": (bench_national, _show_national),
     "engine": (
         bench_engine,
         lambda r: _table(
@@ -279,6 +304,7 @@ BENCHES: dict[str, tuple[Callable[[bool], dict[str, Any]], Callable[[dict[str, A
         ),
     ),
     "detection": (bench_detection, _print_detection),
+    "crime": (bench_crime, _show_crime),
     "alerts": (bench_alerts, _show_alerts),
     "trail": (
         bench_trail,

@@ -14,6 +14,10 @@ def main(argv: list[str] | None = None) -> None:
         from openem.engine.replay import main as replay_main
 
         sys.exit(replay_main(argv[2:]))
+    if len(argv) > 1 and argv[1] == "crime-match":
+        from openem.crime.cli import main as crime_main
+
+        sys.exit(crime_main(argv[2:]))
     if len(argv) > 1 and argv[1] == "bench":
         from openem.bench import main as bench_main
 

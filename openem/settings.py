@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "openem.alerts",
     "openem.health",
     "openem.assessments",
+    "openem.crime",
     "openem.portal",
     "openem.reports",
     "openem.simulate",
@@ -276,6 +277,29 @@ OPENEM_RETENTION_MONTHS = {
     "violations": int(env_str("OPENEM_RETAIN_VIOLATIONS_MONTHS", "72")),
 }
 OPENEM_RETAIN_REJECTED_DAYS = int(env_str("OPENEM_RETAIN_REJECTED_DAYS", "90"))
+# Crime matching (docs/crime-hub.md): police crime data and everything matched against it (findings, reviews,
+# reports, ad-hoc searches) are deleted this many days after the batch arrived, by `openem retention`.
+OPENEM_CRIME_RETENTION_DAYS = int(env_str("OPENEM_CRIME_RETENTION_DAYS", "365"))
+# Each force's area (GeoJSON, one feature per force, properties.force): an analyst searches only inside theirs.
+OPENEM_CRIME_FORCE_AREAS = Path(
+    env_str("OPENEM_CRIME_FORCE_AREAS", str(BASE_DIR / "openem" / "crime" / "data" / "force_areas.geojson"))
+)
+# People ruled out (or with gaps) are named for a crime only when their trail came within this many metres of
+# it (or, with no position in the window, their home is): the rest of the country's wearers are only counted.
+OPENEM_CRIME_RULED_OUT_WITHIN_M = float(env_str("OPENEM_CRIME_RULED_OUT_WITHIN_M", "10000"))
+# An ad-hoc search ("who was near this place between these times") covers at most this many hours.
+OPENEM_CRIME_SEARCH_MAX_HOURS = int(env_str("OPENEM_CRIME_SEARCH_MAX_HOURS", "24"))
+
+# Crime matching (openem/crime, docs/crime.md "Parameters"): a person is near a crime when a position's
+# confidence circle comes within this many metres of its location during its window widened by this many
+# minutes each side; fixes further apart than the gap, or implying a straight line faster than the speed,
+# are not interpolated. A run records these with the version; change the version when changing a value.
+OPENEM_CRIME_DISTANCE_M = float(env_str("OPENEM_CRIME_DISTANCE_M", "100"))
+OPENEM_CRIME_BUFFER_MIN = float(env_str("OPENEM_CRIME_BUFFER_MIN", "30"))
+OPENEM_CRIME_MAX_SPEED_KMH = float(env_str("OPENEM_CRIME_MAX_SPEED_KMH", "160"))
+OPENEM_CRIME_MAX_GAP_MIN = float(env_str("OPENEM_CRIME_MAX_GAP_MIN", "5"))
+OPENEM_CRIME_MAX_ACCURACY_M = float(env_str("OPENEM_CRIME_MAX_ACCURACY_M", "100"))
+OPENEM_CRIME_PARAMS_VERSION = env_str("OPENEM_CRIME_PARAMS_VERSION", "crime-match/1")
 
 # Scale-out: a NATS JetStream URL (nats://127.0.0.1:4222) announces new readings to partitioned workers.
 OPENEM_BUS = env_str("OPENEM_BUS", "")

@@ -18,10 +18,12 @@ urlpatterns = [
     path("ingest/v1/telemetry", telemetry_views.telemetry_batch, name="ingest-telemetry"),
     path("osmand/", telemetry_views.osmand, name="osmand"),
     path("osmand/<str:key>", telemetry_views.osmand, name="osmand-key"),
+    path("api/v1/crime/", include("openem.crime.api_urls")),
     path("api/v1/", include("openem.api.urls")),
     path("alerts/", include("openem.alerts.urls")),
     path("devices/", include("openem.devices.urls")),
     path("assessments/", include("openem.assessments.urls")),
+    path("", include("openem.crime.urls")),
     path("", include("openem.reports.urls")),
     path("", include("openem.portal.urls")),
 ]

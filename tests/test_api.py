@@ -137,4 +137,6 @@ def test_openapi_describes_every_endpoint(client):
         "/api/v1/people/{ref}/assessments",
         "/api/v1/people/{ref}/trail",
         "/api/v1/devices",
+        "/api/v1/crime/batches",
+        "/api/v1/crime/batches/{id}",
     }

@@ -324,7 +324,7 @@ def test_the_windowed_worker_keeps_change_only_absences(tmp_path: Path, monkeypa
     from openem.alerts.models import Violation
     from openem.cases.casefile_io import import_casefile
     from openem.engine import casefile
-    from openem.telemetry import worker as worker_module
+    from openem.telemetry import cache as worker_module
     from openem.telemetry.ingest import ingest_jsonl
     from openem.telemetry.worker import EngineWorker
 

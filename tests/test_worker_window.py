@@ -14,7 +14,7 @@ from openem.engine import casefile
 from openem.engine.replay import replay
 from openem.simulate.profiles import SimConfig
 from openem.simulate.runner import simulate
-from openem.telemetry import worker as worker_module
+from openem.telemetry import cache as worker_module
 from openem.telemetry.ingest import ingest_jsonl
 from openem.telemetry.worker import EngineWorker
 
@@ -63,7 +63,7 @@ def test_windowed_worker_stores_what_a_full_replay_finds(tmp_path: Path, monkeyp
 
 
 def test_the_window_keeps_a_violation_cut_short_by_a_flat_battery_whole() -> None:
-    from openem.telemetry.worker import CONTEXT_S, window_start
+    from openem.telemetry.cache import CONTEXT_S, window_start
 
     h = 3600.0
     # A curfew absence from 19:00 ends at 06:19 when the tag goes flat; it is charged again at 19:09.

@@ -108,6 +108,21 @@ class User(AbstractUser):
         return self.role in (Role.HUB_CASEWORKER, Role.HUB_MANAGER)
 
     @property
+    def reviews_crime_matches(self) -> bool:
+        """Qualifies or rejects each possible match, with a reason: the hub's caseworker."""
+        return self.role == Role.HUB_CASEWORKER
+
+    @property
+    def releases_crime_matches(self) -> bool:
+        """Authorises the release of a qualified match to the police: the hub's manager."""
+        return self.role == Role.HUB_MANAGER
+
+    @property
+    def sends_crime_batches(self) -> bool:
+        """A police analyst of a force: their force's batches and searches, and the matches released to it."""
+        return self.role == Role.POLICE_ANALYST and bool(self.police_force)
+
+    @property
     def analyses_nationally(self) -> bool:
         """The national analyst: every statistic, no personal record."""
         return self.role == Role.NATIONAL_ANALYST
@@ -129,7 +144,13 @@ class User(AbstractUser):
         """Where signing in (and the site's root) takes this role."""
         if self.analyses_nationally:
             return "reports:statistics"
-        return "assessments:victims" if self.liaises_with_victims else "portal:cases"
+        if self.liaises_with_victims:
+            return "assessments:victims"
+        if self.role == Role.POLICE_ANALYST:
+            return "crime:batches"
+        if self.works_crime_hub:
+            return "crime:queue"
+        return "portal:cases"
 
     @property
     def sees_all_cases(self) -> bool:

@@ -125,5 +125,41 @@ OPENAPI: dict[str, Any] = {
                 "responses": {"200": {"description": "devices"}, **_ERRORS},
             }
         },
+        # Crime matching (docs/crime-hub.md): a police analyst's token sends its force's batches.
+        "/api/v1/crime/batches": {
+            "post": {
+                "summary": "Send a crime batch (CSV as police send it) with its lawful basis and purpose",
+                "parameters": [
+                    {
+                        "name": "lawful_basis",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"enum": ["detection", "investigation", "prosecution", "elimination"]},
+                    },
+                    {"name": "purpose", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "filename", "in": "query", "schema": {"type": "string"}},
+                ],
+                "requestBody": {"content": {"text/csv": {}, "multipart/form-data": {}}},
+                "responses": {
+                    "201": {"description": "kept: rows accepted, every problem with its row and column, status URL"},
+                    "400": {"description": "no lawful basis, purpose or file"},
+                    "401": {"description": "No valid API token"},
+                    "403": {"description": "another force's file, or a token of another role"},
+                    "422": {"description": "no row of the file could be used (the problems say why)"},
+                },
+            }
+        },
+        "/api/v1/crime/batches/{id}": {
+            "get": {
+                "summary": "A batch's status, its problems and the matches released to the force",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {
+                    "200": {"description": "the batch"},
+                    "401": {"description": "No valid API token"},
+                    "403": {"description": "not a police analyst's token"},
+                    "404": {"description": "no such batch of the token's force"},
+                },
+            }
+        },
     },
 }

@@ -21,6 +21,7 @@ from openem.audit.models import AuditAction, AuditEvent
 from openem.cases.models import OrderStatus, Person, local_today
 from openem.engine.enums import DeviceKind
 from openem.engine.model import device_kind_needed
+from openem.telemetry import changes
 from openem.uktime import when
 
 from .models import Device, Fitting
@@ -117,6 +118,7 @@ def _end(fitting: Fitting, at: datetime, reason: str) -> None:
     # Conditional: only a fitting still open is ended, whatever another request did since we read it.
     if not Fitting.objects.filter(pk=fitting.pk, removed_at__isnull=True).update(removed_at=at, removal_reason=reason):
         raise Refused(None, f"{fitting.device.ref} was removed by someone else a moment ago: reload the page")
+    changes.note([fitting.person_id])  # an update() sends no signal: the engine is told here
     fitting.removed_at, fitting.removal_reason = at, reason
 
 

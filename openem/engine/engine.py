@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .casefile import CaseFile
-from .enums import DeviceKind
 from .model import Model, Params, compile_cases
-from .rules import alcohol, attendance, curfew, equipment, monitoring, zones
+from .notes import Note, NoteKind
+from .rules import monitoring
 from .rules.context import Context
+from .rules.pipeline import PIPELINE
 from .telemetry import DeviceFrame, Reading, slice_frame
 from .violations import Violation
 
@@ -25,7 +26,12 @@ from .violations import Violation
 @dataclass
 class EngineResult:
     violations: list[Violation]
-    info: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+
+    @property
+    def info(self) -> list[dict[str, Any]]:
+        """The notes as JSON objects (``openem replay --info``, the worker's device summaries)."""
+        return [n.to_json() for n in self.notes]
 
 
 class RuleError(Exception):
@@ -48,31 +54,17 @@ class Failure:
     error: BaseException
 
 
-def _step(rule: str, fn: Callable[..., Any], *args: Any) -> Any:
-    try:
-        return fn(*args)
-    except Exception as exc:
-        raise RuleError(rule, exc) from exc
-
-
 def evaluate_context(ctx: Context) -> list[Violation]:
-    """The ordered pipeline of rules for one device while fitted to one person. A rule that raises is
-    named in the RuleError."""
+    """The pipeline of rules (``rules.pipeline.PIPELINE``) for one device while fitted to one person. A rule
+    that raises is named in the RuleError."""
     out: list[Violation] = []
-    if ctx.kind == DeviceKind.GPS:
-        out += _step("curfew", curfew.evaluate, ctx)
-        out += _step("zones", zones.evaluate, ctx)
-        out += _step("attendance", attendance.evaluate, ctx)
-        out += _step("location failure", equipment.location_failure, ctx)
-    elif ctx.kind == DeviceKind.RF:
-        out += _step("curfew", curfew.evaluate, ctx)
-        out += _step("home unit power", equipment.home_unit_power, ctx)
-    tampers = _step("tamper", equipment.tamper, ctx)
-    out += tampers
-    if ctx.kind == DeviceKind.ALCOHOL:
-        out += _step("alcohol", alcohol.evaluate, ctx, tampers)
-    out += _step("silence", equipment.silence, ctx)
-    _step("battery", equipment.battery_low, ctx)
+    for rule in PIPELINE:
+        if not rule.applies_to(ctx.kind):
+            continue
+        try:
+            out += rule.evaluate(ctx, out).violations
+        except Exception as exc:
+            raise RuleError(rule.title, exc) from exc
     return out
 
 
@@ -104,6 +96,7 @@ class Engine:
         data_end: float | None = None,
         starts: dict[str, float] | None = None,
         on_error: Callable[[Failure], None] | None = None,
+        people_checks: bool = True,
     ) -> EngineResult:
         """``starts``: where the data of some devices begins, when only a recent window of it is held
         (the engine worker's cache): silence before it is not silence.
@@ -111,7 +104,10 @@ class Engine:
         ``on_error``: each device's fitting to each person (and each person's own checks) is evaluated on
         its own; one that raises is passed to ``on_error`` and left out, and the rest go on (the engine
         worker: one device's fault must never stop anyone else's monitoring). Without it, the error
-        propagates (a replay should fail loudly)."""
+        propagates (a replay should fail loudly).
+
+        ``people_checks``: also each person's own checks (a tag not fitted). The engine worker asks for them
+        in its own check, not at every cycle: they concern everyone, not the devices with new readings."""
         frames = self.frames()
         starts = starts or {}
         times = [f.t for f in frames.values() if len(f.t)]
@@ -120,7 +116,7 @@ class Engine:
         if data_start is None:
             data_start = min((float(t[0]) for t in times), default=0.0)
         violations: list[Violation] = []
-        info: list[dict[str, Any]] = []
+        notes: list[Note] = []
         for device, frame in sorted(frames.items()):
             assigned = 0
             for fitting in self.model.fittings.get(device, []):
@@ -143,17 +139,19 @@ class Engine:
                     if on_error is None:
                         raise
                     on_error(Failure(device, fitting.subject.id, exc.rule, exc.error))
-                info += ctx.info
+                notes += ctx.notes
             if assigned < len(frame.t):
-                info.append(
-                    {
-                        "info": "unassigned_readings",
-                        "device": device,
-                        "count": len(frame.t) - assigned,
-                        "why": "the device was not fitted to anyone when these were measured",
-                    }
+                notes.append(
+                    Note(
+                        NoteKind.UNASSIGNED_READINGS,
+                        device,
+                        data={
+                            "count": len(frame.t) - assigned,
+                            "why": "the device was not fitted to anyone when these were measured",
+                        },
+                    )
                 )
-        for subject in self.model.subjects.values():
+        for subject in self.model.subjects.values() if people_checks else ():
             try:
                 violations += monitoring.evaluate(self.model, subject, self.params, data_start, data_end)
             except Exception as exc:
@@ -161,4 +159,4 @@ class Engine:
                     raise
                 on_error(Failure("", subject.id, "monitoring", exc))
         violations.sort(key=Violation.sort_key)
-        return EngineResult(violations, info)
+        return EngineResult(violations, notes)

@@ -52,6 +52,8 @@ class Params:
     alcohol_max_rise_g_dl_h: float = 0.08  # faster than drinking can raise transdermal alcohol
     obstruction_ir_v: float = 2.0
     obstruction_temp_c: float = 28.0
+    obstruction_confirm_readings: int = 2  # an alcohol tag covered: this many readings in a row, not one
+    zone_episode_merge_s: float = 300.0  # a zone left and re-entered within this is one episode
 
 
 @dataclass

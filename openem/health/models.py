@@ -28,6 +28,7 @@ class Component(LabelledEnum):
     BUS = "bus"
     PORTAL = "portal"
     SUPERVISOR = "supervisor"
+    CRIME = "crime"  # the crime worker: matches police crime batches
 
 
 class FaultKind(LabelledEnum):
@@ -39,6 +40,7 @@ class FaultKind(LabelledEnum):
     EVALUATION_BEHIND = "evaluation_behind"  # readings are waiting longer than they should
     BUS_DOWN = "bus_down"  # the message bus cannot be reached: announcements wait
     CHILD_RESTARTED = "child_restarted"  # the supervisor restarted a process that died
+    CRIME_BATCH_FAILED = "crime_batch_failed"  # the crime worker could not match a batch: it tries again later
 
     @property
     def label(self) -> str:
@@ -51,6 +53,7 @@ class FaultKind(LabelledEnum):
             "evaluation_behind": "Evaluation running late",
             "bus_down": "Message bus unreachable",
             "child_restarted": "Process restarted",
+            "crime_batch_failed": "Crime batch not matched",
         }[self.value]
 
 
@@ -135,4 +138,5 @@ class Fault(models.Model):
             Component.BUS.value: "Everyone: evaluation waits for it",
             Component.PORTAL.value: "No one's monitoring: portal users",
             Component.SUPERVISOR.value: "Everyone: processes are not restarted",
+            Component.CRIME.value: "Police forces waiting for crime matching",
         }.get(self.component, "Everyone")

@@ -114,6 +114,7 @@ WHO = {
     Component.BUS: "The bus announcer",
     Component.PORTAL: "The portal",
     Component.SUPERVISOR: "The supervisor (openem run)",
+    Component.CRIME: "The crime worker",
 }
 CONSEQUENCE = {
     Component.ENGINE: "device data for its devices is not being evaluated",
@@ -123,6 +124,7 @@ CONSEQUENCE = {
     Component.BUS: "new readings are stored but not announced to the engine",
     Component.PORTAL: "",
     Component.SUPERVISOR: "processes that stop are not restarted",
+    Component.CRIME: "police crime batches are not being matched",
 }
 
 

@@ -22,6 +22,13 @@ def portal(request: HttpRequest) -> dict[str, Any]:
             nav.append(("Monitoring centre", reverse("portal:centre")))
     if user.is_authenticated and user.liaises_with_victims:
         nav.append(("Victims", reverse("assessments:victims")))
+    if user.is_authenticated and user.sends_crime_batches:
+        nav.append(("Crime batches", reverse("crime:batches")))
+        nav.append(("Search", reverse("crime:search")))
+        nav.append(("Verify a report", reverse("crime:verify")))
+    if user.is_authenticated and user.works_crime_hub:
+        nav.append(("Matches to review", reverse("crime:queue")))
+        nav.append(("Verify a report", reverse("crime:verify")))
     if user.is_authenticated and user.sees_statistics:
         nav.append(("Statistics", reverse("reports:statistics")))
     if user.is_authenticated and user.analyses_nationally:

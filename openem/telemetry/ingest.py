@@ -28,7 +28,7 @@ from django.utils import timezone
 from openem.engine.telemetry import ReadingError, ReadingType, parse_reading
 from openem.health.running import is_transient
 
-from . import trail
+from . import deadlines, trail
 from .models import Gateway, Reading, RejectedReading, Rejection, Source
 from .osmand import KEY_PARAM, osmand_items, osmand_key  # noqa: F401 (the OsmAnd protocol's home before)
 from .redact import redact_keys
@@ -82,8 +82,8 @@ class IngestResult:
 @dataclass(slots=True)
 class Prepared:
     """A validated batch, ready to store. ``rows`` maps (device, digest) to the reading's column
-    values and, for a fix, its (time, lat, lon, accuracy) for the trail; ``lines`` holds each row's
-    line number and raw text in case the device turns out to be unknown."""
+    values, for a fix its (time, lat, lon, accuracy) for the trail, and its time in Unix seconds;
+    ``lines`` holds each row's line number and raw text in case the device turns out to be unknown."""
 
     source: Source
     gateway_id: int | None
@@ -209,7 +209,7 @@ def prepare(
         seq = r.seq if r.seq >= 0 else None
         t = as_time(r.t)
         fix = (r.t, r.lat, r.lon, obj.get("accuracy_m")) if r.type is _FIX else None
-        rows[key] = (r.device, t, r.type.value, seq, payload, key[1], fix)
+        rows[key] = (r.device, t, r.type.value, seq, payload, key[1], fix, r.t)
         lines[key] = (line, raw)
     return p
 
@@ -239,14 +239,14 @@ def _nul_field(obj: dict[str, Any]) -> str:
 
 
 class DeviceDirectory:
-    """Which device ids exist, and the gateway each is assigned to. A long-running receiver keeps one
-    and asks the database again about a device after a minute (a device moved to another gateway, or
+    """Which device ids exist, the gateway each is assigned to, and its kind. A long-running receiver keeps
+    one and asks the database again about a device after a minute (a device moved to another gateway, or
     deleted, is seen within a minute); elsewhere each batch asks afresh."""
 
     TTL_S = 60.0
 
     def __init__(self) -> None:
-        self._held: dict[str, tuple[int | None, float]] = {}
+        self._held: dict[str, tuple[int | None, str, float]] = {}
 
     def gateways(self, devices: set[str]) -> dict[str, int | None]:
         """The gateway (or None) of each known device among ``devices``; unknown ones are left out."""
@@ -257,15 +257,21 @@ class DeviceDirectory:
         missing = []
         for device in devices:
             held = self._held.get(device)
-            if held is not None and held[1] > now:
+            if held is not None and held[2] > now:
                 found[device] = held[0]
             else:
                 missing.append(device)
         if missing:
-            for ref, gateway_id in Device.objects.filter(ref__in=missing).values_list("ref", "gateway_id"):
+            known = Device.objects.filter(ref__in=missing).values_list("ref", "gateway_id", "kind")
+            for ref, gateway_id, kind in known:
                 found[ref] = gateway_id
-                self._held[ref] = (gateway_id, now + self.TTL_S)
+                self._held[ref] = (gateway_id, kind, now + self.TTL_S)
         return found
+
+    def kind(self, device: str) -> str:
+        """The kind of a device ``gateways`` has just found."""
+        held = self._held.get(device)
+        return held[1] if held is not None else ""
 
 
 def store(batches: list[Prepared], directory: DeviceDirectory | None = None) -> None:
@@ -289,6 +295,7 @@ def store(batches: list[Prepared], directory: DeviceDirectory | None = None) -> 
         _insert_rejected(batches)
         stored = _insert_readings(batches)
         fixes = []
+        latest: dict[str, float] = {}
         for p in batches:
             mine = stored.get(p.batch, [])
             p.result.accepted = len(mine)
@@ -299,7 +306,10 @@ def store(batches: list[Prepared], directory: DeviceDirectory | None = None) -> 
                 row = p.rows[key]
                 if row[6] is not None:
                     fixes.append((row[0], *row[6]))
+                if row[7] > latest.get(row[0], float("-inf")):
+                    latest[row[0]] = row[7]
         trail.store(fixes)
+        deadlines.touch({d: (t, directory.kind(d)) for d, t in latest.items()})
 
 
 def store_isolated(batches: list[Prepared], directory: DeviceDirectory | None = None) -> None:
@@ -514,7 +524,7 @@ def _insert_readings(batches: list[Prepared]) -> dict[str, list[tuple[int, tuple
     def params() -> Iterator[tuple[Any, ...]]:
         for p in batches:
             source, batch = p.source.value, p.batch
-            for device, t, rtype, seq, payload, dig, _trail in p.rows.values():
+            for device, t, rtype, seq, payload, dig, _trail, _t in p.rows.values():
                 yield (device, t, rtype, seq, payload, dig, received, source, batch)
 
     stored: dict[str, list[tuple[int, tuple[str, str]]]] = {}

@@ -292,3 +292,38 @@ class BusCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.last_reading_id}"
+
+
+class DeviceDeadline(models.Model):
+    """Each device's last reading and when it counts as silent, kept by ingest once per device per commit (as
+    healthchecks keeps ``alert_after``), so "which fitted devices have gone quiet" is one indexed query rather
+    than a scan of every stored reading. ``reported``: the engine has looked at this silence already; the next
+    reading clears it. See ``openem.telemetry.deadlines``."""
+
+    device = models.CharField(max_length=40, unique=True)
+    kind = models.CharField(max_length=12, blank=True, help_text="the device's kind when it last reported")
+    last_reading_at = models.DateTimeField(help_text="the latest reading's measured time (never after its arrival)")
+    silent_after = models.DateTimeField(help_text="the last reading plus the no-signal limit of the device's kind")
+    reported = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["silent_after"], condition=models.Q(reported=False), name="deadline_unreported")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device} silent after {self.silent_after:%Y-%m-%d %H:%M}"
+
+
+class CaseChange(models.Model):
+    """A person whose case records changed (an order made or varied, a condition, a fitting, the person),
+    written in the transaction that changes them, so the engine worker recompiles only those people
+    (``openem.telemetry.changes``). Rows are few and short-lived: ``openem retention`` deletes them after
+    a day, long after every running worker has applied them."""
+
+    person_id = models.BigIntegerField()
+    deleted_ref = models.CharField(max_length=40, blank=True, help_text="the person's reference, if deleted")
+    at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"person {self.person_id} changed {self.at:%Y-%m-%d %H:%M:%S}"

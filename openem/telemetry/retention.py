@@ -18,7 +18,7 @@ from openem.cases.models import Person
 from openem.cases.rules import add_months
 
 from . import trail
-from .models import Reading, RejectedReading
+from .models import CaseChange, Reading, RejectedReading
 
 
 @dataclass
@@ -104,4 +104,8 @@ def enforce(today: date | None = None, dry_run: bool = False) -> RetentionResult
                 reason=f"kept {settings.OPENEM_RETAIN_REJECTED_DAYS} days",
                 period=(span["first"], span["last"]),
             )
+    if not dry_run:
+        # Case changes are read by every running engine worker within a second or so (a worker starting
+        # compiles everyone): a day's are long applied. They name no one, so nothing to audit.
+        CaseChange.objects.filter(at__lt=timezone.now() - timedelta(days=1)).delete()
     return result

@@ -18,109 +18,52 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from functools import reduce
+from datetime import UTC, datetime
 from itertools import pairwise
-from operator import or_
-from typing import Any, NamedTuple
+from typing import Any
 
-import numpy as np
-import orjson
-from django.db import connection, transaction
-from django.db.models import Count, Max, Min, Q
+from django.db import connection
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from openem.alerts.models import DeviceSummary, Violation
-from openem.alerts.triage import violation_key
 from openem.cases.casefile_io import export_people
-from openem.cases.models import OrderVersion, Person
+from openem.cases.models import Person
 from openem.devices.models import Fitting
 from openem.engine import casefile
 from openem.engine.casefile import PersonSpec
 from openem.engine.engine import Engine, Failure
 from openem.engine.model import Model, Params, compile_cases
-from openem.engine.telemetry import DeviceFrame, ReadingError, extend_frame, slice_frame, stored_reading
-from openem.engine.telemetry import Reading as TelemetryReading
 from openem.engine.violations import Violation as EngineViolation
 from openem.engine.violations import ViolationType
 from openem.health.faults import raise_fault, resolve_fault, resolve_others
 from openem.health.models import Component, Fault, FaultKind
 from openem.health.running import Beat, StopFlag, is_transient, keep_going
 
+from . import changes, deadlines
 from .bus import partition as shard_of
+from .cache import (
+    DeviceCache,
+    Row,
+    fetch_rows,
+    fetch_upto,
+    placeholders,
+)
+from .cursor import LEASE, CursorLease, LeaseLost
 from .models import EngineCursor, Reading
+from .reconcile import reconcile
 
 log = logging.getLogger(__name__)
 
 CURSOR = "engine"
-LEASE = timedelta(seconds=60)
 DEADLINE_CHECK_EVERY_S = 15.0
+CASE_CHECK_S = 0.1  # case changes are looked for at most this often (a change is applied within a cycle or so)
 
 
-WINDOW_S = 48 * 3600.0  # readings a device's cache holds behind its newest (more while a violation is open)
-TRIM_EVERY_S = 6 * 3600.0
-MAX_ABSENCE_S = 7 * 86400.0  # how far back a home unit's "out of range" is looked for (a longer one is a fault)
-CONTEXT_S = 3600.0  # readings kept before the oldest violation that could still change
 BUSY_READINGS = 5_000  # a cycle with this many new readings means the worker is under heavy load
 BUSY_CYCLE_S = 0.5  # under heavy load, a cycle at most this often
 GAP_WAIT_S = 30.0  # how long skipped ids are watched for a late commit (transactions are far shorter)
 MAX_GAPS = 2_000
-
-
-@dataclass
-class Held:
-    """One device's recent readings as the worker holds them between cycles."""
-
-    frame: DeviceFrame  # columns only: a reading out of order reloads the device from storage
-    since: float  # readings measured before this are not held (-inf: all of them)
-    last_id: int = 0  # every stored reading up to this id, measured since ``since``, is held
-
-
-Row = tuple[int, str, TelemetryReading]  # id, device, the parsed reading
-
-
-def _fetch(where: str, params: list[Any], limit: int | None = None) -> list[Row]:
-    return _fetch_upto(where, params, limit)[0]
-
-
-class Fetched(NamedTuple):
-    rows: list[Row]
-    last: int | None  # the id of the last row read, this shard's or not
-    read: int  # rows read, this shard's or not
-    ids: list[int]  # every id read, this shard's or not (to find the ids not yet committed)
-
-
-def _fetch_upto(
-    where: str, params: list[Any], limit: int | None = None, keep: Callable[[str], bool] | None = None
-) -> Fetched:
-    """Stored readings in id order, parsed, straight from the cursor (on the engine's hot path Django's
-    per-row converters, datetime and JSON, cost more than the evaluation of the reading), and the id of
-    the last row read. ``keep`` picks the devices wanted (a shard's) before the cost of parsing."""
-    sql = f"SELECT id, device, payload, digest FROM {Reading._meta.db_table} WHERE {where} ORDER BY id"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    out: list[Row] = []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-        for pk, device, payload, digest in rows:
-            if keep is not None and not keep(device):
-                continue
-            try:
-                obj = orjson.loads(payload) if isinstance(payload, str | bytes) else payload
-                # The stored digest stands in for the raw text: it only breaks ties in time order.
-                out.append((pk, device, stored_reading(obj, digest)))
-            except (ReadingError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                continue  # stored readings were validated on the way in
-    return Fetched(out, rows[-1][0] if rows else None, len(rows), [r[0] for r in rows])
-
-
-def _in(values: list[str]) -> str:
-    return ", ".join(["%s"] * len(values))
-
-
-def _db(dt: datetime) -> Any:
-    return connection.ops.adapt_datetimefield_value(dt)
 
 
 @dataclass
@@ -151,16 +94,23 @@ class EngineWorker:
         self.batch = batch
         self.shard, self.shards = shard, shards
         self.cursor_name = CURSOR if shards == 1 else f"{CURSOR}-{shard}/{shards}"
+        self.lease = CursorLease(self.cursor_name, self.name)
+        self._holding, self._renewed = False, 0.0
         self.params = params or Params()
         self._model: Model | None = None
-        self._fingerprint: tuple[object, ...] | None = None
+        self._change_id = 0  # the last case change applied to the model
+        self._recheck: set[str] = set()  # devices whose wearer's case changed: evaluated again
         self._checked = 0.0
         self._checked_deadlines = float("-inf")
-        self._cache: dict[str, Held] = {}
+        self._cache = DeviceCache(self._kind, self._renew)
         self._mine: dict[str, bool] = {}  # device -> in this worker's shard (asked of every reading)
         self._left_out: dict[str, str] = {}  # device -> person whose case could not be compiled
         self._gaps: list[list[float]] = []  # [first id, last id, first seen]: ids skipped, maybe committing
         self._failing: set[str] | None = None  # devices with an open "evaluation failed" alert
+        self._seen_silent: dict[str, datetime] = {}
+        self._summarised: dict[
+            str, tuple[str, dict[str, object]]
+        ] = {}  # device -> the summary last written  # silent devices being evaluated -> their last reading
         self.stop = StopFlag(install=False)
         if shards == 1:
             self.beat = Beat("engine", Component.ENGINE)
@@ -168,28 +118,31 @@ class EngineWorker:
             self.beat = Beat(f"engine shard {shard + 1} of {shards}", Component.ENGINE)
 
     def model(self) -> Model:
-        if self._model is not None and time.monotonic() - self._checked < 1.0:
+        """The caseload as the engine needs it: compiled whole once, then only the people whose records
+        changed (``changes``: an order made or varied, a condition, a fitting, the person), whose devices
+        are then evaluated again with it. Checked every cycle, at most every CASE_CHECK_S (one indexed query)."""
+        if self._model is not None and time.monotonic() - self._checked < CASE_CHECK_S:
             return self._model  # checked moments ago (several calls in one cycle)
         self._checked = time.monotonic()
-        fittings = Fitting.objects.aggregate(
-            n=Count("id"), last=Max("id"), removed=Count("removed_at"), latest_fit=Max("fitted_at"),
-            latest_removal=Max("removed_at"),
-        )  # fmt: skip
-        fp = (Person.objects.count(), OrderVersion.objects.aggregate(m=Max("id"))["m"], *fittings.values())
-        if fp != self._fingerprint or self._model is None:
+        if self._model is None:
+            self._change_id = changes.latest()  # before compiling: a change made meanwhile is applied next
             self._model = self._compile()
-            self._fingerprint = fp
+            return self._model
+        people, deleted, last = changes.since(self._change_id)
+        if people:
+            self._recompile(people, deleted)
+            self._change_id = last
         return self._model
 
     def cases_changed(self) -> None:
-        """Look at the case records again on the next call (they are checked at most once a second)."""
+        """Look at the case records again on the next call."""
         self._checked = float("-inf")
 
-    def _compile(self) -> Model:
-        """Everyone's cases as the engine needs them. One person's records that cannot be compiled leave
-        that person out (an operational alert says who, and their stored violations are left as they
-        are), never everyone; fitting records that put a device on two people at once are read as the
-        device handed on when the later fitting began."""
+    def _compile(self, only: set[int] | None = None) -> Model:
+        """Cases as the engine needs them: everyone's, or ``only`` these people's (the caller merges them in).
+        One person's records that cannot be compiled leave that person out (an operational alert says who,
+        and their stored violations are left as they are), never everyone; fitting records that put a device
+        on two people at once are read as the device handed on when the later fitting began."""
         left_out: dict[str, str] = {}  # person ref -> why
         unexported: dict[str, list[str]] = {}  # person ref -> their devices
 
@@ -198,11 +151,17 @@ class EngineWorker:
             unexported[person.ref] = list(person.fittings.values_list("device__ref", flat=True))
             log.error("the case of %s could not be exported", person.ref, exc_info=exc)
 
-        data = export_people(Person.objects.all(), on_error=not_exported)
+        people = Person.objects.all() if only is None else Person.objects.filter(pk__in=only)
+        data = export_people(people, on_error=not_exported)
         overlaps = _hand_on(data["people"])
         for device, text in overlaps.items():
             raise_fault(FaultKind.FITTINGS_OVERLAP, device, text, component=Component.ENGINE, device=device)
-        resolve_others(FaultKind.FITTINGS_OVERLAP, Component.ENGINE, set(overlaps))
+        if only is None:
+            resolve_others(FaultKind.FITTINGS_OVERLAP, Component.ENGINE, set(overlaps))
+        else:
+            worn = {d["id"] for p in data["people"] for d in p.get("devices", [])}
+            for device in worn - set(overlaps):
+                resolve_fault(FaultKind.FITTINGS_OVERLAP, device)
         cf, errors = casefile.read(data, trusted=True)
         failed: dict[int, list[str]] = {}
         for text in errors:
@@ -214,7 +173,7 @@ class EngineWorker:
                 "are not being evaluated", component=Component.ENGINE, detail="\n".join(failed[-1]),
             )  # fmt: skip
             if self._model is not None:
-                return self._model
+                return self._model if only is None else Model({}, {})
             failed.pop(-1)
         if failed:
             keep = [p for i, p in enumerate(data["people"]) if i not in failed]
@@ -226,11 +185,15 @@ class EngineWorker:
             log.error("the case of %s could not be compiled", person.id, exc_info=exc)
 
         model = compile_cases(cf, on_error=uncompiled)
-        self._left_out = {}
-        people = {p.ref: p for p in Person.objects.filter(ref__in=left_out)}
+        refs = {p["id"] for p in data["people"]} | set(unexported)
+        if only is None:
+            self._left_out = {}
+        else:
+            self._left_out = {d: ref for d, ref in self._left_out.items() if ref not in refs}
+        named = {p.ref: p for p in Person.objects.filter(ref__in=left_out)}
         devices_of = {p["id"]: [d["id"] for d in p.get("devices", [])] for p in data["people"]} | unexported
         for ref, why in left_out.items():
-            person = people.get(ref)
+            person = named.get(ref)
             devices = devices_of.get(ref, [])
             for d in devices:
                 self._left_out[d] = ref
@@ -240,8 +203,41 @@ class EngineWorker:
                 f"{', '.join(devices) or 'no device'} not evaluated until it is corrected",
                 component=Component.ENGINE, detail=why, person=person,
             )  # fmt: skip
-        resolve_others(FaultKind.CASE_NOT_COMPILED, Component.ENGINE, set(left_out))
+        if only is None:
+            resolve_others(FaultKind.CASE_NOT_COMPILED, Component.ENGINE, set(left_out))
+        else:
+            for ref in refs - set(left_out):
+                resolve_fault(FaultKind.CASE_NOT_COMPILED, ref)
         return model
+
+    def _recompile(self, changed: set[int], deleted: set[str] | None = None) -> None:
+        """Recompile the people changed, with everyone who has worn one of their devices (a device handed on
+        is read from both wearers' records), and merge them into the model; their devices are evaluated
+        again on the next cycle, and their silences looked at afresh (a device fitted to someone new)."""
+        assert self._model is not None
+        devices = set(Fitting.objects.filter(person_id__in=changed).values_list("device__ref", flat=True))
+        people = changed | set(Fitting.objects.filter(device__ref__in=devices).values_list("person_id", flat=True))
+        refs = set(Person.objects.filter(pk__in=people).values_list("ref", flat=True)) | (deleted or set())
+        before = {d for d, fs in self._model.fittings.items() if any(f.subject.id in refs for f in fs)}
+        fresh = self._compile(people)
+        gone = set(self._model.subjects) & refs
+        # Removed people (deleted records) leave with their fittings; the rest are replaced whole.
+        for ref in gone | set(fresh.subjects):
+            self._model.subjects.pop(ref, None)
+        gone_refs = gone | set(fresh.subjects)
+        for device in list(self._model.fittings):
+            kept = [f for f in self._model.fittings[device] if f.subject.id not in gone_refs]
+            if kept:
+                self._model.fittings[device] = kept
+            else:
+                del self._model.fittings[device]
+        self._model.subjects.update(fresh.subjects)
+        for device, fs in fresh.fittings.items():
+            self._model.fittings[device] = sorted([*self._model.fittings.get(device, []), *fs], key=lambda f: f.fitted)
+        self._model.__dict__.pop("_by_subject", None)  # the index by person is rebuilt when next asked
+        touched = before | devices | set(fresh.fittings)
+        self._recheck |= {d for d in touched if self.mine(d)}
+        deadlines.reopen(touched)
 
     def mine(self, device: str) -> bool:
         if self.shards == 1:
@@ -252,20 +248,16 @@ class EngineWorker:
         return held
 
     def claim(self) -> EngineCursor | None:
-        if not EngineCursor.objects.filter(name=self.cursor_name).exists():
-            # A new way of sharding starts where the furthest-behind cursor is: re-evaluating is safe
-            # (idempotent) but needless.
-            start = EngineCursor.objects.aggregate(m=Min("last_reading_id"))["m"] or 0
-            EngineCursor.objects.get_or_create(name=self.cursor_name, defaults={"last_reading_id": start})
-        now = timezone.now()
-        free = Q(locked_until__isnull=True) | Q(locked_until__lt=now) | Q(locked_by=self.name)
-        mine = EngineCursor.objects.filter(free, name=self.cursor_name)
-        if mine.update(locked_by=self.name, locked_until=now + LEASE) != 1:
-            return None
-        return EngineCursor.objects.get(name=self.cursor_name)
+        return self.lease.claim()
 
     def release(self) -> None:
-        EngineCursor.objects.filter(name=self.cursor_name, locked_by=self.name).update(locked_by="", locked_until=None)
+        self.lease.release()
+
+    def _renew(self) -> None:
+        """During a cycle, between chunks of devices: keep the lease (raises LeaseLost if it was taken)."""
+        if self._holding and time.monotonic() - self._renewed > LEASE.total_seconds() / 4:
+            self.lease.renew()
+            self._renewed = time.monotonic()
 
     def checks(self, now: datetime | None = None) -> CycleResult:
         """Only the deadline and not-fitted checks: for the scale-out path, where partition workers
@@ -283,6 +275,8 @@ class EngineWorker:
             self._evaluate_new([], upto, data_end, result, also=silent)
             for d in silent:
                 self._cache.pop(d, None)
+        elif self._seen_silent:
+            self._silences_looked_at(set())
         result.devices = len(silent)
         return result
 
@@ -291,8 +285,18 @@ class EngineWorker:
         cursor = self.claim()
         if cursor is None:
             return result  # another worker holds the cursor
+        self._holding, self._renewed = True, time.monotonic()
+        try:
+            return self._cycle(cursor, result, now)
+        except LeaseLost:
+            log.warning("%s lost the cursor %s during a cycle: stopped there", self.name, self.cursor_name)
+            return result
+        finally:
+            self._holding = False
+
+    def _cycle(self, cursor: EngineCursor, result: CycleResult, now: datetime | None) -> CycleResult:
         keep = None if self.shards == 1 else self.mine
-        new, last, read, ids = _fetch_upto("id > %s", [cursor.last_reading_id], self.batch, keep)
+        new, last, read, ids = fetch_upto("id > %s", [cursor.last_reading_id], self.batch, keep)
         if connection.vendor == "postgresql":
             # Ids are handed out before commit: a reading may commit after a later id was read. The ids
             # skipped are watched for a while and what commits in them is evaluated as new.
@@ -303,18 +307,20 @@ class EngineWorker:
         devices = sorted({row[1] for row in new})
         result.readings = len(new)
         data_end = (now or timezone.now()).timestamp()
-        if devices:
+        self.model()  # case changes applied first: the devices of the people changed are evaluated with them
+        recheck = sorted(self._recheck - set(devices))
+        self._recheck = set()
+        if devices or recheck:
             # Late readings alone (nothing new above the cursor): stored up to the cursor.
             upto = last if last is not None else cursor.last_reading_id
             # A full batch means more readings are waiting (a backlog after an outage or a restart):
             # what is silent as of now may be in the next batch, so silences are left to the cycle that
             # catches up (and to the deadline checks) instead of opened and withdrawn batch by batch.
             catching_up = read >= self.batch
-            self._evaluate_new(new, upto, data_end, result, catching_up=catching_up)
-        with transaction.atomic():
-            updated = EngineCursor.objects.filter(name=self.cursor_name, locked_by=self.name)
-            if last is not None:
-                updated.update(last_reading_id=last)
+            self._evaluate_new(new, upto, data_end, result, also=recheck, catching_up=catching_up)
+            devices = sorted({*devices, *recheck})
+        if last is not None and not self.lease.advance(last):
+            raise LeaseLost(f"the cursor {self.cursor_name} was taken before it could be advanced")
         silent: list[str] = []
         if data_end - self._checked_deadlines >= DEADLINE_CHECK_EVERY_S:
             # Deadlines are minutes long: checking them every cycle would cost each batch of readings a
@@ -327,6 +333,8 @@ class EngineWorker:
                 # The deadline check: a device that has gone quiet sends nothing to trigger evaluation.
                 upto = last if last is not None else cursor.last_reading_id
                 self._evaluate_new([], upto, data_end, result, also=silent)
+            elif self._seen_silent:
+                self._silences_looked_at(set())
         result.devices = len(devices) + len(silent)
         return result
 
@@ -355,7 +363,7 @@ class EngineWorker:
         for k in range(0, len(self._gaps), 100):
             ranges = self._gaps[k : k + 100]
             where = " OR ".join(["(id BETWEEN %s AND %s)"] * len(ranges))
-            fetched = _fetch_upto(where, [int(v) for g in ranges for v in g[:2]], None, keep)
+            fetched = fetch_upto(where, [int(v) for g in ranges for v in g[:2]], None, keep)
             found += fetched.rows
             seen.update(fetched.ids)
         if seen:
@@ -372,40 +380,53 @@ class EngineWorker:
         return found
 
     def silent_devices(self, now: float, exclude: set[str]) -> list[str]:
-        """Fitted devices (of this worker's shard) quieter than their no-signal limit with no open silence
-        violation yet."""
-        fitted: dict[str, tuple[str, int]] = {
-            ref: (kind, person)
-            for ref, kind, person in Fitting.objects.filter(removed_at__isnull=True).values_list(
-                "device__ref", "device__kind", "person_id"
-            )
-            if self.mine(ref)
+        """Fitted devices (of this worker's shard) quieter than their no-signal limit and not yet looked at:
+        one indexed query on the deadline table (``deadlines``), not a scan of the stored readings."""
+        # The partial index finds the few devices past their deadline; only those are looked up as fitted.
+        due = {
+            d: v
+            for d, v in deadlines.due(datetime.fromtimestamp(now, UTC)).items()
+            if self.mine(d) and d not in exclude
         }
-        last = dict(
-            Reading.objects.filter(device__in=fitted).values("device").annotate(m=Max("t")).values_list("device", "m")
+        if not due:
+            return []
+        wearer = dict(
+            Fitting.objects.filter(removed_at__isnull=True, device__ref__in=list(due)).values_list(
+                "device__ref", "person_id"
+            )
         )
+        # A device not fitted now is nobody's silence: set aside until it reports or is fitted again (a new
+        # fitting reopens its deadline), so removed devices are not asked about on every check.
+        deadlines.mark_reported({d: t for d, (_k, t) in due.items() if d not in wearer})
+        due = {d: v for d, v in due.items() if d in wearer}
         # A silence already open for the device's present wearer (one left open for an earlier wearer of a
         # re-issued device must not hide the new wearer's).
         flagged = {
             device
             for device, person in Violation.objects.filter(
-                device__in=fitted, end__isnull=True, retracted=False, type__in=("no_signal", "battery_depleted")
+                device__in=list(due), end__isnull=True, retracted=False, type__in=("no_signal", "battery_depleted")
             ).values_list("device", "person_id")
-            if fitted[device][1] == person
+            if wearer.get(device) == person
         }
         # A device is silent only if OpenEM was listening: after the receivers (re)start, the gateways'
         # buffered readings are still on their way, and taking every device in an area for silent then
         # raised false area outages from a backlog being caught up.
         listening = listening_since()
         out = []
-        for device, (kind, _person) in fitted.items():
-            seen = last.get(device)
-            limit = self.params.no_signal_s.get(kind, 4500.0)
-            if seen is None or device in flagged or device in exclude:
-                continue
-            if now - max(seen.timestamp(), listening) > limit:
+        for device, (kind, seen) in due.items():
+            limit = self.params.no_signal_s.get(kind or self._kind(device), 4500.0)
+            if device in flagged:
+                self._seen_silent[device] = seen  # nothing more to do until it reports again
+            elif now - max(seen.timestamp(), listening) > limit:
                 out.append(device)
+                self._seen_silent[device] = seen
         return sorted(out)
+
+    def _silences_looked_at(self, failed: set[str]) -> None:
+        """The silences evaluated (or already open) need no look again until their devices report."""
+        seen = {d: t for d, t in self._seen_silent.items() if d not in failed}
+        self._seen_silent = {}
+        deadlines.mark_reported(seen)
 
     def _evaluate_new(
         self,
@@ -424,28 +445,9 @@ class EngineWorker:
         by_device: dict[str, list[Row]] = {d: [] for d in also}
         for row in new:
             by_device.setdefault(row[1], []).append(row)
-        reload: dict[str, float] = {}
         failures: list[Failure] = []
-        for device, rows in by_device.items():
-            held = self._cache.get(device)
-            if not rows:
-                if held is None:
-                    reload[device] = float("inf")
-                continue
-            oldest = min(r[2].t for r in rows)
-            if held is not None and len(held.frame.t) and oldest > held.frame.t[-1]:
-                # The usual case: everything new is later than everything held.
-                try:
-                    new_frame = DeviceFrame.build(device, [r[2] for r in rows], distinct=True)
-                    held.frame = extend_frame(held.frame, new_frame)
-                except Exception as exc:  # this device's readings, not everyone's: load it afresh
-                    failures.append(Failure(device, "", "while reading its readings", exc))
-                    self._cache.pop(device, None)
-                    continue
-                held.last_id = max(held.last_id, rows[-1][0])
-            else:
-                reload[device] = min(oldest - WINDOW_S, held.since) if held is not None else oldest - WINDOW_S
-        self._cache.update(self._load(reload, upto, failures))
+        reload = self._cache.add(by_device, failures)
+        self._cache.load(reload, upto, failures)
         engine = Engine(self.model(), self.params)
         touched = sorted(d for d in by_device if d in self._cache)
         for device in touched:
@@ -455,6 +457,7 @@ class EngineWorker:
             data_end=_latest(engine) if catching_up else max(data_end, _latest(engine)),
             starts=starts,
             on_error=failures.append,
+            people_checks=False,  # a tag not fitted is _not_fitted's, every DEADLINE_CHECK_EVERY_S
         )
         # A device whose evaluation failed (or whose wearer's case could not be compiled) keeps its stored
         # violations as they were: nothing is retracted because a rule crashed.
@@ -475,9 +478,12 @@ class EngineWorker:
                 lo = datetime.fromtimestamp(min(since.values()), UTC)
                 qs = qs.filter(Q(end__isnull=True) | Q(end__gte=lo))
             existing = [v for v in qs if v.end is None or v.end.timestamp() >= since[v.device]]
+            self._renew()
             self._store_isolated(chunk, found, existing, result)
         for device in touched:
-            self._trim(device, found[device])
+            self._cache.trim(device, found[device])
+        if self._seen_silent:
+            self._silences_looked_at(failed)
 
     def _store_isolated(
         self, chunk: list[str], found: dict[str, list[EngineViolation]], existing: list[Violation], result: CycleResult
@@ -522,136 +528,35 @@ class EngineWorker:
             resolve_fault(FaultKind.EVALUATION_FAILED, device)
             self._failing.discard(device)
 
-    def _load(self, late: dict[str, float], upto: int, failures: list[Failure] | None = None) -> dict[str, Held]:
-        """Load devices from storage, a few queries for every 500 of them: each from WINDOW_S before its
-        newest reading, or earlier to hold the start of any violation still open or ended within the
-        window, or from ``late[device]`` if that is earlier (a reading arrived out of order); alcohol
-        tags whole (sober days count every day worn)."""
-        out: dict[str, Held] = {}
-        devices = sorted(late)
-        for k in range(0, len(devices), 500):
-            chunk = devices[k : k + 500]
-            span = {
-                d: (newest.timestamp(), first)
-                for d, newest, first in Reading.objects.filter(device__in=chunk, id__lte=upto)
-                .values("device")
-                .annotate(newest=Max("t"), first=Min("t"))
-                .values_list("device", "newest", "first")
-            }
-            edge = {d: newest - WINDOW_S for d, (newest, _first) in span.items()}
-            stored: dict[str, list[tuple[float, float | None]]] = {}
-            if edge:
-                lo = datetime.fromtimestamp(min(edge.values()) - WINDOW_S, UTC)
-                for d, start, end in (
-                    Violation.objects.filter(device__in=chunk, retracted=False)
-                    .filter(Q(end__isnull=True) | Q(end__gte=lo))
-                    .values_list("device", "start", "end")
-                ):
-                    stored.setdefault(d, []).append((start.timestamp(), end.timestamp() if end else None))
-            cut: dict[str, datetime | None] = {}
-            for d in chunk:
-                held_from = window_start(edge[d], stored.get(d, [])) if d in edge else float("-inf")
-                from_t = min(held_from, late[d])
-                if self._kind(d) == "alcohol":
-                    from_t = float("-inf")
-                if from_t > float("-inf") and span[d][1] < datetime.fromtimestamp(from_t, UTC):
-                    cut[d] = datetime.fromtimestamp(from_t, UTC)
-                else:
-                    cut[d] = None  # nothing older: the device's data starts with what is held
-            floor = {d: c - timedelta(seconds=MAX_ABSENCE_S) for d, c in cut.items() if c is not None}
-            moving = dict(cut)
-            for _round in range(4):  # each round one query per 200 home units; a few rounds reach any absence
-                moved: dict[str, datetime | None] = {}
-                for d, out_t in self._last_out_before(moving, upto).items():
-                    # From the "out of range" reading, with an hour before it, and whole any stored violation
-                    # reaching past it (one ending there would otherwise be reconciled without its start).
-                    if out_t > floor[d]:
-                        moved[d] = datetime.fromtimestamp(window_start(out_t.timestamp(), stored.get(d, [])), UTC)
-                cut.update(moved)
-                moving = moved
-                if not moving:
-                    break
-            where, params = f"device IN ({_in(chunk)}) AND id <= %s", [*chunk, upto]
-            if all(c is not None for c in cut.values()) and cut:
-                where += " AND t >= %s"
-                params.append(_db(min(c for c in cut.values() if c is not None)))
-            since = {d: c.timestamp() if c is not None else float("-inf") for d, c in cut.items()}
-            rows: dict[str, list[TelemetryReading]] = {d: [] for d in chunk}
-            for _pk, d, r in _fetch(where, params):
-                if r.t >= since[d]:
-                    rows[d].append(r)
-            for d in chunk:
-                try:
-                    out[d] = Held(DeviceFrame.build(d, rows[d], distinct=True), since[d], upto)
-                except Exception as exc:  # left out of this cycle, with an alert; the others go on
-                    if failures is None:
-                        raise
-                    failures.append(Failure(d, "", "while reading its readings", exc))
-        return out
-
-    def _last_out_before(self, cut: dict[str, datetime | None], upto: int) -> dict[str, datetime]:
-        """A home unit that reports only changes says "out of range" once and then only heartbeats: for each
-        home unit whose last range reading before its cut says "out", that reading's time. The cut moves back
-        to it, or the absence it began (the wearer left at 15:00, the curfew starts at 19:00) would be read
-        as never having started."""
-        rf = [d for d, c in cut.items() if c is not None and self._kind(d) == "rf"]
-        out: dict[str, datetime] = {}
-        for k in range(0, len(rf), 200):  # a bounded OR: SQLite limits an expression's depth
-            part = rf[k : k + 200]
-            before = reduce(or_, (Q(device=d, t__lt=cut[d]) for d in part))
-            last = dict(
-                Reading.objects.filter(before, type="rf", id__lte=upto)
-                .values("device")
-                .annotate(last=Max("t"))
-                .values_list("device", "last")
-            )
-            if not last:
-                continue
-            at = reduce(or_, (Q(device=d, t=t) for d, t in last.items()))
-            for d, payload in Reading.objects.filter(at, type="rf", id__lte=upto).values_list("device", "payload"):
-                if isinstance(payload, dict) and payload.get("in_range") is False:
-                    out[d] = last[d]
-        return out
-
-    def _trim(self, device: str, found: list[EngineViolation]) -> None:
-        """Drop readings from before the window, keeping every violation that could still change whole, and
-        a home unit's last "out of range" before the cut (``last_out_before``)."""
-        held = self._cache[device]
-        if self._kind(device) == "alcohol" or not len(held.frame.t):
-            return
-        spans = [(v.start, v.end) for v in found]
-        keep = window_start(float(held.frame.t[-1]) - WINDOW_S, spans)
-        # As in _load: back to a home unit's "out of range" reading, and whole what reaches past it, until
-        # the reading before the cut says "in range" (bounded: a unit out of range for weeks is a fault).
-        floor = keep - MAX_ABSENCE_S
-        while (out_t := last_out_before(held.frame, keep)) is not None and out_t > floor:
-            keep = min(keep, window_start(out_t, spans))
-        if keep - held.since < TRIM_EVERY_S or held.frame.t[0] >= keep:
-            return  # trim in steps, not every cycle, and only when there is something to drop
-        held.frame = slice_frame(held.frame, keep, float("inf"))
-        held.since = keep
-
     def _kind(self, device: str) -> str:
         fittings = self.model().fittings.get(device, [])
         return fittings[0].kind.value if fittings else ""
 
     def _summaries(self, info: list[dict[str, object]]) -> None:
         """A device's summary (sober days) is its latest wearer's: a re-issued alcohol tag's earlier
-        wearer must not overwrite, or be shown on, the new wearer's page."""
+        wearer must not overwrite, or be shown on, the new wearer's page. Written only when it changed
+        (an alcohol tag is evaluated at every reading; its sober days change once a day)."""
         model = self.model()
+        wanted: dict[str, tuple[str, dict[str, object]]] = {}
         for item in info:
             if item.get("info") != "sober_days":
                 continue
-            fittings = model.fittings.get(str(item["device"]), [])
+            device = str(item["device"])
+            fittings = model.fittings.get(device, [])
             if fittings and max(fittings, key=lambda f: f.fitted).subject.id != item["person"]:
                 continue
-            person = Person.objects.filter(ref=item["person"]).first()
+            data = {k: v for k, v in item.items() if k not in ("info", "person", "device")}
+            if self._summarised.get(device) != (str(item["person"]), data):
+                wanted[device] = (str(item["person"]), data)
+        if not wanted:
+            return
+        people = {p.ref: p for p in Person.objects.filter(ref__in={ref for ref, _d in wanted.values()})}
+        for device, (ref, data) in wanted.items():
+            person = people.get(ref)
             if person is None:
                 continue
-            data = {k: v for k, v in item.items() if k not in ("info", "person", "device")}
-            DeviceSummary.objects.update_or_create(
-                device=str(item["device"]), defaults={"person": person, "data": data}
-            )
+            DeviceSummary.objects.update_or_create(device=device, defaults={"person": person, "data": data})
+            self._summarised[device] = (ref, data)
 
     def _not_fitted(self, data_end: float, result: CycleResult) -> None:
         engine = Engine(self.model(), self.params)
@@ -667,36 +572,18 @@ class EngineWorker:
         self._store(vs, existing, result)
 
     def _store(self, found: list[EngineViolation], existing_qs: Iterable[Violation], result: CycleResult) -> None:
-        people = {p.ref: p for p in Person.objects.filter(ref__in={v.person for v in found})}
-        existing = {v.key: v for v in existing_qs}
-        seen = set()
-        with transaction.atomic():
-            for v in found:
-                key = violation_key(v)
-                seen.add(key)
-                fields = {
-                    "person": people[v.person], "order_ref": v.order, "condition_ref": v.condition or "",
-                    "device": str(v.evidence.get("device", "")), "type": v.type.value, "category": v.category.value,
-                    "start": datetime.fromtimestamp(v.start, UTC),
-                    "end": datetime.fromtimestamp(v.end, UTC) if v.end is not None else None,
-                    "evidence": v.evidence, "retracted": False, "triage_pending": True,
-                }  # fmt: skip
-                old = existing.get(key)
-                if old is None:
-                    _, created = Violation.objects.update_or_create(key=key, defaults=fields)
-                    result.opened += created
-                    result.changed += not created
-                elif old.end != fields["end"] or old.evidence != fields["evidence"]:
-                    Violation.objects.filter(pk=old.pk).update(**fields)
-                    result.changed += 1
-            gone = [pk for key, v in existing.items() if key not in seen for pk in [v.pk]]
-            if gone:
-                result.retracted += Violation.objects.filter(pk__in=gone).update(retracted=True, triage_pending=True)
+        done = reconcile(found, existing_qs)
+        result.opened += done.opened
+        result.changed += done.changed
+        result.retracted += done.retracted
 
     def bus_cycle(self, consumer: Any, now: datetime | None = None) -> CycleResult:
         """One round on the scale-out path: the devices announced on this worker's partition."""
         result = CycleResult()
         devices, msgs = consumer.fetch()
+        self.model()  # case changes applied first: the devices of the people changed are evaluated with them
+        devices = sorted({*devices, *self._recheck})
+        self._recheck = set()
         if devices:
             # Everything stored so far: the readings these messages announce are all in.
             upto = Reading.objects.aggregate(m=Max("id"))["m"] or 0
@@ -705,7 +592,7 @@ class EngineWorker:
             for k in range(0, len(held), 500):
                 chunk = held[k : k + 500]
                 after = min(self._cache[d].last_id for d in chunk)
-                rows = _fetch(f"device IN ({_in(chunk)}) AND id > %s AND id <= %s", [*chunk, after, upto])
+                rows = fetch_rows(f"device IN ({placeholders(chunk)}) AND id > %s AND id <= %s", [*chunk, after, upto])
                 new += [r for r in rows if r[0] > self._cache[r[1]].last_id]
             # A device announced with nothing above what is held: its announced reading committed after a
             # later one the worker already holds (PostgreSQL commits out of id order). Load it afresh from
@@ -767,25 +654,6 @@ def listening_since() -> float:
         if not b.is_down(now)
     ]
     return max(live, default=float("-inf"))
-
-
-def last_out_before(frame: DeviceFrame, keep: float) -> float | None:
-    """The time of the home unit's last range reading before ``keep`` if it said "out of range" (a unit that
-    reports only changes sends nothing more of its range until the tag is back), else None."""
-    i = int(np.searchsorted(frame.rf_t, keep, side="left")) - 1
-    return float(frame.rf_t[i]) if i >= 0 and not frame.rf_in[i] else None
-
-
-def window_start(edge: float, violations: list[tuple[float, float | None]]) -> float:
-    """Where a device's held readings must start: at the window's edge or before any violation (start,
-    end) still open or ending after it, with an hour before each violation kept (the fix before a
-    curfew starts says the wearer was out already; the last power reading whether a silence is a flat
-    battery), and whole every violation reaching into that hour (a curfew absence cut short when the tag
-    went flat, which a window starting at the cut would retract)."""
-    keep = min([edge, *(s for s, e in violations if e is None or e >= edge)]) - CONTEXT_S
-    while reach := [s for s, e in violations if s < keep and (e is None or e >= keep)]:
-        keep = min(reach) - CONTEXT_S
-    return keep
 
 
 def _latest(engine: Engine) -> float:

@@ -229,7 +229,7 @@ def test_workers_wait_out_a_locked_database(three_people, monkeypatch) -> None:
 
 @pytest.mark.django_db
 def test_readings_that_cannot_be_read_back_stop_only_their_device(three_people, monkeypatch) -> None:
-    from openem.telemetry import worker as worker_module
+    from openem.telemetry import cache as worker_module
 
     ingest_jsonl("\n".join(out_from_20(f"RF-000{n}") for n in (1, 2, 3)))
     real = worker_module.DeviceFrame.build

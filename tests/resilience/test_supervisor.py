@@ -65,6 +65,7 @@ def test_run_starts_gunicorn_the_workers_the_receiver_the_subscriber_and_the_ann
         "engine checks 1 of 2",
         "engine checks 2 of 2",
         "alerts worker",
+        "crime worker",
         "MI refresh",
         "engine partition 0",
         "engine partition 1",
@@ -89,12 +90,8 @@ def test_without_bus_or_mqtt_the_workers_share_the_devices_and_nothing_else_star
     settings.OPENEM_WEB_WORKERS, settings.OPENEM_WEB_TIMEOUT = 3, 45
     specs = children(options(ingest_port=0))
     assert [s.name for s in specs] == [
-        "portal",
-        "engine shard 1 of 2",
-        "engine shard 2 of 2",
-        "alerts worker",
-        "MI refresh",
-    ]
+        "portal", "engine shard 1 of 2", "engine shard 2 of 2", "alerts worker", "crime worker", "MI refresh"
+    ]  # fmt: skip
     assert list(specs[2].argv)[-5:] == ["engine-worker", "--shard", "1", "--shards", "2"]
     portal = list(specs[0].argv)
     assert portal[portal.index("--workers") + 1] == "3" and portal[portal.index("--timeout") + 1] == "45"
@@ -351,7 +348,8 @@ def test_openem_run_restarts_a_killed_child_and_stays_up(tmp_path):
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: get(f"{base}/healthz")[0] == 200, 60, "the portal")
         kids = wait_for(lambda: (k := children_of(run.pid)) and len(k) == 5 and k, 30, "five children")
-        markers = {"portal": "gunicorn", "engine": "engine-worker", "alerts": "alerts-worker", "MI": "mi-refresh"}
+        markers = {"portal": "gunicorn", "engine": "engine-worker", "alerts": "alerts-worker", "crime": "crime-worker",
+                   "MI": "mi-refresh"}  # fmt: skip
         for kind, marker in markers.items():
             pid = next(p for p, cmd in kids.items() if marker in cmd)
             os.kill(pid, signal.SIGKILL)

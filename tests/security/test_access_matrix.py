@@ -42,6 +42,13 @@ ANALYST = {p: 403 for p in PERSONAS} | {"analyst": 200}
 EQUALITY = {**OWNER, "operator": 403, "admin": 403}
 PROBES = {"healthz": {p: 200 for p in PERSONAS}, "readyz": {p: 503 for p in PERSONAS}, "metrics": SIGNED_IN}
 
+# Crime matching: the police analyst's own pages; the hub's; what both see (the analyst only what was released
+# to their force, the hub everything); the hub's review and release are POST only (405 to a GET).
+POLICE = {p: 403 for p in PERSONAS} | {"police": 200}
+HUB = {p: 403 for p in PERSONAS} | {"hub": 200, "hub_manager": 200}
+CRIME = POLICE | {"hub": 200, "hub_manager": 200}
+HUB_POST = {p: 405 if s == 200 else s for p, s in HUB.items()}
+
 # url name -> (how to build the URL from the case's objects, expected status per persona)
 MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "portal:cases": ("", EVERY_CASE_ROLE),
@@ -67,6 +74,19 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     # The victim liaison officer's pages: theirs alone (the victim's places, the zones, never the trail).
     "assessments:victims": ("", {p: 403 for p in PERSONAS} | {"vlo": 200}),
     "assessments:victim": ("victim", {p: 403 for p in PERSONAS} | {"vlo": 200}),
+    "crime:batches": ("", POLICE),
+    "crime:batch": ("crime-batch", CRIME),
+    "crime:matches-csv": ("crime-batch", CRIME),
+    "crime:crime": ("crime", CRIME),
+    "crime:search": ("", POLICE),
+    "crime:search-detail": ("crime-search", POLICE | {"police": 302}),  # to the search's batch page
+    "crime:queue": ("", HUB),
+    "crime:match": ("crime-match", CRIME),
+    "crime:review": ("crime-match", HUB_POST),
+    "crime:release": ("crime-match", HUB_POST),
+    "crime:report": ("crime-match", CRIME),
+    "crime:positions-csv": ("crime-match", CRIME),
+    "crime:verify": ("", CRIME),
     # The site's root takes each role to where it works.
     "home": ("", {p: 302 for p in PERSONAS}),
     "alerts:queue": ("", EVERY_CASE_ROLE),
@@ -111,6 +131,9 @@ API: dict[str, tuple[str, dict[str, int]]] = {
     "api:reviews": ("ref", OWNER),
     "api:assessments": ("ref", OWNER),
     "api:trail": ("ref-trail", {**OWNER, "practitioner": 200}),
+    # A police analyst's force system sends batches (POST only) and asks for their status.
+    "crime-api:batches": ("", POLICE | {"police": 405}),
+    "crime-api:batch": ("crime-batch", POLICE),
 }
 NOT_PERSONA_PAGES = {"logout"}  # POST-only sign-out; tested by the sign-in suite
 
@@ -138,6 +161,10 @@ def url_for(name: str, how: str, incident: Any) -> str:
         "fault": [fault_about(person).pk] if how == "fault" else [],
         "assessment": [assessment_of(person).pk] if how == "assessment" else [],
         "victim": [assessment_of(person, victim=True).pk] if how == "victim" else [],
+        "crime-batch": [crime_match(person).crime.batch_id] if how == "crime-batch" else [],
+        "crime": [crime_match(person).crime_id] if how == "crime" else [],
+        "crime-match": [crime_match(person).pk] if how == "crime-match" else [],
+        "crime-search": [crime_search(person).pk] if how == "crime-search" else [],
         "measure": ["curfew_breach_rate"],
         "download": ["ods"],
         "project": [research_project().pk] if how == "project" else [],
@@ -157,6 +184,45 @@ def assessment_of(person: Any, victim: bool = False) -> Any:
     if victim and not found.victim_to_protect:
         Assessment.objects.filter(pk=found.pk).update(victim_to_protect=True)
     return found
+
+
+def crime_match(person: Any) -> Any:
+    """A match of the person to a Leicestershire Police crime, qualified by the hub and released to the force."""
+    from datetime import UTC, datetime
+
+    from openem.crime.models import Crime, CrimeBatch, Finding, MatchRun
+
+    found = Finding.objects.filter(person=person).first()
+    if found:
+        return found
+    batch = CrimeBatch.objects.create(
+        force="Leicestershire Police", batch_ref="LP-1", lawful_basis="investigation", purpose="Operation Larch",
+        status="matched",
+    )  # fmt: skip
+    crime = Crime.objects.create(
+        batch=batch, force=batch.force, reference="LP/1/26", crime_type="BIAD",
+        window_start=datetime(2026, 11, 10, 9, 20, tzinfo=UTC), window_end=datetime(2026, 11, 10, 9, 40, tzinfo=UTC),
+        lat=52.6642, lon=-0.7351,
+    )  # fmt: skip
+    run = MatchRun.objects.create(
+        batch=batch, params={"distance_m": 100, "buffer_min": 30}, params_version="t", code_version="t"
+    )
+    return Finding.objects.create(
+        run=run, crime=crime, person=person, verdict="match", closest_m=5, minutes_near=10,
+        evidence=[[datetime(2026, 11, 10, 9, 30, tzinfo=UTC).timestamp(), 52.6642, -0.7351, 8, "GPS-0001"]],
+        review="released", review_reason="Passed the house",
+    )  # fmt: skip
+
+
+def crime_search(person: Any) -> Any:
+    from openem.crime.models import AdHocSearch
+
+    batch = crime_match(person).crime.batch
+    return AdHocSearch.objects.get_or_create(
+        batch=batch,
+        defaults={"force": batch.force, "lat": 52.66, "lon": -0.73, "radius_m": 100, "start": batch.uploaded_at,
+                  "end": batch.uploaded_at, "lawful_basis": "investigation", "purpose": "Operation Larch"},
+    )[0]  # fmt: skip
 
 
 def research_project() -> Any:

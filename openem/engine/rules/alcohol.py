@@ -14,6 +14,7 @@ import numpy as np
 from ..enums import AlcoholMode, ConditionType
 from ..intervals import runs
 from ..model import LONDON
+from ..notes import NoteKind
 from ..violations import Violation, ViolationType
 from .context import Context
 
@@ -45,24 +46,9 @@ def evaluate(ctx: Context, confirmed_tamper: list[Violation]) -> list[Violation]
                 }
                 out.append(Violation(ctx.subject.id, cond.order.id, cond.id, vtype, float(t[a]), end, evidence))
             else:
-                kind = "environmental_exposure" if not plausible else "single_alcohol_reading"
-                ctx.info.append(
-                    {
-                        "info": kind,
-                        "person": ctx.subject.id,
-                        "device": f.device,
-                        "time": float(t[a]),
-                        "tac_g_dl": round(float(tac[a:b].max()), 3),
-                    }
-                )
-        ctx.info.append(
-            {
-                "info": "sober_days",
-                "person": ctx.subject.id,
-                "device": f.device,
-                **sober_days(t, [v for v in out if v.condition == cond.id] + confirmed_tamper),
-            }
-        )
+                kind = NoteKind.ENVIRONMENTAL_EXPOSURE if not plausible else NoteKind.SINGLE_ALCOHOL_READING
+                ctx.note(kind, time=float(t[a]), tac_g_dl=round(float(tac[a:b].max()), 3))
+        ctx.note(NoteKind.SOBER_DAYS, **sober_days(t, [v for v in out if v.condition == cond.id] + confirmed_tamper))
     return out
 
 

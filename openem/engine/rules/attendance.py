@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..enums import ConditionType
+from ..notes import NoteKind
 from ..violations import Violation, ViolationType
 from .context import Context
 
@@ -50,13 +51,10 @@ def evaluate(ctx: Context) -> list[Violation]:
                     )
                 )
             else:
-                ctx.info.append(
-                    {
-                        "info": "attendance_unknown",
-                        "person": ctx.subject.id,
-                        "condition": cond.id,
-                        "appointment_start": appt.start.isoformat(),
-                        "why": "no fixes during it",
-                    }
+                ctx.note(
+                    NoteKind.ATTENDANCE_UNKNOWN,
+                    condition=cond.id,
+                    appointment_start=appt.start.isoformat(),
+                    why="no fixes during it",
                 )
     return out

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..enums import DeviceKind
 from ..model import LONDON, Cond, Params, Subject, local_day_start
+from ..notes import Note, NoteKind
 from ..schedule import occurrences
 from ..telemetry import DeviceFrame
 
@@ -36,7 +37,11 @@ class Context:
     t_end: float  # removed, or the end of the data
     data_end: float  # the end of all the data: what is open then stays open
     data_start: float = 0.0  # the start of the data: silence before it is not silence
-    info: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+
+    def note(self, kind: NoteKind, **data: Any) -> None:
+        """Say something that is not a violation (see ``openem.engine.notes``)."""
+        self.notes.append(Note(kind, self.frame.device, self.subject.id, data))
 
     @cached_property
     def fixes(self) -> Fixes:
@@ -51,13 +56,12 @@ class Context:
         keep = ~spikes(x, y, acc, p.spike_jump_m)
         dropped = int((~ok).sum() + (~keep).sum())
         if dropped:
-            self.info.append(
-                {
-                    "device": f.device,
-                    "info": "fixes_filtered",
-                    "count": dropped,
-                    "why": "accuracy worse than max_accuracy_m, or a multipath spike",
-                }
+            self.notes.append(
+                Note(
+                    NoteKind.FIXES_FILTERED,
+                    f.device,
+                    data={"count": dropped, "why": "accuracy worse than max_accuracy_m, or a multipath spike"},
+                )
             )
         return Fixes(t[keep], x[keep], y[keep], acc[keep])
 
@@ -68,11 +72,17 @@ class Context:
             return []
         if not cond.spec.windows:
             return [(lo, hi)]
-        key = (lo, hi)
+        # The live worker evaluates the same condition every cycle with the data's end a little later: the
+        # occurrences are worked out to two days past it, kept, and cut at the end (the same result as
+        # working them out to the end itself), so most cycles reuse them.
+        far = min(cond.span[1], local_day_start(_local_date(hi) + timedelta(days=2)))
+        key = (lo, far)
         cached = cond.spans_cache.get(key)
         if cached is None:
-            cached = cond.spans_cache[key] = self._spans(cond, lo, hi)
-        return cached
+            if len(cond.spans_cache) > 16:
+                cond.spans_cache.clear()  # bounded: old windows are not asked for again
+            cached = cond.spans_cache[key] = self._spans(cond, lo, far)
+        return [(a, min(b, hi)) for a, b in cached if a < hi]
 
     def _spans(self, cond: Cond, lo: float, hi: float) -> list[tuple[float, float]]:
         first = _local_date(lo) - timedelta(days=1)

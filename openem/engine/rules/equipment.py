@@ -10,6 +10,7 @@ import numpy as np
 
 from ..enums import ConditionType
 from ..intervals import confirmed_runs
+from ..notes import NoteKind
 from ..violations import Violation, ViolationType
 from .context import Context
 
@@ -51,7 +52,7 @@ def tamper(ctx: Context) -> list[Violation]:
         blocked = (np.nan_to_num(f.ir_v) > p.obstruction_ir_v) & (
             np.nan_to_num(f.temp_c, nan=99) < p.obstruction_temp_c
         )
-        for a, b in confirmed_runs(blocked, 2):
+        for a, b in confirmed_runs(blocked, p.obstruction_confirm_readings):
             end = float(f.alc_t[b]) if b < len(f.alc_t) else None
             out.append(
                 Violation(
@@ -158,12 +159,4 @@ def battery_low(ctx: Context) -> None:
     f = ctx.frame
     low = (f.batt_pct < ctx.params.battery_low_pct) & (f.batt_charging != 1)
     for a, _b in confirmed_runs(low, 1):
-        ctx.info.append(
-            {
-                "info": "battery_low",
-                "person": ctx.subject.id,
-                "device": f.device,
-                "time": float(f.batt_t[a]),
-                "battery_pct": int(f.batt_pct[a]),
-            }
-        )
+        ctx.note(NoteKind.BATTERY_LOW, time=float(f.batt_t[a]), battery_pct=int(f.batt_pct[a]))

@@ -17,6 +17,7 @@ import shapely
 from ..enums import ConditionType
 from ..intervals import hysteresis
 from ..model import Cond
+from ..notes import NoteKind
 from ..violations import Violation, ViolationType
 from .context import Context, Fixes
 
@@ -59,7 +60,13 @@ class ZoneEvaluator:
         certainly_out = -d >= fx.acc
         out: list[tuple[float, float | None, dict[str, Any]]] = []
         busy = np.zeros(len(fx.t), dtype=bool)
-        for a, b in hysteresis(certainly_in, certainly_out, p.zone_enter_fixes, p.zone_leave_fixes):
+        # Most tags are nowhere near most zones: no fix certainly inside, no episode to look for.
+        episodes = (
+            hysteresis(certainly_in, certainly_out, p.zone_enter_fixes, p.zone_leave_fixes)
+            if certainly_in.any()
+            else []
+        )
+        for a, b in episodes:
             end = float(fx.t[b]) if b < len(fx.t) else None
             out.append((float(fx.t[a]), end, {"fixes_inside": int(certainly_in[a:b].sum()), "pass_through": False}))
             busy[max(a - 1, 0) : b + 1] = True
@@ -140,7 +147,7 @@ def evaluate(ctx: Context) -> list[Violation]:
         else:
             vtype = ViolationType.INCLUSION_ZONE_EXIT
             episodes = [(s, e, {}) for s, e in z.exits()]
-        for s, e, evidence in _merge_episodes(episodes, gap=300.0):
+        for s, e, evidence in _merge_episodes(episodes, gap=ctx.params.zone_episode_merge_s):
             end = e if e is not None else ctx.data_end
             for a, b in spans:
                 lo, hi = max(s, a), min(end, b)
@@ -159,7 +166,7 @@ def evaluate(ctx: Context) -> list[Violation]:
                     out.append(v)
                 else:
                     # Recorded for the practitioner's information; never an alert.
-                    ctx.info.append({"info": "unmonitored_zone", **v.to_json()})
+                    ctx.note(NoteKind.UNMONITORED_ZONE, **{k: x for k, x in v.to_json().items() if k != "person"})
     return out
 
 

@@ -145,6 +145,9 @@ class Command(BaseCommand):
         worked = self._alerts(until)
         self.stdout.write(f"Triaged them into incidents; {worked} older incidents already dealt with.")
         self.stdout.write(f"{self._reviews()} supervision reviews on record.")
+        from openem.crime.demo import demo_crime_batch
+
+        self.stdout.write(demo_crime_batch(until))
 
     def _reviews(self) -> int:
         """Start-of-monitoring (and four-weekly) reviews most practitioners have held; a few are overdue.

@@ -81,6 +81,8 @@ def children(options: dict[str, Any]) -> list[ChildSpec]:
         ]
     # Triage, escalation, digests, sending.
     specs.append(ChildSpec("alerts worker", [*exe, "alerts-worker"], Component.ALERTS))
+    # Police crime batches and ad-hoc searches, matched against the trails (openem/crime/worker.py).
+    specs.append(ChildSpec("crime worker", [*exe, "crime-worker"], Component.CRIME))
     # Management information: the Statistics pages read tables this refreshes on a schedule (docs/mi.md).
     every = str(settings.OPENEM_MI_REFRESH_MINUTES)
     specs.append(ChildSpec("MI refresh", [*exe, "mi-refresh", "--every", every], Component.PORTAL))

@@ -1,0 +1,139 @@
+"""Between the stored crimes and the pure-Python core (records, matching): a crime as the core's
+``CrimeRow``, the trails of everyone with a GPS device fitted in a period as the core takes them, each
+person's curfew address, and the code version a run records."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from openem.telemetry import trail as trail_store
+
+from .records import CrimeRow, CrimeType
+
+
+def crime_type_label(code: str, description: str = "") -> str:
+    """The type's name from its code (an ad-hoc search has none)."""
+    if not code:
+        return description or "Ad-hoc search"
+    try:
+        return CrimeType(code).label
+    except ValueError:
+        return description or code
+
+
+def as_row(crime: Any) -> CrimeRow:
+    """A stored ``Crime`` as the core matches it; its reference is the crime's id, unique across versions."""
+    return CrimeRow(
+        row=crime.row,
+        force=crime.force,
+        batch_id=crime.batch.batch_ref,
+        reference=str(crime.pk),
+        crime_type=CrimeType(crime.crime_type) if crime.crime_type else CrimeType.BOTD,
+        description=crime.crime_type_description,
+        start=crime.window_start.astimezone(UTC),
+        end=crime.window_end.astimezone(UTC),
+        lat=crime.lat,
+        lon=crime.lon,
+        easting=crime.easting,
+        northing=crime.northing,
+        datum=crime.datum,
+        text=crime.crime_text,
+    )
+
+
+@dataclass
+class Trails:
+    """What the matcher reads for a period: each person's fixes (columns, in time order, with the device
+    of each fix), the periods their GPS devices were fitted, and their curfew address."""
+
+    columns: dict[str, dict[str, np.ndarray]]
+    devices: dict[str, list[str]]  # person key -> the device of each fix
+    monitored: dict[str, list[tuple[float, float]]]
+    homes: dict[str, tuple[float, float]]
+
+
+def trails_for(lo: datetime, hi: datetime) -> Trails:
+    """Everyone with a GPS device fitted at some time in [lo, hi): their fixes from each device only while
+    it was fitted to them (the telemetry trail store), keyed by the person's id as text."""
+    from django.db.models import Q
+
+    from openem.devices.models import Fitting
+
+    fittings = (
+        Fitting.objects.select_related("device", "person")
+        .filter(device__kind="gps", fitted_at__lt=hi)
+        .filter(Q(removed_at__isnull=True) | Q(removed_at__gt=lo))
+    )
+    periods = []
+    for f in fittings:
+        a = max(lo, f.fitted_at).timestamp()
+        b = min(hi, f.removed_at).timestamp() if f.removed_at else hi.timestamp()
+        if a < b:
+            periods.append((f, a, b))
+    # One read of every device's window (the trail service's many-device read), cut to each fitting.
+    read = trail_store.window({f.device.ref for f, _, _ in periods}, lo.timestamp(), hi.timestamp())
+    parts: dict[str, list[tuple[str, np.ndarray]]] = {}
+    monitored: dict[str, list[tuple[float, float]]] = {}
+    people: dict[str, Any] = {}
+    for f, a, b in periods:
+        key = str(f.person_id)
+        people[key] = f.person
+        monitored.setdefault(key, []).append((a, b))
+        got = read[f.device.ref]
+        inside = (got.t >= a) & (got.t < b)
+        packed = np.empty(int(inside.sum()), dtype=[("t", "f8"), ("lat", "f8"), ("lon", "f8"), ("acc", "f8")])
+        packed["t"], packed["lat"], packed["lon"] = got.t[inside], got.lat[inside], got.lon[inside]
+        packed["acc"] = got.acc[inside]
+        parts.setdefault(key, []).append((f.device.ref, packed))
+    columns: dict[str, dict[str, np.ndarray]] = {}
+    devices: dict[str, list[str]] = {}
+    for key, pieces in parts.items():
+        joined = np.concatenate([p for _, p in pieces])
+        names = np.concatenate([np.full(len(p), d, dtype=object) for d, p in pieces])
+        order = np.argsort(joined["t"], kind="stable")  # devices swapped: their fixes may interleave
+        joined, names = joined[order], names[order]
+        columns[key] = {"t": joined["t"], "lat": joined["lat"], "lon": joined["lon"], "acc": joined["acc"]}
+        devices[key] = names.tolist()
+    return Trails(columns, devices, monitored, homes_of(people))
+
+
+def homes_of(people: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Each person's curfew address (their first curfew condition with one), in one query for them all."""
+    from openem.cases.models import Condition
+
+    homes: dict[str, tuple[float, float]] = {}
+    rows = Condition.objects.filter(order__person_id__in=[p.pk for p in people.values()], type="curfew")
+    for person_id, spec in rows.order_by("id").values_list("order__person_id", "spec"):
+        address = (spec or {}).get("address")
+        if address and "lat" in address:
+            homes.setdefault(str(person_id), (float(address["lat"]), float(address["lon"])))
+    return homes
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """OpenEM's version and, in a git checkout, ``git describe``: what a run records it was made with."""
+    try:
+        version = metadata.version("openem")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    root = Path(__file__).resolve().parents[2]
+    try:
+        described = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty", "--tags"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        described = ""
+    return f"openem {version}" + (f" ({described})" if described else "")

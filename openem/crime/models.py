@@ -1,0 +1,432 @@
+"""Crime batches from police forces, the crimes in them (versioned by reference), each matching run with
+its parameters and code version, what it found per crime and person, and the hub's review of each match
+before police may see it. Status logic lives here; the matching itself is the pure-Python core
+(``openem.crime.matching``), run by the crime worker, never in a request."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from openem.engine.enums import LabelledEnum
+
+from .records import CrimeType
+
+
+class LawfulBasis(LabelledEnum):
+    """Why police may process this location data (Data Protection Act 2018, Part 3: law enforcement)."""
+
+    DETECTION = "detection"
+    INVESTIGATION = "investigation"
+    PROSECUTION = "prosecution"
+    ELIMINATION = "elimination"
+
+    @property
+    def label(self) -> str:
+        return {
+            "detection": "Prevention or detection of crime (DPA 2018 s.31)",
+            "investigation": "Investigation of a specific offence (DPA 2018 s.31)",
+            "prosecution": "Apprehension or prosecution of offenders (DPA 2018 s.31)",
+            "elimination": "Eliminating a monitored person from an investigation (DPA 2018 s.31)",
+        }[self.value]
+
+
+class BatchSource(LabelledEnum):
+    PORTAL = "portal"
+    API = "api"
+    SEARCH = "search"  # an ad-hoc search: one place and period, matched like a batch of one
+
+    @property
+    def label(self) -> str:
+        return {"portal": "Uploaded in the portal", "api": "Sent through the API", "search": "Ad-hoc search"}[
+            self.value
+        ]
+
+
+class BatchStatus(LabelledEnum):
+    RECEIVED = "received"  # every row accepted; waiting for the crime worker
+    PARTIAL = "partial"  # some rows refused (see the problems); the rest wait for the crime worker
+    REJECTED = "rejected"  # nothing in the file could be used
+    MATCHED = "matched"  # the crime worker has matched every accepted crime
+
+    @property
+    def label(self) -> str:
+        return {
+            "received": "Received, matching",
+            "partial": "Partly accepted, matching",
+            "rejected": "Rejected",
+            "matched": "Matched",
+        }[self.value]
+
+    @property
+    def tag(self) -> str:
+        return {"received": "blue", "partial": "yellow", "rejected": "red", "matched": "green"}[self.value]
+
+
+# Batches waiting for the crime worker.
+WAITING = (BatchStatus.RECEIVED, BatchStatus.PARTIAL)
+
+
+class CrimeBatch(models.Model):
+    force = models.CharField(max_length=120, db_index=True)
+    batch_ref = models.CharField("batch id", max_length=80, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="crime_batches"
+    )
+    uploaded_at = models.DateTimeField(default=timezone.now, db_index=True)
+    lawful_basis = models.CharField(max_length=16, choices=LawfulBasis.choices())
+    purpose = models.TextField()
+    source = models.CharField(max_length=8, choices=BatchSource.choices(), default=BatchSource.PORTAL)
+    filename = models.CharField(max_length=200, blank=True)
+    sha256 = models.CharField("SHA-256 of the file", max_length=64, blank=True)
+    status = models.CharField(max_length=10, choices=BatchStatus.choices(), default=BatchStatus.RECEIVED)
+    rows_read = models.PositiveIntegerField(default=0)
+    rows_accepted = models.PositiveIntegerField(default=0)
+    rejected_because = models.TextField(blank=True, help_text="why the whole file could not be used")
+    # The crime worker's claim (a conditional UPDATE): another worker leaves a claimed batch alone until
+    # the claim lapses (a worker that died mid-batch).
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    matched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        verbose_name = "crime batch"
+
+    def __str__(self) -> str:
+        return f"{self.force} batch {self.batch_ref or self.pk}"
+
+    @property
+    def status_enum(self) -> BatchStatus:
+        return BatchStatus(self.status)
+
+    @property
+    def source_enum(self) -> BatchSource:
+        return BatchSource(self.source)
+
+    @property
+    def lawful_basis_enum(self) -> LawfulBasis:
+        return LawfulBasis(self.lawful_basis)
+
+    @property
+    def waiting(self) -> bool:
+        return self.status_enum in WAITING
+
+    @property
+    def rows_refused(self) -> int:
+        return self.rows_read - self.rows_accepted
+
+    def claim(self, worker: str, until: datetime, now: datetime) -> bool:
+        """Take this batch for matching; False when another worker holds it or it is no longer waiting."""
+        free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+        return (
+            CrimeBatch.objects.filter(free, pk=self.pk, status__in=[s.value for s in WAITING]).update(
+                claimed_until=until
+            )
+            == 1
+        )
+
+    def mark_matched(self, now: datetime) -> None:
+        CrimeBatch.objects.filter(pk=self.pk).update(status=BatchStatus.MATCHED, matched_at=now, claimed_until=None)
+        self.status, self.matched_at, self.claimed_until = BatchStatus.MATCHED.value, now, None
+
+
+class RowProblem(models.Model):
+    """One thing wrong with one row of a batch (or with the file: row 0), and what to do about it."""
+
+    batch = models.ForeignKey(CrimeBatch, on_delete=models.CASCADE, related_name="problems")
+    row = models.PositiveIntegerField(help_text="the file's line number; 0: the file as a whole")
+    column = models.CharField(max_length=40, blank=True)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["row", "id"]
+
+    def __str__(self) -> str:
+        return f"row {self.row} {self.column}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column or None, "message": self.message}
+
+
+class Crime(models.Model):
+    """One version of one crime: sending a reference again makes a new version, saying what changed."""
+
+    batch = models.ForeignKey(CrimeBatch, on_delete=models.CASCADE, related_name="crimes")
+    force = models.CharField(max_length=120)
+    reference = models.CharField(max_length=80)
+    version = models.PositiveIntegerField(default=1)
+    previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    changes = models.JSONField(default=list, blank=True, help_text="what changed from the previous version")
+    row = models.PositiveIntegerField(default=0, help_text="its line in the batch's file")
+    crime_type = models.CharField(max_length=8, choices=CrimeType.choices(), blank=True)  # blank: a search
+    crime_type_description = models.CharField(max_length=200, blank=True)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    lat = models.FloatField()
+    lon = models.FloatField()
+    easting = models.FloatField(null=True, blank=True)
+    northing = models.FloatField(null=True, blank=True)
+    datum = models.CharField(max_length=20, blank=True)
+    crime_text = models.TextField(blank=True)
+    radius_m = models.FloatField(null=True, blank=True, help_text="an ad-hoc search's distance (else the setting)")
+
+    class Meta:
+        ordering = ["window_start", "reference"]
+        constraints = [
+            models.UniqueConstraint(fields=["force", "reference", "version"], name="one_version_number_per_crime")
+        ]
+        indexes = [models.Index(fields=["force", "reference", "-version"])]
+
+    def __str__(self) -> str:
+        return f"{self.reference} v{self.version}"
+
+    @property
+    def type_label(self) -> str:
+        from .adapter import crime_type_label
+
+        return crime_type_label(self.crime_type, self.crime_type_description)
+
+    # The fields whose change a new version records.
+    COMPARED = ("crime_type", "window_start", "window_end", "lat", "lon", "crime_text")
+
+    def differences(self, other: Crime) -> list[str]:
+        """What changed from ``other`` (an earlier version), as sentences for the record."""
+        out = []
+        for name in self.COMPARED:
+            before, after = getattr(other, name), getattr(self, name)
+            if before != after:
+                label = getattr(self._meta.get_field(name), "verbose_name", name)
+                if isinstance(after, datetime):
+                    before = timezone.localtime(before).strftime("%d/%m/%Y %H:%M")
+                    after = timezone.localtime(after).strftime("%d/%m/%Y %H:%M")
+                out.append(f"{label}: {before} → {after}")
+        return out
+
+    @classmethod
+    def add_version(cls, **fields: Any) -> Crime:
+        """Store a crime; if its force already sent this reference, as the next version with its changes.
+        Locked so that two batches with the same reference at once cannot both be version 2."""
+        with transaction.atomic():
+            latest = (
+                cls.objects.select_for_update()
+                .filter(force=fields["force"], reference=fields["reference"])
+                .order_by("-version")
+                .first()
+            )
+            crime = cls(**fields)
+            if latest is not None:
+                crime.version = latest.version + 1
+                crime.previous = latest
+                crime.changes = crime.differences(latest) or ["sent again, unchanged"]
+            crime.save()
+            return crime
+
+
+class MatchRun(models.Model):
+    """One matching of one batch: exactly what was done, so a court can be told."""
+
+    batch = models.ForeignKey(CrimeBatch, on_delete=models.CASCADE, related_name="runs")
+    params = models.JSONField(default=dict)
+    params_version = models.CharField(max_length=40)
+    code_version = models.CharField(max_length=120)
+    worker = models.CharField(max_length=120, blank=True)
+    started = models.DateTimeField(default=timezone.now)
+    finished = models.DateTimeField(null=True, blank=True)
+    people_considered = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started"]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.batch}"
+
+
+class Verdict(LabelledEnum):
+    """As the core matcher says (``openem.crime.records.Verdict``): stored by value."""
+
+    MATCH = "match"
+    NOT_THERE = "not_there"
+    NOT_COVERED = "not_covered"
+
+    @property
+    def label(self) -> str:
+        return {
+            "match": "Near the crime",
+            "not_there": "Monitored and not there",
+            "not_covered": "Monitored with gaps",
+        }[self.value]
+
+
+class ReviewState(LabelledEnum):
+    PENDING = "pending"  # waiting for a hub caseworker
+    QUALIFIED = "qualified"  # a caseworker found it a real match; waiting for a hub manager
+    REJECTED = "rejected"  # a caseworker found it not a real match (reason given): never released
+    RELEASED = "released"  # a hub manager authorised release to the force
+
+    @property
+    def label(self) -> str:
+        return {
+            "pending": "Waiting for review",
+            "qualified": "Qualified, waiting for release",
+            "rejected": "Rejected by the hub",
+            "released": "Released to police",
+        }[self.value]
+
+    @property
+    def tag(self) -> str:
+        return {"pending": "blue", "qualified": "yellow", "rejected": "grey", "released": "green"}[self.value]
+
+
+class FindingQuerySet(models.QuerySet["Finding"]):
+    def matches(self) -> FindingQuerySet:
+        return self.filter(verdict=Verdict.MATCH)
+
+    def released_to(self, user: Any) -> FindingQuerySet:
+        """What a police analyst may see: released matches of their own force's batches."""
+        if not getattr(user, "police_force", ""):
+            return self.none()
+        return self.filter(verdict=Verdict.MATCH, review=ReviewState.RELEASED, crime__force=user.police_force)
+
+
+class Finding(models.Model):
+    """What one run found for one crime and one person monitored in its window."""
+
+    run = models.ForeignKey(MatchRun, on_delete=models.CASCADE, related_name="findings")
+    crime = models.ForeignKey(Crime, on_delete=models.CASCADE, related_name="findings")
+    person = models.ForeignKey("cases.Person", on_delete=models.CASCADE, related_name="crime_findings")
+    verdict = models.CharField(max_length=12, choices=Verdict.choices())
+    closest_m = models.FloatField(null=True, blank=True)
+    minutes_near = models.FloatField(default=0)
+    at_home = models.BooleanField(default=False, help_text="near the person's own curfew address")
+    # The near fixes, copied: the evidence stays what it was when matched whatever happens to the trail.
+    # [[unix seconds, lat, lon, accuracy or null, device], ...]
+    evidence = models.JSONField(default=list, blank=True)
+    gaps = models.JSONField(default=list, blank=True, help_text="[[from, to], ...] Unix seconds without fixes")
+    # The hub's review (matches only; "" for the rest).
+    review = models.CharField(max_length=10, choices=ReviewState.choices(), blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_reason = models.TextField(blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    objects = FindingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["crime__window_start", "closest_m", "id"]
+        indexes = [models.Index(fields=["review", "verdict"])]
+
+    def __str__(self) -> str:
+        return f"{self.crime} / {self.person_id}: {self.verdict}"
+
+    @property
+    def verdict_enum(self) -> Verdict:
+        return Verdict(self.verdict)
+
+    @property
+    def review_enum(self) -> ReviewState | None:
+        return ReviewState(self.review) if self.review else None
+
+    @property
+    def is_match(self) -> bool:
+        return self.verdict == Verdict.MATCH
+
+    def _move(self, frm: ReviewState, to: ReviewState, **fields: Any) -> bool:
+        """One conditional UPDATE: of two people acting at once, one moves it and the other is told."""
+        done = Finding.objects.filter(pk=self.pk, verdict=Verdict.MATCH, review=frm).update(review=to, **fields) == 1
+        if done:
+            self.review = to.value
+            for k, v in fields.items():
+                setattr(self, k, v)
+        return done
+
+    def qualify(self, user: Any, reason: str, now: datetime | None = None) -> bool:
+        return self._move(
+            ReviewState.PENDING,
+            ReviewState.QUALIFIED,
+            reviewed_by=user,
+            reviewed_at=now or timezone.now(),
+            review_reason=reason,
+        )
+
+    def reject(self, user: Any, reason: str, now: datetime | None = None) -> bool:
+        return self._move(
+            ReviewState.PENDING,
+            ReviewState.REJECTED,
+            reviewed_by=user,
+            reviewed_at=now or timezone.now(),
+            review_reason=reason,
+        )
+
+    def release(self, user: Any, now: datetime | None = None) -> bool:
+        return self._move(
+            ReviewState.QUALIFIED, ReviewState.RELEASED, released_by=user, released_at=now or timezone.now()
+        )
+
+    def window(self) -> tuple[datetime, datetime]:
+        """The crime's window widened by the run's time buffer: the period the matcher looked at."""
+        buffer = timedelta(minutes=float(self.run.params.get("buffer_min", 0) or 0))
+        return self.crime.window_start - buffer, self.crime.window_end + buffer
+
+
+class ProximityReport(models.Model):
+    """A proximity report PDF as made and handed out: its digest, so a copy can be verified later."""
+
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="reports")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    pages = models.PositiveIntegerField()
+    size = models.PositiveIntegerField()
+    made_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    made_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-made_at"]
+
+    def __str__(self) -> str:
+        return f"report {self.sha256[:12]} ({self.pages} pages)"
+
+
+class SearchStatus(LabelledEnum):
+    WAITING = "waiting"
+    DONE = "done"
+
+
+class AdHocSearch(models.Model):
+    """'Who was near this place between these times': at most a day, inside the analyst's force area,
+    on a stated lawful basis. Matched by the crime worker as a batch of one, reviewed like any match."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    force = models.CharField(max_length=120)
+    at = models.DateTimeField(default=timezone.now)
+    place = models.CharField(max_length=200, blank=True, help_text="as the analyst described it")
+    lat = models.FloatField()
+    lon = models.FloatField()
+    radius_m = models.FloatField()
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    lawful_basis = models.CharField(max_length=16, choices=LawfulBasis.choices())
+    purpose = models.TextField()
+    batch = models.OneToOneField(CrimeBatch, null=True, on_delete=models.CASCADE, related_name="search")
+    # Counts only: who was near is seen once the hub has released it, like any match.
+    results = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name_plural = "ad-hoc searches"
+
+    def __str__(self) -> str:
+        return f"search {self.pk} by {self.user_id}"
+
+    @property
+    def lawful_basis_enum(self) -> LawfulBasis:
+        return LawfulBasis(self.lawful_basis)

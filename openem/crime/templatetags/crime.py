@@ -1,0 +1,39 @@
+"""The crime pages' template helpers, and the practitioner's view of a match involving their case."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django import template
+from django.utils import timezone
+
+from openem.crime.models import Finding, Verdict
+from openem.uktime import duration
+
+register = template.Library()
+
+
+@register.filter
+def gap_text(gaps: list[list[float]]) -> str:
+    """Gaps as 'no positions 14:02 to 14:31 (29 minutes)', UK time."""
+    if not gaps:
+        return "no gaps recorded"
+    parts = []
+    for a, b in gaps[:6]:
+        lo = timezone.localtime(datetime.fromtimestamp(a, UTC))
+        hi = timezone.localtime(datetime.fromtimestamp(b, UTC))
+        parts.append(f"{lo:%H:%M} to {hi:%H:%M} ({duration(b - a)})")
+    more = f" and {len(gaps) - 6} more" if len(gaps) > 6 else ""
+    return "no positions " + ", ".join(parts) + more
+
+
+@register.inclusion_tag("crime/includes/person_matches.html")
+def crime_matches(person: Any) -> dict[str, Any]:
+    """That a police crime match involves this person, and its outcome: the crime's type and date only."""
+    rows = (
+        Finding.objects.filter(person=person, verdict=Verdict.MATCH)
+        .select_related("crime")
+        .order_by("-crime__window_start")[:20]
+    )
+    return {"crime_matches": list(rows)}

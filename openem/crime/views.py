@@ -1,0 +1,495 @@
+"""The crime pages: police analysts (their force's batches and searches, and the matches released to
+them), the hub (the review queue, each match on a map, qualify or reject, release), the proximity
+report and its verification. Every look at a match or a trail is audited with the lawful basis and
+purpose of the request it answers."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_POST
+
+from openem.audit.models import AuditAction, AuditEvent
+from openem.portal.access import AuthedRequest, forbidden
+from openem.portal.exports import csv_text
+from openem.portal.trail import audited_fixes
+
+from . import report as reports
+from .forms import ReviewForm, SearchForm, UploadForm, VerifyForm
+from .models import (
+    AdHocSearch,
+    BatchSource,
+    Crime,
+    CrimeBatch,
+    Finding,
+    ProximityReport,
+    ReviewState,
+    Verdict,
+)
+from .services import WrongForce, basis_text, receive_batch, start_search
+
+
+def _role(
+    test: Callable[[Any], bool], message: str
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @login_required
+        @wraps(view)
+        def wrapper(request: AuthedRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not test(request.user):
+                return forbidden(request, message)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+police_required = _role(lambda u: u.sends_crime_batches, "Crime batches are for police analysts of a force.")
+hub_required = _role(lambda u: u.works_crime_hub, "Reviewing crime matches is for the crime matching hub.")
+crime_required = _role(
+    lambda u: u.sends_crime_batches or u.works_crime_hub,
+    "Crime matching is for police analysts and the crime matching hub.",
+)
+
+
+def visible_batches(user: Any) -> QuerySet[CrimeBatch]:
+    """The hub sees every batch; an analyst their own force's (someone else's answers 404)."""
+    qs = CrimeBatch.objects.all()
+    return qs if user.works_crime_hub else qs.filter(force=user.police_force)
+
+
+def visible_findings(user: Any) -> QuerySet[Finding]:
+    qs = Finding.objects.select_related("crime", "crime__batch", "person", "run")
+    return qs if user.works_crime_hub else qs.released_to(user)
+
+
+# ----------------------------------------------------------------------------------------------- police
+
+
+@police_required
+def batches(request: AuthedRequest) -> HttpResponse:
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            got = receive_batch(
+                request.user,
+                upload.read(),
+                filename=upload.name or "",
+                source=BatchSource.PORTAL,
+                lawful_basis=form.cleaned_data["lawful_basis"],
+                purpose=form.cleaned_data["purpose"],
+            )
+        except WrongForce as e:
+            form.add_error("file", str(e))
+        else:
+            b = got.batch
+            text = f"Batch {b.batch_ref or b.pk}: {b.rows_accepted} of {b.rows_read} rows accepted"
+            if got.problems:
+                text += f", {len(got.problems)} problem{'s' if len(got.problems) != 1 else ''} to put right (below)"
+            messages.add_message(request, messages.WARNING if got.problems else messages.SUCCESS, text + ".")
+            return redirect("crime:batch", b.pk)
+    rows = (
+        visible_batches(request.user)
+        .exclude(source=BatchSource.SEARCH)
+        .select_related("uploaded_by")
+        .annotate(
+            released=Count("crimes__findings", filter=Q(crimes__findings__review=ReviewState.RELEASED), distinct=True),
+            problem_count=Count("problems", distinct=True),
+        )
+        .order_by("-uploaded_at", "-id")
+    )
+    page = Paginator(rows, 25).get_page(request.GET.get("page"))
+    return render(request, "crime/batches.html", {"form": form, "page": page})
+
+
+@crime_required
+def batch(request: AuthedRequest, pk: int) -> HttpResponse:
+    b = get_object_or_404(visible_batches(request.user).select_related("uploaded_by"), pk=pk)
+    findings = visible_findings(request.user).filter(crime__batch=b)
+    crimes = list(b.crimes.all())
+    by_crime: dict[int, list[Finding]] = {}
+    for f in findings.order_by("crime_id", "verdict", "closest_m"):
+        by_crime.setdefault(f.crime_id, []).append(f)
+    for c in crimes:
+        c.shown = by_crime.get(c.pk, [])  # type: ignore[attr-defined]
+        c.counts = {v: len([f for f in c.shown if f.verdict == v]) for v in Verdict}  # type: ignore[attr-defined]
+    AuditEvent.record(
+        request.user,
+        AuditAction.VIEW,
+        obj=b,
+        summary=f"crime batch {b.batch_ref or b.pk}: {len(crimes)} crimes, {findings.count()} findings shown",
+        reason=basis_text(b.lawful_basis, b.purpose),
+    )
+    context = {
+        "batch": b,
+        "crimes": crimes,
+        "problems": b.problems.all(),
+        "runs": b.runs.all()[:5],
+        "hub": request.user.works_crime_hub,
+        "search": getattr(b, "search", None),
+    }
+    return render(request, "crime/batch.html", context)
+
+
+@crime_required
+def crime(request: AuthedRequest, pk: int) -> HttpResponse:
+    c = get_object_or_404(
+        Crime.objects.select_related("batch", "previous").filter(batch__in=visible_batches(request.user)), pk=pk
+    )
+    findings = list(visible_findings(request.user).filter(crime=c).order_by("verdict", "closest_m"))
+    AuditEvent.record(
+        request.user,
+        AuditAction.VIEW,
+        obj=c,
+        summary=f"crime {c.reference} v{c.version}: {len(findings)} findings shown",
+        reason=basis_text(c.batch.lawful_basis, c.batch.purpose),
+        period=(c.window_start, c.window_end),
+    )
+    versions = Crime.objects.filter(force=c.force, reference=c.reference).order_by("-version")
+    groups = {v: [f for f in findings if f.verdict == v] for v in Verdict}
+    # Police are told how many monitored people were ruled out or had gaps (who, only the hub sees): that a
+    # crime is not down to anyone monitored is worth knowing. Matches they see once released.
+    ruled = dict(
+        Finding.objects.filter(crime=c, verdict__in=[Verdict.NOT_THERE, Verdict.NOT_COVERED])
+        .values("verdict")
+        .annotate(n=Count("id"))
+        .values_list("verdict", "n")
+    )
+    return render(
+        request,
+        "crime/crime.html",
+        {
+            "crime": c,
+            "groups": groups,
+            "versions": versions,
+            "hub": request.user.works_crime_hub,
+            "not_there": ruled.get(Verdict.NOT_THERE.value, 0),
+            "not_covered": ruled.get(Verdict.NOT_COVERED.value, 0),
+            "within_km": f"{settings.OPENEM_CRIME_RULED_OUT_WITHIN_M / 1000:g}",
+        },
+    )
+
+
+@police_required
+def searches(request: AuthedRequest) -> HttpResponse:
+    form = SearchForm(request.POST or None, force=request.user.police_force)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        s = start_search(
+            request.user,
+            place=d.get("place") or "",
+            lat=d["lat"],
+            lon=d["lon"],
+            radius_m=d["radius_m"],
+            start=d["start"],
+            end=d["end"],
+            lawful_basis=d["lawful_basis"],
+            purpose=d["purpose"],
+        )
+        messages.success(request, "Search recorded: the results go to the monitoring hub for review first.")
+        return redirect("crime:search-detail", s.pk)
+    rows = AdHocSearch.objects.filter(force=request.user.police_force).select_related("user", "batch")
+    page = Paginator(rows, 25).get_page(request.GET.get("page"))
+    return render(request, "crime/searches.html", {"form": form, "page": page})
+
+
+@police_required
+def search_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    s = get_object_or_404(AdHocSearch.objects.filter(force=request.user.police_force).select_related("batch"), pk=pk)
+    return redirect("crime:batch", s.batch_id) if s.batch_id else redirect("crime:search")
+
+
+# ----------------------------------------------------------------------------------------------- hub
+
+
+@hub_required
+def queue(request: AuthedRequest) -> HttpResponse:
+    base = Finding.objects.matches().select_related("crime", "crime__batch", "person")
+    pending = base.filter(review=ReviewState.PENDING).order_by("crime__batch__uploaded_at", "crime__window_start", "pk")
+    qualified = base.filter(review=ReviewState.QUALIFIED).order_by("reviewed_at", "pk")
+    recent = base.filter(review__in=[ReviewState.RELEASED, ReviewState.REJECTED]).order_by("-reviewed_at", "-pk")[:20]
+    latest = CrimeBatch.objects.select_related("uploaded_by").order_by("-uploaded_at")[:10]
+    # The queue names people: one event for the list (who looked, how many), as the read API's lists do.
+    AuditEvent.record(
+        request.user, AuditAction.VIEW, summary=f"crime match queue: {pending.count()} waiting for review"
+    )
+    return render(
+        request,
+        "crime/queue.html",
+        {
+            "pending": pending[:200],
+            "pending_count": pending.count(),
+            "qualified": qualified[:200],
+            "recent": recent,
+            "latest": latest,
+        },
+    )
+
+
+def _finding(request: AuthedRequest, pk: int) -> Finding:
+    return get_object_or_404(visible_findings(request.user).filter(verdict=Verdict.MATCH), pk=pk)
+
+
+@crime_required
+def match(request: AuthedRequest, pk: int) -> HttpResponse:
+    f = _finding(request, pk)
+    start, end = f.window()
+    fixes = audited_fixes(
+        request.user,
+        f.person,
+        start,
+        end,
+        basis_text(f.crime.batch.lawful_basis, f.crime.batch.purpose),
+        AuditAction.VIEW,
+        f"crime match {f.pk} (crime {f.crime.reference}): trail of {{n}} positions in the window",
+    )
+    data = reports.map_data(f, fixes)
+    context = {
+        "f": f,
+        "crime": f.crime,
+        "person": f.person,
+        "data": data,
+        "fixes": reports.with_distance(reports.fix_table(fixes), f),
+        "review_form": ReviewForm(),
+        "features": [],
+        "start": start,
+        "end": end,
+        "reports": f.reports.all()[:10],
+        "can_review": request.user.reviews_crime_matches and f.review == ReviewState.PENDING,
+        "can_release": request.user.releases_crime_matches and f.review == ReviewState.QUALIFIED,
+        "others": Finding.objects.filter(crime=f.crime).exclude(verdict=Verdict.MATCH).select_related("person")
+        if request.user.works_crime_hub
+        else [],
+    }
+    return render(request, "crime/match.html", context)
+
+
+@hub_required
+@require_POST
+def review(request: AuthedRequest, pk: int) -> HttpResponse:
+    f = _finding(request, pk)
+    if not request.user.reviews_crime_matches:
+        return forbidden(request, "A hub caseworker qualifies or rejects matches; a hub manager releases them.")
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            for e in errors:
+                messages.error(request, f"{form.fields[field].label}: {e}" if field in form.fields else str(e))
+        return redirect("crime:match", f.pk)
+    decision, reason = form.cleaned_data["decision"], form.cleaned_data["reason"]
+    done = f.qualify(request.user, reason) if decision == "qualify" else f.reject(request.user, reason)
+    if not done:
+        messages.warning(request, "Someone else has already reviewed this match: see its state below.")
+        return redirect("crime:match", f.pk)
+    AuditEvent.record(
+        request.user,
+        AuditAction.CHANGE,
+        person=f.person,
+        obj=f,
+        summary=f"crime match {f.pk} (crime {f.crime.reference}) "
+        f"{'qualified' if decision == 'qualify' else 'rejected'}: {reason}",
+        reason=basis_text(f.crime.batch.lawful_basis, f.crime.batch.purpose),
+    )
+    messages.success(
+        request,
+        "Match qualified: a hub manager authorises its release." if decision == "qualify" else "Match rejected.",
+    )
+    return redirect("crime:queue")
+
+
+@hub_required
+@require_POST
+def release(request: AuthedRequest, pk: int) -> HttpResponse:
+    f = _finding(request, pk)
+    if not request.user.releases_crime_matches:
+        return forbidden(request, "Only a hub manager authorises the release of a match to police.")
+    if not f.release(request.user):
+        messages.warning(request, "This match is not waiting for release (someone else may have acted on it).")
+        return redirect("crime:match", f.pk)
+    AuditEvent.record(
+        request.user,
+        AuditAction.CHANGE,
+        person=f.person,
+        obj=f,
+        summary=f"crime match {f.pk} (crime {f.crime.reference}) released to {f.crime.force}",
+        reason=basis_text(f.crime.batch.lawful_basis, f.crime.batch.purpose),
+    )
+    from .services import tell_sender
+
+    name = f.crime.batch.batch_ref or f"#{f.crime.batch_id}"
+    tell_sender(
+        f.crime.batch,
+        (
+            f"OpenEM crime batch {name}: a match released",
+            f"The monitoring hub has released a match for crime {f.crime.reference}. Open it in OpenEM to see it "
+            "and download the proximity report.",
+        ),
+    )
+    messages.success(request, f"Match released to {f.crime.force}.")
+    return redirect("crime:queue")
+
+
+# ----------------------------------------------------------------------------------------------- evidence
+
+
+def _download(body: bytes | str, mime: str, name: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=mime)
+    response["Content-Disposition"] = content_disposition_header(True, name) or "attachment"
+    return response
+
+
+@crime_required
+def report(request: AuthedRequest, pk: int) -> HttpResponse:
+    f = _finding(request, pk)
+    if f.review not in (ReviewState.QUALIFIED, ReviewState.RELEASED):
+        return forbidden(request, "A proximity report is made once a hub caseworker has qualified the match.")
+    start, end = f.window()
+    fixes = audited_fixes(
+        request.user,
+        f.person,
+        start,
+        end,
+        basis_text(f.crime.batch.lawful_basis, f.crime.batch.purpose),
+        AuditAction.EXPORT,
+        f"proximity report for crime match {f.pk} (crime {f.crime.reference}): {{n}} positions",
+    )
+    pdf, pages = reports.proximity_report(f, fixes, request.user)
+    digest = hashlib.sha256(pdf).hexdigest()
+    ProximityReport.objects.create(finding=f, sha256=digest, pages=pages, size=len(pdf), made_by=request.user)
+    response = _download(pdf, "application/pdf", f"proximity-report-{f.crime.reference}-{f.pk}-{digest[:12]}.pdf")
+    response["X-Report-SHA256"] = digest
+    return response
+
+
+@crime_required
+def matches_csv(request: AuthedRequest, pk: int) -> HttpResponse:
+    b = get_object_or_404(visible_batches(request.user), pk=pk)
+    rows = visible_findings(request.user).filter(crime__batch=b).order_by("crime__reference", "verdict", "closest_m")
+    AuditEvent.record(
+        request.user,
+        AuditAction.EXPORT,
+        obj=b,
+        summary=f"crime batch {b.batch_ref or b.pk}: findings CSV ({rows.count()} rows)",
+        reason=basis_text(b.lawful_basis, b.purpose),
+    )
+    header = [
+        "crime",
+        "version",
+        "crime_type",
+        "from",
+        "to",
+        "person",
+        "crn",
+        "pnc",
+        "verdict",
+        "closest_m",
+        "minutes_near",
+        "at_home",
+        "review",
+        "released_at",
+        "params_version",
+    ]
+    body = csv_text(
+        header,
+        (
+            [
+                f.crime.reference,
+                f.crime.version,
+                f.crime.crime_type,
+                f.crime.window_start.isoformat(),
+                f.crime.window_end.isoformat(),
+                f.person.ref,
+                f.person.crn or "",
+                f.person.pnc,
+                f.verdict,
+                None if f.closest_m is None else round(f.closest_m, 1),
+                round(f.minutes_near, 1),
+                f.at_home,
+                f.review,
+                f.released_at.isoformat() if f.released_at else "",
+                f.run.params_version,
+            ]
+            for f in rows
+        ),
+    )
+    return _download(body, "text/csv", f"crime-matches-{b.batch_ref or b.pk}.csv")
+
+
+@crime_required
+def positions_csv(request: AuthedRequest, pk: int) -> HttpResponse:
+    f = _finding(request, pk)
+    start, end = f.window()
+    fixes = audited_fixes(
+        request.user,
+        f.person,
+        start,
+        end,
+        basis_text(f.crime.batch.lawful_basis, f.crime.batch.purpose),
+        AuditAction.EXPORT,
+        f"crime match {f.pk} (crime {f.crime.reference}): positions CSV, {{n}} positions",
+    )
+    rows = reports.fix_table(fixes)
+    body = csv_text(
+        [
+            "number",
+            "time_utc",
+            "time_uk",
+            "lat",
+            "lon",
+            "accuracy_m",
+            "speed_kmh",
+            "direction",
+            "distance_m",
+            "near",
+        ],
+        (
+            [
+                r.n,
+                r.t.isoformat(),
+                r.uk,
+                round(r.lat, 6),
+                round(r.lon, 6),
+                r.accuracy_m,
+                r.speed_kmh,
+                r.direction,
+                round(r.distance_m, 1) if r.distance_m is not None else "",
+                r.near,
+            ]
+            for r in reports.with_distance(rows, f)
+        ),
+    )
+    return _download(body, "text/csv", f"crime-match-{f.pk}-positions.csv")
+
+
+@crime_required
+def verify(request: AuthedRequest) -> HttpResponse:
+    form = VerifyForm(request.POST or None, request.FILES or None)
+    result: dict[str, Any] | None = None
+    if request.method == "POST" and form.is_valid():
+        digest = hashlib.sha256(form.cleaned_data["file"].read()).hexdigest()
+        found = (
+            ProximityReport.objects.select_related("finding", "finding__crime", "made_by").filter(sha256=digest).first()
+        )
+        visible = found is not None and visible_findings(request.user).filter(pk=found.finding_id).exists()
+        result = {"digest": digest, "found": found, "visible": visible}
+        AuditEvent.record(
+            request.user,
+            AuditAction.SEARCH,
+            obj=found,
+            summary=f"proximity report verified: SHA-256 {digest} "
+            f"{'matches a recorded report' if found else 'matches no recorded report'}",
+        )
+    return render(request, "crime/verify.html", {"form": form, "result": result})
