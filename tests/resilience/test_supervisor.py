@@ -347,7 +347,7 @@ def test_openem_run_restarts_a_killed_child_and_stays_up(tmp_path):
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: get(f"{base}/healthz")[0] == 200, 60, "the portal")
-        kids = wait_for(lambda: (k := children_of(run.pid)) and len(k) == 5 and k, 30, "five children")
+        kids = wait_for(lambda: (k := children_of(run.pid)) and len(k) == 6 and k, 30, "six children")
         markers = {"portal": "gunicorn", "engine": "engine-worker", "alerts": "alerts-worker", "crime": "crime-worker",
                    "MI": "mi-refresh"}  # fmt: skip
         for kind, marker in markers.items():
