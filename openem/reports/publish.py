@@ -121,7 +121,24 @@ def trend(period: Period, measure: Measure, region: str, quarters: int = 8) -> l
             period__in=[str(p) for p in periods], measure=measure.code, breakdown="", region=region
         )
     }
-    return [(p, _figure(cells[str(p)], measure, "") if str(p) in cells else None) for p in periods]
+    from .models import MiRun, RefreshStatus
+
+    done = set(
+        MiRun.objects.filter(period__in=[str(p) for p in periods], status=RefreshStatus.DONE).values_list(
+            "period", flat=True
+        )
+    )
+    out: list[tuple[Period, Figure | None]] = []
+    for p in periods:
+        if str(p) in cells:
+            out.append((p, _figure(cells[str(p)], measure, "")))
+        elif str(p) in done:  # refreshed, and nothing to count in it
+            out.append((p, Figure(str(p), measure.code, measure.title, "", "All", "", "All", region or NATIONAL, 0,
+                                  None, None, None, None, None, None,
+                                  "0" if measure.kind == Kind.COUNT else "-")))  # fmt: skip
+        else:
+            out.append((p, None))
+    return out
 
 
 def all_figures(period: Period, region: str | None) -> list[Figure]:

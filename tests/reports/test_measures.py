@@ -171,3 +171,20 @@ def test_quarters():
     assert Q4.start.utcoffset().total_seconds() == 3600  # 1 October is summer time
     with pytest.raises(ValueError, match="like 2026Q4"):
         Period.parse("2026-10")
+
+
+@pytest.mark.django_db
+def test_a_refreshed_quarter_with_nothing_in_it_shows_nothing_counted_not_not_refreshed(quarter, settings):
+    from openem.reports.publish import trend
+    from openem.reports.refresh import refresh
+
+    settings.OPENEM_MI_SUPPRESS_BELOW = 1
+    refresh(Q4, NOW)
+    refresh(Q4.previous(), NOW)  # no orders then
+    (q3, before), (q4, now) = trend(Q4, MEASURES["people_monitored"], "", quarters=2)
+    assert before is not None and before.units == 0 and before.shown == "0"
+    assert now is not None and now.units == 2
+    (_q, rate), _now = trend(Q4, MEASURES["curfew_breach_rate"], "", quarters=2)
+    assert rate is not None and rate.shown == "-"
+    (_q, never), _now = trend(Q4.previous(), MEASURES["people_monitored"], "", quarters=2)
+    assert never is None  # 2026Q2 was never refreshed
