@@ -181,7 +181,7 @@ def test_a_refreshed_quarter_with_nothing_in_it_shows_nothing_counted_not_not_re
     settings.OPENEM_MI_SUPPRESS_BELOW = 1
     refresh(Q4, NOW)
     refresh(Q4.previous(), NOW)  # no orders then
-    (q3, before), (q4, now) = trend(Q4, MEASURES["people_monitored"], "", quarters=2)
+    (_q3, before), (_q4, now) = trend(Q4, MEASURES["people_monitored"], "", quarters=2)
     assert before is not None and before.units == 0 and before.shown == "0"
     assert now is not None and now.units == 2
     (_q, rate), _now = trend(Q4, MEASURES["curfew_breach_rate"], "", quarters=2)
