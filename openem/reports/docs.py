@@ -3,6 +3,8 @@ zone. The downloads' Definitions sheet carries these words; docs/mi.md carries t
 
 from __future__ import annotations
 
+from openem.engine.violations import ViolationType
+
 DEFINITIONS: dict[str, str] = {
     "people_monitored": (
         "People with a monitored order (an order with at least one condition needing a device: a curfew, a "
@@ -101,3 +103,9 @@ DEFINITIONS: dict[str, str] = {
     ),
     "trail_lookup_seconds": "Not available: the audit log records each look-up but not how long it took to answer.",
 }
+
+for _vt in ViolationType:
+    DEFINITIONS[f"violations_{_vt.value}"] = (
+        f"Violations of type {_vt.value} ({_vt.category.value}; alerts.Violation, not retracted) starting in the "
+        "quarter, per 1,000 device-days."
+    )

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from openem.engine.enums import LabelledEnum
+from openem.engine.violations import ViolationType
 
 from .equality import NOT_RECORDED, EthnicGroup, age_band
 
@@ -500,6 +501,13 @@ def violations_rate(category: str) -> Callable[[Facts], list[Unit]]:
     return compute
 
 
+def violation_type_rate(vtype: str) -> Callable[[Facts], list[Unit]]:
+    def compute(f: Facts) -> list[Unit]:
+        return _events_per_device_day([(v["person_id"], v["start"]) for v in f.violations if v["type"] == vtype], f)
+
+    return compute
+
+
 def incidents_rate(kind: str) -> Callable[[Facts], list[Unit]]:
     def compute(f: Facts) -> list[Unit]:
         return _events_per_device_day([(i["person_id"], i["start"]) for i in f.incidents if i["kind"] == kind], f)
@@ -671,3 +679,10 @@ MEASURES: dict[str, Measure] = {m.code: m for m in [
             not_available="OpenEM's audit log records every trail look-up (who, whose, which period, why) but not "
             "how long it took to answer: no record holds it."),
 ]}  # fmt: skip
+
+# Violations by type, each its own rate (types do not divide people into groups: one person has several).
+for _vt in ViolationType:
+    MEASURES[f"violations_{_vt.value}"] = Measure(
+        f"violations_{_vt.value}", f"Violations by type: {_vt.label.lower()}, per 1,000 device-days", Kind.RATIO,
+        "people", 1, violation_type_rate(_vt.value), 1000, "per 1,000 device-days", higher_is="worse",
+    )  # fmt: skip

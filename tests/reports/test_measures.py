@@ -123,6 +123,13 @@ KNOWN = {
     "checks_overdue": 50.0,  # the safeguarding check answered three days late
     "trail_lookups": 3,
 }
+# By type: Ann's curfew absence, drinking and silence, per 1,000 of her device-days; no other type.
+KNOWN |= {f"violations_{t}": 0.0 for t in ("exclusion_zone_entry", "inclusion_zone_exit", "attendance_missed",
+                                           "alcohol_level_exceeded", "tamper", "location_failure",
+                                           "battery_depleted", "home_unit_power", "not_fitted")}  # fmt: skip
+KNOWN |= {
+    f"violations_{t}": 1 / (MONITORED_H / 24) * 1000 for t in ("curfew_absence", "alcohol_confirmed", "no_signal")
+}
 
 
 @pytest.mark.django_db
