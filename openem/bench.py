@@ -294,6 +294,12 @@ def bench_caselist(quick: bool) -> dict[str, Any]:
     return run(quick)
 
 
+def bench_mi(quick: bool) -> dict[str, Any]:
+    from openem.reports.bench import bench_mi as run
+
+    return run(quick)
+
+
 def _show_caselist(r: dict[str, Any]) -> str:
     from openem.portal.bench_caselist import show
 
@@ -320,6 +326,14 @@ BENCHES: dict[str, tuple[Callable[[bool], dict[str, Any]], Callable[[dict[str, A
         ),
     ),
     "caselist": (bench_caselist, _show_caselist),
+    "mi": (
+        bench_mi,
+        lambda r: _table(
+            [(k, v) for k, v in r.items() if k != "benchmark"],
+            "Management information on a national caseload (bars: the quarter refreshed in under 60 s, every "
+            "Statistics page p95 under 1 s)",
+        ),
+    ),
     "simulate": (
         bench_simulate,
         lambda r: _table(

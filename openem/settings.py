@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "openem.assessments",
     "openem.crime",
     "openem.portal",
+    "openem.reports",
     "openem.simulate",
 ]
 
@@ -348,6 +349,14 @@ OPENEM_CHECK_DUE_WORKING_DAYS = int(env_str("OPENEM_CHECK_DUE_WORKING_DAYS", "10
 OPENEM_VICTIM_WARNING_M = float(env_str("OPENEM_VICTIM_WARNING_M", "1000"))
 # An exclusion zone made from a victim's home when an order is made from the assessment: this radius.
 OPENEM_VICTIM_ZONE_M = float(env_str("OPENEM_VICTIM_ZONE_M", "500"))
+# Management information (docs/mi.md): cells counting fewer than this many are shown as "fewer than N";
+# the refresh runs every OPENEM_MI_REFRESH_MINUTES under `openem run`.
+OPENEM_MI_SUPPRESS_BELOW = int(env_str("OPENEM_MI_SUPPRESS_BELOW", "10"))
+OPENEM_MI_REFRESH_MINUTES = float(env_str("OPENEM_MI_REFRESH_MINUTES", "60"))
+# The key research extracts' pseudonyms are made with (HMAC-SHA256): held by OpenEM, never given out. A file
+# of its own (made on first use, readable by OpenEM only) unless OPENEM_RESEARCH_KEY gives it.
+OPENEM_RESEARCH_KEY = env_str("OPENEM_RESEARCH_KEY", "")
+OPENEM_RESEARCH_KEY_FILE = Path(env_str("OPENEM_RESEARCH_KEY_FILE", str(DATA_DIR / "research.key")))
 # The monitoring centre's telephone number, printed on the wearer's information sheet.
 OPENEM_CENTRE_PHONE = env_str("OPENEM_CENTRE_PHONE", "0800 000 0000" if OPENEM_DEMO else "")
 OPENEM_BASE_URL = env_str("OPENEM_BASE_URL", "http://127.0.0.1:8000").rstrip("/")

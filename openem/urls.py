@@ -24,5 +24,6 @@ urlpatterns = [
     path("devices/", include("openem.devices.urls")),
     path("assessments/", include("openem.assessments.urls")),
     path("", include("openem.crime.urls")),
+    path("", include("openem.reports.urls")),
     path("", include("openem.portal.urls")),
 ]

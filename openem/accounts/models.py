@@ -128,8 +128,22 @@ class User(AbstractUser):
         return self.role == Role.NATIONAL_ANALYST
 
     @property
+    def sees_statistics(self) -> bool:
+        """Management information: managers (their region's) and the national analyst (all of it)."""
+        return self.analyses_nationally or (self.role == Role.MANAGER and bool(self.statistics_region))
+
+    @property
+    def statistics_region(self) -> str:
+        """The region whose statistics a manager sees (their team's); "" for the national analyst (all)."""
+        if self.analyses_nationally:
+            return ""
+        return self.team.region if self.role == Role.MANAGER and self.team_id and self.team else ""
+
+    @property
     def home_url_name(self) -> str:
         """Where signing in (and the site's root) takes this role."""
+        if self.analyses_nationally:
+            return "reports:statistics"
         if self.liaises_with_victims:
             return "assessments:victims"
         if self.role == Role.POLICE_ANALYST:

@@ -29,6 +29,10 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     if user.is_authenticated and user.works_crime_hub:
         nav.append(("Matches to review", reverse("crime:queue")))
         nav.append(("Verify a report", reverse("crime:verify")))
+    if user.is_authenticated and user.sees_statistics:
+        nav.append(("Statistics", reverse("reports:statistics")))
+    if user.is_authenticated and user.analyses_nationally:
+        nav.append(("Research extracts", reverse("reports:research")))
     if user.is_authenticated and user.manages_devices:
         nav.append(("Devices", reverse("devices:list")))
     if user.is_authenticated and user.is_staff:

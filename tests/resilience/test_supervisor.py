@@ -66,6 +66,7 @@ def test_run_starts_gunicorn_the_workers_the_receiver_the_subscriber_and_the_ann
         "engine checks 2 of 2",
         "alerts worker",
         "crime worker",
+        "MI refresh",
         "engine partition 0",
         "engine partition 1",
         "bus announcer",
@@ -80,6 +81,7 @@ def test_run_starts_gunicorn_the_workers_the_receiver_the_subscriber_and_the_ann
     assert portal[portal.index("--timeout") + 1] == str(settings.OPENEM_WEB_TIMEOUT)
     assert by_name["MQTT subscriber"][-5:] == ["mqtt-subscriber", "--host", "broker.example", "--port", "1884"]
     assert by_name["bus announcer"][-1] == "bus-announcer"
+    assert by_name["MI refresh"][-3:] == ["mi-refresh", "--every", str(settings.OPENEM_MI_REFRESH_MINUTES)]
 
 
 def test_without_bus_or_mqtt_the_workers_share_the_devices_and_nothing_else_starts(settings):
@@ -88,7 +90,7 @@ def test_without_bus_or_mqtt_the_workers_share_the_devices_and_nothing_else_star
     settings.OPENEM_WEB_WORKERS, settings.OPENEM_WEB_TIMEOUT = 3, 45
     specs = children(options(ingest_port=0))
     assert [s.name for s in specs] == [
-        "portal", "engine shard 1 of 2", "engine shard 2 of 2", "alerts worker", "crime worker"
+        "portal", "engine shard 1 of 2", "engine shard 2 of 2", "alerts worker", "crime worker", "MI refresh"
     ]  # fmt: skip
     assert list(specs[2].argv)[-5:] == ["engine-worker", "--shard", "1", "--shards", "2"]
     portal = list(specs[0].argv)
@@ -345,8 +347,9 @@ def test_openem_run_restarts_a_killed_child_and_stays_up(tmp_path):
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: get(f"{base}/healthz")[0] == 200, 60, "the portal")
-        kids = wait_for(lambda: (k := children_of(run.pid)) and len(k) == 5 and k, 30, "five children")
-        markers = {"portal": "gunicorn", "engine": "engine-worker", "alerts": "alerts-worker", "crime": "crime-worker"}
+        kids = wait_for(lambda: (k := children_of(run.pid)) and len(k) == 6 and k, 30, "six children")
+        markers = {"portal": "gunicorn", "engine": "engine-worker", "alerts": "alerts-worker", "crime": "crime-worker",
+                   "MI": "mi-refresh"}  # fmt: skip
         for kind, marker in markers.items():
             pid = next(p for p, cmd in kids.items() if marker in cmd)
             os.kill(pid, signal.SIGKILL)

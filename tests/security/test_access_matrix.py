@@ -34,6 +34,12 @@ RESOLVE_FAULT = {p: 403 for p in PERSONAS} | {"operator": 405, "admin": 405}
 ACKNOWLEDGE = {**{p: 405 for p in PERSONAS}, "police": 403, "vlo": 403, "hub": 403, "hub_manager": 403, "analyst": 403}
 # Health probes answer everyone alike, signed in or not, with no personal data (tests/resilience/test_health.py):
 # /readyz is 503 here because no worker has reported in the test database.
+# Statistics: managers (their region) and the national analyst; research extracts: the national analyst alone.
+# Equality monitoring answers: the case's practitioner and manager, nobody else (the operator and the
+# administrator see the case, not these).
+STATISTICS = {p: 403 for p in PERSONAS} | {"manager": 200, "other_manager": 200, "analyst": 200}
+ANALYST = {p: 403 for p in PERSONAS} | {"analyst": 200}
+EQUALITY = {**OWNER, "operator": 403, "admin": 403}
 PROBES = {"healthz": {p: 200 for p in PERSONAS}, "readyz": {p: 503 for p in PERSONAS}, "metrics": SIGNED_IN}
 
 # Crime matching: the police analyst's own pages; the hub's; what both see (the analyst only what was released
@@ -96,6 +102,13 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "devices:fit": ("person", DEVICES),
     "devices:remove": ("fitting", DEVICES),
     "devices:swap": ("fitting", DEVICES),
+    "reports:statistics": ("", STATISTICS),
+    "reports:measure": ("measure", STATISTICS),
+    "reports:download": ("download", STATISTICS),
+    "reports:research": ("", ANALYST),
+    "reports:research-project": ("project", ANALYST),
+    "reports:research-extract": ("project", {**ANALYST, "analyst": 405}),  # POST only
+    "reports:equality": ("person", EQUALITY),
     "ingest-telemetry": ("", {p: 405 for p in PERSONAS}),  # POST only; see the test below
     "osmand": ("", {p: 400 for p in PERSONAS}),  # no parameters: not a reading, nothing kept
     "osmand-key": ("key", {p: 400 for p in PERSONAS}),
@@ -152,6 +165,9 @@ def url_for(name: str, how: str, incident: Any) -> str:
         "crime": [crime_match(person).crime_id] if how == "crime" else [],
         "crime-match": [crime_match(person).pk] if how == "crime-match" else [],
         "crime-search": [crime_search(person).pk] if how == "crime-search" else [],
+        "measure": ["curfew_breach_rate"],
+        "download": ["ods"],
+        "project": [research_project().pk] if how == "project" else [],
     }
     url = reverse(name, args=args[how])
     if how == "ref-trail":
@@ -206,6 +222,16 @@ def crime_search(person: Any) -> Any:
         batch=batch,
         defaults={"force": batch.force, "lat": 52.66, "lon": -0.73, "radius_m": 100, "start": batch.uploaded_at,
                   "end": batch.uploaded_at, "lawful_basis": "investigation", "purpose": "Operation Larch"},
+    )[0]  # fmt: skip
+
+
+def research_project() -> Any:
+    from openem.accounts.models import User
+    from openem.reports.models import ResearchProject
+
+    return ResearchProject.objects.get_or_create(
+        title="Impact of curfews", defaults={"purpose": "Evaluation", "organisation": "University",
+                                             "requested_by": User.objects.get(username="nina.analyst")},
     )[0]  # fmt: skip
 
 

@@ -97,11 +97,22 @@ class Command(BaseCommand):
             self._history(options["people"], options["seed"])
         if created:
             self.stdout.write(f"{demo_assessments()} assessments before the order, at every stage.")
+            self._statistics()
         self.stdout.write("")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD})")
         for p in PERSONAS:
             self.stdout.write(f"  {p.username:<20} {p.role.label}")
         self.stdout.write("")
+
+    def _statistics(self) -> None:
+        """Equality monitoring for most of the caseload, and the Statistics pages' figures for the last eight
+        quarters (`openem run` refreshes the latest two on a schedule from then on)."""
+        from openem.reports.demo import demo_equality
+        from openem.reports.refresh import default_periods, refresh
+
+        self.stdout.write(f"{demo_equality()} people with equality monitoring recorded.")
+        cells = sum(refresh(p).cells for p in default_periods(8))
+        self.stdout.write(f"Statistics refreshed for the last eight quarters ({cells:,} figures).")
 
     def _history(self, people: int, seed: int) -> None:
         """The week so far, loaded straight into storage and evaluated, so the portal opens on a caseload

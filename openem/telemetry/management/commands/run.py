@@ -20,10 +20,10 @@ log = logging.getLogger("openem.health.supervisor")
 
 class Command(BaseCommand):
     help = (
-        "Run OpenEM: the portal (gunicorn), the engine workers, the alerts worker, the ingest receiver, and when "
-        "configured the MQTT subscriber and the bus announcer (and, with --demo-live, the simulator feeding the "
-        "demo caseload). Any that stops is restarted. Each also runs alone: engine-worker, alerts-worker, "
-        "ingest-server, mqtt-subscriber, bus-announcer, simulate --live."
+        "Run OpenEM: the portal (gunicorn), the engine workers, the alerts worker, the ingest receiver, the "
+        "management information refresh, and when configured the MQTT subscriber and the bus announcer (and, with "
+        "--demo-live, the simulator feeding the demo caseload). Any that stops is restarted. Each also runs alone: "
+        "engine-worker, alerts-worker, ingest-server, mqtt-subscriber, bus-announcer, mi-refresh, simulate --live."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -83,6 +83,9 @@ def children(options: dict[str, Any]) -> list[ChildSpec]:
     specs.append(ChildSpec("alerts worker", [*exe, "alerts-worker"], Component.ALERTS))
     # Police crime batches and ad-hoc searches, matched against the trails (openem/crime/worker.py).
     specs.append(ChildSpec("crime worker", [*exe, "crime-worker"], Component.CRIME))
+    # Management information: the Statistics pages read tables this refreshes on a schedule (docs/mi.md).
+    every = str(settings.OPENEM_MI_REFRESH_MINUTES)
+    specs.append(ChildSpec("MI refresh", [*exe, "mi-refresh", "--every", every], Component.PORTAL))
     if settings.OPENEM_BUS:
         # Scale-out: one worker per partition of the readings stream, and the announcer that feeds it.
         specs += [
