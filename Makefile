@@ -69,6 +69,8 @@ bench: bootstrap system-packages
 	$(BIN)/openem bench simulate
 	$(BIN)/openem bench national
 	$(BIN)/openem bench crime
+	$(BIN)/openem bench caselist
+	$(BIN)/openem bench mi
 
 bench-quick: bootstrap system-packages
 	$(BIN)/openem bench engine --quick
@@ -79,6 +81,8 @@ bench-quick: bootstrap system-packages
 	$(BIN)/openem bench simulate --quick
 	$(BIN)/openem bench national --quick
 	$(BIN)/openem bench crime --quick
+	$(BIN)/openem bench caselist --quick
+	$(BIN)/openem bench mi --quick
 
 lint: bootstrap
 	$(BIN)/ruff check openem tests
