@@ -39,3 +39,20 @@ def test_simulator_benchmark_reports_its_fields_and_writes_the_same_files_either
     r = bench_simulate(quick=True)
     assert {"device_days_per_s", "one_process_device_days_per_s", "ratio", "seconds"} <= set(r)
     assert r["same_files"] and r["device_days"] > 2_000
+
+
+@pytest.mark.slow
+def test_national_benchmark_reports_its_fields_beside_the_smaller_caseload():
+    from openem.bench import bench_national
+
+    r = bench_national(quick=True)
+    small, large = r["runs"]["sqlite"]
+    for res in (small, large):
+        assert "failed" not in res, res.get("failed")
+        assert {
+            "stored_and_evaluated_fixes_per_s", "p99_reading_to_violation_s", "caseload_change_applied_s",
+            "catch_up_readings_per_s", "silent_check_ms", "case_list_ms", "centre_ms", "worker_rss_mb",
+        } <= set(res)  # fmt: skip
+    assert large["people"] > small["people"]
+    assert large["violations_not_found"] == 0 and large["p99_reading_to_violation_s"] < 1.0
+    assert large["caseload_change_applied_s"] is not None and large["caseload_change_applied_s"] < 1.0
