@@ -73,10 +73,13 @@ def _number(value: str) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def parse_batch(data: bytes, *, filename: str = "", now: datetime | None = None) -> ParsedBatch:
+def parse_batch(
+    data: bytes, *, filename: str = "", now: datetime | None = None, max_rows: int | None = None
+) -> ParsedBatch:
     """The batch's valid crimes and a problem for each refused row, or ``fatal`` saying why the file
-    cannot be used at all (nothing is then kept). ``now``: a crime said to start after it is refused (a
-    typing slip in the date; there is no trail yet to match it against)."""
+    cannot be used at all (nothing is then kept, nor when it has more than ``max_rows`` crimes). ``now``: a
+    crime said to start after it is refused (a typing slip in the date; there is no trail yet to match it
+    against)."""
     now = now or datetime.now(UTC)
     name = f"{filename} " if filename else "The file "
     text = _decode(data)
@@ -106,6 +109,13 @@ def parse_batch(data: bytes, *, filename: str = "", now: datetime | None = None)
     body = rows[1:]
     if not body:
         return ParsedBatch("", "", fatal=f"{name}has a header but no crimes: add a row for each crime.")
+    if max_rows is not None and len(body) > max_rows:
+        return ParsedBatch(
+            "",
+            "",
+            fatal=f"{name}has {len(body):,} crimes: a batch holds at most {max_rows:,}. "
+            "Split the file into several batches.",
+        )
 
     def cell(cells: list[str], column: str) -> str:
         i = index[column.lower()]

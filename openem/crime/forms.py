@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils import timezone
 
 from openem.inputs import written
 from openem.ukforms import UKDateTimeField
@@ -82,6 +83,12 @@ class SearchForm(LawfulBasisMixin):
         data = super().clean() or {}
         start, end = data.get("start"), data.get("end")
         hours = settings.OPENEM_CRIME_SEARCH_MAX_HOURS
+        if start and start > timezone.now() + timedelta(minutes=5):
+            self.add_error("start", "The start is in the future: there is no trail yet to search")
+        elif start and start < timezone.now() - timedelta(days=settings.OPENEM_CRIME_MAX_AGE_DAYS):
+            self.add_error(
+                "start", f"The start is more than {settings.OPENEM_CRIME_MAX_AGE_DAYS} days ago: search a recent period"
+            )
         if start and end:
             if end <= start:
                 self.add_error("end", "The end must be after the start")

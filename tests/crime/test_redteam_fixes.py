@@ -1,0 +1,67 @@
+"""Fixes from the red-team pass on crime matching (issue 18): each test is what a user would notice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from html import escape
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from openem.crime.models import AdHocSearch, BatchStatus, Crime, CrimeBatch
+from tests.helpers import client_for
+
+from .portal_helpers import T0, csv_of, near_crime, row
+
+pytestmark = pytest.mark.django_db
+BASIS = {"lawful_basis": "investigation", "purpose": "Operation Larch: dwelling burglaries in Oakham"}
+
+
+def upload(client: Client, data: bytes, name: str = "batch.csv") -> object:
+    return client.post(reverse("crime:batches"), {"file": SimpleUploadedFile(name, data, "text/csv"), **BASIS})
+
+
+# 1. A batch may ask no more than an ad-hoc search may: the sender's force area, a recent period, a cap.
+
+
+def test_a_batch_row_outside_the_senders_force_area_or_too_old_is_refused_on_its_row(personas, case, settings):
+    settings.OPENEM_CRIME_MAX_AGE_DAYS = 365
+    london = row("LP/9001/26", 51.5074, -0.1278, T0, T0 + timedelta(hours=1))
+    old_start = timezone.now() - timedelta(days=400)
+    old = row("LP/9002/26", 52.6702, -0.7351, old_start, old_start + timedelta(hours=1))
+    police = client_for(personas["police"])
+    response = upload(police, csv_of([near_crime(), london, old]))
+    batch = CrimeBatch.objects.get()
+    assert batch.status == BatchStatus.PARTIAL and batch.rows_accepted == 1 and batch.rows_read == 3
+    assert list(Crime.objects.values_list("reference", flat=True)) == ["LP/1001/26"]
+    problems = {(p.row, p.column): p.message for p in batch.problems.all()}
+    assert "outside Leicestershire Police's area" in problems[(3, "latitude")]
+    assert "more than 365 days ago" in problems[(4, "dateFrom")]
+    page = police.get(response["Location"]).content.decode()
+    assert escape("outside Leicestershire Police's area") in page
+
+
+def test_a_batch_with_too_many_rows_is_refused_whole_saying_to_split_it(personas, case, settings):
+    settings.OPENEM_CRIME_MAX_ROWS = 2
+    rows = [near_crime(f"LP/{k}/26") for k in range(3)]
+    upload(client_for(personas["police"]), csv_of(rows))
+    batch = CrimeBatch.objects.get()
+    assert batch.status == BatchStatus.REJECTED and not Crime.objects.exists()
+    assert "at most 2" in batch.rejected_because and "Split the file" in batch.rejected_because
+
+
+def test_an_ad_hoc_search_of_a_future_or_too_old_period_is_refused(personas, case):
+    police = client_for(personas["police"])
+    later = timezone.localtime() + timedelta(days=2)
+    data = {"place": "Oakham", "lat": "52.6642", "lon": "-0.7351", "radius_m": "100", **BASIS,
+            "start": f"{later:%d/%m/%Y %H:%M}", "end": f"{later + timedelta(hours=1):%d/%m/%Y %H:%M}"}  # fmt: skip
+    future = police.post(reverse("crime:search"), data)
+    assert future.status_code == 200 and "The start is in the future" in future.content.decode()
+    old = timezone.localtime() - timedelta(days=500)
+    data.update(start=f"{old:%d/%m/%Y %H:%M}", end=f"{old + timedelta(hours=1):%d/%m/%Y %H:%M}")
+    too_old = police.post(reverse("crime:search"), data)
+    assert too_old.status_code == 200 and "more than 365 days ago" in too_old.content.decode()
+    assert not AdHocSearch.objects.exists()
