@@ -254,7 +254,7 @@ def match(request: AuthedRequest, pk: int) -> HttpResponse:
         end,
         basis_text(f.crime.batch.lawful_basis, f.crime.batch.purpose),
         AuditAction.VIEW,
-        f"crime match {f.pk} (crime {f.crime.reference}): trail of {{n}} positions in the window",
+        lambda n: f"crime match {f.pk} (crime {f.crime.reference}): trail of {n} positions in the window",
     )
     data = reports.map_data(f, fixes)
     context = {
@@ -364,7 +364,7 @@ def report(request: AuthedRequest, pk: int) -> HttpResponse:
         end,
         basis_text(f.crime.batch.lawful_basis, f.crime.batch.purpose),
         AuditAction.EXPORT,
-        f"proximity report for crime match {f.pk} (crime {f.crime.reference}): {{n}} positions",
+        lambda n: f"proximity report for crime match {f.pk} (crime {f.crime.reference}): {n} positions",
     )
     pdf, pages = reports.proximity_report(f, fixes, request.user)
     digest = hashlib.sha256(pdf).hexdigest()
@@ -439,7 +439,7 @@ def positions_csv(request: AuthedRequest, pk: int) -> HttpResponse:
         end,
         basis_text(f.crime.batch.lawful_basis, f.crime.batch.purpose),
         AuditAction.EXPORT,
-        f"crime match {f.pk} (crime {f.crime.reference}): positions CSV, {{n}} positions",
+        lambda n: f"crime match {f.pk} (crime {f.crime.reference}): positions CSV, {n} positions",
     )
     rows = reports.fix_table(fixes)
     body = csv_text(

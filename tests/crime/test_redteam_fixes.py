@@ -11,10 +11,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from openem.crime.models import AdHocSearch, BatchStatus, Crime, CrimeBatch
+from openem.audit.models import AuditAction, AuditEvent
+from openem.crime.models import AdHocSearch, BatchStatus, Crime, CrimeBatch, Finding, Verdict
+from openem.crime.worker import CrimeWorker
 from tests.helpers import client_for
 
-from .portal_helpers import T0, csv_of, near_crime, row
+from .portal_helpers import T0, csv_of, near_crime, row, store_trail
 
 pytestmark = pytest.mark.django_db
 BASIS = {"lawful_basis": "investigation", "purpose": "Operation Larch: dwelling burglaries in Oakham"}
@@ -65,3 +67,20 @@ def test_an_ad_hoc_search_of_a_future_or_too_old_period_is_refused(personas, cas
     too_old = police.post(reverse("crime:search"), data)
     assert too_old.status_code == 200 and "more than 365 days ago" in too_old.content.decode()
     assert not AdHocSearch.objects.exists()
+
+
+# 2. A crime reference is audited as sent, braces and all.
+
+
+def test_a_reference_with_braces_is_shown_and_audited_verbatim(personas, case):
+    store_trail()
+    upload(client_for(personas["police"]), csv_of([near_crime("MET/{2026}/7"), near_crime("LP-{n}-1", minute=90)]))
+    CrimeWorker("test").run_once()
+    hub = client_for(personas["hub"])
+    for ref in ("MET/{2026}/7", "LP-{n}-1"):
+        f = Finding.objects.get(verdict=Verdict.MATCH, crime__reference=ref)
+        assert hub.get(reverse("crime:match", args=[f.pk])).status_code == 200
+        assert hub.get(reverse("crime:positions-csv", args=[f.pk])).status_code == 200
+        looks = AuditEvent.objects.filter(person=f.person, summary__contains=f"(crime {ref})")
+        assert looks.filter(action=AuditAction.VIEW, summary__contains="positions in the window").exists()
+        assert looks.filter(action=AuditAction.EXPORT, summary__contains="positions CSV").exists()
