@@ -191,6 +191,14 @@ class Crime(models.Model):
 
         return crime_type_label(self.crime_type, self.crime_type_description)
 
+    @property
+    def generic_label(self) -> str:
+        """The type's standard name only, for people outside the hub and police: never text police or an
+        analyst typed (a search's place may name a witness's home)."""
+        from .adapter import crime_type_label
+
+        return crime_type_label(self.crime_type) if self.crime_type else "Ad-hoc search"
+
     # The fields whose change a new version records.
     COMPARED = ("crime_type", "window_start", "window_end", "lat", "lon", "crime_text")
 

@@ -84,3 +84,21 @@ def test_a_reference_with_braces_is_shown_and_audited_verbatim(personas, case):
         looks = AuditEvent.objects.filter(person=f.person, summary__contains=f"(crime {ref})")
         assert looks.filter(action=AuditAction.VIEW, summary__contains="positions in the window").exists()
         assert looks.filter(action=AuditAction.EXPORT, summary__contains="positions CSV").exists()
+
+
+# 3. The practitioner's person page shows a match's type, date and outcome: never typed text.
+
+
+def test_the_practitioner_never_sees_an_ad_hoc_searchs_place(personas, case):
+    store_trail()
+    police = client_for(personas["police"])
+    police.post(
+        reverse("crime:search"),
+        {"place": "Home of witness Mrs J Smith, 4 Church Street", "lat": "52.6642", "lon": "-0.7351",
+         "radius_m": "100", "start": "10/11/2026 08:00", "end": "10/11/2026 10:00", **BASIS},
+    )  # fmt: skip
+    CrimeWorker("test").run_once()
+    f = Finding.objects.get(verdict=Verdict.MATCH)
+    page = client_for(personas["practitioner"]).get(reverse("portal:person", args=[f.person_id])).content.decode()
+    assert "Police crime matches" in page and "Ad-hoc search on 10 Nov 2026" in page
+    assert "Mrs J Smith" not in page and "Church Street" not in page
