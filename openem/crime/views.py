@@ -140,6 +140,8 @@ def batch(request: AuthedRequest, pk: int) -> HttpResponse:
         "runs": b.runs.all()[:5],
         "hub": request.user.works_crime_hub,
         "search": getattr(b, "search", None),
+        # Police learn of a match only once it is released: how many the hub holds is not theirs to see.
+        "released": sum(c.counts[Verdict.MATCH] for c in crimes),  # type: ignore[attr-defined]
     }
     return render(request, "crime/batch.html", context)
 

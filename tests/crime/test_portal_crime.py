@@ -325,7 +325,8 @@ def test_an_ad_hoc_search_is_matched_by_the_worker_and_reviewed_like_any_match(p
     f = the_match()
     assert f.crime.radius_m == 100 and f.run.params["distance_m"] == 100
     page = police.get(reverse("crime:search-detail", args=[s.pk]), follow=True).content.decode()
-    assert "1 possible match" in page and "Sam Example" not in page
+    assert "with the hub for review: 0 released to you so far" in page and "Sam Example" not in page
+    assert "1 possible match" not in page
 
 
 def test_the_list_pages_make_as_many_queries_for_many_batches_as_for_one(personas, matched):

@@ -102,3 +102,38 @@ def test_the_practitioner_never_sees_an_ad_hoc_searchs_place(personas, case):
     page = client_for(personas["practitioner"]).get(reverse("portal:person", args=[f.person_id])).content.decode()
     assert "Police crime matches" in page and "Ad-hoc search on 10 Nov 2026" in page
     assert "Mrs J Smith" not in page and "Church Street" not in page
+
+
+# 4. Police learn of a match only once the hub has released it: not even how many it holds.
+
+
+def test_police_are_not_told_how_many_matches_wait_for_the_hub(personas, case):
+    from openem.alerts.models import Notification
+
+    store_trail()
+    police = client_for(personas["police"])
+    police.post(
+        reverse("crime:search"),
+        {"place": "Oakham", "lat": "52.6642", "lon": "-0.7351", "radius_m": "100",
+         "start": "10/11/2026 08:00", "end": "10/11/2026 10:00", **BASIS},
+    )  # fmt: skip
+    upload(police, csv_of([near_crime()]))
+    CrimeWorker("test").run_once()
+    assert Finding.objects.filter(verdict=Verdict.MATCH).count() == 2
+    search = AdHocSearch.objects.get()
+    detail = police.get(reverse("crime:search-detail", args=[search.pk]), follow=True).content.decode()
+    assert "with the hub for review: 0 released to you so far" in detail and "possible match" not in detail
+    listing = police.get(reverse("crime:search")).content.decode()
+    assert "with the hub for review" in listing and "1 possible" not in listing
+    told = " ".join(Notification.objects.filter(user=personas["police"]).values_list("body", flat=True))
+    assert "with the monitoring hub for review" in told and "possible match(es) go" not in told
+    assert "1 possible match" not in told
+    # The hub still sees the count.
+    hub = client_for(personas["hub"]).get(reverse("crime:batch", args=[search.batch_id])).content.decode()
+    assert "1 possible match (to the hub for review)" in hub
+    # Once released, police see it.
+    f = Finding.objects.get(crime__batch=search.batch)
+    f.qualify(personas["hub"], "Passed the church at 08:30")
+    f.release(personas["hub_manager"])
+    detail = police.get(reverse("crime:search-detail", args=[search.pk]), follow=True).content.decode()
+    assert "1 released to you so far" in detail and "Sam Example" in detail
