@@ -404,6 +404,26 @@ class ProximityReport(models.Model):
         return f"report {self.sha256[:12]} ({self.pages} pages)"
 
 
+class IssuedReport(models.Model):
+    """That OpenEM made a proximity report with this digest, kept past crime retention so a copy produced
+    in court years later is still recognised: the digest, when, and the force's references only (no
+    personal data). ``data_deleted_at``: when retention deleted the case data behind it."""
+
+    sha256 = models.CharField(max_length=64, db_index=True)
+    made_at = models.DateTimeField(default=timezone.now)
+    pages = models.PositiveIntegerField()
+    force = models.CharField(max_length=120)
+    batch_ref = models.CharField(max_length=100, blank=True)
+    crime_reference = models.CharField(max_length=100)
+    data_deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-made_at"]
+
+    def __str__(self) -> str:
+        return f"issued report {self.sha256[:12]}"
+
+
 class SearchStatus(LabelledEnum):
     WAITING = "waiting"
     DONE = "done"

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -33,6 +34,7 @@ from .models import (
     Crime,
     CrimeBatch,
     Finding,
+    IssuedReport,
     ProximityReport,
     ReviewState,
     Verdict,
@@ -370,7 +372,15 @@ def report(request: AuthedRequest, pk: int) -> HttpResponse:
     )
     pdf, pages = reports.proximity_report(f, fixes, request.user)
     digest = hashlib.sha256(pdf).hexdigest()
-    ProximityReport.objects.create(finding=f, sha256=digest, pages=pages, size=len(pdf), made_by=request.user)
+    with transaction.atomic():
+        ProximityReport.objects.create(finding=f, sha256=digest, pages=pages, size=len(pdf), made_by=request.user)
+        IssuedReport.objects.create(
+            sha256=digest,
+            pages=pages,
+            force=f.crime.force,
+            batch_ref=f.crime.batch.batch_ref,
+            crime_reference=f.crime.reference,
+        )
     response = _download(pdf, "application/pdf", f"proximity-report-{f.crime.reference}-{f.pk}-{digest[:12]}.pdf")
     response["X-Report-SHA256"] = digest
     return response
@@ -486,12 +496,20 @@ def verify(request: AuthedRequest) -> HttpResponse:
             ProximityReport.objects.select_related("finding", "finding__crime", "made_by").filter(sha256=digest).first()
         )
         visible = found is not None and visible_findings(request.user).filter(pk=found.finding_id).exists()
-        result = {"digest": digest, "found": found, "visible": visible}
+        # The case data behind a report goes at crime retention; the record that it was made stays.
+        issued = None if found else IssuedReport.objects.filter(sha256=digest, data_deleted_at__isnull=False).first()
+        result = {"digest": digest, "found": found, "visible": visible, "issued": issued}
+        outcome = (
+            "matches a recorded report"
+            if found
+            else "matches a report whose case data was deleted under retention"
+            if issued
+            else "matches no recorded report"
+        )
         AuditEvent.record(
             request.user,
             AuditAction.SEARCH,
             obj=found,
-            summary=f"proximity report verified: SHA-256 {digest} "
-            f"{'matches a recorded report' if found else 'matches no recorded report'}",
+            summary=f"proximity report verified: SHA-256 {digest} {outcome}",
         )
     return render(request, "crime/verify.html", {"form": form, "result": result})

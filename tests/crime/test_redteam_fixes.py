@@ -137,3 +137,30 @@ def test_police_are_not_told_how_many_matches_wait_for_the_hub(personas, case):
     f.release(personas["hub_manager"])
     detail = police.get(reverse("crime:search-detail", args=[search.pk]), follow=True).content.decode()
     assert "1 released to you so far" in detail and "Sam Example" in detail
+
+
+# 5. A genuine report still verifies after retention deleted the case data behind it.
+
+
+@pytest.mark.slow  # the proximity report is laid out two or three times
+def test_a_report_still_verifies_after_retention_saying_its_data_was_deleted(personas, case, settings):
+    from openem.crime.retention import enforce_crime
+
+    store_trail()
+    police = client_for(personas["police"])
+    upload(police, csv_of([near_crime()]))
+    CrimeWorker("test").run_once()
+    f = Finding.objects.get(verdict=Verdict.MATCH)
+    f.qualify(personas["hub"], "Trail passes the address at 08:30 within 10 m")
+    f.release(personas["hub_manager"])
+    pdf = police.get(reverse("crime:report", args=[f.pk])).content
+    settings.OPENEM_CRIME_RETENTION_DAYS = 30
+    CrimeBatch.objects.update(uploaded_at=timezone.now() - timedelta(days=31))
+    assert enforce_crime().batches == 1 and not Finding.objects.exists()
+    page = police.post(reverse("crime:verify"), {"file": SimpleUploadedFile("r.pdf", pdf)}).content.decode()
+    today = timezone.localtime()
+    assert "This report is genuine" in page and "No report with this digest" not in page
+    assert f"made by OpenEM on {today:%-d %B %Y}" in page
+    assert f"the case data behind it was deleted on {today:%-d %B %Y} under the retention period" in page
+    forged = police.post(reverse("crime:verify"), {"file": SimpleUploadedFile("r.pdf", pdf + b"\n")}).content
+    assert b"No report with this digest" in forged
