@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +20,21 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_SEARCH_RADIUS_M = 1000.0
 
 
+MAX_PURPOSE = 1000
+MIN_PURPOSE = 5  # visible characters: "x" or "." says nothing about why
+
+
+def purpose_problem(text: str) -> str | None:
+    """What is wrong with a stated purpose (portal and API alike), or None."""
+    if not written(text):
+        return "Say what this is for, in words"
+    if len(text.strip()) > MAX_PURPOSE:
+        return f"The purpose is {len(text.strip())} characters: say it in at most {MAX_PURPOSE}"
+    if sum(1 for ch in text if unicodedata.category(ch)[0] not in "ZC") < MIN_PURPOSE:
+        return "Say what this is for, for example the operation or investigation"
+    return None
+
+
 class LawfulBasisMixin(forms.Form):
     lawful_basis = forms.ChoiceField(
         label="Lawful basis",
@@ -28,17 +44,18 @@ class LawfulBasisMixin(forms.Form):
     )
     purpose = forms.CharField(
         label="Purpose",
-        max_length=1000,
+        max_length=MAX_PURPOSE,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What this is for, for example the operation or investigation. Recorded with every view.",
         error_messages={"required": "Say what this is for"},
     )
 
     def clean_purpose(self) -> str:
-        text = self.cleaned_data.get("purpose", "")
-        if not written(text):
-            raise forms.ValidationError("Say what this is for, in words")
-        return str(text).strip()
+        text = str(self.cleaned_data.get("purpose", ""))
+        problem = purpose_problem(text)
+        if problem:
+            raise forms.ValidationError(problem)
+        return text.strip()
 
 
 class UploadForm(LawfulBasisMixin):

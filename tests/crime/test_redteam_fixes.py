@@ -164,3 +164,50 @@ def test_a_report_still_verifies_after_retention_saying_its_data_was_deleted(per
     assert f"the case data behind it was deleted on {today:%-d %B %Y} under the retention period" in page
     forged = police.post(reverse("crime:verify"), {"file": SimpleUploadedFile("r.pdf", pdf + b"\n")}).content
     assert b"No report with this digest" in forged
+
+
+# 6. A look at another force's crime data is on the record; a purpose is a purpose.
+
+
+def test_a_refused_look_at_another_forces_batch_or_match_is_audited(personas, case):
+    store_trail()
+    police = client_for(personas["police"])
+    upload(police, csv_of([near_crime()]))
+    CrimeWorker("test").run_once()
+    batch, f = CrimeBatch.objects.get(), Finding.objects.get(verdict=Verdict.MATCH)
+    personas["police"].police_force = "Nottinghamshire Police"
+    personas["police"].save()
+    assert police.get(reverse("crime:batch", args=[batch.pk])).status_code == 404
+    assert police.get(reverse("crime:match", args=[f.pk])).status_code == 404
+    denied = AuditEvent.objects.filter(action=AuditAction.DENIED, actor=personas["police"])
+    assert denied.filter(summary__contains=reverse("crime:batch", args=[batch.pk])).exists()
+    assert denied.get(summary__contains=reverse("crime:match", args=[f.pk])).person == f.person
+    from openem.accounts.models import ApiToken
+
+    _t, token = ApiToken.issue(personas["police"], "force system")
+    api = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get(reverse("crime-api:batch", args=[batch.pk])).status_code == 404
+    assert denied.filter(summary__contains=reverse("crime-api:batch", args=[batch.pk])).exists()
+
+
+@pytest.mark.parametrize(
+    "purpose, words",
+    [("x" * 1001, "at most 1000"), ("x", "for example the operation"), (" . ", "for example the operation")],
+)
+def test_the_api_refuses_a_purpose_too_long_or_too_short_to_mean_anything(personas, case, purpose, words):
+    from openem.accounts.models import ApiToken
+
+    _t, token = ApiToken.issue(personas["police"], "force system")
+    api = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    response = api.post(
+        reverse("crime-api:batches"),
+        {"file": SimpleUploadedFile("b.csv", csv_of([near_crime()])), "lawful_basis": "detection", "purpose": purpose},
+    )
+    assert response.status_code == 400 and "purpose" in response.json()["error"] and words in response.json()["error"]
+    assert not CrimeBatch.objects.exists()
+    # The portal's form says the same.
+    form = client_for(personas["police"]).post(
+        reverse("crime:batches"),
+        {"file": SimpleUploadedFile("b.csv", csv_of([near_crime()])), "lawful_basis": "detection", "purpose": "x"},
+    )
+    assert form.status_code == 200 and "for example the operation or investigation" in form.content.decode()
