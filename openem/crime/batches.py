@@ -37,7 +37,8 @@ TIME_FORMAT = "%Y%m%d%H%M%S"  # yyyyMMddHHmmss, UTC
 MAX_WINDOW = timedelta(hours=12)
 FUTURE_SLACK = timedelta(minutes=5)  # clocks differ a little
 MAX_TEXT = 4000  # crimeText: a short summary, not a statement
-MAX_FIELD = 100  # force, batch, reference, description
+MAX_FIELD = 100  # force, description
+MAX_REF = 80  # crimeReference and batchId: as long as they are stored (models.Crime, models.CrimeBatch)
 GRID_DATUMS = {"OSGB36", "OSGB", "BNG", "EPSG:27700", "27700", "OSGB 1936", "BRITISH NATIONAL GRID"}
 WGS84_DATUMS = {"WGS84", "WGS 84", "WGS-84", "EPSG:4326", "4326", "ETRS89"}
 TYPES = ", ".join(f"{t.value} ({t.label})" for t in CrimeType)
@@ -136,6 +137,10 @@ def parse_batch(
     if not batches:
         return ParsedBatch("", "", fatal=f"{name}does not give a batch: fill in batchId on every row.")
     force, batch_id = forces[0], batches[0]
+    if len(batch_id) > MAX_REF:
+        return ParsedBatch(
+            "", "", fatal=f"{name}has a batchId {len(batch_id)} characters long: a batch id is at most {MAX_REF}."
+        )
     out = ParsedBatch(force, batch_id)
     seen: dict[str, int] = {}
     pending: list[_Pending] = []  # rows valid so far, awaiting the check that they are in Great Britain
@@ -154,8 +159,8 @@ def parse_batch(
         ref = cell(cells, "crimeReference")
         if not ref:
             bad("crimeReference", "is empty: give the force's crime reference.")
-        elif len(ref) > MAX_FIELD:
-            bad("crimeReference", f"is {len(ref)} characters long: a reference is at most {MAX_FIELD}.")
+        elif len(ref) > MAX_REF:
+            bad("crimeReference", f"is {len(ref)} characters long: a reference is at most {MAX_REF}.")
         elif ref in seen:
             bad("crimeReference", f"{ref} is also on row {seen[ref]}: give each crime once in a batch.")
         type_id = cell(cells, "crimeTypeId").upper()

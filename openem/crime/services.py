@@ -87,7 +87,7 @@ def receive_batch(
     with transaction.atomic():
         batch = CrimeBatch.objects.create(
             force=force,
-            batch_ref=parsed.batch_id[:80],
+            batch_ref=parsed.batch_id,
             uploaded_by=user,
             lawful_basis=lawful_basis,
             purpose=purpose,
@@ -107,7 +107,7 @@ def receive_batch(
             Crime.add_version(
                 batch=batch,
                 force=force,
-                reference=c.reference[:80],
+                reference=c.reference,
                 row=c.row,
                 crime_type=c.crime_type.value,
                 crime_type_description=c.description[:200],

@@ -211,3 +211,27 @@ def test_the_api_refuses_a_purpose_too_long_or_too_short_to_mean_anything(person
         {"file": SimpleUploadedFile("b.csv", csv_of([near_crime()])), "lawful_basis": "detection", "purpose": "x"},
     )
     assert form.status_code == 200 and "for example the operation or investigation" in form.content.decode()
+
+
+# 7. A reference or batch id longer than is stored is refused, not silently cut.
+
+
+def test_a_reference_longer_than_stored_is_refused_on_its_row_not_cut(personas, case):
+    long_ref = "LP/" + "9" * 78  # 81 characters
+    upload(client_for(personas["police"]), csv_of([near_crime(), near_crime(long_ref, minute=60)]))
+    batch = CrimeBatch.objects.get()
+    assert batch.rows_accepted == 1 and list(Crime.objects.values_list("reference", flat=True)) == ["LP/1001/26"]
+    problem = batch.problems.get()
+    assert (problem.row, problem.column) == (3, "crimeReference") and "at most 80" in problem.message
+    fits = "LP/" + "9" * 77  # 80 characters
+    upload(client_for(personas["police"]), csv_of([near_crime(fits)]))
+    assert Crime.objects.filter(reference=fits).exists()
+
+
+def test_a_batch_id_longer_than_stored_is_refused(personas, case):
+    rows = [near_crime()]
+    rows[0]["batchId"] = "B" * 81
+    upload(client_for(personas["police"]), csv_of(rows))
+    batch = CrimeBatch.objects.get()
+    assert batch.status == BatchStatus.REJECTED and "a batch id is at most 80" in batch.rejected_because
+    assert not Crime.objects.exists()
