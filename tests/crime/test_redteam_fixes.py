@@ -235,3 +235,27 @@ def test_a_batch_id_longer_than_stored_is_refused(personas, case):
     batch = CrimeBatch.objects.get()
     assert batch.status == BatchStatus.REJECTED and "a batch id is at most 80" in batch.rejected_because
     assert not Crime.objects.exists()
+
+
+# 8. A gap counts only for the part of it inside the window.
+
+
+def test_a_gap_mostly_before_the_window_does_not_leave_someone_8_km_away_uncovered():
+    from openem.crime.matching import match_crime
+    from openem.crime.records import CrimeRow, CrimeType, MatchParams
+
+    from .helpers import PLACE, fix
+    from .helpers import T0 as H0
+
+    params = MatchParams()  # 100 m, 30 minutes each side (the window is -30 to 90 minutes), 160 km/h
+    crime = CrimeRow(2, "Leicestershire Police", "B1", "LE/1", CrimeType.BIAD, "Burglary in a dwelling", H0,
+                     H0 + timedelta(minutes=60), PLACE[0], PLACE[1], None, None, "WGS84", "")  # fmt: skip
+    # 8 km east all along, no fix from 40 to 28 minutes before: 12 minutes would take them there and back
+    # at 160 km/h, but the 2 minutes of it inside the window would not.
+    trail = [fix(m, 8000, 0) for m in range(-60, 100) if not -40 < m < -28]
+    (found,) = match_crime(crime, {"P1": trail}, {}, params)
+    assert found.verdict == Verdict.NOT_THERE and found.gaps == []
+    # The same gap inside the window leaves the question open.
+    inside = [fix(m, 8000, 0) for m in range(-60, 100) if not 10 < m < 22]
+    (found,) = match_crime(crime, {"P1": inside}, {}, params)
+    assert found.verdict == Verdict.NOT_COVERED
