@@ -259,3 +259,31 @@ def test_a_gap_mostly_before_the_window_does_not_leave_someone_8_km_away_uncover
     inside = [fix(m, 8000, 0) for m in range(-60, 100) if not 10 < m < 22]
     (found,) = match_crime(crime, {"P1": inside}, {}, params)
     assert found.verdict == Verdict.NOT_COVERED
+
+
+# 9. The report's page footer prints the reference as typed.
+
+
+def test_text_in_a_css_string_is_escaped_for_css_not_javascript():
+    from openem.crime.templatetags.crime import css_string
+
+    assert css_string("MET-2026-A") == "MET-2026-A"
+    assert css_string('a"b\\c\n</style>') == "a\\22 b\\5C c\\A \\3C /style\\3E "
+
+
+@pytest.mark.slow  # the proximity report is laid out two or three times
+def test_the_report_footer_prints_a_reference_with_dashes_as_typed(personas, case):
+    import io
+
+    from pypdf import PdfReader
+
+    store_trail()
+    police = client_for(personas["police"])
+    upload(police, csv_of([near_crime("MET-2026-A")]))
+    CrimeWorker("test").run_once()
+    f = Finding.objects.get(verdict=Verdict.MATCH)
+    f.qualify(personas["hub"], "Trail passes the address at 08:30 within 10 m")
+    f.release(personas["hub_manager"])
+    pdf = police.get(reverse("crime:report", args=[f.pk])).content
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "crime MET-2026-A ·" in text and "u002D" not in text
