@@ -37,7 +37,7 @@ def css_string(value: object) -> SafeString:
     """Text for inside a double-quoted CSS string in a <style> element (a PDF's page footer): anything but
     plain letters, digits and common punctuation as a CSS hex escape, so a quote, backslash, newline or
     ``</style>`` cannot end the string or the element, and the text prints as typed (``escapejs`` is for
-    JavaScript: CSS prints its ``\u002d`` as "u002D")."""
+    JavaScript: CSS prints its ``\\u002D`` as "u002D")."""
     return mark_safe("".join(ch if ch in _CSS_PLAIN else f"\\{ord(ch):X} " for ch in str(value)))
 
 
