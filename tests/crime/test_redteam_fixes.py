@@ -287,3 +287,17 @@ def test_the_report_footer_prints_a_reference_with_dashes_as_typed(personas, cas
     pdf = police.get(reverse("crime:report", args=[f.pk])).content
     text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     assert "crime MET-2026-A ·" in text and "u002D" not in text
+
+
+# 10. A portal run records the same code version as the command line: the matcher's, with its digest.
+
+
+def test_a_portal_match_run_records_the_matchers_code_version(personas, case):
+    from openem.crime.matching import code_version
+    from openem.crime.models import MatchRun
+
+    store_trail()
+    upload(client_for(personas["police"]), csv_of([near_crime()]))
+    CrimeWorker("test").run_once()
+    run = MatchRun.objects.get()
+    assert run.code_version == code_version() and " crime " in run.code_version
