@@ -44,6 +44,11 @@ WGS84_DATUMS = {"WGS84", "WGS 84", "WGS-84", "EPSG:4326", "4326", "ETRS89"}
 TYPES = ", ".join(f"{t.value} ({t.label})" for t in CrimeType)
 
 
+def force_key(name: str) -> str:
+    """A force's name as compared: case and stray spaces ignored."""
+    return " ".join(name.split()).casefold()
+
+
 def _decode(data: bytes) -> str | None:
     if b"\x00" in data[:4096]:
         return None  # UTF-16, a spreadsheet's own format or an image: not a CSV we read
@@ -122,7 +127,12 @@ def parse_batch(
         i = index[column.lower()]
         return cells[i] if i < len(cells) else ""
 
-    forces = sorted({cell(c, "policeForce") for _, c in body} - {""})
+    # One force however it is typed: "Leicestershire Police" and "leicestershire  police" are the same.
+    spelt: dict[str, str] = {}
+    for _, c in body:
+        if cell(c, "policeForce"):
+            spelt.setdefault(force_key(cell(c, "policeForce")), " ".join(cell(c, "policeForce").split()))
+    forces = sorted(spelt.values())
     batches = sorted({cell(c, "batchId") for _, c in body} - {""})
     if len(forces) > 1:
         return ParsedBatch(

@@ -18,7 +18,7 @@ from openem.audit.models import AuditAction, AuditEvent
 from openem.uktime import plural
 
 from . import forces
-from .batches import COLUMNS, parse_batch
+from .batches import COLUMNS, force_key, parse_batch
 from .models import AdHocSearch, BatchSource, BatchStatus, Crime, CrimeBatch, LawfulBasis, RowProblem
 from .records import ParsedBatch
 from .records import RowProblem as Problem
@@ -63,7 +63,8 @@ def receive_batch(
     the file names a force other than the sender's (nothing is kept but the refusal in the audit log)."""
     parsed = parse_batch(data, filename=filename, max_rows=settings.OPENEM_CRIME_MAX_ROWS)
     force = user.police_force
-    if parsed.force and parsed.force != force:
+    other_force = bool(parsed.force) and force_key(parsed.force) != force_key(force or "")
+    if other_force:
         AuditEvent.record(
             user,
             AuditAction.DENIED,
@@ -75,8 +76,7 @@ def receive_batch(
             f"This file is from {parsed.force} (its policeForce column), and you send batches for "
             f"{force or 'no force'}: send only your own force's crimes, or ask the hub if your force is wrong."
         )
-    if not (parsed.force and parsed.force != force):
-        limit_to_force(parsed, force)
+    limit_to_force(parsed, force)
     rows = len(parsed.crimes) + len({p.row for p in parsed.problems if p.row > 1})
     if parsed.fatal or not parsed.crimes:
         status = BatchStatus.REJECTED

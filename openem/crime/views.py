@@ -6,6 +6,7 @@ purpose of the request it answers."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -351,7 +352,9 @@ def release(request: AuthedRequest, pk: int) -> HttpResponse:
 
 def _download(body: bytes | str, mime: str, name: str) -> HttpResponse:
     response = HttpResponse(body, content_type=mime)
-    response["Content-Disposition"] = content_disposition_header(True, name) or "attachment"
+    # A crime reference in the name ("LP/1001/26") must not become a folder, a hidden file or odd bytes.
+    safe = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9._-]", "-", name)).strip("-.") or "download"
+    response["Content-Disposition"] = content_disposition_header(True, safe) or "attachment"
     return response
 
 
@@ -474,7 +477,7 @@ def positions_csv(request: AuthedRequest, pk: int) -> HttpResponse:
                 r.uk,
                 round(r.lat, 6),
                 round(r.lon, 6),
-                r.accuracy_m,
+                round(r.accuracy_m, 1) if r.accuracy_m is not None else "",
                 r.speed_kmh,
                 r.direction,
                 round(r.distance_m, 1) if r.distance_m is not None else "",
@@ -483,7 +486,8 @@ def positions_csv(request: AuthedRequest, pk: int) -> HttpResponse:
             for r in reports.with_distance(rows, f)
         ),
     )
-    return _download(body, "text/csv", f"crime-match-{f.pk}-positions.csv")
+    # A byte order mark, so Excel reads UTF-8 ("302°", not "302Â°").
+    return _download("\ufeff" + body, "text/csv; charset=utf-8", f"crime-match-{f.pk}-positions.csv")
 
 
 @crime_required

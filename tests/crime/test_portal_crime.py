@@ -256,7 +256,7 @@ def test_csv_of_matches_and_of_positions(personas, matched):
     hub = client_for(personas["hub"])
     matches = hub.get(reverse("crime:matches-csv", args=[matched.pk])).content.decode().splitlines()
     assert matches[0].startswith("crime,version,crime_type") and len(matches) == 3  # a match and a ruled-out
-    positions = hub.get(reverse("crime:positions-csv", args=[f.pk])).content.decode().splitlines()
+    positions = hub.get(reverse("crime:positions-csv", args=[f.pk])).content.decode("utf-8-sig").splitlines()
     assert positions[0].startswith("number,time_utc,time_uk,lat,lon,accuracy_m,speed_kmh,direction")
     assert any(line.endswith(",True") for line in positions[1:])
     # Police get the released matches only: none yet.

@@ -301,3 +301,64 @@ def test_a_portal_match_run_records_the_matchers_code_version(personas, case):
     CrimeWorker("test").run_once()
     run = MatchRun.objects.get()
     assert run.code_version == code_version() and " crime " in run.code_version
+
+
+# 11. Usability: a CSV Excel reads, safe file names, a force however typed, `| head`, the basis on the hub's page.
+
+
+def test_positions_csv_opens_in_excel_and_downloads_have_safe_names(personas, case):
+    store_trail()
+    upload(client_for(personas["police"]), csv_of([near_crime("LP/1001/26")]))
+    CrimeWorker("test").run_once()
+    f = Finding.objects.get(verdict=Verdict.MATCH)
+    hub = client_for(personas["hub"])
+    response = hub.get(reverse("crime:positions-csv", args=[f.pk]))
+    assert response.content.startswith("\ufeff".encode())
+    lines = response.content.decode("utf-8-sig").splitlines()
+    header = lines[0].split(",")
+    accuracy = [line.split(",")[header.index("accuracy_m")] for line in lines[1:]]
+    assert accuracy and all(a in ("", "8.0") for a in accuracy)
+    assert any("°" in line for line in lines[1:])
+    matches = hub.get(reverse("crime:matches-csv", args=[f.crime.batch_id]))
+    assert 'filename="crime-matches-LP-2026-11-10.csv"' in matches["Content-Disposition"]
+    f.qualify(personas["hub"], "Trail passes the address at 08:30 within 10 m")
+    page = hub.get(reverse("crime:match", args=[f.pk])).content.decode()
+    assert "Lawful basis" in page and "Investigation of a specific offence" in page
+    assert "Operation Larch: dwelling burglaries in Oakham" in page
+
+
+def test_download_names_keep_only_letters_digits_dash_underscore_and_dot():
+    from openem.crime.views import _download
+
+    name = _download(b"x", "text/csv", "proximity-report-LP/1001/26 ../é\r\n-3.pdf")["Content-Disposition"]
+    assert name == 'attachment; filename="proximity-report-LP-1001-26-..-3.pdf"'
+
+
+def test_the_police_force_column_is_compared_without_case_or_stray_spaces(personas, case):
+    rows = [near_crime(), near_crime("LP/1002/26", minute=60)]
+    rows[0]["policeForce"] = "leicestershire  POLICE"
+    rows[1]["policeForce"] = " Leicestershire Police"
+    upload(client_for(personas["police"]), csv_of(rows))
+    batch = CrimeBatch.objects.get()
+    assert batch.status == BatchStatus.RECEIVED and batch.rows_accepted == 2
+
+
+def test_crime_match_piped_into_head_stops_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    from .test_cli import ROOT, crime_row, files
+
+    args = files(tmp_path, [crime_row(f"LE/{k}") for k in range(300)])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openem.cli", "crime-match", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # as `head -1` does
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Broken pipe" not in err, err
