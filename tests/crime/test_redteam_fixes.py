@@ -123,6 +123,7 @@ def test_police_are_not_told_how_many_matches_wait_for_the_hub(personas, case):
     search = AdHocSearch.objects.get()
     detail = police.get(reverse("crime:search-detail", args=[search.pk]), follow=True).content.decode()
     assert "with the hub for review: 0 released to you so far" in detail and "possible match" not in detail
+    assert "of 1 monitored people" not in detail  # all but those ruled out would be the count withheld
     listing = police.get(reverse("crime:search")).content.decode()
     assert "with the hub for review" in listing and "1 possible" not in listing
     told = " ".join(Notification.objects.filter(user=personas["police"]).values_list("body", flat=True))
