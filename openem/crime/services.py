@@ -138,6 +138,13 @@ def limit_to_force(parsed: ParsedBatch, force: str, now: datetime | None = None)
     force's area, or starting more than ``OPENEM_CRIME_MAX_AGE_DAYS`` ago (a batch must not get round the
     search's limits)."""
     now = now or datetime.now(UTC)
+    if parsed.crimes and forces.area_of(force) is None:
+        parsed.fatal = (
+            f"OpenEM has no area on file for {force or 'your force'}, so its crimes cannot be checked to be in "
+            "its area: ask the monitoring hub to add the force's area (docs/crime-hub.md)."
+        )
+        parsed.crimes[:] = []
+        return
     max_age = settings.OPENEM_CRIME_MAX_AGE_DAYS
     oldest = now - timedelta(days=max_age)
     kept = []

@@ -363,3 +363,14 @@ def test_crime_match_piped_into_head_stops_quietly(tmp_path):
     err = proc.stderr.read().decode()
     proc.wait(timeout=60)
     assert "Traceback" not in err and "BrokenPipe" not in err and "Broken pipe" not in err, err
+
+
+def test_a_batch_from_a_force_with_no_area_on_file_is_refused_saying_so(personas, case):
+    personas["police"].police_force = "Merseyside Police"
+    personas["police"].save()
+    rows = [near_crime()]
+    rows[0]["policeForce"] = "Merseyside Police"
+    upload(client_for(personas["police"]), csv_of(rows))
+    batch = CrimeBatch.objects.get()
+    assert batch.status == BatchStatus.REJECTED and not Crime.objects.exists()
+    assert "no area on file for Merseyside Police" in batch.rejected_because
