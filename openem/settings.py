@@ -289,6 +289,10 @@ OPENEM_CRIME_FORCE_AREAS = Path(
 OPENEM_CRIME_RULED_OUT_WITHIN_M = float(env_str("OPENEM_CRIME_RULED_OUT_WITHIN_M", "10000"))
 # An ad-hoc search ("who was near this place between these times") covers at most this many hours.
 OPENEM_CRIME_SEARCH_MAX_HOURS = int(env_str("OPENEM_CRIME_SEARCH_MAX_HOURS", "24"))
+# A crime (batch row or ad-hoc search) starting more than this many days ago is refused: trails are not
+# kept for ever, and matching old crimes is a fishing trip. A batch holds at most this many rows (split it).
+OPENEM_CRIME_MAX_AGE_DAYS = int(env_str("OPENEM_CRIME_MAX_AGE_DAYS", "365"))
+OPENEM_CRIME_MAX_ROWS = int(env_str("OPENEM_CRIME_MAX_ROWS", "2000"))
 
 # Crime matching (openem/crime, docs/crime.md "Parameters"): a person is near a crime when a position's
 # confidence circle comes within this many metres of its location during its window widened by this many

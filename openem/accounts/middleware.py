@@ -119,7 +119,7 @@ class two_factor:
 
 
 def audit_refusals(get_response: Handler) -> Handler:
-    """Every 403, and every 404 on a record URL (portal, alerts, API, admin), answered to a signed-in user or an
+    """Every 403, and every 404 on a record URL (portal, alerts, crime, API, admin), answered to a signed-in user or an
     API token goes to the audit log as DENIED with the URL and, when the URL names a person, that person."""
 
     def middleware(request: HttpRequest) -> HttpResponse:
@@ -143,7 +143,8 @@ def audit_refusals(get_response: Handler) -> Handler:
     return middleware
 
 
-RECORD_NAMESPACES = {"portal", "alerts", "api", "admin"}
+# Crime batches and matches are police data and trails: a look at another force's is on the record too.
+RECORD_NAMESPACES = {"portal", "alerts", "api", "admin", "crime", "crime-api"}
 # The portal's and alerts' URLs by what their ``pk`` names.
 PERSON_URLS = {
     "portal:person",
@@ -161,6 +162,7 @@ ORDER_URLS = {
     "portal:condition-remove",
 }
 INCIDENT_URLS = {"alerts:incident", "alerts:evidence"}
+FINDING_URLS = {"crime:match", "crime:review", "crime:release", "crime:report", "crime:positions-csv"}
 ADMIN_OBJECT_VIEWS = ("_change", "_delete", "_history")
 
 
@@ -182,6 +184,11 @@ def refused_person(match: ResolverMatch) -> Any:
         if match.view_name in INCIDENT_URLS:
             incident = Incident.objects.select_related("person").filter(pk=kwargs["pk"]).first()
             return incident.person if incident else None
+        if match.view_name in FINDING_URLS:
+            finding = (
+                apps.get_model("crime", "Finding").objects.select_related("person").filter(pk=kwargs["pk"]).first()
+            )
+            return finding.person if finding else None
         if match.namespace == "api" and "ref" in kwargs:
             return Person.objects.filter(ref=kwargs["ref"]).first()
         url_name = match.url_name or ""

@@ -4,18 +4,16 @@ person's curfew address, and the code version a run records."""
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from openem.telemetry import trail as trail_store
 
+from . import matching
 from .records import CrimeRow, CrimeType
 
 
@@ -120,20 +118,7 @@ def homes_of(people: dict[str, Any]) -> dict[str, tuple[float, float]]:
 
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """OpenEM's version and, in a git checkout, ``git describe``: what a run records it was made with."""
-    try:
-        version = metadata.version("openem")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
-    root = Path(__file__).resolve().parents[2]
-    try:
-        described = subprocess.run(
-            ["git", "-C", str(root), "describe", "--always", "--dirty", "--tags"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        described = ""
-    return f"openem {version}" + (f" ({described})" if described else "")
+    """What a run records it was made with: the matcher's own version (OpenEM's and the digest of the
+    matcher's source), the same as ``openem crime-match`` records, so a portal run and a command-line run
+    of the same code say so."""
+    return matching.code_version()

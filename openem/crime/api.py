@@ -13,9 +13,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from openem.accounts.models import ApiToken, User
 from openem.audit.models import AuditAction, AuditEvent
-from openem.inputs import written
 
-from .forms import MAX_FILE_BYTES
+from .forms import MAX_FILE_BYTES, purpose_problem
 from .models import BatchSource, CrimeBatch, LawfulBasis, ReviewState, Verdict
 from .services import WrongForce, basis_text, receive_batch
 
@@ -52,8 +51,9 @@ def batches(request: HttpRequest, user: User) -> HttpResponse:
     problems = []
     if basis not in {b.value for b in LawfulBasis}:
         problems.append(f"lawful_basis: give one of {', '.join(b.value for b in LawfulBasis)}")
-    if not written(purpose):
-        problems.append("purpose: say what the batch is for (recorded with every view of its results)")
+    problem = purpose_problem(purpose)
+    if problem:
+        problems.append(f"purpose: {problem[0].lower()}{problem[1:]} (recorded with every view of its results)")
     upload = request.FILES.get("file")
     try:
         data = upload.read() if upload is not None else request.body

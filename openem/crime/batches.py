@@ -37,10 +37,16 @@ TIME_FORMAT = "%Y%m%d%H%M%S"  # yyyyMMddHHmmss, UTC
 MAX_WINDOW = timedelta(hours=12)
 FUTURE_SLACK = timedelta(minutes=5)  # clocks differ a little
 MAX_TEXT = 4000  # crimeText: a short summary, not a statement
-MAX_FIELD = 100  # force, batch, reference, description
+MAX_FIELD = 100  # force, description
+MAX_REF = 80  # crimeReference and batchId: as long as they are stored (models.Crime, models.CrimeBatch)
 GRID_DATUMS = {"OSGB36", "OSGB", "BNG", "EPSG:27700", "27700", "OSGB 1936", "BRITISH NATIONAL GRID"}
 WGS84_DATUMS = {"WGS84", "WGS 84", "WGS-84", "EPSG:4326", "4326", "ETRS89"}
 TYPES = ", ".join(f"{t.value} ({t.label})" for t in CrimeType)
+
+
+def force_key(name: str) -> str:
+    """A force's name as compared: case and stray spaces ignored."""
+    return " ".join(name.split()).casefold()
 
 
 def _decode(data: bytes) -> str | None:
@@ -73,10 +79,13 @@ def _number(value: str) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def parse_batch(data: bytes, *, filename: str = "", now: datetime | None = None) -> ParsedBatch:
+def parse_batch(
+    data: bytes, *, filename: str = "", now: datetime | None = None, max_rows: int | None = None
+) -> ParsedBatch:
     """The batch's valid crimes and a problem for each refused row, or ``fatal`` saying why the file
-    cannot be used at all (nothing is then kept). ``now``: a crime said to start after it is refused (a
-    typing slip in the date; there is no trail yet to match it against)."""
+    cannot be used at all (nothing is then kept, nor when it has more than ``max_rows`` crimes). ``now``: a
+    crime said to start after it is refused (a typing slip in the date; there is no trail yet to match it
+    against)."""
     now = now or datetime.now(UTC)
     name = f"{filename} " if filename else "The file "
     text = _decode(data)
@@ -106,12 +115,24 @@ def parse_batch(data: bytes, *, filename: str = "", now: datetime | None = None)
     body = rows[1:]
     if not body:
         return ParsedBatch("", "", fatal=f"{name}has a header but no crimes: add a row for each crime.")
+    if max_rows is not None and len(body) > max_rows:
+        return ParsedBatch(
+            "",
+            "",
+            fatal=f"{name}has {len(body):,} crimes: a batch holds at most {max_rows:,}. "
+            "Split the file into several batches.",
+        )
 
     def cell(cells: list[str], column: str) -> str:
         i = index[column.lower()]
         return cells[i] if i < len(cells) else ""
 
-    forces = sorted({cell(c, "policeForce") for _, c in body} - {""})
+    # One force however it is typed: "Leicestershire Police" and "leicestershire  police" are the same.
+    spelt: dict[str, str] = {}
+    for _, c in body:
+        if cell(c, "policeForce"):
+            spelt.setdefault(force_key(cell(c, "policeForce")), " ".join(cell(c, "policeForce").split()))
+    forces = sorted(spelt.values())
     batches = sorted({cell(c, "batchId") for _, c in body} - {""})
     if len(forces) > 1:
         return ParsedBatch(
@@ -126,6 +147,10 @@ def parse_batch(data: bytes, *, filename: str = "", now: datetime | None = None)
     if not batches:
         return ParsedBatch("", "", fatal=f"{name}does not give a batch: fill in batchId on every row.")
     force, batch_id = forces[0], batches[0]
+    if len(batch_id) > MAX_REF:
+        return ParsedBatch(
+            "", "", fatal=f"{name}has a batchId {len(batch_id)} characters long: a batch id is at most {MAX_REF}."
+        )
     out = ParsedBatch(force, batch_id)
     seen: dict[str, int] = {}
     pending: list[_Pending] = []  # rows valid so far, awaiting the check that they are in Great Britain
@@ -144,8 +169,8 @@ def parse_batch(data: bytes, *, filename: str = "", now: datetime | None = None)
         ref = cell(cells, "crimeReference")
         if not ref:
             bad("crimeReference", "is empty: give the force's crime reference.")
-        elif len(ref) > MAX_FIELD:
-            bad("crimeReference", f"is {len(ref)} characters long: a reference is at most {MAX_FIELD}.")
+        elif len(ref) > MAX_REF:
+            bad("crimeReference", f"is {len(ref)} characters long: a reference is at most {MAX_REF}.")
         elif ref in seen:
             bad("crimeReference", f"{ref} is also on row {seen[ref]}: give each crime once in a batch.")
         type_id = cell(cells, "crimeTypeId").upper()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -106,6 +107,13 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout, err: TextIO = 
         return 2
     monitored = {p: [(a, b) for _, a, b in fs] for p, fs in fittings.items()}
     code = code_version()
-    for finding in match_batch(batch.crimes, trails, homes, params, monitored=monitored):
-        out.write(json.dumps({**finding.to_json(), "code_version": code}) + "\n")
+    try:
+        for finding in match_batch(batch.crimes, trails, homes, params, monitored=monitored):
+            out.write(json.dumps({**finding.to_json(), "code_version": code}) + "\n")
+        out.flush()
+    except BrokenPipeError:
+        # The reader has had enough (``| head``): stop quietly, and keep Python's flush of stdout at exit
+        # from complaining about the closed pipe.
+        if out is sys.stdout:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 1 if batch.problems else 0

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import timedelta
 from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils import timezone
 
 from openem.inputs import written
 from openem.ukforms import UKDateTimeField
@@ -18,6 +20,21 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_SEARCH_RADIUS_M = 1000.0
 
 
+MAX_PURPOSE = 1000
+MIN_PURPOSE = 5  # visible characters: "x" or "." says nothing about why
+
+
+def purpose_problem(text: str) -> str | None:
+    """What is wrong with a stated purpose (portal and API alike), or None."""
+    if not written(text):
+        return "Say what this is for, in words"
+    if len(text.strip()) > MAX_PURPOSE:
+        return f"The purpose is {len(text.strip())} characters: say it in at most {MAX_PURPOSE}"
+    if sum(1 for ch in text if unicodedata.category(ch)[0] not in "ZC") < MIN_PURPOSE:
+        return "Say what this is for, for example the operation or investigation"
+    return None
+
+
 class LawfulBasisMixin(forms.Form):
     lawful_basis = forms.ChoiceField(
         label="Lawful basis",
@@ -27,17 +44,18 @@ class LawfulBasisMixin(forms.Form):
     )
     purpose = forms.CharField(
         label="Purpose",
-        max_length=1000,
+        max_length=MAX_PURPOSE,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="What this is for, for example the operation or investigation. Recorded with every view.",
         error_messages={"required": "Say what this is for"},
     )
 
     def clean_purpose(self) -> str:
-        text = self.cleaned_data.get("purpose", "")
-        if not written(text):
-            raise forms.ValidationError("Say what this is for, in words")
-        return str(text).strip()
+        text = str(self.cleaned_data.get("purpose", ""))
+        problem = purpose_problem(text)
+        if problem:
+            raise forms.ValidationError(problem)
+        return text.strip()
 
 
 class UploadForm(LawfulBasisMixin):
@@ -82,6 +100,12 @@ class SearchForm(LawfulBasisMixin):
         data = super().clean() or {}
         start, end = data.get("start"), data.get("end")
         hours = settings.OPENEM_CRIME_SEARCH_MAX_HOURS
+        if start and start > timezone.now() + timedelta(minutes=5):
+            self.add_error("start", "The start is in the future: there is no trail yet to search")
+        elif start and start < timezone.now() - timedelta(days=settings.OPENEM_CRIME_MAX_AGE_DAYS):
+            self.add_error(
+                "start", f"The start is more than {settings.OPENEM_CRIME_MAX_AGE_DAYS} days ago: search a recent period"
+            )
         if start and end:
             if end <= start:
                 self.add_error("end", "The end must be after the start")

@@ -339,13 +339,17 @@ def _evaluate(
         s_hi = np.clip(np.where(dt > 0, (w1 - tt[j]) / dt, 1.0), 0.0, 1.0)
     valid = packed.valid(idx[j])
     gap_a, gap_b = np.maximum(tt[j], w0), np.minimum(tt[j + 1], w1)
-    # A gap counts only if the person could have come near in it, at the speed limit, from where they were
-    # before it to where they were after it (their space-time prism). Fixes too far apart for their time
-    # are a gap whatever the distance: one of them is wrong.
+    # A gap counts only if the person could have come near in its part inside the window, at the speed
+    # limit, from where they were before it to where they were after it (their space-time prism). Fixes too
+    # far apart for their time are a gap whatever the distance: one of them is wrong.
     vmax = p.max_speed_kmh / 3.6
     slack = np.maximum(dist - rad - d, 0.0)  # how far each fix's circle is from being near
     timed_out = (tt[j + 1] - tt[j]) > gap_s
-    reachable = slack[j] + slack[j + 1] <= vmax * (tt[j + 1] - tt[j])
+    # Near at some moment of the gap inside the window: reached from the fix before and back to the fix after.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        arrive = np.maximum(gap_a, tt[j] + slack[j] / vmax)
+        leave = np.minimum(gap_b, tt[j + 1] - slack[j + 1] / vmax)
+    reachable = arrive <= leave
     bad = ~valid & (gap_b > gap_a) & (~timed_out | reachable)
     use = valid & (s_hi > s_lo) & (tt[j + 1] >= w0) & (tt[j] <= w1)
     bad_j = j[bad]

@@ -191,6 +191,14 @@ class Crime(models.Model):
 
         return crime_type_label(self.crime_type, self.crime_type_description)
 
+    @property
+    def generic_label(self) -> str:
+        """The type's standard name only, for people outside the hub and police: never text police or an
+        analyst typed (a search's place may name a witness's home)."""
+        from .adapter import crime_type_label
+
+        return crime_type_label(self.crime_type) if self.crime_type else "Ad-hoc search"
+
     # The fields whose change a new version records.
     COMPARED = ("crime_type", "window_start", "window_end", "lat", "lon", "crime_text")
 
@@ -394,6 +402,26 @@ class ProximityReport(models.Model):
 
     def __str__(self) -> str:
         return f"report {self.sha256[:12]} ({self.pages} pages)"
+
+
+class IssuedReport(models.Model):
+    """That OpenEM made a proximity report with this digest, kept past crime retention so a copy produced
+    in court years later is still recognised: the digest, when, and the force's references only (no
+    personal data). ``data_deleted_at``: when retention deleted the case data behind it."""
+
+    sha256 = models.CharField(max_length=64, db_index=True)
+    made_at = models.DateTimeField(default=timezone.now)
+    pages = models.PositiveIntegerField()
+    force = models.CharField(max_length=120)
+    batch_ref = models.CharField(max_length=100, blank=True)
+    crime_reference = models.CharField(max_length=100)
+    data_deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-made_at"]
+
+    def __str__(self) -> str:
+        return f"issued report {self.sha256[:12]}"
 
 
 class SearchStatus(LabelledEnum):

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from openem.audit.models import AuditAction, AuditEvent
 
-from .models import AdHocSearch, Crime, CrimeBatch, Finding
+from .models import AdHocSearch, Crime, CrimeBatch, Finding, IssuedReport, ProximityReport
 
 
 @dataclass
@@ -39,6 +39,11 @@ def enforce_crime(now: datetime | None = None, dry_run: bool = False) -> CrimeRe
     with transaction.atomic():
         # A later version of a crime keeps its place though the earlier is gone (previous is SET_NULL).
         AdHocSearch.objects.filter(batch__in=old).delete()
+        # Each report made stays recognisable (its digest and date, no personal data): Verify says so.
+        made = ProximityReport.objects.filter(finding__run__batch__in=old).values_list("sha256", flat=True)
+        IssuedReport.objects.filter(sha256__in=list(made), data_deleted_at__isnull=True).update(
+            data_deleted_at=now or timezone.now()
+        )
         old.delete()
         AuditEvent.record(
             None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -17,8 +17,11 @@ from django.utils import timezone
 from openem.audit.models import AuditAction, AuditEvent
 from openem.uktime import plural
 
-from .batches import parse_batch
+from . import forces
+from .batches import COLUMNS, force_key, parse_batch
 from .models import AdHocSearch, BatchSource, BatchStatus, Crime, CrimeBatch, LawfulBasis, RowProblem
+from .records import ParsedBatch
+from .records import RowProblem as Problem
 
 
 def basis_text(basis: LawfulBasis | str, purpose: str) -> str:
@@ -58,9 +61,10 @@ def receive_batch(
     """Read the file, keep every valid row (a crime, versioned by its reference) and every problem with
     its row and column, record it with the lawful basis, and tell the sender. Raises ``WrongForce`` when
     the file names a force other than the sender's (nothing is kept but the refusal in the audit log)."""
-    parsed = parse_batch(data, filename=filename)
+    parsed = parse_batch(data, filename=filename, max_rows=settings.OPENEM_CRIME_MAX_ROWS)
     force = user.police_force
-    if parsed.force and parsed.force != force:
+    other_force = bool(parsed.force) and force_key(parsed.force) != force_key(force or "")
+    if other_force:
         AuditEvent.record(
             user,
             AuditAction.DENIED,
@@ -72,6 +76,7 @@ def receive_batch(
             f"This file is from {parsed.force} (its policeForce column), and you send batches for "
             f"{force or 'no force'}: send only your own force's crimes, or ask the hub if your force is wrong."
         )
+    limit_to_force(parsed, force)
     rows = len(parsed.crimes) + len({p.row for p in parsed.problems if p.row > 1})
     if parsed.fatal or not parsed.crimes:
         status = BatchStatus.REJECTED
@@ -82,7 +87,7 @@ def receive_batch(
     with transaction.atomic():
         batch = CrimeBatch.objects.create(
             force=force,
-            batch_ref=parsed.batch_id[:80],
+            batch_ref=parsed.batch_id,
             uploaded_by=user,
             lawful_basis=lawful_basis,
             purpose=purpose,
@@ -102,7 +107,7 @@ def receive_batch(
             Crime.add_version(
                 batch=batch,
                 force=force,
-                reference=c.reference[:80],
+                reference=c.reference,
                 row=c.row,
                 crime_type=c.crime_type.value,
                 crime_type_description=c.description[:200],
@@ -126,6 +131,50 @@ def receive_batch(
         )
         tell_sender(batch, received_message(batch, problems))
     return Received(batch, problems)
+
+
+def limit_to_force(parsed: ParsedBatch, force: str, now: datetime | None = None) -> None:
+    """Refuse, each on its row, the crimes an ad-hoc search could not ask about either: outside the sender's
+    force's area, or starting more than ``OPENEM_CRIME_MAX_AGE_DAYS`` ago (a batch must not get round the
+    search's limits)."""
+    now = now or datetime.now(UTC)
+    if parsed.crimes and forces.area_of(force) is None:
+        parsed.fatal = (
+            f"OpenEM has no area on file for {force or 'your force'}, so its crimes cannot be checked to be in "
+            "its area: ask the monitoring hub to add the force's area (docs/crime-hub.md)."
+        )
+        parsed.crimes[:] = []
+        return
+    max_age = settings.OPENEM_CRIME_MAX_AGE_DAYS
+    oldest = now - timedelta(days=max_age)
+    kept = []
+    for c in parsed.crimes:
+        refused = False
+        if not forces.covers(force, c.lat, c.lon):
+            column = "latitude" if c.easting is None else "easting"
+            shown = f"{c.lat}, {c.lon}" if c.easting is None else f"easting {c.easting:g}, northing {c.northing:g}"
+            parsed.problems.append(
+                Problem(
+                    c.row,
+                    column,
+                    f"this place ({shown}) is outside {force or 'your force'}'s area ({forces.described(force)}): "
+                    "send only crimes in your own force's area.",
+                )
+            )
+            refused = True
+        if c.start < oldest:
+            parsed.problems.append(
+                Problem(
+                    c.row,
+                    "dateFrom",
+                    f"{c.start:%Y%m%d%H%M%S} is more than {max_age} days ago: crimes older than that are not matched.",
+                )
+            )
+            refused = True
+        if not refused:
+            kept.append(c)
+    parsed.crimes[:] = kept
+    parsed.problems.sort(key=lambda p: (p.row, COLUMNS.index(p.column) if p.column in COLUMNS else -1))
 
 
 def received_message(batch: CrimeBatch, problems: list[RowProblem]) -> tuple[str, str]:

@@ -6,6 +6,7 @@ purpose of the request it answers."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -33,6 +35,7 @@ from .models import (
     Crime,
     CrimeBatch,
     Finding,
+    IssuedReport,
     ProximityReport,
     ReviewState,
     Verdict,
@@ -140,6 +143,8 @@ def batch(request: AuthedRequest, pk: int) -> HttpResponse:
         "runs": b.runs.all()[:5],
         "hub": request.user.works_crime_hub,
         "search": getattr(b, "search", None),
+        # Police learn of a match only once it is released: how many the hub holds is not theirs to see.
+        "released": sum(c.counts[Verdict.MATCH] for c in crimes),  # type: ignore[attr-defined]
     }
     return render(request, "crime/batch.html", context)
 
@@ -254,7 +259,7 @@ def match(request: AuthedRequest, pk: int) -> HttpResponse:
         end,
         basis_text(f.crime.batch.lawful_basis, f.crime.batch.purpose),
         AuditAction.VIEW,
-        f"crime match {f.pk} (crime {f.crime.reference}): trail of {{n}} positions in the window",
+        lambda n: f"crime match {f.pk} (crime {f.crime.reference}): trail of {n} positions in the window",
     )
     data = reports.map_data(f, fixes)
     context = {
@@ -347,7 +352,9 @@ def release(request: AuthedRequest, pk: int) -> HttpResponse:
 
 def _download(body: bytes | str, mime: str, name: str) -> HttpResponse:
     response = HttpResponse(body, content_type=mime)
-    response["Content-Disposition"] = content_disposition_header(True, name) or "attachment"
+    # A crime reference in the name ("LP/1001/26") must not become a folder, a hidden file or odd bytes.
+    safe = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9._-]", "-", name)).strip("-.") or "download"
+    response["Content-Disposition"] = content_disposition_header(True, safe) or "attachment"
     return response
 
 
@@ -364,11 +371,19 @@ def report(request: AuthedRequest, pk: int) -> HttpResponse:
         end,
         basis_text(f.crime.batch.lawful_basis, f.crime.batch.purpose),
         AuditAction.EXPORT,
-        f"proximity report for crime match {f.pk} (crime {f.crime.reference}): {{n}} positions",
+        lambda n: f"proximity report for crime match {f.pk} (crime {f.crime.reference}): {n} positions",
     )
     pdf, pages = reports.proximity_report(f, fixes, request.user)
     digest = hashlib.sha256(pdf).hexdigest()
-    ProximityReport.objects.create(finding=f, sha256=digest, pages=pages, size=len(pdf), made_by=request.user)
+    with transaction.atomic():
+        ProximityReport.objects.create(finding=f, sha256=digest, pages=pages, size=len(pdf), made_by=request.user)
+        IssuedReport.objects.create(
+            sha256=digest,
+            pages=pages,
+            force=f.crime.force,
+            batch_ref=f.crime.batch.batch_ref,
+            crime_reference=f.crime.reference,
+        )
     response = _download(pdf, "application/pdf", f"proximity-report-{f.crime.reference}-{f.pk}-{digest[:12]}.pdf")
     response["X-Report-SHA256"] = digest
     return response
@@ -439,7 +454,7 @@ def positions_csv(request: AuthedRequest, pk: int) -> HttpResponse:
         end,
         basis_text(f.crime.batch.lawful_basis, f.crime.batch.purpose),
         AuditAction.EXPORT,
-        f"crime match {f.pk} (crime {f.crime.reference}): positions CSV, {{n}} positions",
+        lambda n: f"crime match {f.pk} (crime {f.crime.reference}): positions CSV, {n} positions",
     )
     rows = reports.fix_table(fixes)
     body = csv_text(
@@ -462,7 +477,7 @@ def positions_csv(request: AuthedRequest, pk: int) -> HttpResponse:
                 r.uk,
                 round(r.lat, 6),
                 round(r.lon, 6),
-                r.accuracy_m,
+                round(r.accuracy_m, 1) if r.accuracy_m is not None else "",
                 r.speed_kmh,
                 r.direction,
                 round(r.distance_m, 1) if r.distance_m is not None else "",
@@ -471,7 +486,8 @@ def positions_csv(request: AuthedRequest, pk: int) -> HttpResponse:
             for r in reports.with_distance(rows, f)
         ),
     )
-    return _download(body, "text/csv", f"crime-match-{f.pk}-positions.csv")
+    # A byte order mark, so Excel reads UTF-8 ("302°", not "302Â°").
+    return _download("\ufeff" + body, "text/csv; charset=utf-8", f"crime-match-{f.pk}-positions.csv")
 
 
 @crime_required
@@ -484,12 +500,20 @@ def verify(request: AuthedRequest) -> HttpResponse:
             ProximityReport.objects.select_related("finding", "finding__crime", "made_by").filter(sha256=digest).first()
         )
         visible = found is not None and visible_findings(request.user).filter(pk=found.finding_id).exists()
-        result = {"digest": digest, "found": found, "visible": visible}
+        # The case data behind a report goes at crime retention; the record that it was made stays.
+        issued = None if found else IssuedReport.objects.filter(sha256=digest, data_deleted_at__isnull=False).first()
+        result = {"digest": digest, "found": found, "visible": visible, "issued": issued}
+        outcome = (
+            "matches a recorded report"
+            if found
+            else "matches a report whose case data was deleted under retention"
+            if issued
+            else "matches no recorded report"
+        )
         AuditEvent.record(
             request.user,
             AuditAction.SEARCH,
             obj=found,
-            summary=f"proximity report verified: SHA-256 {digest} "
-            f"{'matches a recorded report' if found else 'matches no recorded report'}",
+            summary=f"proximity report verified: SHA-256 {digest} {outcome}",
         )
     return render(request, "crime/verify.html", {"form": form, "result": result})

@@ -200,8 +200,8 @@ class CrimeWorker:
         return bool(math.hypot(float(x[0]), float(y[0])) <= within_m)
 
     def after(self, batch: CrimeBatch, run: MatchRun) -> None:
-        """Tell the sender (counts only: who matched is theirs once the hub has released it); an ad-hoc
-        search keeps its counts."""
+        """Tell the sender, without the number of possible matches (police learn of a match only once the
+        hub has released it); an ad-hoc search keeps its counts, for the hub."""
         findings = Finding.objects.filter(run=run)
         counts = {v.value: findings.filter(verdict=v).count() for v in Verdict}
         search = getattr(batch, "search", None)  # the reverse one-to-one raises AttributeError when absent
@@ -214,8 +214,8 @@ class CrimeWorker:
 
         body = (
             f"Batch {name} has been matched against the trails of {run.people_considered} monitored people "
-            f"(parameters {run.params_version}). {counts['match']} possible match(es) go to the monitoring hub "
-            f"for review; you will see those it releases. {counts['not_there']} monitored person(s) were shown "
+            f"(parameters {run.params_version}). Any possible matches are with the monitoring hub for review; "
+            f"you will see those it releases. {counts['not_there']} monitored person(s) were shown "
             f"not to be there.\nOpen it: {settings.OPENEM_BASE_URL}{reverse('crime:batch', args=[batch.pk])}"
         )
         tell_sender(batch, (f"OpenEM crime batch {name}: matched", body))

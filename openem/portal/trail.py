@@ -10,7 +10,7 @@ import json
 import math
 import xml.etree.ElementTree as ET
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
@@ -138,17 +138,24 @@ def fixes_for(person: Person, start: datetime, end: datetime) -> Trail:
 
 
 def audited_fixes(
-    user: Any, person: Person, start: datetime, end: datetime, reason: str, action: AuditAction, summary: str
+    user: Any,
+    person: Person,
+    start: datetime,
+    end: datetime,
+    reason: str,
+    action: AuditAction,
+    summary: str | Callable[[int], str],
 ) -> Trail:
     """The person's fixes in the period, with the look recorded: who, whose, which period and why.
-    ``summary`` may hold ``{n}``, the number of positions."""
+    ``summary`` is fixed text that may hold ``{n}``, the number of positions, or a function of that number:
+    use a function when the text holds anything sent to us (a crime reference may hold braces)."""
     fixes = fixes_for(person, start, end)
     AuditEvent.record(
         user,
         action,
         person=person,
         obj=person,
-        summary=summary.format(n=len(fixes)),
+        summary=summary(len(fixes)) if callable(summary) else summary.replace("{n}", str(len(fixes))),
         reason=reason,
         period=(start, end),
     )

@@ -98,3 +98,56 @@ def test_upload_review_release_and_download_the_report(page, live_server, person
     page.wait_for_selector("text=This report is genuine")
     shot(page, "crime-08-verified")
     assert not page.js_errors, page.js_errors
+
+
+def test_a_report_verifies_after_retention_and_the_practitioner_sees_no_search_place(
+    page, live_server, personas, case, tmp_path, settings
+):
+    from datetime import timedelta
+
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from openem.crime.models import CrimeBatch, Finding
+    from openem.crime.retention import enforce_crime
+    from openem.crime.worker import CrimeWorker
+
+    store_trail()
+    sign_in_as(page, live_server, "priya.police")
+    page.goto(f"{live_server.url}/searches/")
+    page.fill("#id_place", "Home of witness Mrs J Smith")
+    page.fill("#id_lat", "52.6642")
+    page.fill("#id_lon", "-0.7351")
+    page.fill("#id_start", "10/11/2026 08:00")
+    page.fill("#id_end", "10/11/2026 10:00")
+    page.check("input[name=lawful_basis][value=investigation]")
+    page.fill("#id_purpose", "Operation Larch: dwelling burglaries in Oakham")
+    page.click("main button[type=submit]")
+    CrimeWorker("browser").run_once()
+    page.goto(f"{live_server.url}/searches/")
+    page.click("main table a")
+    main = page.inner_text("main")
+    assert "with the hub for review: 0 released to you so far" in main
+    shot(page, "crime-09-search-police-withheld")
+    f = Finding.objects.get(verdict="match")
+    sign_in_as(page, live_server, "alex.practitioner")
+    page.goto(f"{live_server.url}{reverse('portal:person', args=[f.person_id])}")
+    main = page.inner_text("main")
+    assert "Ad-hoc search on 10 Nov 2026" in main and "Mrs J Smith" not in main
+    shot(page, "crime-10-person-search-outcome")
+    f.qualify(personas["hub"], "Passed the church at 08:30")
+    f.release(personas["hub_manager"])
+    police = Client()
+    police.force_login(personas["police"])
+    (tmp_path / "report.pdf").write_bytes(police.get(reverse("crime:report", args=[f.pk])).content)
+    settings.OPENEM_CRIME_RETENTION_DAYS = 30
+    CrimeBatch.objects.update(uploaded_at=timezone.now() - timedelta(days=31))
+    enforce_crime()
+    sign_in_as(page, live_server, "priya.police")
+    page.goto(f"{live_server.url}{reverse('crime:verify')}")
+    page.set_input_files("#id_file", str(tmp_path / "report.pdf"))
+    page.click("button:has-text('Check')")
+    page.wait_for_selector("text=This report is genuine")
+    assert "under the retention period" in page.inner_text("main")
+    shot(page, "crime-11-verified-after-retention")

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from openem.crime.models import Finding, Verdict
 from openem.uktime import duration
@@ -26,6 +27,18 @@ def gap_text(gaps: list[list[float]]) -> str:
         parts.append(f"{lo:%H:%M} to {hi:%H:%M} ({duration(b - a)})")
     more = f" and {len(gaps) - 6} more" if len(gaps) > 6 else ""
     return "no positions " + ", ".join(parts) + more
+
+
+_CSS_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_./,:;()#+=@")
+
+
+@register.filter
+def css_string(value: object) -> SafeString:
+    """Text for inside a double-quoted CSS string in a <style> element (a PDF's page footer): anything but
+    plain letters, digits and common punctuation as a CSS hex escape, so a quote, backslash, newline or
+    ``</style>`` cannot end the string or the element, and the text prints as typed (``escapejs`` is for
+    JavaScript: CSS prints its ``\\u002D`` as "u002D")."""
+    return mark_safe("".join(ch if ch in _CSS_PLAIN else f"\\{ord(ch):X} " for ch in str(value)))
 
 
 @register.inclusion_tag("crime/includes/person_matches.html")
