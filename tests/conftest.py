@@ -154,6 +154,13 @@ def case(personas: dict[str, Any]) -> Any:
 
 
 @pytest.fixture(autouse=True)
+def _crime_dates_stay_valid(settings: Any) -> None:
+    """The suite's crimes are dated November 2026, fixed: the age limit on crimes is set wide so they stay
+    matchable whenever the suite runs (the test of the limit sets it itself)."""
+    settings.OPENEM_CRIME_MAX_AGE_DAYS = 100 * 365
+
+
+@pytest.fixture(autouse=True)
 def _no_required_two_factor(settings: Any) -> None:
     """The suite runs as production (outside the demo), where administrators and operators must give a
     one-time code; ordinary tests sign in with force_login instead. tests/security/test_signin.py turns the

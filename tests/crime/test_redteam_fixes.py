@@ -55,7 +55,8 @@ def test_a_batch_with_too_many_rows_is_refused_whole_saying_to_split_it(personas
     assert "at most 2" in batch.rejected_because and "Split the file" in batch.rejected_because
 
 
-def test_an_ad_hoc_search_of_a_future_or_too_old_period_is_refused(personas, case):
+def test_an_ad_hoc_search_of_a_future_or_too_old_period_is_refused(personas, case, settings):
+    settings.OPENEM_CRIME_MAX_AGE_DAYS = 365
     police = client_for(personas["police"])
     later = timezone.localtime() + timedelta(days=2)
     data = {"place": "Oakham", "lat": "52.6642", "lon": "-0.7351", "radius_m": "100", **BASIS,
