@@ -54,3 +54,17 @@ def test_changes_in_the_admin_are_audited(personas, case):
     event = AuditEvent.objects.filter(summary__startswith="admin:").get()
     assert event.actor == personas["admin"] and event.person == case
     assert "name" in event.summary
+
+
+@pytest.mark.django_db
+def test_a_look_at_location_data_records_how_long_it_took(case, personas):
+    """The statistics' "how long trail look-ups took" is read from here."""
+    from datetime import UTC, datetime
+
+    from openem.audit.models import AuditAction, AuditEvent
+    from openem.portal.trail import audited_fixes
+
+    day = (datetime(2026, 11, 10, tzinfo=UTC), datetime(2026, 11, 11, tzinfo=UTC))
+    audited_fixes(personas["practitioner"], case, *day, "supervision", AuditAction.VIEW, "trail: {n} positions")
+    event = AuditEvent.objects.latest("at")
+    assert event.summary == "trail: 0 positions" and event.elapsed_ms is not None and event.elapsed_ms >= 0

@@ -101,6 +101,9 @@ class AuditEvent(models.Model):
     reason = models.TextField(blank=True)
     period_start = models.DateTimeField(null=True, blank=True)
     period_end = models.DateTimeField(null=True, blank=True)
+    elapsed_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="how long a look at location data took to answer (the statistics' measure)"
+    )
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -130,6 +133,7 @@ class AuditEvent(models.Model):
         summary: str = "",
         reason: str = "",
         period: tuple[datetime, datetime] | None = None,
+        elapsed_ms: int | None = None,
     ) -> AuditEvent:
         signed_in = user is not None and user.is_authenticated
         # Ids, not instances: the person may be one being deleted in this very transaction.
@@ -145,4 +149,5 @@ class AuditEvent(models.Model):
             reason=reason,
             period_start=period[0] if period else None,
             period_end=period[1] if period else None,
+            elapsed_ms=elapsed_ms,
         )

@@ -101,7 +101,11 @@ DEFINITIONS: dict[str, str] = {
         "Audited looks at a person's location data in the quarter (audit.AuditEvent with a period: trail page, "
         "trail API, exports, evidence packs), by the person whose trail it was."
     ),
-    "trail_lookup_seconds": "Not available: the audit log records each look-up but not how long it took to answer.",
+    "trail_lookup_seconds": (
+        "Audited looks at location data in the quarter that record how long the answer took (audit.AuditEvent "
+        ".elapsed_ms, written by the audited trail read since version 2; earlier looks have none and are not "
+        "counted): the median, in seconds, by the person whose trail it was. The service inspected waited days."
+    ),
 }
 
 for _vt in ViolationType:

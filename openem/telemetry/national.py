@@ -4,18 +4,19 @@ For each database (SQLite, and PostgreSQL when one answers at 127.0.0.1:5432) an
 people beside 50,000, so the growth shows), a fresh database gets a caseload in the national mix of devices
 (about 37% radio-frequency home units, 50% GPS tags, 13% alcohol tags), each device reporting at its usual
 rate (a home unit every 5 minutes, a GPS tag every minute, an alcohol tag every 30 minutes: about 450
-readings a second for 50,000 people). Then, with an engine worker running as it does under `openem run`:
+readings a second for 50,000 people). Then, with the engine workers running as `openem run` starts them
+(one per core, each a shard of the devices):
 
 - catch-up: the last hour of every device's readings is stored while no worker runs, as after an outage, and
-  the worker started: readings worked through per second, from its start (compiling the caseload included)
-  to its cursor passing the last of them (bar: ten times the caseload's live rate);
+  the workers started: readings worked through per second, from their start (compiling the caseload
+  included) to every cursor passing the last of them (bar: ten times the caseload's live rate);
 - live: readings streamed at ten times the national rate; every half second one GPS wearer walks into their
   exclusion zone. Readings stored and evaluated per second, and the time from the commit of the entering
   fixes to the stored violation (p99 bar: under 1 s);
 - a caseload change: an exclusion zone added to one wearer's order (where they are), until the worker has
   evaluated with it and stored the violation (bar: under 1 s);
 - the silent-device check, one practitioner's caseload of 50 and the centre's first page (bars: 100 ms and
-  300 ms), and the worker's peak memory.
+  300 ms), and a worker's peak memory.
 
 Each size runs in a process of its own (Django is set up once per process, on that run's database).
 """
@@ -178,17 +179,26 @@ def _hour(plan: dict[str, np.ndarray], end: float) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------ the worker
 
 
-def _start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "openem.cli", "engine_worker", "--interval", "0.05"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+WORKERS = min(os.cpu_count() or 1, 4)  # as `openem run` starts them: one per core, each a shard of the devices
+
+
+def _start_workers(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "openem.cli", "engine_worker", "--interval", "0.05",
+             "--shard", str(k), "--shards", str(WORKERS)],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for k in range(WORKERS)
+    ]  # fmt: skip
 
 
 def _cursor_passed(top: int) -> bool:
+    """Every worker's cursor has passed reading ``top``."""
     from openem.telemetry.models import EngineCursor
 
-    return EngineCursor.objects.filter(last_reading_id__gte=top).exists()
+    cursors = EngineCursor.objects.values_list("last_reading_id", flat=True)
+    return len(cursors) >= WORKERS and min(cursors) >= top
 
 
 def _wait_for_cursor(top: int, timeout_s: float) -> float | None:
@@ -359,17 +369,19 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
     stored_s = time.perf_counter() - began
     top = _top()
     connections.close_all()
-    worker = _start_worker(dict(os.environ))
+    workers = _start_workers(dict(os.environ))
     try:
         caught_s = _wait_for_cursor(top, 900)
         live = _live(plan, live_s, rate=people * sum(m[1] / m[2] for m in MIX) * LIVE_SPEEDUP)
-        rss = _peak_rss_mb(worker.pid)
+        rss = max(_peak_rss_mb(w.pid) for w in workers)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        for w in workers:
+            try:
+                w.wait(30)
+            except subprocess.TimeoutExpired:
+                w.kill()
     probe = EngineWorker("bench-probe")
     silent_ms = _timed_ms(lambda: probe.silent_devices(time.time(), set()))
     live_rate = people * sum(m[1] / m[2] for m in MIX)
@@ -384,6 +396,7 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
         "silent_check_ms": silent_ms,
         **_pages(),
         "worker_rss_mb": rss,
+        "engine_workers": WORKERS,
     }
 
 
@@ -435,8 +448,8 @@ def show(r: dict[str, Any]) -> str:
     fields = [
         "people", "stored_and_evaluated_fixes_per_s", "p99_reading_to_violation_s", "caseload_change_applied_s",
         "catch_up_readings_per_s", "catch_up_bar_readings_per_s", "silent_check_ms", "case_list_ms", "centre_ms",
-        "worker_rss_mb", "live_readings_per_s", "zone_entries", "violations_not_found", "hour_readings",
-        "caseload_build_s", "hour_stored_s",
+        "worker_rss_mb", "engine_workers", "live_readings_per_s", "zone_entries", "violations_not_found",
+        "hour_readings", "caseload_build_s", "hour_stored_s",
     ]  # fmt: skip
     lines = [
         "National caseload (bars: p99 reading to violation and caseload change under 1 s; catch-up at least ten "

@@ -71,8 +71,9 @@ def quarter(personas):
     EnforcementDecision.objects.create(incident=incident, decision="recall", reason="r", decided_on=date(2026, 11, 12),
                                        by=alex)  # fmt: skip
     Review.objects.create(order=o1, stage="start", held_on=date(2026, 10, 5), summary="s", by=alex)
-    for _ in range(3):
-        AuditEvent.record(alex, AuditAction.VIEW, person=ann, summary="trail", period=(t(11, 1), t(11, 2)))
+    for ms in (120, 400, None):  # the last recorded before look-ups were timed: not in the median
+        AuditEvent.record(alex, AuditAction.VIEW, person=ann, summary="trail", period=(t(11, 1), t(11, 2)),
+                          elapsed_ms=ms)  # fmt: skip
     a = Assessment.objects.create(person=ann, proposal="community_order", offence="x", recommends_curfew=True,
                                   status="decided", decision="imposed", decided_on=date(2026, 11, 1))  # fmt: skip
     address = ProposedAddress.objects.create(assessment=a, label="1 Road")
@@ -122,6 +123,7 @@ KNOWN = {
     "checks_before_recommendation": 100.0,
     "checks_overdue": 50.0,  # the safeguarding check answered three days late
     "trail_lookups": 3,
+    "trail_lookup_seconds": 0.26,  # the median of 0.12 s and 0.40 s
 }
 # By type: Ann's curfew absence, drinking and silence, per 1,000 of her device-days; no other type.
 KNOWN |= {f"violations_{t}": 0.0 for t in ("exclusion_zone_entry", "inclusion_zone_exit", "attendance_missed",
