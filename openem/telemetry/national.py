@@ -368,6 +368,11 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
         _store(hour[k : k + CHUNK])
     stored_s = time.perf_counter() - began
     top = _top()
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # as autovacuum would after a bulk load: the planner needs row counts
     connections.close_all()
     workers = _start_workers(dict(os.environ))
     try:

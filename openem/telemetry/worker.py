@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 CURSOR = "engine"
 DEADLINE_CHECK_EVERY_S = 15.0
+NOT_FITTED_CHECK_EVERY_S = 300.0  # a tag not fitted has hours of grace (Params.not_fitted_grace_s)
 CASE_CHECK_S = 0.1  # case changes are looked for at most this often (a change is applied within a cycle or so)
 
 
@@ -102,6 +103,7 @@ class EngineWorker:
         self._recheck: set[str] = set()  # devices whose wearer's case changed: evaluated again
         self._checked = 0.0
         self._checked_deadlines = float("-inf")
+        self._checked_not_fitted = float("-inf")
         self._cache = DeviceCache(self._kind, self._renew)
         self._mine: dict[str, bool] = {}  # device -> in this worker's shard (asked of every reading)
         self._left_out: dict[str, str] = {}  # device -> person whose case could not be compiled
@@ -323,10 +325,12 @@ class EngineWorker:
             raise LeaseLost(f"the cursor {self.cursor_name} was taken before it could be advanced")
         silent: list[str] = []
         if data_end - self._checked_deadlines >= DEADLINE_CHECK_EVERY_S:
-            # Deadlines are minutes long: checking them every cycle would cost each batch of readings a
-            # scan of every fitted device's latest reading.
+            # Deadlines are minutes long: looked at every DEADLINE_CHECK_EVERY_S, not every cycle.
             self._checked_deadlines = data_end
-            if self.shard == 0:
+            if self.shard == 0 and data_end - self._checked_not_fitted >= NOT_FITTED_CHECK_EVERY_S:
+                # Everyone's own check, a pass over the whole caseload (about a second at 50,000 people): its
+                # grace is hours, so every few minutes is soon enough, and the cycles between stay short.
+                self._checked_not_fitted = data_end
                 self._not_fitted(data_end, result)
             silent = self.silent_devices(data_end, exclude=set(devices))
             if silent:
