@@ -43,6 +43,7 @@ class Params:
     attendance_away_fixes: int = 2
     location_failure_s: float = 5400.0  # no usable fix for 90 minutes while the tag reports
     no_signal_s: dict[str, float] = field(default_factory=lambda: {"gps": 2700.0, "rf": 4500.0, "alcohol": 4500.0})
+    no_signal_other_s: float = 4500.0  # a device of a kind not in no_signal_s
     battery_flat_pct: float = 10.0
     battery_low_pct: float = 15.0
     not_fitted_grace_s: float = 4 * 3600.0
@@ -54,6 +55,10 @@ class Params:
     obstruction_temp_c: float = 28.0
     obstruction_confirm_readings: int = 2  # an alcohol tag covered: this many readings in a row, not one
     zone_episode_merge_s: float = 300.0  # a zone left and re-entered within this is one episode
+
+    def no_signal_limit_s(self, kind: str) -> float:
+        """How long a device of this kind may be silent before it is a violation."""
+        return self.no_signal_s.get(kind, self.no_signal_other_s)
 
 
 @dataclass

@@ -20,11 +20,11 @@ from openem.engine.model import Params
 
 from .models import DeviceDeadline
 
-_DEFAULT_LIMIT_S = 4500.0
+_PARAMS = Params()
 
 
 def limit_s(kind: str, params: Params | None = None) -> float:
-    return (params or Params()).no_signal_s.get(kind, _DEFAULT_LIMIT_S)
+    return (params or _PARAMS).no_signal_limit_s(kind)
 
 
 def _db(dt: datetime) -> object:

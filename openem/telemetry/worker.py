@@ -215,7 +215,8 @@ class EngineWorker:
     def _recompile(self, changed: set[int], deleted: set[str] | None = None) -> None:
         """Recompile the people changed, with everyone who has worn one of their devices (a device handed on
         is read from both wearers' records), and merge them into the model; their devices are evaluated
-        again on the next cycle, and their silences looked at afresh (a device fitted to someone new)."""
+        again on the next cycle (a device fitted to someone new has its deadline reopened by the fitting's own
+        change signal, ``changes``)."""
         assert self._model is not None
         devices = set(Fitting.objects.filter(person_id__in=changed).values_list("device__ref", flat=True))
         people = changed | set(Fitting.objects.filter(device__ref__in=devices).values_list("person_id", flat=True))
@@ -239,7 +240,6 @@ class EngineWorker:
         self._model.__dict__.pop("_by_subject", None)  # the index by person is rebuilt when next asked
         touched = before | devices | set(fresh.fittings)
         self._recheck |= {d for d in touched if self.mine(d)}
-        deadlines.reopen(touched)
 
     def mine(self, device: str) -> bool:
         if self.shards == 1:
@@ -418,7 +418,7 @@ class EngineWorker:
         listening = listening_since()
         out = []
         for device, (kind, seen) in due.items():
-            limit = self.params.no_signal_s.get(kind or self._kind(device), 4500.0)
+            limit = self.params.no_signal_limit_s(kind or self._kind(device))
             if device in flagged:
                 self._seen_silent[device] = seen  # nothing more to do until it reports again
             elif now - max(seen.timestamp(), listening) > limit:

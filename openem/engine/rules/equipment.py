@@ -71,7 +71,7 @@ def tamper(ctx: Context) -> list[Violation]:
 def silence(ctx: Context) -> list[Violation]:
     """Gaps in everything a device sends: a flat battery if its last report said so, else no signal."""
     f, p = ctx.frame, ctx.params
-    limit = p.no_signal_s.get(ctx.kind.value, 4500.0)
+    limit = p.no_signal_limit_s(ctx.kind.value)
     # Up to the removal when the device was taken off (a silence then ends with the fitting: the device
     # may be worn by someone else next), else up to the end of the data, where a silence stays open.
     t = np.concatenate([[max(ctx.t_start, ctx.data_start)], f.t, [ctx.t_end]])
