@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
@@ -188,6 +190,16 @@ class ApiToken(models.Model):
             summary=f'API token "{name}" issued for {user.get_username()}' + (f" ({how})" if how else ""),
         )
         return api_token, token
+
+    @classmethod
+    def user_of_request(cls, request: Any) -> User | None:
+        """The user whose token the request carries (``Authorization: Token <token>``), kept on the request as
+        ``api_user`` for the audit of refusals (accounts.middleware); None without a valid token."""
+        auth = request.headers.get("Authorization", "")
+        user = cls.user_for(auth[6:]) if auth.startswith("Token ") else None
+        if user is not None:
+            request.api_user = user
+        return user
 
     @classmethod
     def user_for(cls, token: str) -> User | None:

@@ -32,11 +32,9 @@ def api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @require_GET
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        auth = request.headers.get("Authorization", "")
-        user = ApiToken.user_for(auth[6:]) if auth.startswith("Token ") else None
+        user = ApiToken.user_of_request(request)
         if user is None:
             return error(401, "an API token is required: Authorization: Token <token>")
-        request.api_user = user  # type: ignore[attr-defined]  # for the audit of refusals (accounts.middleware)
         if not user.sees_case_records:
             return error(403, "this role does not give access to case records")
         return view(request, user, *args, **kwargs)

@@ -29,11 +29,9 @@ def police_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
     @csrf_exempt
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        auth = request.headers.get("Authorization", "")
-        user = ApiToken.user_for(auth[6:]) if auth.startswith("Token ") else None
+        user = ApiToken.user_of_request(request)
         if user is None:
             return error(401, "an API token is required: Authorization: Token <token>")
-        request.api_user = user  # type: ignore[attr-defined]  # for the audit of refusals (accounts.middleware)
         if not user.sends_crime_batches:
             return error(403, "crime batches are sent by police analysts of a force")
         return view(request, user, *args, **kwargs)
