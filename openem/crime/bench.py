@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from openem.portal.bench import stored_fixes
+
 from .records import CrimeRow, CrimeType, MatchParams
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,18 +114,6 @@ def _db_path(n: int) -> Path:
     base = Path(os.environ.get("OPENEM_BENCH_DIR", ROOT / "var" / "bench"))
     base.mkdir(parents=True, exist_ok=True)
     return base / f"crime-trails-{n}.sqlite3"
-
-
-def _stored(path: Path) -> int:
-    if not path.exists():
-        return 0
-    con = sqlite3.connect(path)
-    try:
-        return int(con.execute("SELECT sum(n) FROM telemetry_trailblock").fetchone()[0] or 0)
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        con.close()
 
 
 def _fill(path: Path, names: list[str], days: list[np.ndarray]) -> None:
@@ -302,7 +292,7 @@ def bench_crime(quick: bool) -> dict[str, Any]:
     fixes = sum(len(d) for d in days)
     crimes = crimes_for(names, days, n_crimes)
     built = 0.0
-    if _stored(path) != fixes:
+    if stored_fixes(path) != fixes:
         from django.db import connections
 
         connections.close_all()

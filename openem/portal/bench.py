@@ -33,7 +33,8 @@ def _db_path(total: int) -> Path:
     return base / f"trail-blocks-{total}.sqlite3"
 
 
-def _stored(path: Path) -> int:
+def stored_fixes(path: Path) -> int:
+    """How many fixes a bench's trail-block database holds (0 if none, or not built)."""
     if not path.exists():
         return 0
     con = sqlite3.connect(path)
@@ -88,7 +89,7 @@ def bench_trail(quick: bool) -> dict[str, Any]:
     total = 2_000_000 if quick else 50_000_000
     runs = 10 if quick else 30
     path = _db_path(total)
-    if _stored(path) < total:
+    if stored_fixes(path) < total:
         for p in path.parent.glob(path.name + "*"):
             p.unlink()  # a partial or older build: start again
     os.environ["OPENEM_SQLITE_PATH"] = str(path)
@@ -115,7 +116,7 @@ def bench_trail(quick: bool) -> dict[str, Any]:
         began = time.perf_counter()
         _fill(path, total, end)
         built = time.perf_counter() - began
-    stored = _stored(path)
+    stored = stored_fixes(path)
     person, user = _case(end)
     client = Client()
     client.force_login(user)
