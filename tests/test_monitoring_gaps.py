@@ -86,3 +86,26 @@ def test_a_tamper_by_a_high_risk_person_is_sent_at_once(case, personas):
     incident = Incident.objects.get(person=case, kind="behaviour")
     assert incident.severity == "critical" and incident.delivery == "immediate"
     assert told(personas["practitioner"])
+
+
+@pytest.mark.django_db
+def test_a_tag_fitted_late_keeps_its_not_fitted_violation_after_the_day_is_over(case):
+    """Sam's alcohol condition began on 1 November with no tag; one was fitted on the 3rd. The days he was
+    not monitored stay on the record: a week later the violation is still there, closed at the fitting, not
+    withdrawn because it ended more than a day ago."""
+    from openem.devices.models import Fitting
+    from openem.telemetry.worker import EngineWorker
+
+    worker = EngineWorker("checks")
+    worker.checks(now=datetime(2026, 11, 2, 12, 0, tzinfo=UTC))
+    gap_ = Violation.objects.get(person=case, type="not_fitted", evidence__device_kind="alcohol")
+    assert gap_.end is None and not gap_.retracted
+    fitted = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
+    Fitting.objects.create(device=Device.objects.create(ref="ALC-0001", kind="alcohol"), person=case, fitted_at=fitted)
+    worker.cases_changed()  # as after CASE_CHECK_S
+    worker.checks(now=datetime(2026, 11, 3, 12, 0, tzinfo=UTC))
+    gap_.refresh_from_db()
+    assert gap_.end == fitted and not gap_.retracted
+    worker.checks(now=datetime(2026, 11, 10, 12, 0, tzinfo=UTC))
+    gap_.refresh_from_db()
+    assert gap_.end == fitted and not gap_.retracted

@@ -565,12 +565,16 @@ class EngineWorker:
     def _not_fitted(self, data_end: float, result: CycleResult) -> None:
         engine = Engine(self.model(), self.params)
         failures: list[Failure] = []
-        evaluated = engine.evaluate(data_start=data_end - 86400, data_end=data_end, on_error=failures.append)
+        data_start = data_end - 86400
+        evaluated = engine.evaluate(data_start=data_start, data_end=data_end, on_error=failures.append)
         vs = [v for v in evaluated.violations if v.type == ViolationType.NOT_FITTED]
         # People not evaluated this time (their case did not compile, their checks failed) keep theirs.
         skip = {f.person for f in failures} | set(self._left_out.values())
-        existing = Violation.objects.filter(type=ViolationType.NOT_FITTED.value, retracted=False).exclude(
-            person__ref__in=skip
+        # The check looks back a day: a gap put right before that is settled, not withdrawn for being unseen.
+        existing = (
+            Violation.objects.filter(type=ViolationType.NOT_FITTED.value, retracted=False)
+            .filter(Q(end__isnull=True) | Q(end__gt=datetime.fromtimestamp(data_start, UTC)))
+            .exclude(person__ref__in=skip)
         )
         self._failed(failures, [], result)
         self._store(vs, existing, result)
