@@ -35,6 +35,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         worker = EngineWorker(shard=options["shard"], shards=options["shards"])
+        worker.settle_memory = True  # a process of its own, for hours: see EngineWorker._settle
         if options["partition"] is not None:
             from openem.health.running import Backoff
             from openem.telemetry.bus import BusUnavailable, PartitionConsumer
