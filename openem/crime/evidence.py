@@ -11,9 +11,9 @@ nothing the hub reviewed or police were given.
 
 Stored as the trail store stores fixes (``openem.telemetry.trail``): little-endian records, here
 compressed with zlib, and a SHA-256 of the records and device names so that a report can name the evidence
-it was made from and a damaged copy is refused rather than shown. About 30 bytes a fix before compression:
-a 12-hour window at a fix a minute (some 800 fixes with the buffers) is about 24 KB, stored in some 14 KB.
-No Django here.
+it was made from and a damaged copy is refused rather than shown. 39 bytes a fix, some 30 once compressed: a
+12-hour crime window with its buffers at a fix a minute (about 800 fixes) keeps about 25 KB. Only matches
+keep positions: a batch of 1,000 crimes with 2,300 matches, some 60 MB. No Django here.
 """
 
 from __future__ import annotations

@@ -226,9 +226,11 @@ class CrimeWorker:
             found = match_batch([as_row(crime)], packed, trails.homes, params, monitored=trails.monitored)
             rows, kept = self.findings(run, crime, found, trails, params)
             with transaction.atomic():
-                if Crime.objects.filter(pk=crime.pk, state=CrimeState.WAITING).update(state=CrimeState.MATCHED) != 1:
-                    return  # matched already, by a worker that held the batch before: nothing to add
+                # The claim first: a worker whose claim lapsed finds out here, stores nothing and stops.
                 batch.renew(holder, timezone.now() + CLAIM, crimes_done=F("crimes_done") + 1)
+                if Crime.objects.filter(pk=crime.pk, state=CrimeState.WAITING).update(state=CrimeState.MATCHED) != 1:
+                    transaction.set_rollback(True)  # matched already, by a worker that held the batch before
+                    return
                 Finding.objects.bulk_create(rows)
                 FindingEvidence.objects.bulk_create([FindingEvidence.of(f, k) for f, k in kept])
         except ClaimLost:
@@ -282,11 +284,12 @@ class CrimeWorker:
         reason = f"{type(exc).__name__}: {exc}"[:2000]
         log.error("crime worker: crime %s of batch %s failed", crime.pk, batch.pk, exc_info=exc)
         with transaction.atomic():
+            batch.renew(holder, timezone.now() + CLAIM, crimes_failed=F("crimes_failed") + 1)
             if Crime.objects.filter(pk=crime.pk, state=CrimeState.WAITING).update(
                 state=CrimeState.FAILED, failure=reason
             ) != 1:  # fmt: skip
+                transaction.set_rollback(True)
                 return
-            batch.renew(holder, timezone.now() + CLAIM, crimes_failed=F("crimes_failed") + 1)
         crime.state, crime.failure = CrimeState.FAILED.value, reason
         result.failed += 1
         raise_fault(
