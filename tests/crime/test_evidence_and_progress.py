@@ -8,8 +8,10 @@ from __future__ import annotations
 import io
 import json
 import threading
+import zlib
 from datetime import timedelta
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -91,6 +93,15 @@ def test_the_positions_the_match_was_made_on_are_kept_with_it(matched):
     assert len(bytes(f.stored.fixes)) < 39 * len(kept)  # compressed
 
 
+def test_kept_positions_that_are_not_what_was_kept_are_refused_not_shown(matched):
+    stored = the_match().stored
+    r = stored.positions().records.copy()
+    r["lat"][3] += 0.001  # moved 110 m
+    stored.fixes = zlib.compress(r.tobytes())
+    with pytest.raises(ValueError, match="not those the match was made on"):
+        stored.positions()
+
+
 def test_the_kept_positions_are_enough_to_match_again_and_say_the_same(matched):
     f = the_match()
     r = f.stored.positions().records
@@ -129,10 +140,16 @@ def test_a_report_made_again_after_the_trail_changes_shows_the_same_positions(pe
     first = hub.get(reverse("crime:report", args=[f.pk])).content
     rewrite_the_trail()
     second = hub.get(reverse("crime:report", args=[f.pk])).content
-    assert report_text(first) == report_text(second)
+    assert report_text(first) == report_text(second)  # all but when it was made
     text = report_text(second)
     assert f.stored.sha256 in text.replace(" ", "") and "71 positions" in text
     assert "52.680000" not in text and "08:30:00" in text
+    # Made at the same moment for the same person, it is the same file, byte for byte.
+    at = timezone.now()
+    with mock.patch("openem.crime.report.timezone.now", return_value=at):
+        third = hub.get(reverse("crime:report", args=[f.pk]))
+        fourth = hub.get(reverse("crime:report", args=[f.pk]))
+    assert third.content == fourth.content and third["X-Report-SHA256"] == fourth["X-Report-SHA256"]
 
 
 def test_retention_deletes_the_kept_positions_with_the_findings(matched, settings):
