@@ -116,17 +116,8 @@ class CrimeWorker:
                 if is_transient(exc):
                     batch.release(holder)
                     raise
+                # Not one crime but the batch (its run records the error): tried again when the claim lapses.
                 log.error("crime worker: batch %s failed", batch.pk, exc_info=exc)
-                MatchRun.objects.create(
-                    batch=batch,
-                    params={},
-                    params_version="",
-                    code_version=code_version(),
-                    worker=self.name,
-                    started=now,
-                    finished=timezone.now(),
-                    error=f"{type(exc).__name__}: {exc}"[:2000],
-                )
                 raise_fault(
                     FaultKind.CRIME_BATCH_FAILED,
                     f"crime batch {batch.pk}",
@@ -206,7 +197,19 @@ class CrimeWorker:
         if not batch.mark_matched(holder, timezone.now()):
             raise ClaimLost(f"crime batch {batch.pk} is no longer held by {holder}")
         batch.refresh_from_db()
-        self.after(batch, run)
+        try:
+            self.after(batch, run)
+        except Exception as exc:  # matched and stored all the same: only the telling failed
+            if is_transient(exc):
+                raise
+            log.error("crime worker: batch %s matched, its sender not told", batch.pk, exc_info=exc)
+            raise_fault(
+                FaultKind.CRIME_BATCH_FAILED,
+                f"crime batch {batch.pk} told",
+                f"Batch {batch.batch_ref or batch.pk} of {batch.force} is matched, but its sender could not be told",
+                component=Component.CRIME,
+                exc=exc,
+            )
         return run
 
     def match_crime(
