@@ -15,7 +15,7 @@ from openem.accounts.models import ApiToken, User
 from openem.audit.models import AuditAction, AuditEvent
 
 from .forms import MAX_FILE_BYTES, purpose_problem
-from .models import BatchSource, CrimeBatch, LawfulBasis, ReviewState, Verdict
+from .models import BatchSource, CrimeBatch, CrimeState, LawfulBasis, ReviewState, Verdict
 from .services import WrongForce, basis_text, receive_batch
 
 
@@ -101,6 +101,9 @@ def batch(request: HttpRequest, user: User, pk: int) -> HttpResponse:
             "rows_accepted": b.rows_accepted,
             "sha256": b.sha256,
             "matched_at": b.matched_at.isoformat() if b.matched_at else None,
+            # Committed crime by crime: how far the crime worker has got, and the crimes it could not match.
+            "progress": {"crimes": b.rows_accepted, "matched": b.crimes_done, "failed": b.crimes_failed},
+            "failed_crimes": list(b.crimes.filter(state=CrimeState.FAILED).values_list("reference", flat=True)),
             "problems": [p.to_json() for p in b.problems.all()],
             "released_matches": [
                 {

@@ -6,7 +6,7 @@ before police may see it. Status logic lives here; the matching itself is the pu
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models, transaction
@@ -16,6 +16,9 @@ from django.utils import timezone
 from openem.engine.enums import LabelledEnum
 
 from .records import CrimeType
+
+if TYPE_CHECKING:
+    from .evidence import StoredFixes
 
 
 class LawfulBasis(LabelledEnum):
@@ -52,7 +55,8 @@ class BatchStatus(LabelledEnum):
     RECEIVED = "received"  # every row accepted; waiting for the crime worker
     PARTIAL = "partial"  # some rows refused (see the problems); the rest wait for the crime worker
     REJECTED = "rejected"  # nothing in the file could be used
-    MATCHED = "matched"  # the crime worker has matched every accepted crime
+    MATCHING = "matching"  # a crime worker has started: crimes_done of its crimes are matched so far
+    MATCHED = "matched"  # the crime worker has been through every accepted crime (crimes_failed of them failed)
 
     @property
     def label(self) -> str:
@@ -60,16 +64,23 @@ class BatchStatus(LabelledEnum):
             "received": "Received, matching",
             "partial": "Partly accepted, matching",
             "rejected": "Rejected",
+            "matching": "Matching",
             "matched": "Matched",
         }[self.value]
 
     @property
     def tag(self) -> str:
-        return {"received": "blue", "partial": "yellow", "rejected": "red", "matched": "green"}[self.value]
+        return {"received": "blue", "partial": "yellow", "rejected": "red", "matching": "blue", "matched": "green"}[
+            self.value
+        ]
 
 
-# Batches waiting for the crime worker.
-WAITING = (BatchStatus.RECEIVED, BatchStatus.PARTIAL)
+# Batches the crime worker has still to finish: not started, or started by a worker that stopped.
+WAITING = (BatchStatus.RECEIVED, BatchStatus.PARTIAL, BatchStatus.MATCHING)
+
+
+class ClaimLost(RuntimeError):
+    """Another crime worker holds the batch now (this one's claim lapsed): this one stores nothing more."""
 
 
 class CrimeBatch(models.Model):
@@ -89,9 +100,14 @@ class CrimeBatch(models.Model):
     rows_accepted = models.PositiveIntegerField(default=0)
     rejected_because = models.TextField(blank=True, help_text="why the whole file could not be used")
     # The crime worker's claim (a conditional UPDATE): another worker leaves a claimed batch alone until
-    # the claim lapses (a worker that died mid-batch).
+    # the claim lapses (a worker that died mid-batch), and a worker stores a crime's findings only while
+    # the claim is still its own (``claimed_by``), renewing it as it goes.
     claimed_until = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=160, blank=True)
     matched_at = models.DateTimeField(null=True, blank=True)
+    # Progress, committed crime by crime: what the pages and the API say while a batch is matched.
+    crimes_done = models.PositiveIntegerField(default=0, help_text="crimes matched so far")
+    crimes_failed = models.PositiveIntegerField(default=0, help_text="crimes that could not be matched")
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]
@@ -120,19 +136,59 @@ class CrimeBatch(models.Model):
     def rows_refused(self) -> int:
         return self.rows_read - self.rows_accepted
 
+    @property
+    def status_text(self) -> str:
+        """The status as the pages show it, with the progress: "Matching: 120 of 1,000 crimes"."""
+        failed = f"; {self.crimes_failed:,} could not be matched" if self.crimes_failed else ""
+        if self.status == BatchStatus.MATCHING:
+            return f"Matching: {self.crimes_done:,} of {self.rows_accepted:,} crimes{failed}"
+        if self.status == BatchStatus.MATCHED and self.crimes_failed:
+            return f"Matched{failed}"
+        return self.status_enum.label
+
+    @property
+    def status_tag(self) -> str:
+        return "yellow" if self.status == BatchStatus.MATCHED and self.crimes_failed else self.status_enum.tag
+
+    @property
+    def progress_text(self) -> str:
+        """How far the crime worker has got, for a batch not yet matched."""
+        if self.status != BatchStatus.MATCHING:
+            return "Waiting for the crime worker"
+        return f"{self.crimes_done + self.crimes_failed:,} of {self.rows_accepted:,} crimes done so far"
+
     def claim(self, worker: str, until: datetime, now: datetime) -> bool:
-        """Take this batch for matching; False when another worker holds it or it is no longer waiting."""
+        """Take this batch for matching, as ``worker`` (a name for this claim only); False when another worker
+        holds it or it is matched. A batch whose worker stopped part way is taken again once its claim lapses."""
         free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
         return (
             CrimeBatch.objects.filter(free, pk=self.pk, status__in=[s.value for s in WAITING]).update(
-                claimed_until=until
+                claimed_until=until, claimed_by=worker, status=BatchStatus.MATCHING
             )
             == 1
         )
 
-    def mark_matched(self, now: datetime) -> None:
-        CrimeBatch.objects.filter(pk=self.pk).update(status=BatchStatus.MATCHED, matched_at=now, claimed_until=None)
-        self.status, self.matched_at, self.claimed_until = BatchStatus.MATCHED.value, now, None
+    def held_by(self, worker: str) -> models.QuerySet[CrimeBatch]:
+        return CrimeBatch.objects.filter(pk=self.pk, claimed_by=worker, status=BatchStatus.MATCHING)
+
+    def renew(self, worker: str, until: datetime, **counts: Any) -> None:
+        """Extend the claim (with any progress counted: ``crimes_done=F(...) + 1``); raises ClaimLost when
+        another worker holds the batch now. In a transaction with a crime's findings, this UPDATE is what
+        makes them the claim holder's only: a worker whose claim lapsed stores nothing."""
+        if self.held_by(worker).update(claimed_until=until, **counts) != 1:
+            raise ClaimLost(f"crime batch {self.pk} is no longer held by {worker}")
+
+    def release(self, worker: str) -> None:
+        """Let another worker take the batch at once (this one stops part way, on SIGTERM or an outage)."""
+        self.held_by(worker).update(claimed_until=None, claimed_by="")
+
+    def mark_matched(self, worker: str, now: datetime) -> bool:
+        done = self.held_by(worker).update(
+            status=BatchStatus.MATCHED, matched_at=now, claimed_until=None, claimed_by=""
+        )
+        if done:
+            self.status, self.matched_at, self.claimed_until = BatchStatus.MATCHED.value, now, None
+        return done == 1
 
 
 class RowProblem(models.Model):
@@ -151,6 +207,16 @@ class RowProblem(models.Model):
 
     def to_json(self) -> dict[str, Any]:
         return {"row": self.row, "column": self.column or None, "message": self.message}
+
+
+class CrimeState(LabelledEnum):
+    WAITING = "waiting"  # not matched yet
+    MATCHED = "matched"  # its findings are stored
+    FAILED = "failed"  # the crime worker could not match it (``failure`` says why); the rest of its batch went on
+
+    @property
+    def label(self) -> str:
+        return {"waiting": "Waiting to be matched", "matched": "Matched", "failed": "Could not be matched"}[self.value]
 
 
 class Crime(models.Model):
@@ -174,6 +240,9 @@ class Crime(models.Model):
     datum = models.CharField(max_length=20, blank=True)
     crime_text = models.TextField(blank=True)
     radius_m = models.FloatField(null=True, blank=True, help_text="an ad-hoc search's distance (else the setting)")
+    # Matched crime by crime: the state moves from waiting once, in the transaction that stores its findings.
+    state = models.CharField(max_length=8, choices=CrimeState.choices(), default=CrimeState.WAITING)
+    failure = models.TextField(blank=True, help_text="why the crime worker could not match it")
 
     class Meta:
         ordering = ["window_start", "reference"]
@@ -184,6 +253,14 @@ class Crime(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} v{self.version}"
+
+    @property
+    def state_enum(self) -> CrimeState:
+        return CrimeState(self.state)
+
+    @property
+    def failed(self) -> bool:
+        return self.state == CrimeState.FAILED
 
     @property
     def type_label(self) -> str:
@@ -312,9 +389,6 @@ class Finding(models.Model):
     closest_m = models.FloatField(null=True, blank=True)
     minutes_near = models.FloatField(default=0)
     at_home = models.BooleanField(default=False, help_text="near the person's own curfew address")
-    # The near fixes, copied: the evidence stays what it was when matched whatever happens to the trail.
-    # [[unix seconds, lat, lon, accuracy or null, device], ...]
-    evidence = models.JSONField(default=list, blank=True)
     gaps = models.JSONField(default=list, blank=True, help_text="[[from, to], ...] Unix seconds without fixes")
     # The hub's review (matches only; "" for the rest).
     review = models.CharField(max_length=10, choices=ReviewState.choices(), blank=True)
@@ -385,6 +459,70 @@ class Finding(models.Model):
         """The crime's window widened by the run's time buffer: the period the matcher looked at."""
         buffer = timedelta(minutes=float(self.run.params.get("buffer_min", 0) or 0))
         return self.crime.window_start - buffer, self.crime.window_end + buffer
+
+
+class EvidenceSource(LabelledEnum):
+    MATCHING = "matching"  # copied by the crime worker from the trail it matched on
+    NEAR_ONLY = "near_only"  # matched before the whole window was kept: the near positions then copied, only
+
+    @property
+    def label(self) -> str:
+        return {
+            "matching": "Copied from the trail when the match was made",
+            "near_only": "The positions near the crime only, as copied when the match was made (matched before "
+            "OpenEM kept every position in the window)",
+        }[self.value]
+
+
+class FindingEvidence(models.Model):
+    """The positions a match was made on, copied from the trail when it was made (``openem.crime.evidence``):
+    what the review map, the positions CSV and the proximity report show, whatever later happens to the
+    trail. Its own table so that the lists of findings never load it; deleted with its finding."""
+
+    finding = models.OneToOneField(Finding, on_delete=models.CASCADE, primary_key=True, related_name="stored")
+    format = models.CharField(max_length=24)
+    source = models.CharField(max_length=10, choices=EvidenceSource.choices(), default=EvidenceSource.MATCHING)
+    captured_at = models.DateTimeField(default=timezone.now)
+    count = models.PositiveIntegerField(help_text="how many positions")
+    near = models.PositiveIntegerField(help_text="how many of them show the match")
+    devices = models.JSONField(default=list)
+    fixes = models.BinaryField(help_text="the positions: zlib-compressed records (openem.crime.evidence.RECORD)")
+    sha256 = models.CharField("SHA-256 of the positions", max_length=64)
+
+    class Meta:
+        verbose_name_plural = "finding evidence"
+
+    def __str__(self) -> str:
+        return f"evidence of {self.finding_id}: {self.count} positions"
+
+    @property
+    def source_enum(self) -> EvidenceSource:
+        return EvidenceSource(self.source)
+
+    @classmethod
+    def of(
+        cls, finding: Finding, kept: StoredFixes, source: EvidenceSource = EvidenceSource.MATCHING
+    ) -> FindingEvidence:
+        from .evidence import FORMAT, NEAR
+
+        return cls(
+            finding=finding,
+            format=FORMAT,
+            source=source,
+            count=len(kept),
+            near=int(kept.flagged(NEAR).sum()),
+            devices=kept.devices,
+            fixes=kept.pack(),
+            sha256=kept.sha256(),
+        )
+
+    def positions(self) -> StoredFixes:
+        """The positions as stored; ValueError if they are not what was stored (their digest differs)."""
+        from .evidence import FORMAT, StoredFixes
+
+        if self.format != FORMAT:
+            raise ValueError(f"evidence stored as {self.format!r}: this version of OpenEM reads {FORMAT!r}")
+        return StoredFixes.unpack(self.fixes, self.devices, self.sha256)
 
 
 class ProximityReport(models.Model):

@@ -1,11 +1,13 @@
-"""A match as evidence: the map's data for the review page, the table of every position in the window,
-and the proximity report PDF (WeasyPrint) with the witness statement's real page count and two maps
-drawn here as SVG from the positions (no map tiles are fetched)."""
+"""A match as evidence: the map's data for the review page, the table of every position in the window
+(from the positions kept when the match was made: ``openem.crime.evidence``, never the live trail), and the
+proximity report PDF (WeasyPrint) with the witness statement's real page count and two maps drawn here as
+SVG from the positions (no map tiles are fetched)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -16,12 +18,14 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from openem.audit.models import AuditAction, AuditEvent
 from openem.engine.geometry import LocalProjection
 from openem.portal.exports import refuse_fetch
 from openem.portal.staticmap import Point, svg_map
 
 from .adapter import code_version
-from .models import Finding
+from .evidence import NEAR, RECORD, StoredFixes
+from .models import Finding, FindingEvidence
 
 COMPASS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
 
@@ -39,54 +43,80 @@ class FixRow:
     direction: str  # compass point of travel from the previous position ("" when still or first)
     near: bool = False
     distance_m: float | None = None
+    device: str = ""
 
     @property
     def uk(self) -> str:
         return timezone.localtime(self.t).strftime("%d/%m/%Y %H:%M:%S")
 
 
-def fix_table(fixes: Any) -> list[FixRow]:
-    """Every position, numbered from 1, with the speed and direction from the one before."""
-    rows = list(fixes.rows) if hasattr(fixes, "rows") else [(p.lat, p.lon, p.ts, p.accuracy_m) for p in fixes]
+def stored_positions(f: Finding) -> StoredFixes:
+    """The positions kept with the match when it was made (none for a finding that has none: not a match)."""
+    try:
+        stored = f.stored
+    except FindingEvidence.DoesNotExist:
+        return StoredFixes(np.zeros(0, dtype=RECORD), [])
+    return stored.positions()
+
+
+def evidence_rows(f: Finding) -> list[FixRow]:
+    """Every position shown for the match, numbered from 1, from the evidence kept when it was made (never
+    the live trail): those in the widened window, and a near one just outside it. Speed and direction are
+    from the position before, as worked out then."""
+    shown = stored_positions(f).shown()
+    r = shown.records
+    near = shown.flagged(NEAR).tolist()
+    acc, speed, heading = (r[k].astype(np.float64).tolist() for k in ("acc", "speed", "heading"))
     out: list[FixRow] = []
-    for i, (lat, lon, ts, acc) in enumerate(rows):
-        speed, direction = None, ""
-        if i:
-            plat, plon, pts, _ = rows[i - 1]
-            d = _metres(plat, plon, lat, lon)
-            dt = ts - pts
-            if dt > 0:
-                speed = round(d / dt * 3.6, 1)
-            if d >= 5:
-                bearing = (
-                    math.degrees(
-                        math.atan2(
-                            math.radians(lon - plon) * math.cos(math.radians((lat + plat) / 2)),
-                            math.radians(lat - plat),
-                        )
-                    )
-                    % 360
-                )
-                direction = f"{COMPASS[int((bearing + 22.5) // 45) % 8]} ({bearing:.0f}°)"
-        out.append(FixRow(i + 1, datetime.fromtimestamp(ts, UTC), lat, lon, acc, speed, direction))
-    return out
+    for i, (t, lat, lon, device) in enumerate(
+        zip(r["t"].tolist(), r["lat"].tolist(), r["lon"].tolist(), shown.device_names(), strict=True)
+    ):
+        direction = ""
+        if heading[i] == heading[i]:  # NaN: first, or still
+            direction = f"{COMPASS[int((heading[i] + 22.5) // 45) % 8]} ({heading[i]:.0f}°)"
+        out.append(
+            FixRow(
+                i + 1,
+                datetime.fromtimestamp(t, UTC),
+                lat,
+                lon,
+                None if acc[i] != acc[i] else acc[i],
+                None if speed[i] != speed[i] else round(speed[i], 1),
+                direction,
+                near=bool(near[i]),
+                device=device,
+            )
+        )
+    return with_distance(out, f)
 
 
-def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p = LocalProjection(lat1, lon1)
-    x, y = p.fast_xy(np.array([lat2]), np.array([lon2]))
-    return float(math.hypot(x[0], y[0]))
+def audited_rows(f: Finding, user: Any, action: AuditAction, summary: Callable[[int], str]) -> list[FixRow]:
+    """``evidence_rows``, with the look recorded as a look at the trail is: who, whose, which period, why (the
+    batch's lawful basis and purpose), and how long the answer took."""
+    from .services import basis_text
+
+    began = time.perf_counter()
+    rows = evidence_rows(f)
+    AuditEvent.record(
+        user,
+        action,
+        person=f.person,
+        obj=f.person,
+        summary=summary(len(rows)),
+        reason=basis_text(f.crime.batch.lawful_basis, f.crime.batch.purpose),
+        period=f.window(),
+        elapsed_ms=round((time.perf_counter() - began) * 1000),
+    )
+    return rows
 
 
 def with_distance(rows: list[FixRow], f: Finding) -> list[FixRow]:
-    """Each row's distance from the crime, and whether it is one of the match's near positions."""
-    near = {round(float(e[0]), 3) for e in f.evidence}
+    """Each row's distance from the crime."""
     p = LocalProjection(f.crime.lat, f.crime.lon)
     if rows:
         x, y = p.fast_xy(np.array([r.lat for r in rows]), np.array([r.lon for r in rows]))
         for r, dx, dy in zip(rows, x, y, strict=True):
             r.distance_m = float(math.hypot(dx, dy))
-            r.near = round(r.t.timestamp(), 3) in near
     return rows
 
 
@@ -94,9 +124,8 @@ def distance_m(f: Finding) -> float:
     return float(f.run.params.get("distance_m") or settings.OPENEM_CRIME_DISTANCE_M)
 
 
-def map_data(f: Finding, fixes: Any) -> dict[str, Any]:
+def map_data(f: Finding, rows: list[FixRow]) -> dict[str, Any]:
     """What the review page's map draws (json_script: data, never markup)."""
-    rows = with_distance(fix_table(fixes), f)
     start, end = f.window()
     return {
         "crime": {"lat": f.crime.lat, "lon": f.crime.lon, "radius_m": distance_m(f), "reference": f.crime.reference},
@@ -245,12 +274,13 @@ def overview_svg(f: Finding, rows: list[FixRow]) -> str:
 # ----------------------------------------------------------------------------------------------- PDF
 
 
-def proximity_report(f: Finding, fixes: Any, user: Any) -> tuple[bytes, int]:
-    """The PDF and its page count. The statement states its own length, so it is laid out until the
-    number it states is the number it has (twice, or three times when the number's width moves a line)."""
+def proximity_report(f: Finding, rows: list[FixRow], user: Any) -> tuple[bytes, int]:
+    """The PDF and its page count, from the positions kept when the match was made (``evidence_rows``).
+    The statement states its own length, so it is laid out until the number it states is the number it has
+    (twice, or three times when the number's width moves a line). Made again for the same finding it says
+    the same but for when it was made and for whom (and the review, if that has moved on since)."""
     from weasyprint import HTML
 
-    rows = with_distance(fix_table(fixes), f)
     start, end = f.window()
     context = {
         "f": f,
@@ -271,7 +301,8 @@ def proximity_report(f: Finding, fixes: Any, user: Any) -> tuple[bytes, int]:
         "code_version": f.run.code_version or code_version(),
         "officer": f.reviewed_by,
         "exhibit": _exhibit_prefix(f.reviewed_by),
-        "devices": sorted({str(e[4]) for e in f.evidence if len(e) > 4 and e[4]}),
+        "devices": sorted({r.device for r in rows if r.device}),
+        "evidence": getattr(f, "stored", None),
         "gaps": [(datetime.fromtimestamp(a, UTC), datetime.fromtimestamp(b, UTC)) for a, b in f.gaps],
     }
     pages = 1

@@ -1,6 +1,7 @@
 """Crime data has its own retention period (``OPENEM_CRIME_RETENTION_DAYS``): a batch, its crimes, the
-runs and findings matched against them, their reviews and proximity report records, and ad-hoc searches
-are deleted that many days after the batch arrived. Run by ``openem retention``."""
+runs and findings matched against them, the positions kept with each match as its evidence, their reviews
+and proximity report records, and ad-hoc searches are deleted that many days after the batch arrived. Run by
+``openem retention``."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from openem.audit.models import AuditAction, AuditEvent
 
-from .models import AdHocSearch, Crime, CrimeBatch, Finding, IssuedReport, ProximityReport
+from .models import AdHocSearch, Crime, CrimeBatch, Finding, FindingEvidence, IssuedReport, ProximityReport
 
 
 @dataclass
@@ -22,6 +23,7 @@ class CrimeRetention:
     batches: int = 0
     crimes: int = 0
     findings: int = 0
+    evidence: int = 0  # matches' kept positions (deleted with their findings)
 
 
 def enforce_crime(now: datetime | None = None, dry_run: bool = False) -> CrimeRetention:
@@ -32,6 +34,7 @@ def enforce_crime(now: datetime | None = None, dry_run: bool = False) -> CrimeRe
         batches=old.count(),
         crimes=Crime.objects.filter(batch__in=old).count(),
         findings=Finding.objects.filter(run__batch__in=old).count(),
+        evidence=FindingEvidence.objects.filter(finding__run__batch__in=old).count(),
     )
     if dry_run or not result.batches:
         return result
@@ -49,7 +52,8 @@ def enforce_crime(now: datetime | None = None, dry_run: bool = False) -> CrimeRe
             None,
             AuditAction.DELETE,
             summary=f"retention: deleted {result.batches} crime batches, {result.crimes} crimes and "
-            f"{result.findings} match findings (with their reviews and report records)",
+            f"{result.findings} match findings (with their reviews, report records and the positions kept as "
+            f"evidence of {result.evidence} matches)",
             reason=f"crime data kept {days} days",
             period=(span["first"], span["last"]),
         )

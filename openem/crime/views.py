@@ -25,7 +25,6 @@ from django.views.decorators.http import require_POST
 from openem.audit.models import AuditAction, AuditEvent
 from openem.portal.access import AuthedRequest, forbidden
 from openem.portal.exports import csv_text
-from openem.portal.trail import audited_fixes
 
 from . import report as reports
 from .forms import ReviewForm, SearchForm, UploadForm, VerifyForm
@@ -252,12 +251,9 @@ def _finding(request: AuthedRequest, pk: int) -> Finding:
 def match(request: AuthedRequest, pk: int) -> HttpResponse:
     f = _finding(request, pk)
     start, end = f.window()
-    fixes = audited_fixes(
+    fixes = reports.audited_rows(
+        f,
         request.user,
-        f.person,
-        start,
-        end,
-        basis_text(f.crime.batch.lawful_basis, f.crime.batch.purpose),
         AuditAction.VIEW,
         lambda n: f"crime match {f.pk} (crime {f.crime.reference}): trail of {n} positions in the window",
     )
@@ -267,7 +263,8 @@ def match(request: AuthedRequest, pk: int) -> HttpResponse:
         "crime": f.crime,
         "person": f.person,
         "data": data,
-        "fixes": reports.with_distance(reports.fix_table(fixes), f),
+        "fixes": fixes,
+        "near_count": sum(r.near for r in fixes),
         "review_form": ReviewForm(),
         "features": [],
         "start": start,
@@ -363,13 +360,9 @@ def report(request: AuthedRequest, pk: int) -> HttpResponse:
     f = _finding(request, pk)
     if f.review not in (ReviewState.QUALIFIED, ReviewState.RELEASED):
         return forbidden(request, "A proximity report is made once a hub caseworker has qualified the match.")
-    start, end = f.window()
-    fixes = audited_fixes(
+    fixes = reports.audited_rows(
+        f,
         request.user,
-        f.person,
-        start,
-        end,
-        basis_text(f.crime.batch.lawful_basis, f.crime.batch.purpose),
         AuditAction.EXPORT,
         lambda n: f"proximity report for crime match {f.pk} (crime {f.crime.reference}): {n} positions",
     )
@@ -446,17 +439,12 @@ def matches_csv(request: AuthedRequest, pk: int) -> HttpResponse:
 @crime_required
 def positions_csv(request: AuthedRequest, pk: int) -> HttpResponse:
     f = _finding(request, pk)
-    start, end = f.window()
-    fixes = audited_fixes(
+    rows = reports.audited_rows(
+        f,
         request.user,
-        f.person,
-        start,
-        end,
-        basis_text(f.crime.batch.lawful_basis, f.crime.batch.purpose),
         AuditAction.EXPORT,
         lambda n: f"crime match {f.pk} (crime {f.crime.reference}): positions CSV, {n} positions",
     )
-    rows = reports.fix_table(fixes)
     body = csv_text(
         [
             "number",
@@ -483,7 +471,7 @@ def positions_csv(request: AuthedRequest, pk: int) -> HttpResponse:
                 round(r.distance_m, 1) if r.distance_m is not None else "",
                 r.near,
             ]
-            for r in reports.with_distance(rows, f)
+            for r in rows
         ),
     )
     # A byte order mark, so Excel reads UTF-8 ("302°", not "302Â°").

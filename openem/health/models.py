@@ -40,7 +40,8 @@ class FaultKind(LabelledEnum):
     EVALUATION_BEHIND = "evaluation_behind"  # readings are waiting longer than they should
     BUS_DOWN = "bus_down"  # the message bus cannot be reached: announcements wait
     CHILD_RESTARTED = "child_restarted"  # the supervisor restarted a process that died
-    CRIME_BATCH_FAILED = "crime_batch_failed"  # the crime worker could not match a batch: it tries again later
+    CRIME_BATCH_FAILED = "crime_batch_failed"  # the crime worker could not match a batch (it tries again later)
+    # or one crime of it (marked failed; the rest of the batch goes on)
 
     @property
     def label(self) -> str:

@@ -141,8 +141,9 @@ def test_the_worker_claims_each_batch_once_and_matches_it_on_the_stored_trail(pe
     assert batch.status == BatchStatus.MATCHED and batch.claimed_until is None
     match = Finding.objects.get(crime__reference="LP/1001/26")
     assert match.verdict == Verdict.MATCH and match.review == ReviewState.PENDING and match.person == case
-    assert match.closest_m is not None and match.closest_m < 10 and match.minutes_near > 0 and match.evidence
-    assert match.evidence[0][4] == "GPS-0001"  # the near positions copied, with their device
+    assert match.closest_m is not None and match.closest_m < 10 and match.minutes_near > 0
+    kept = match.stored.positions()  # the positions in and around the window copied, with their device
+    assert match.stored.near > 0 and kept.devices == ["GPS-0001"] and len(kept) > match.stored.near
     ruled_out = Finding.objects.get(crime__reference="LP/1002/26")
     assert ruled_out.verdict == Verdict.NOT_THERE and ruled_out.review == ""
     run = match.run

@@ -190,7 +190,10 @@ def crime_match(person: Any) -> Any:
     """A match of the person to a Leicestershire Police crime, qualified by the hub and released to the force."""
     from datetime import UTC, datetime
 
-    from openem.crime.models import Crime, CrimeBatch, Finding, MatchRun
+    import numpy as np
+
+    from openem.crime.evidence import capture
+    from openem.crime.models import Crime, CrimeBatch, Finding, FindingEvidence, MatchRun
 
     found = Finding.objects.filter(person=person).first()
     if found:
@@ -207,11 +210,15 @@ def crime_match(person: Any) -> Any:
     run = MatchRun.objects.create(
         batch=batch, params={"distance_m": 100, "buffer_min": 30}, params_version="t", code_version="t"
     )
-    return Finding.objects.create(
+    found = Finding.objects.create(
         run=run, crime=crime, person=person, verdict="match", closest_m=5, minutes_near=10,
-        evidence=[[datetime(2026, 11, 10, 9, 30, tzinfo=UTC).timestamp(), 52.6642, -0.7351, 8, "GPS-0001"]],
         review="released", review_reason="Passed the house",
     )  # fmt: skip
+    at = datetime(2026, 11, 10, 9, 30, tzinfo=UTC).timestamp()
+    kept = capture(np.array([at]), np.array([52.6642]), np.array([-0.7351]), np.array([8.0]), ["GPS-0001"], [0],
+                   at - 1800, at + 1800, 300, 100)  # fmt: skip
+    FindingEvidence.of(found, kept).save()
+    return found
 
 
 def crime_search(person: Any) -> Any:
