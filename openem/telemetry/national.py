@@ -228,9 +228,9 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _live(plan: dict[str, np.ndarray], seconds: float, rate: float) -> dict[str, Any]:
-    """Readings at ``rate`` a second for ``seconds``; every half second one GPS wearer enters their zone
-    (each once). Also the caseload change, half way through."""
+def _live(plan: dict[str, np.ndarray], seconds: float, rate: float, first_trigger: int = 0) -> dict[str, Any]:
+    """Readings at ``rate`` a second for ``seconds``; every 0.6 s one GPS wearer enters their zone (each once,
+    from the ``first_trigger``-th GPS wearer on). Also the caseload change, half way through."""
     from openem.alerts.models import Violation
     from openem.cases.models import Condition, Order
 
@@ -250,12 +250,12 @@ def _live(plan: dict[str, np.ndarray], seconds: float, rate: float) -> dict[str,
         for _j in range(per_tick):
             k = cursor % n
             cursor += 1
-            if k == changed_k or str(k) in triggers:
+            if k == changed_k or _device(k, kinds[k]) in triggers:
                 continue
             objs.append(_reading(k, kinds[k], tick, float(plan["lat"][k]), float(plan["lon"][k])))
         trigger = None
         if 1.0 < tick - began < seconds - 1.0 and tick_n % 3 == 0 and len(triggers) < len(gps) - 1:
-            trigger = gps[len(triggers)]
+            trigger = gps[(first_trigger + len(triggers)) % (len(gps) - 1)]
             lat, lon = float(plan["lat"][trigger]), float(plan["lon"][trigger])
             objs += [_reading(trigger, "gps", tick - 0.3 + i * 0.1, lat, lon, inside=True) for i in range(3)]
         # The changed wearer reports at home all along, so the new zone around home finds them at once.
@@ -364,6 +364,9 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
     from openem.telemetry.worker import EngineWorker
 
     setup_test_environment()
+    from django.conf import settings
+
+    settings.OPENEM_OTP_REQUIRED_ROLES = ()  # the pages are asked for with force_login, as the tests do
     call_command("migrate", verbosity=0)
     plan = _plan(people)
     began = time.perf_counter()
