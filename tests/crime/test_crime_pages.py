@@ -91,3 +91,61 @@ def test_looking_at_a_page_of_a_batch_is_audited_with_which_crimes_were_shown(pe
     event = AuditEvent.objects.filter(action=AuditAction.VIEW).latest("pk")
     assert event.summary == "crime batch MID: crimes 51 to 60 of 60, 0 findings shown"
     assert "Operation Larch" in event.reason
+
+
+# --------------------------------------------------------------------------------------------- force names
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "Leicestershire Police",  # the name on file
+        "leicestershire police",  # any case
+        "  LEICESTERSHIRE   POLICE ",  # any spacing
+        "Leicestershire",  # without "Police"
+        "Leicestershire Constabulary",  # its name before 2012
+        "Leicestershire Police Service",
+        "Leicestershire-Police",
+        "E23000021",  # its code on file (ONS police force area)
+        "e23000021",
+    ],
+)
+def test_a_force_may_write_its_own_name_as_forces_do(personas, case, written):
+    r = near_crime()
+    r["policeForce"] = written
+    response = upload(client_for(personas["police"]), csv_of([r]))
+    assert response.status_code == 302, written
+    batch = CrimeBatch.objects.get()
+    assert batch.rows_accepted == 1 and batch.force == "Leicestershire Police", written
+
+
+def test_one_file_may_name_its_force_in_several_of_those_ways(personas, case):
+    rows = [near_crime(f"LP/{k}/26") for k in range(3)]
+    for r, written in zip(rows, ("E23000021", "Leicestershire Constabulary", "leicestershire police"), strict=True):
+        r["policeForce"] = written
+    upload(client_for(personas["police"]), csv_of(rows))
+    assert CrimeBatch.objects.get().rows_accepted == 3
+
+
+@pytest.mark.parametrize("written", ["Nottinghamshire Police", "Nottinghamshire", "E23000019", "Leicester City FC"])
+def test_another_force_is_still_refused_saying_how_ours_may_be_written(personas, case, written):
+    from html import escape
+
+    r = near_crime()
+    r["policeForce"] = written
+    response = upload(client_for(personas["police"]), csv_of([r]))
+    assert response.status_code == 200 and not CrimeBatch.objects.exists()
+    page = response.content.decode()
+    assert escape(f"This file is from {written} (its policeForce column)") in page
+    assert escape('written "Leicestershire Police", "Leicestershire", "E23000021", in any case') in page
+
+
+def test_force_names_compare_as_forces_write_them():
+    from openem.crime.batches import force_key
+
+    assert force_key("Devon & Cornwall Police") == force_key("devon and cornwall") == "devon and cornwall"
+    assert force_key("Metropolitan Police Service") == force_key("The Metropolitan Police") == "metropolitan"
+    assert force_key("Avon and Somerset Constabulary") == force_key("Avon & Somerset Police")
+    assert force_key("Dyfed-Powys Police") == force_key("Dyfed Powys")
+    assert force_key("Nottinghamshire Police") != force_key("Leicestershire Police")
+    assert force_key("Police") == "police"  # nothing but the word: kept, never the empty name of every force
