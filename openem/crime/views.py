@@ -26,6 +26,7 @@ from openem.audit.models import AuditAction, AuditEvent
 from openem.portal.access import AuthedRequest, forbidden
 from openem.portal.exports import csv_text
 from openem.portal.paging import paginate
+from openem.uktime import stamp
 
 from . import report as reports
 from .forms import ReviewForm, SearchForm, UploadForm, VerifyForm
@@ -40,6 +41,7 @@ from .models import (
     ReviewState,
     Verdict,
 )
+from .positions import map_data, near_counts, positions
 from .services import WrongForce, basis_text, receive_batch, start_search
 
 
@@ -272,14 +274,14 @@ def match(request: AuthedRequest, pk: int) -> HttpResponse:
         AuditAction.VIEW,
         lambda n: f"crime match {f.pk} (crime {f.crime.reference}): trail of {n} positions in the window",
     )
-    data = reports.map_data(f, fixes)
+    rows = positions(f, fixes)
     context = {
         "f": f,
         "crime": f.crime,
         "person": f.person,
-        "data": data,
-        "fixes": fixes,
-        "near_count": sum(r.near for r in fixes),
+        "data": map_data(f, rows),
+        "fixes": rows,
+        "near": near_counts(rows),
         "review_form": ReviewForm(),
         "features": [],
         "start": start,
@@ -414,6 +416,8 @@ def matches_csv(request: AuthedRequest, pk: int) -> HttpResponse:
         "crime_type",
         "from",
         "to",
+        "from_uk",
+        "to_uk",
         "person",
         "crn",
         "pnc",
@@ -423,6 +427,7 @@ def matches_csv(request: AuthedRequest, pk: int) -> HttpResponse:
         "at_home",
         "review",
         "released_at",
+        "released_at_uk",
         "params_version",
     ]
     body = csv_text(
@@ -434,6 +439,8 @@ def matches_csv(request: AuthedRequest, pk: int) -> HttpResponse:
                 f.crime.crime_type,
                 f.crime.window_start.isoformat(),
                 f.crime.window_end.isoformat(),
+                stamp(f.crime.window_start),
+                stamp(f.crime.window_end),
                 f.person.ref,
                 f.person.crn or "",
                 f.person.pnc,
@@ -443,6 +450,7 @@ def matches_csv(request: AuthedRequest, pk: int) -> HttpResponse:
                 f.at_home,
                 f.review,
                 f.released_at.isoformat() if f.released_at else "",
+                stamp(f.released_at) if f.released_at else "",
                 f.run.params_version,
             ]
             for f in rows
@@ -454,7 +462,7 @@ def matches_csv(request: AuthedRequest, pk: int) -> HttpResponse:
 @crime_required
 def positions_csv(request: AuthedRequest, pk: int) -> HttpResponse:
     f = _finding(request, pk)
-    rows = reports.audited_rows(
+    fixes = reports.audited_rows(
         f,
         request.user,
         AuditAction.EXPORT,
@@ -472,6 +480,10 @@ def positions_csv(request: AuthedRequest, pk: int) -> HttpResponse:
             "direction",
             "distance_m",
             "near",
+            "near_by",
+            "confidence_radius_m",
+            "distance_less_radius_m",
+            "in_window",
         ],
         (
             [
@@ -483,10 +495,14 @@ def positions_csv(request: AuthedRequest, pk: int) -> HttpResponse:
                 round(r.accuracy_m, 1) if r.accuracy_m is not None else "",
                 r.speed_kmh,
                 r.direction,
-                round(r.distance_m, 1) if r.distance_m is not None else "",
+                round(r.distance_m, 1),
                 r.near,
+                r.near_by.value if r.near_by is not None else "",
+                round(r.radius_m, 1) if r.radius_m is not None else "",
+                round(r.edge_m, 1) if r.edge_m is not None else "",
+                not r.outside,
             ]
-            for r in rows
+            for r in positions(f, fixes)
         ),
     )
     # A byte order mark, so Excel reads UTF-8 ("302°", not "302Â°").
