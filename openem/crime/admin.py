@@ -1,9 +1,9 @@
 """Crime matching in the admin: read only. Batches, crimes and searches are what police sent, runs and
-findings what the matcher found, reports what was handed out: evidence, changed only by the pages and
-workers that record why. Nothing is deleted here either: ``openem retention`` deletes crime data at the end
-of its period and keeps each proximity report's digest, so a copy still verifies (a delete here would lose
-that). Every list and record shown is audited as the rest of the admin is, with the person a finding or a
-report is about."""
+findings what the matcher found (with the positions it was made on), reports what was handed out: evidence,
+changed only by the pages and workers that record why. Nothing is deleted here either: ``openem retention``
+deletes crime data at the end of its period and keeps each proximity report's digest, so a copy still
+verifies (a delete here would lose that). Every list and record shown is audited as the rest of the admin
+is, with the person a finding, its positions or a report is about."""
 
 from __future__ import annotations
 
@@ -14,7 +14,17 @@ from django.http import HttpRequest
 
 from openem.audit.mixins import AuditedAdminMixin
 
-from .models import AdHocSearch, Crime, CrimeBatch, Finding, IssuedReport, MatchRun, ProximityReport, RowProblem
+from .models import (
+    AdHocSearch,
+    Crime,
+    CrimeBatch,
+    Finding,
+    FindingEvidence,
+    IssuedReport,
+    MatchRun,
+    ProximityReport,
+    RowProblem,
+)
 
 
 class ReadOnly(AuditedAdminMixin, admin.ModelAdmin):
@@ -55,8 +65,8 @@ class CrimeBatchAdmin(ReadOnly):
 
 @admin.register(Crime)
 class CrimeAdmin(ReadOnly):
-    list_display = ("reference", "version", "force", "crime_type", "window_start", "window_end", "batch")
-    list_filter = ("crime_type", "force")
+    list_display = ("reference", "version", "force", "crime_type", "window_start", "window_end", "state", "batch")
+    list_filter = ("crime_type", "state", "force")
     list_select_related = ("batch",)
     search_fields = ("reference", "batch__batch_ref")
 
@@ -74,6 +84,17 @@ class FindingAdmin(ReadOnly):
     list_filter = ("verdict", "review", "at_home")
     list_select_related = ("crime", "person")
     search_fields = ("crime__reference", "person__name", "person__crn", "person__ref")
+
+
+@admin.register(FindingEvidence)
+class FindingEvidenceAdmin(ReadOnly):
+    """The positions a match was made on (compressed: the match page shows them); a look is a look at the
+    person's, audited with them."""
+
+    list_display = ("finding", "source", "captured_at", "count", "near", "sha256")
+    list_filter = ("source",)
+    list_select_related = ("finding__crime", "finding__person")
+    search_fields = ("sha256", "finding__crime__reference")
 
 
 @admin.register(ProximityReport)

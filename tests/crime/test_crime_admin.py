@@ -13,6 +13,7 @@ from openem.crime.models import (
     Crime,
     CrimeBatch,
     Finding,
+    FindingEvidence,
     IssuedReport,
     MatchRun,
     ProximityReport,
@@ -23,7 +24,7 @@ from tests.helpers import PERSONAS, client_for
 from .portal_helpers import csv_of, far_crime, near_crime, store_trail
 
 pytestmark = pytest.mark.django_db
-MODELS = (CrimeBatch, Crime, MatchRun, Finding, ProximityReport, IssuedReport, AdHocSearch)
+MODELS = (CrimeBatch, Crime, MatchRun, Finding, FindingEvidence, ProximityReport, IssuedReport, AdHocSearch)
 
 
 @pytest.fixture
@@ -72,6 +73,7 @@ def test_the_crime_admin_is_read_only_and_deletes_nothing(personas, matched):
         Crime: matched.crime,
         MatchRun: matched.run,
         Finding: matched,
+        FindingEvidence: matched.stored,
         ProximityReport: ProximityReport.objects.get(),
         IssuedReport: IssuedReport.objects.get(),
     }
@@ -86,7 +88,7 @@ def test_the_crime_admin_is_read_only_and_deletes_nothing(personas, matched):
         assert listed.status_code in (200, 302), model
     assert Finding.objects.filter(pk=matched.pk, review="pending", closest_m=matched.closest_m).exists()
     assert CrimeBatch.objects.filter(pk=batch.pk).exists() and Crime.objects.count() == 2
-    assert ProximityReport.objects.exists() and IssuedReport.objects.exists()
+    assert ProximityReport.objects.exists() and IssuedReport.objects.exists() and FindingEvidence.objects.exists()
 
 
 def test_every_look_at_crime_records_in_the_admin_is_audited_with_the_person(personas, matched):
@@ -97,6 +99,8 @@ def test_every_look_at_crime_records_in_the_admin_is_audited_with_the_person(per
     assert event.person == matched.person and event.summary.startswith("admin: ")
     admin.get(url(ProximityReport, "change", ProximityReport.objects.get().pk))
     assert looks.latest("pk").person == matched.person  # a report is about its finding's person
+    admin.get(url(FindingEvidence, "change", matched.pk))
+    assert looks.latest("pk").person == matched.person  # the positions a match was made on: the person's
     admin.get(url(Finding, "changelist") + "?q=Sam")
     assert looks.latest("pk").action == AuditAction.SEARCH and '"Sam"' in looks.latest("pk").summary
     for model, obj in ((CrimeBatch, matched.crime.batch), (Crime, matched.crime)):
