@@ -24,6 +24,18 @@ def when(dt: datetime, now: datetime | None = None) -> str:
     return f"{local.day} {local:%b %Y %H:%M}"
 
 
+def zone(dt: datetime) -> str:
+    """``GMT`` or ``BST``: which UK clock ``dt`` is on. Wherever a UK time may be read beside a UTC one (a
+    police batch's times are UTC), or near a change of the clocks, the zone says which is which."""
+    return timezone.localtime(dt).tzname() or ""
+
+
+def stamp(dt: datetime, seconds: bool = True) -> str:
+    """``10/11/2026 08:20:00 GMT``: a UK time with its date and zone, for tables and CSVs."""
+    local = timezone.localtime(dt)
+    return f"{local:%d/%m/%Y %H:%M:%S %Z}" if seconds else f"{local:%d/%m/%Y %H:%M %Z}"
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 

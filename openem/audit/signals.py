@@ -75,14 +75,14 @@ def describe(instance: Any) -> str:
 
 
 def person_of(instance: Any) -> Any:
-    """The person a record is about: itself, its person, or its order's or incident's person."""
+    """The person a record is about: itself, its person, or its order's, incident's or crime finding's person."""
     person_model = apps.get_model("cases", "Person")
     if isinstance(instance, person_model):
         return instance
     try:
         if hasattr(type(instance), "person"):
             return instance.person
-        for parent in ("order", "incident"):  # an order version, condition, review; a decision
+        for parent in ("order", "incident", "finding"):  # an order version, condition, review; a decision; a report
             if hasattr(type(instance), parent):
                 return getattr(getattr(instance, parent), "person", None)
     except ObjectDoesNotExist:  # its parent went first in the same delete

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,9 +45,24 @@ WGS84_DATUMS = {"WGS84", "WGS 84", "WGS-84", "EPSG:4326", "4326", "ETRS89"}
 TYPES = ", ".join(f"{t.value} ({t.label})" for t in CrimeType)
 
 
+# What forces put after their place name, longest first: "Metropolitan Police Service", "Avon and Somerset
+# Constabulary", "Leicestershire Police" (its name since 2012; "Leicestershire Constabulary" before).
+_FORCE_SUFFIXES = (("police", "service"), ("police", "force"), ("police",), ("constabulary",))
+
+
 def force_key(name: str) -> str:
-    """A force's name as compared: case and stray spaces ignored."""
-    return " ".join(name.split()).casefold()
+    """A force's name as compared: case, spaces and punctuation ignored, "&" read as "and", and "Police",
+    "Constabulary" or "Police Service" after the place dropped, so "Leicestershire Police",
+    "LEICESTERSHIRE CONSTABULARY" and "leicestershire" are one force, as are "Devon & Cornwall Police" and
+    "Devon and Cornwall". A name that is only such words ("Police") is kept whole."""
+    words = re.sub(r"[^\w]+", " ", name.casefold().replace("&", " and ")).split()
+    if words[:1] == ["the"] and len(words) > 1:
+        words = words[1:]
+    for suffix in _FORCE_SUFFIXES:
+        if len(words) > len(suffix) and tuple(words[-len(suffix) :]) == suffix:
+            words = words[: -len(suffix)]
+            break
+    return " ".join(words)
 
 
 def _decode(data: bytes) -> str | None:
@@ -80,12 +96,17 @@ def _number(value: str) -> float | None:
 
 
 def parse_batch(
-    data: bytes, *, filename: str = "", now: datetime | None = None, max_rows: int | None = None
+    data: bytes,
+    *,
+    filename: str = "",
+    now: datetime | None = None,
+    max_rows: int | None = None,
+    force_of: Callable[[str], str] = force_key,
 ) -> ParsedBatch:
     """The batch's valid crimes and a problem for each refused row, or ``fatal`` saying why the file
     cannot be used at all (nothing is then kept, nor when it has more than ``max_rows`` crimes). ``now``: a
     crime said to start after it is refused (a typing slip in the date; there is no trail yet to match it
-    against)."""
+    against). ``force_of``: which force a ``policeForce`` cell names (the portal's also knows forces' codes)."""
     now = now or datetime.now(UTC)
     name = f"{filename} " if filename else "The file "
     text = _decode(data)
@@ -127,11 +148,11 @@ def parse_batch(
         i = index[column.lower()]
         return cells[i] if i < len(cells) else ""
 
-    # One force however it is typed: "Leicestershire Police" and "leicestershire  police" are the same.
+    # One force however it is typed: "Leicestershire Police", "leicestershire  constabulary" are the same.
     spelt: dict[str, str] = {}
     for _, c in body:
         if cell(c, "policeForce"):
-            spelt.setdefault(force_key(cell(c, "policeForce")), " ".join(cell(c, "policeForce").split()))
+            spelt.setdefault(force_of(cell(c, "policeForce")), " ".join(cell(c, "policeForce").split()))
     forces = sorted(spelt.values())
     batches = sorted({cell(c, "batchId") for _, c in body} - {""})
     if len(forces) > 1:

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from openem.engine.enums import LabelledEnum
+from openem.uktime import stamp
 
 from .records import CrimeType
 
@@ -287,8 +288,7 @@ class Crime(models.Model):
             if before != after:
                 label = getattr(self._meta.get_field(name), "verbose_name", name)
                 if isinstance(after, datetime):
-                    before = timezone.localtime(before).strftime("%d/%m/%Y %H:%M")
-                    after = timezone.localtime(after).strftime("%d/%m/%Y %H:%M")
+                    before, after = stamp(before, seconds=False), stamp(after, seconds=False)
                 out.append(f"{label}: {before} → {after}")
         return out
 

@@ -18,7 +18,7 @@ from openem.audit.models import AuditAction, AuditEvent
 from openem.uktime import plural
 
 from . import forces
-from .batches import COLUMNS, force_key, parse_batch
+from .batches import COLUMNS, parse_batch
 from .models import AdHocSearch, BatchSource, BatchStatus, Crime, CrimeBatch, LawfulBasis, RowProblem
 from .records import ParsedBatch
 from .records import RowProblem as Problem
@@ -61,9 +61,9 @@ def receive_batch(
     """Read the file, keep every valid row (a crime, versioned by its reference) and every problem with
     its row and column, record it with the lawful basis, and tell the sender. Raises ``WrongForce`` when
     the file names a force other than the sender's (nothing is kept but the refusal in the audit log)."""
-    parsed = parse_batch(data, filename=filename, max_rows=settings.OPENEM_CRIME_MAX_ROWS)
+    parsed = parse_batch(data, filename=filename, max_rows=settings.OPENEM_CRIME_MAX_ROWS, force_of=forces.key)
     force = user.police_force
-    other_force = bool(parsed.force) and force_key(parsed.force) != force_key(force or "")
+    other_force = bool(parsed.force) and not forces.same_force(parsed.force, force or "")
     if other_force:
         AuditEvent.record(
             user,
@@ -72,9 +72,11 @@ def receive_batch(
             f"the sender works for {force or 'no force'}",
             reason=basis_text(lawful_basis, purpose),
         )
+        accepted = f" (written {forces.ways_to_write(force)}, in any case)" if force else ""
         raise WrongForce(
             f"This file is from {parsed.force} (its policeForce column), and you send batches for "
-            f"{force or 'no force'}: send only your own force's crimes, or ask the hub if your force is wrong."
+            f"{force or 'no force'}{accepted}: send only your own force's crimes, or ask the hub if your force "
+            "is wrong."
         )
     limit_to_force(parsed, force)
     rows = len(parsed.crimes) + len({p.row for p in parsed.problems if p.row > 1})

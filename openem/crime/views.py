@@ -25,6 +25,8 @@ from django.views.decorators.http import require_POST
 from openem.audit.models import AuditAction, AuditEvent
 from openem.portal.access import AuthedRequest, forbidden
 from openem.portal.exports import csv_text
+from openem.portal.paging import paginate
+from openem.uktime import stamp
 
 from . import report as reports
 from .forms import ReviewForm, SearchForm, UploadForm, VerifyForm
@@ -39,6 +41,7 @@ from .models import (
     ReviewState,
     Verdict,
 )
+from .positions import map_data, near_counts, positions
 from .services import WrongForce, basis_text, receive_batch, start_search
 
 
@@ -120,30 +123,44 @@ def batches(request: AuthedRequest) -> HttpResponse:
 @crime_required
 def batch(request: AuthedRequest, pk: int) -> HttpResponse:
     b = get_object_or_404(visible_batches(request.user).select_related("uploaded_by"), pk=pk)
-    findings = visible_findings(request.user).filter(crime__batch=b)
-    crimes = list(b.crimes.all())
+    hub = request.user.works_crime_hub
+    # A batch holds up to OPENEM_CRIME_MAX_ROWS crimes: a page of them at a time, each with its counts (the
+    # hub) or its released matches (police) in one query for the page, so the page costs the same for
+    # a batch of 1,000 as for one of 10.
+    crimes = b.crimes.order_by("window_start", "reference", "pk")  # explicit: a GROUP BY drops Meta.ordering
+    if hub:
+        crimes = crimes.annotate(**{f"n_{v.value}": Count("findings", filter=Q(findings__verdict=v)) for v in Verdict})
+    paged = paginate(request, crimes, anchor="crimes")
+    page = list(paged["page"].object_list)
+    shown = visible_findings(request.user).filter(crime__in=[c.pk for c in page]).order_by("crime_id", "closest_m")
     by_crime: dict[int, list[Finding]] = {}
-    for f in findings.order_by("crime_id", "verdict", "closest_m"):
+    for f in [] if hub else shown:
         by_crime.setdefault(f.crime_id, []).append(f)
-    for c in crimes:
-        c.shown = by_crime.get(c.pk, [])  # type: ignore[attr-defined]
-        c.counts = {v: len([f for f in c.shown if f.verdict == v]) for v in Verdict}  # type: ignore[attr-defined]
+    for c in page:
+        c.shown = by_crime.get(c.pk, [])
+        c.counts = {v: getattr(c, f"n_{v.value}", 0) for v in Verdict}
+    findings_shown = sum(sum(c.counts.values()) for c in page) if hub else sum(len(c.shown) for c in page)
+    links = paged["links"]
     AuditEvent.record(
         request.user,
         AuditAction.VIEW,
         obj=b,
-        summary=f"crime batch {b.batch_ref or b.pk}: {len(crimes)} crimes, {findings.count()} findings shown",
+        summary=f"crime batch {b.batch_ref or b.pk}: crimes {links['first_index']} to {links['last_index']} "
+        f"of {links['count']}, {findings_shown} findings shown",
         reason=basis_text(b.lawful_basis, b.purpose),
     )
+    problems = paginate(request, b.problems.filter(row__gt=0), param="problems_page", anchor="problems")
     context = {
         "batch": b,
-        "crimes": crimes,
-        "problems": b.problems.all(),
-        "runs": b.runs.all()[:5],
-        "hub": request.user.works_crime_hub,
+        "crimes": page,
+        "pagination": links,
+        "problems": problems["page"].object_list,
+        "problem_pages": problems["links"],
+        "runs": b.runs.all()[:1],
+        "hub": hub,
         "search": getattr(b, "search", None),
         # Police learn of a match only once it is released: how many the hub holds is not theirs to see.
-        "released": sum(c.counts[Verdict.MATCH] for c in crimes),  # type: ignore[attr-defined]
+        "released": 0 if hub else visible_findings(request.user).filter(crime__batch=b).count(),
     }
     return render(request, "crime/batch.html", context)
 
@@ -257,14 +274,14 @@ def match(request: AuthedRequest, pk: int) -> HttpResponse:
         AuditAction.VIEW,
         lambda n: f"crime match {f.pk} (crime {f.crime.reference}): trail of {n} positions in the window",
     )
-    data = reports.map_data(f, fixes)
+    rows = positions(f, fixes)
     context = {
         "f": f,
         "crime": f.crime,
         "person": f.person,
-        "data": data,
-        "fixes": fixes,
-        "near_count": sum(r.near for r in fixes),
+        "data": map_data(f, rows),
+        "fixes": rows,
+        "near": near_counts(rows),
         "review_form": ReviewForm(),
         "features": [],
         "start": start,
@@ -399,6 +416,8 @@ def matches_csv(request: AuthedRequest, pk: int) -> HttpResponse:
         "crime_type",
         "from",
         "to",
+        "from_uk",
+        "to_uk",
         "person",
         "crn",
         "pnc",
@@ -408,6 +427,7 @@ def matches_csv(request: AuthedRequest, pk: int) -> HttpResponse:
         "at_home",
         "review",
         "released_at",
+        "released_at_uk",
         "params_version",
     ]
     body = csv_text(
@@ -419,6 +439,8 @@ def matches_csv(request: AuthedRequest, pk: int) -> HttpResponse:
                 f.crime.crime_type,
                 f.crime.window_start.isoformat(),
                 f.crime.window_end.isoformat(),
+                stamp(f.crime.window_start),
+                stamp(f.crime.window_end),
                 f.person.ref,
                 f.person.crn or "",
                 f.person.pnc,
@@ -428,6 +450,7 @@ def matches_csv(request: AuthedRequest, pk: int) -> HttpResponse:
                 f.at_home,
                 f.review,
                 f.released_at.isoformat() if f.released_at else "",
+                stamp(f.released_at) if f.released_at else "",
                 f.run.params_version,
             ]
             for f in rows
@@ -439,7 +462,7 @@ def matches_csv(request: AuthedRequest, pk: int) -> HttpResponse:
 @crime_required
 def positions_csv(request: AuthedRequest, pk: int) -> HttpResponse:
     f = _finding(request, pk)
-    rows = reports.audited_rows(
+    fixes = reports.audited_rows(
         f,
         request.user,
         AuditAction.EXPORT,
@@ -457,6 +480,10 @@ def positions_csv(request: AuthedRequest, pk: int) -> HttpResponse:
             "direction",
             "distance_m",
             "near",
+            "near_by",
+            "confidence_radius_m",
+            "distance_less_radius_m",
+            "in_window",
         ],
         (
             [
@@ -468,10 +495,14 @@ def positions_csv(request: AuthedRequest, pk: int) -> HttpResponse:
                 round(r.accuracy_m, 1) if r.accuracy_m is not None else "",
                 r.speed_kmh,
                 r.direction,
-                round(r.distance_m, 1) if r.distance_m is not None else "",
+                round(r.distance_m, 1),
                 r.near,
+                r.near_by.value if r.near_by is not None else "",
+                round(r.radius_m, 1) if r.radius_m is not None else "",
+                round(r.edge_m, 1) if r.edge_m is not None else "",
+                not r.outside,
             ]
-            for r in rows
+            for r in positions(f, fixes)
         ),
     )
     # A byte order mark, so Excel reads UTF-8 ("302°", not "302Â°").

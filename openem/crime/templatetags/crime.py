@@ -10,23 +10,29 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from openem.crime.models import Finding, Verdict
-from openem.uktime import duration
+from openem.uktime import duration, zone
 
 register = template.Library()
 
 
 @register.filter
 def gap_text(gaps: list[list[float]]) -> str:
-    """Gaps as 'no positions 14:02 to 14:31 (29 minutes)', UK time."""
+    """Gaps as 'no positions 14:02 GMT to 14:31 GMT (29 minutes)', UK time."""
     if not gaps:
         return "no gaps recorded"
     parts = []
     for a, b in gaps[:6]:
         lo = timezone.localtime(datetime.fromtimestamp(a, UTC))
         hi = timezone.localtime(datetime.fromtimestamp(b, UTC))
-        parts.append(f"{lo:%H:%M} to {hi:%H:%M} ({duration(b - a)})")
+        parts.append(f"{lo:%H:%M} {zone(lo)} to {hi:%H:%M} {zone(hi)} ({duration(b - a)})")
     more = f" and {len(gaps) - 6} more" if len(gaps) > 6 else ""
     return "no positions " + ", ".join(parts) + more
+
+
+@register.filter
+def utc_stamp(dt: datetime) -> str:
+    """``20261110082000``: a time as a police batch file gives it (yyyyMMddHHmmss, UTC)."""
+    return f"{dt.astimezone(UTC):%Y%m%d%H%M%S}"
 
 
 _CSS_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_./,:;()#+=@")
