@@ -104,10 +104,19 @@ def audited_rows(f: Finding, user: Any, action: AuditAction, summary: Callable[[
         obj=f.person,
         summary=summary(len(rows)),
         reason=basis_text(f.crime.batch.lawful_basis, f.crime.batch.purpose),
-        period=f.window(),
+        period=shown_period(f, rows),
         elapsed_ms=round((time.perf_counter() - began) * 1000),
     )
     return rows
+
+
+def shown_period(f: Finding, rows: list[FixRow]) -> tuple[datetime, datetime]:
+    """The period the look showed: the widened window, and further where a near line's end outside it is
+    shown too (the record must cover every position seen)."""
+    lo, hi = f.window()
+    if rows:
+        lo, hi = min(lo, min(r.t for r in rows)), max(hi, max(r.t for r in rows))
+    return lo, hi
 
 
 def with_distance(rows: list[FixRow], f: Finding) -> list[FixRow]:

@@ -211,6 +211,11 @@ def test_the_near_count_is_the_near_rows_of_the_table_with_a_line_end_outside_th
     assert first.outside and first.uk == "10/11/2026 08:29:00 GMT"
     assert [r.n for r in response.context["fixes"]] == [1, 2, 3, 4, 5, 6, 7]  # numbered as in the report
     assert [r[6] for r in response.context["data"]["fixes"]] == [True] + [False] * 6  # the map marks it too
+    # The look is recorded for the period shown, the position just outside the window included.
+    from openem.audit.models import AuditEvent
+
+    look = AuditEvent.objects.filter(actor=personas["hub"], person=f.person).latest("pk")
+    assert look.period_start == first.t < f.window()[0] and look.period_end >= f.window()[1]
 
 
 def test_the_positions_csv_says_why_each_position_is_near(personas, edge_match):
