@@ -15,8 +15,8 @@ from openem.accounts.models import ApiToken, User
 from openem.audit.models import AuditAction, AuditEvent
 
 from .forms import MAX_FILE_BYTES, purpose_problem
-from .models import BatchSource, CrimeBatch, CrimeState, LawfulBasis, ReviewState, Verdict
-from .services import WrongForce, basis_text, receive_batch
+from .models import BatchSource, CrimeBatch, CrimeState, Finding, LawfulBasis
+from .services import WrongForce, audit_people, basis_text, receive_batch
 
 
 def error(status: int, message: str, **extra: Any) -> JsonResponse:
@@ -81,9 +81,12 @@ def batch(request: HttpRequest, user: User, pk: int) -> HttpResponse:
     b = CrimeBatch.objects.filter(pk=pk, force=user.police_force).first()
     if b is None:
         return error(404, f"no batch {pk} of {user.police_force}")
-    from .models import Finding
-
-    released = Finding.objects.released_to(user).filter(crime__batch=b)
+    released = list(
+        Finding.objects.released_to(user)
+        .filter(crime__batch=b)
+        .select_related("crime", "crime__batch", "person", "run")
+        .order_by("crime__reference", "closest_m", "pk")
+    )
     AuditEvent.record(
         user,
         AuditAction.VIEW,
@@ -91,6 +94,7 @@ def batch(request: HttpRequest, user: User, pk: int) -> HttpResponse:
         summary=f"api: crime batch {b.batch_ref or b.pk} status",
         reason=basis_text(b.lawful_basis, b.purpose),
     )
+    audit_people(user, AuditAction.VIEW, released, f"api: crime batch {b.batch_ref or b.pk} status")
     return JsonResponse(
         {
             "batch": b.pk,
@@ -115,10 +119,8 @@ def batch(request: HttpRequest, user: User, pk: int) -> HttpResponse:
                     "at_home": f.at_home,
                     "released_at": f.released_at.isoformat() if f.released_at else None,
                 }
-                for f in released.select_related("crime", "person")
+                for f in released
             ],
-            "pending_review": b.crimes.filter(
-                findings__verdict=Verdict.MATCH, findings__review__in=[ReviewState.PENDING, ReviewState.QUALIFIED]
-            ).count(),
+            # Nothing about matches the hub holds: police learn of a match only once it is released.
         }
     )

@@ -44,6 +44,11 @@ NEAR, IN_WINDOW, USED = 1, 2, 4  # flags: one of the fixes that show the match; 
 STILL_M = 5.0  # moved less than this from the fix before: no heading (a wearer standing still jitters)
 
 
+class EvidenceRefused(ValueError):
+    """The kept positions cannot be shown: they are not those the match was made on (their digest differs),
+    or were stored in a format this version does not read. Refused rather than shown."""
+
+
 @dataclass
 class StoredFixes:
     """Fixes as kept with a finding: ``records`` (of ``RECORD``) in time order and the device names."""
@@ -59,11 +64,14 @@ class StoredFixes:
 
     @classmethod
     def unpack(cls, data: bytes, devices: Sequence[str], sha256: str = "") -> StoredFixes:
-        """From ``pack``'s bytes; with ``sha256``, refused (ValueError) unless it is the digest they had."""
-        records = np.frombuffer(zlib.decompress(bytes(data)), dtype=RECORD)
+        """From ``pack``'s bytes; with ``sha256``, refused (EvidenceRefused) unless it is the digest they had."""
+        try:
+            records = np.frombuffer(zlib.decompress(bytes(data)), dtype=RECORD)
+        except (zlib.error, ValueError) as exc:  # damaged past reading: refused as altered would be
+            raise EvidenceRefused(f"the stored positions cannot be read ({exc})") from exc
         got = cls(records, list(devices))
         if sha256 and got.sha256() != sha256:
-            raise ValueError("the stored positions are not those the match was made on (their digest differs)")
+            raise EvidenceRefused("the stored positions are not those the match was made on (their digest differs)")
         return got
 
     def sha256(self) -> str:

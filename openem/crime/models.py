@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -48,6 +48,13 @@ class BatchSource(LabelledEnum):
     @property
     def label(self) -> str:
         return {"portal": "Uploaded in the portal", "api": "Sent through the API", "search": "Ad-hoc search"}[
+            self.value
+        ]
+
+    @property
+    def phrase(self) -> str:
+        """The label inside a sentence: "(sent through the API)", not "(sent through the api)"."""
+        return {"portal": "uploaded in the portal", "api": "sent through the API", "search": "ad-hoc search"}[
             self.value
         ]
 
@@ -113,6 +120,7 @@ class CrimeBatch(models.Model):
     class Meta:
         ordering = ["-uploaded_at", "-id"]
         verbose_name = "crime batch"
+        verbose_name_plural = "crime batches"
 
     def __str__(self) -> str:
         return f"{self.force} batch {self.batch_ref or self.pk}"
@@ -295,21 +303,30 @@ class Crime(models.Model):
     @classmethod
     def add_version(cls, **fields: Any) -> Crime:
         """Store a crime; if its force already sent this reference, as the next version with its changes.
-        Locked so that two batches with the same reference at once cannot both be version 2."""
-        with transaction.atomic():
-            latest = (
-                cls.objects.select_for_update()
-                .filter(force=fields["force"], reference=fields["reference"])
-                .order_by("-version")
-                .first()
-            )
-            crime = cls(**fields)
-            if latest is not None:
-                crime.version = latest.version + 1
-                crime.previous = latest
-                crime.changes = crime.differences(latest) or ["sent again, unchanged"]
-            crime.save()
-            return crime
+        Two batches with the same reference at once cannot both be the same version: the unique constraint
+        refuses the second, which waits for the first to commit (PostgreSQL; SQLite takes one writer at a
+        time) and is then stored as the version after it. A row lock alone cannot do it: the first time a
+        reference is sent there is no row to lock, and a waiter re-reads the version it locked, not the new one."""
+        for attempt in range(5):
+            try:
+                with transaction.atomic():  # a savepoint: a refused insert leaves the batch's transaction usable
+                    latest = (
+                        cls.objects.select_for_update()
+                        .filter(force=fields["force"], reference=fields["reference"])
+                        .order_by("-version")
+                        .first()
+                    )
+                    crime = cls(**fields)
+                    if latest is not None:
+                        crime.version = latest.version + 1
+                        crime.previous = latest
+                        crime.changes = crime.differences(latest) or ["sent again, unchanged"]
+                    crime.save()
+                    return crime
+            except IntegrityError:
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
 
 
 class MatchRun(models.Model):
@@ -517,11 +534,12 @@ class FindingEvidence(models.Model):
         )
 
     def positions(self) -> StoredFixes:
-        """The positions as stored; ValueError if they are not what was stored (their digest differs)."""
-        from .evidence import FORMAT, StoredFixes
+        """The positions as stored; EvidenceRefused (a ValueError) if they are not what was stored (their digest
+        differs) or cannot be read."""
+        from .evidence import FORMAT, EvidenceRefused, StoredFixes
 
         if self.format != FORMAT:
-            raise ValueError(f"evidence stored as {self.format!r}: this version of OpenEM reads {FORMAT!r}")
+            raise EvidenceRefused(f"evidence stored as {self.format!r}: this version of OpenEM reads {FORMAT!r}")
         return StoredFixes.unpack(self.fixes, self.devices, self.sha256)
 
 

@@ -24,7 +24,7 @@ from openem.portal.exports import refuse_fetch
 from openem.portal.staticmap import Point, svg_map
 
 from .adapter import code_version
-from .evidence import NEAR, RECORD, StoredFixes
+from .evidence import NEAR, RECORD, EvidenceRefused, StoredFixes
 from .models import Finding, FindingEvidence
 
 COMPASS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
@@ -44,10 +44,6 @@ class FixRow:
     near: bool = False
     distance_m: float | None = None
     device: str = ""
-
-    @property
-    def uk(self) -> str:
-        return timezone.localtime(self.t).strftime("%d/%m/%Y %H:%M:%S")
 
 
 def stored_positions(f: Finding) -> StoredFixes:
@@ -96,7 +92,11 @@ def audited_rows(f: Finding, user: Any, action: AuditAction, summary: Callable[[
     from .services import basis_text
 
     began = time.perf_counter()
-    rows = evidence_rows(f)
+    try:
+        rows = evidence_rows(f)
+    except EvidenceRefused as exc:
+        refuse_evidence(f, user, exc)
+        raise
     AuditEvent.record(
         user,
         action,
@@ -108,6 +108,34 @@ def audited_rows(f: Finding, user: Any, action: AuditAction, summary: Callable[[
         elapsed_ms=round((time.perf_counter() - began) * 1000),
     )
     return rows
+
+
+def refuse_evidence(f: Finding, user: Any, exc: EvidenceRefused) -> None:
+    """Kept positions that fail their digest are shown to nobody: the refused look is on the person's record,
+    and the monitoring centre is told (an operational alert naming the match, not the person: operators do not
+    see who the crime matching hub matched), once per match."""
+    from openem.health.faults import raise_fault
+    from openem.health.models import Component, FaultKind
+
+    from .services import basis_text
+
+    what = f"crime match {f.pk} (crime {f.crime.reference})"
+    AuditEvent.record(
+        user,
+        AuditAction.DENIED,
+        person=f.person,
+        obj=f,
+        summary=f"refused: the positions kept with {what} were altered or damaged since it was made: {exc}",
+        reason=basis_text(f.crime.batch.lawful_basis, f.crime.batch.purpose),
+    )
+    raise_fault(
+        FaultKind.CRIME_EVIDENCE_ALTERED,
+        f"finding {f.pk}",
+        f"The positions kept with {what} of {f.crime.force} are not those it was made on: "
+        "they are not shown and no report is made from them",
+        component=Component.CRIME,
+        detail=str(exc),
+    )
 
 
 def shown_period(f: Finding, rows: list[FixRow]) -> tuple[datetime, datetime]:
@@ -131,18 +159,6 @@ def with_distance(rows: list[FixRow], f: Finding) -> list[FixRow]:
 
 def distance_m(f: Finding) -> float:
     return float(f.run.params.get("distance_m") or settings.OPENEM_CRIME_DISTANCE_M)
-
-
-def map_data(f: Finding, rows: list[FixRow]) -> dict[str, Any]:
-    """What the review page's map draws (json_script: data, never markup)."""
-    start, end = f.window()
-    return {
-        "crime": {"lat": f.crime.lat, "lon": f.crime.lon, "radius_m": distance_m(f), "reference": f.crime.reference},
-        "window": [f.crime.window_start.timestamp(), f.crime.window_end.timestamp()],
-        "read": [start.timestamp(), end.timestamp()],
-        "fixes": [[r.lat, r.lon, r.t.timestamp(), r.accuracy_m, r.n, r.near] for r in rows],
-        "gaps": f.gaps,
-    }
 
 
 # ----------------------------------------------------------------------------------------------- SVG

@@ -5,6 +5,7 @@ the crime worker's (``worker.py``), never a request's."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from openem.uktime import plural
 
 from . import forces
 from .batches import COLUMNS, parse_batch
-from .models import AdHocSearch, BatchSource, BatchStatus, Crime, CrimeBatch, LawfulBasis, RowProblem
+from .models import AdHocSearch, BatchSource, BatchStatus, Crime, CrimeBatch, Finding, LawfulBasis, RowProblem
 from .records import ParsedBatch
 from .records import RowProblem as Problem
 
@@ -27,6 +28,39 @@ from .records import RowProblem as Problem
 def basis_text(basis: LawfulBasis | str, purpose: str) -> str:
     """The lawful basis and purpose as the audit log records them."""
     return f"{LawfulBasis(basis).label}. Purpose: {purpose}"
+
+
+def audit_people(user: Any, action: AuditAction, findings: Iterable[Finding], what: str) -> None:
+    """One event per person among ``findings`` shown (a page, a CSV or an API answer naming them with how near
+    they came, how long, or when their trail had gaps): so each person's record shows who looked, at which
+    period (their crimes' widened windows) and why (the batch's lawful basis and purpose). ``what``: the page
+    or file, as its own event names it. The findings need their crime, batch, run and person loaded."""
+    by_person: dict[int, list[Finding]] = {}
+    for f in findings:
+        by_person.setdefault(f.person_id, []).append(f)
+    signed_in = user is not None and user.is_authenticated
+    events = []
+    for shown in by_person.values():
+        windows = [f.window() for f in shown]
+        person, batch = shown[0].person, shown[0].crime.batch
+        listed = "; ".join(f"crime {f.crime.reference}: {f.verdict_enum.label.lower()}" for f in shown[:10])
+        more = f"; and {len(shown) - 10} more" if len(shown) > 10 else ""
+        events.append(
+            AuditEvent(
+                actor_id=user.pk if signed_in else None,
+                actor_name=user.get_username() if signed_in else "system",
+                action=action.value,
+                person_id=person.pk,
+                person_ref=person.ref,
+                object_type="CrimeBatch",
+                object_id=str(batch.pk),
+                summary=f"{what}: {plural(len(shown), 'finding')} about them ({listed}{more})",
+                reason=basis_text(batch.lawful_basis, batch.purpose),
+                period_start=min(w[0] for w in windows),
+                period_end=max(w[1] for w in windows),
+            )
+        )
+    AuditEvent.objects.bulk_create(events)
 
 
 class WrongForce(Exception):
@@ -126,7 +160,7 @@ def receive_batch(
             user,
             AuditAction.IMPORT,
             obj=batch,
-            summary=f"crime batch {batch.batch_ref or batch.pk} ({batch.source_enum.label.lower()}, "
+            summary=f"crime batch {batch.batch_ref or batch.pk} ({batch.source_enum.phrase}, "
             f"{filename or 'no file name'}): {batch.rows_accepted} of {rows} rows accepted, "
             f"{plural(len(problems), 'problem')}; SHA-256 {batch.sha256}",
             reason=basis_text(lawful_basis, purpose),

@@ -29,6 +29,7 @@ from openem.portal.paging import paginate
 from openem.uktime import stamp
 
 from . import report as reports
+from .evidence import EvidenceRefused
 from .forms import ReviewForm, SearchForm, UploadForm, VerifyForm
 from .models import (
     AdHocSearch,
@@ -42,7 +43,7 @@ from .models import (
     Verdict,
 )
 from .positions import map_data, near_counts, positions
-from .services import WrongForce, basis_text, receive_batch, start_search
+from .services import WrongForce, audit_people, basis_text, receive_batch, start_search
 
 
 def _role(
@@ -149,6 +150,10 @@ def batch(request: AuthedRequest, pk: int) -> HttpResponse:
         f"of {links['count']}, {findings_shown} findings shown",
         reason=basis_text(b.lawful_basis, b.purpose),
     )
+    if not hub:  # police see who their released matches name
+        audit_people(
+            request.user, AuditAction.VIEW, [f for c in page for f in c.shown], f"crime batch {b.batch_ref or b.pk}"
+        )
     problems = paginate(request, b.problems.filter(row__gt=0), param="problems_page", anchor="problems")
     context = {
         "batch": b,
@@ -179,6 +184,7 @@ def crime(request: AuthedRequest, pk: int) -> HttpResponse:
         reason=basis_text(c.batch.lawful_basis, c.batch.purpose),
         period=(c.window_start, c.window_end),
     )
+    audit_people(request.user, AuditAction.VIEW, findings, f"crime {c.reference} v{c.version}")
     versions = Crime.objects.filter(force=c.force, reference=c.reference).order_by("-version")
     groups = {v: [f for f in findings if f.verdict == v] for v in Verdict}
     # Police are told how many monitored people were ruled out or had gaps (who, only the hub sees): that a
@@ -264,17 +270,45 @@ def _finding(request: AuthedRequest, pk: int) -> Finding:
     return get_object_or_404(visible_findings(request.user).filter(verdict=Verdict.MATCH), pk=pk)
 
 
+def _evidence(
+    request: AuthedRequest, f: Finding, action: AuditAction, summary: Callable[[int], str]
+) -> list[reports.FixRow] | HttpResponse:
+    """The positions kept with the match, the look audited; or, when they fail their digest, a page saying
+    so (409: the request is sound, the stored evidence is not), the refusal audited and the centre told."""
+    try:
+        return reports.audited_rows(f, request.user, action, summary)
+    except EvidenceRefused as exc:
+        return render(request, "crime/evidence_refused.html", {"f": f, "reason": str(exc)}, status=409)
+
+
 @crime_required
 def match(request: AuthedRequest, pk: int) -> HttpResponse:
     f = _finding(request, pk)
     start, end = f.window()
-    fixes = reports.audited_rows(
+    fixes = _evidence(
+        request,
         f,
-        request.user,
         AuditAction.VIEW,
         lambda n: f"crime match {f.pk} (crime {f.crime.reference}): trail of {n} positions in the window",
     )
+    if isinstance(fixes, HttpResponse):
+        return fixes
     rows = positions(f, fixes)
+    others = (
+        list(
+            Finding.objects.filter(crime=f.crime)
+            .exclude(verdict=Verdict.MATCH)
+            .select_related("person", "run", "crime__batch")
+        )
+        if request.user.works_crime_hub
+        else []
+    )
+    audit_people(
+        request.user,
+        AuditAction.VIEW,
+        others,
+        f"crime match {f.pk} (crime {f.crime.reference}): others monitored in its window",
+    )
     context = {
         "f": f,
         "crime": f.crime,
@@ -289,9 +323,7 @@ def match(request: AuthedRequest, pk: int) -> HttpResponse:
         "reports": f.reports.all()[:10],
         "can_review": request.user.reviews_crime_matches and f.review == ReviewState.PENDING,
         "can_release": request.user.releases_crime_matches and f.review == ReviewState.QUALIFIED,
-        "others": Finding.objects.filter(crime=f.crime).exclude(verdict=Verdict.MATCH).select_related("person")
-        if request.user.works_crime_hub
-        else [],
+        "others": others,
     }
     return render(request, "crime/match.html", context)
 
@@ -377,12 +409,14 @@ def report(request: AuthedRequest, pk: int) -> HttpResponse:
     f = _finding(request, pk)
     if f.review not in (ReviewState.QUALIFIED, ReviewState.RELEASED):
         return forbidden(request, "A proximity report is made once a hub caseworker has qualified the match.")
-    fixes = reports.audited_rows(
+    fixes = _evidence(
+        request,
         f,
-        request.user,
         AuditAction.EXPORT,
         lambda n: f"proximity report for crime match {f.pk} (crime {f.crime.reference}): {n} positions",
     )
+    if isinstance(fixes, HttpResponse):
+        return fixes
     pdf, pages = reports.proximity_report(f, fixes, request.user)
     digest = hashlib.sha256(pdf).hexdigest()
     with transaction.atomic():
@@ -402,14 +436,17 @@ def report(request: AuthedRequest, pk: int) -> HttpResponse:
 @crime_required
 def matches_csv(request: AuthedRequest, pk: int) -> HttpResponse:
     b = get_object_or_404(visible_batches(request.user), pk=pk)
-    rows = visible_findings(request.user).filter(crime__batch=b).order_by("crime__reference", "verdict", "closest_m")
+    rows = list(
+        visible_findings(request.user).filter(crime__batch=b).order_by("crime__reference", "verdict", "closest_m")
+    )
     AuditEvent.record(
         request.user,
         AuditAction.EXPORT,
         obj=b,
-        summary=f"crime batch {b.batch_ref or b.pk}: findings CSV ({rows.count()} rows)",
+        summary=f"crime batch {b.batch_ref or b.pk}: findings CSV ({len(rows)} rows)",
         reason=basis_text(b.lawful_basis, b.purpose),
     )
+    audit_people(request.user, AuditAction.EXPORT, rows, f"crime batch {b.batch_ref or b.pk}: findings CSV")
     header = [
         "crime",
         "version",
@@ -462,12 +499,14 @@ def matches_csv(request: AuthedRequest, pk: int) -> HttpResponse:
 @crime_required
 def positions_csv(request: AuthedRequest, pk: int) -> HttpResponse:
     f = _finding(request, pk)
-    fixes = reports.audited_rows(
+    fixes = _evidence(
+        request,
         f,
-        request.user,
         AuditAction.EXPORT,
         lambda n: f"crime match {f.pk} (crime {f.crime.reference}): positions CSV, {n} positions",
     )
+    if isinstance(fixes, HttpResponse):
+        return fixes
     body = csv_text(
         [
             "number",

@@ -97,7 +97,6 @@ class CrimeWorker:
         self.beat = Beat("crime", Component.CRIME)
 
     def run_once(self, now: datetime | None = None, limit: int = 20) -> CrimeCycle:
-        now = now or timezone.now()
         result = CrimeCycle()
         waiting = CrimeBatch.objects.filter(status__in=[s.value for s in WAITING]).order_by("uploaded_at", "pk")
         for batch in list(waiting[:limit]):
@@ -105,7 +104,10 @@ class CrimeWorker:
                 break
             # A name for this claim only: the same worker taking the batch again later is another claim.
             holder = f"{self.name} {uuid.uuid4().hex[:8]}"
-            if not batch.claim(holder, now + CLAIM, now):
+            # The time of this claim, not of the cycle's start: a batch taken after others took ten minutes
+            # would otherwise be claimed already lapsed, free for another worker while this one reads its trails.
+            at = now or timezone.now()
+            if not batch.claim(holder, at + CLAIM, at):
                 continue  # another worker has it
             try:
                 if self.match(batch, holder, result) is not None:
@@ -332,10 +334,11 @@ class CrimeWorker:
         from django.conf import settings
         from django.urls import reverse
 
+        # Not how many people were monitored in all: beside those ruled out, it would say how many matches wait.
         body = (
-            f"Batch {name} has been matched against the trails of {run.people_considered} monitored people "
-            f"(parameters {run.params_version}). Any possible matches are with the monitoring hub for review; "
-            f"you will see those it releases. {counts['not_there']} monitored person(s) were shown "
+            f"Batch {name} has been matched against the trails of everyone monitored by GPS in its crimes' "
+            f"windows (parameters {run.params_version}). Any possible matches are with the monitoring hub for "
+            f"review; you will see those it releases. {counts['not_there']} monitored person(s) were shown "
             f"not to be there."
         )
         if batch.crimes_failed:

@@ -42,6 +42,7 @@ class FaultKind(LabelledEnum):
     CHILD_RESTARTED = "child_restarted"  # the supervisor restarted a process that died
     CRIME_BATCH_FAILED = "crime_batch_failed"  # the crime worker could not match a batch (it tries again later)
     # or one crime of it (marked failed; the rest of the batch goes on)
+    CRIME_EVIDENCE_ALTERED = "crime_evidence_altered"  # a match's kept positions fail their digest: not shown
 
     @property
     def label(self) -> str:
@@ -55,6 +56,7 @@ class FaultKind(LabelledEnum):
             "bus_down": "Message bus unreachable",
             "child_restarted": "Process restarted",
             "crime_batch_failed": "Crime batch not matched",
+            "crime_evidence_altered": "Crime match evidence altered",
         }[self.value]
 
 

@@ -205,7 +205,7 @@ def test_the_near_count_is_the_near_rows_of_the_table_with_a_line_end_outside_th
     assert page.count('<tr class="govuk-table__row app-near') == 4  # the four rows in bold
     assert "Positions in the window (6) and 1 just outside it" in page
     assert page.count("outside window \u2013 shows the line") == 1
-    assert "1 within 100 m themselves; 1 further, their confidence circle within it; 2 the ends of a line" in page
+    assert "1 within 100 m themselves; 1 further, their confidence circle within it; 2 at the end of a line" in page
     assert "(1 just outside the window: the line counts for its part inside)" in page
     first = response.context["fixes"][0]
     assert first.outside and first.uk == "10/11/2026 08:29:00 GMT"
