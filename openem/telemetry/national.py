@@ -183,11 +183,16 @@ WORKERS = min(os.cpu_count() or 1, 4)  # as `openem run` starts them: one per co
 
 
 def _start_workers(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    # OPENEM_BENCH_LOGS=DIR keeps each worker's log there, every cycle's size and time in it.
+    logs = env.get("OPENEM_BENCH_LOGS")
+    if logs:
+        env = {**env, "OPENEM_LOG_LEVEL": "DEBUG"}
     return [
         subprocess.Popen(
             [sys.executable, "-m", "openem.cli", "engine_worker", "--interval", "0.05",
              "--shard", str(k), "--shards", str(WORKERS)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+            stderr=open(Path(logs) / f"worker-{k}.log", "w") if logs else subprocess.DEVNULL,  # noqa: SIM115
         )
         for k in range(WORKERS)
     ]  # fmt: skip

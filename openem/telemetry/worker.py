@@ -639,6 +639,7 @@ class EngineWorker:
         def step() -> bool:
             started = time.monotonic()
             r = self.cycle()
+            log.debug("cycle: %d readings, %d devices, %.3f s", r.readings, r.devices, time.monotonic() - started)
             self.beat.count(readings=r.readings, devices=r.devices, violations_opened=r.opened, failed=r.failed)
             self._report()
             if r.readings >= BUSY_READINGS:
