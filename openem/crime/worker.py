@@ -130,17 +130,22 @@ class CrimeWorker:
                 started=timezone.now(),
             )
             people: set[str] = set()
+            within = settings.OPENEM_CRIME_RULED_OUT_WITHIN_M
             for group in clusters(crimes):
+                rows_in = [as_row(c) for c in group]
+                # Only the trails of those who may be named (kept below) are read: anyone else's findings
+                # would be neither a match nor kept (adapter.trails_for).
                 trails = trails_for(
-                    min(c.window_start for c in group) - margin, max(c.window_end for c in group) + margin
+                    min(c.window_start for c in group) - margin,
+                    max(c.window_end for c in group) + margin,
+                    near=rows_in,
+                    params=params,
+                    reach_m=within,
                 )
                 people |= set(trails.columns)
                 by_ref = {str(c.pk): c for c in group}
-                found = match_batch(
-                    [as_row(c) for c in group], trails.columns, trails.homes, params, monitored=trails.monitored
-                )
+                found = match_batch(rows_in, trails.columns, trails.homes, params, monitored=trails.monitored)
                 rows = []
-                within = settings.OPENEM_CRIME_RULED_OUT_WITHIN_M
                 for f in found:
                     if f.verdict.value != Verdict.MATCH and not self.relevant(f, by_ref[f.crime_ref], trails, within):
                         continue  # ruled out hundreds of miles away: counted in the run, not kept one by one
