@@ -531,9 +531,10 @@ def ensure_slot_index(conn: Any = None) -> None:
             "USING rtree(id, t_lo, t_hi, lat_lo, lat_hi, lon_lo, lon_hi)"
         )
         cursor.execute(f"DELETE FROM {SLOT_INDEX}")
+        # In time order, as ingest adds them: an R*Tree filled a device at a time answers three times slower.
         cursor.execute(
             f"INSERT INTO {SLOT_INDEX} SELECT id, slot * {SLOT_S}, (slot + 1) * {SLOT_S}, lat_min, lat_max, "
-            f"lon_min, lon_max FROM {_SLOTS}"
+            f"lon_min, lon_max FROM {_SLOTS} ORDER BY slot, lat_min"
         )
         for sql in SQLITE_SLOT_TRIGGERS.values():
             cursor.execute(sql)

@@ -13,9 +13,9 @@ PLACED_HELP = (
 def place_stored_blocks(apps, schema_editor):
     from openem.telemetry.trail import ensure_slot_index, place_all
 
-    ensure_slot_index(schema_editor.connection)
     with schema_editor.connection.cursor() as cursor:
         place_all(cursor)
+    ensure_slot_index(schema_editor.connection)  # after: made from the table at once, in time order
 
 
 def remove_slot_index(apps, schema_editor):
