@@ -4,6 +4,7 @@ person's curfew address, and the code version a run records."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -14,7 +15,7 @@ import numpy as np
 from openem.telemetry import trail as trail_store
 
 from . import matching
-from .records import CrimeRow, CrimeType
+from .records import CrimeRow, CrimeType, MatchParams
 
 
 def crime_type_label(code: str, description: str = "") -> str:
@@ -58,9 +59,21 @@ class Trails:
     homes: dict[str, tuple[float, float]]
 
 
-def trails_for(lo: datetime, hi: datetime) -> Trails:
+def trails_for(
+    lo: datetime,
+    hi: datetime,
+    near: Sequence[CrimeRow] | None = None,
+    params: MatchParams | None = None,
+    reach_m: float = 0.0,
+) -> Trails:
     """Everyone with a GPS device fitted at some time in [lo, hi): their fixes from each device only while
-    it was fitted to them (the telemetry trail store), keyed by the person's id as text."""
+    it was fitted to them (the telemetry trail store), keyed by the person's id as text.
+
+    With the crimes ``near`` and their ``params``: the fixes only of those who may be named for one of
+    them, read whole (a finding's gaps and closest approach need the whole window): whose trail comes
+    within ``reach_m`` (at least the matching distance and largest confidence radius) of it in its window,
+    or whose curfew address does. Everyone else fitted is listed, monitored, without fixes: none of their
+    findings would be a match or be kept."""
     from django.db.models import Q
 
     from openem.devices.models import Fitting
@@ -71,36 +84,70 @@ def trails_for(lo: datetime, hi: datetime) -> Trails:
         .filter(Q(removed_at__isnull=True) | Q(removed_at__gt=lo))
     )
     periods = []
+    people: dict[str, Any] = {}
     for f in fittings:
         a = max(lo, f.fitted_at).timestamp()
         b = min(hi, f.removed_at).timestamp() if f.removed_at else hi.timestamp()
         if a < b:
             periods.append((f, a, b))
-    # One read of every device's window (the trail service's many-device read), cut to each fitting.
-    read = trail_store.window({f.device.ref for f, _, _ in periods}, lo.timestamp(), hi.timestamp())
+            people[str(f.person_id)] = f.person
+    homes = homes_of(people)
+    devices = {f.device.ref for f, _, _ in periods}
+    if near is not None and params is not None:
+        devices &= _may_be_named(periods, homes, near, params, reach_m, lo.timestamp(), hi.timestamp())
+    # One read of those devices' window (the trail service's many-device read), cut to each fitting.
+    read = trail_store.window(devices, lo.timestamp(), hi.timestamp())
+    none = trail_store.Fixes.of(np.empty(0, dtype=trail_store.FIX))
     parts: dict[str, list[tuple[str, np.ndarray]]] = {}
     monitored: dict[str, list[tuple[float, float]]] = {}
-    people: dict[str, Any] = {}
     for f, a, b in periods:
         key = str(f.person_id)
-        people[key] = f.person
         monitored.setdefault(key, []).append((a, b))
-        got = read[f.device.ref]
+        got = read.get(f.device.ref, none)
         inside = (got.t >= a) & (got.t < b)
         packed = np.empty(int(inside.sum()), dtype=[("t", "f8"), ("lat", "f8"), ("lon", "f8"), ("acc", "f8")])
         packed["t"], packed["lat"], packed["lon"] = got.t[inside], got.lat[inside], got.lon[inside]
         packed["acc"] = got.acc[inside]
         parts.setdefault(key, []).append((f.device.ref, packed))
     columns: dict[str, dict[str, np.ndarray]] = {}
-    devices: dict[str, list[str]] = {}
+    devices_of: dict[str, list[str]] = {}
     for key, pieces in parts.items():
         joined = np.concatenate([p for _, p in pieces])
         names = np.concatenate([np.full(len(p), d, dtype=object) for d, p in pieces])
         order = np.argsort(joined["t"], kind="stable")  # devices swapped: their fixes may interleave
         joined, names = joined[order], names[order]
         columns[key] = {"t": joined["t"], "lat": joined["lat"], "lon": joined["lon"], "acc": joined["acc"]}
-        devices[key] = names.tolist()
-    return Trails(columns, devices, monitored, homes_of(people))
+        devices_of[key] = names.tolist()
+    return Trails(columns, devices_of, monitored, homes)
+
+
+def _may_be_named(
+    periods: list[tuple[Any, float, float]],
+    homes: dict[str, tuple[float, float]],
+    crimes: Sequence[CrimeRow],
+    params: MatchParams,
+    reach_m: float,
+    lo: float,
+    hi: float,
+) -> set[str]:
+    """The devices of people who may be named for one of ``crimes``: those whose trail may come within
+    reach of one (a slot meeting its box, ``matching.read_boxes``, through the trail store's slot index),
+    and those whose curfew address is in one. Every device, when the longest line is longer than the
+    slots allow for."""
+    everyone = {f.device.ref for f, _, _ in periods}
+    if params.max_gap_min * 60.0 > trail_store.LINK_S or not crimes:
+        return everyone if crimes else set()
+    near = params.distance_m + max(params.max_accuracy_m, params.unreported_accuracy_m)
+    boxes = matching.read_boxes(crimes, params, reach_m=max(reach_m, near))
+    found = trail_store.devices_meeting(boxes, lo, hi)
+    for f, _, _ in periods:
+        home = homes.get(str(f.person_id))
+        if home is None:
+            continue
+        lat_in = (boxes[:, 2] <= home[0]) & (home[0] <= boxes[:, 3])
+        if bool((lat_in & (boxes[:, 4] <= home[1]) & (home[1] <= boxes[:, 5])).any()):
+            found.add(f.device.ref)
+    return found & everyone
 
 
 def homes_of(people: dict[str, Any]) -> dict[str, tuple[float, float]]:

@@ -40,7 +40,11 @@ ROOT = Path(__file__).resolve().parents[2]
 DAY0 = datetime(2026, 11, 10, tzinfo=UTC)
 UPLOAD_S = 900
 SEED = 18
-INSERT = "INSERT INTO telemetry_trailblock (device, start_s, end_s, n, data) VALUES (?,?,?,?,?)"
+INSERT = "INSERT INTO telemetry_trailblock (device, start_s, end_s, n, data, placed) VALUES (?,?,?,?,?,1)"
+INSERT_SLOT = (
+    "INSERT INTO telemetry_trailslot (device, slot, lat_min, lat_max, lon_min, lon_max, first_start) "
+    "VALUES (?,?,?,?,?,?,?)"
+)
 PG_DB = "openem_bench_postgis"
 INSTALL = (
     "PostGIS is not installed: as root, `apt-get install postgresql-15-postgis-3` "
@@ -117,9 +121,15 @@ def _db_path(n: int) -> Path:
 
 
 def _fill(path: Path, names: list[str], days: list[np.ndarray]) -> None:
-    """Every tag's day as the tag uploads it: a block of a quarter of an hour's fixes at a time."""
+    """Every tag's day as the tag uploads it: a block of a quarter of an hour's fixes at a time, and the
+    slots ``trail.store`` would write (their index is made afterwards, ``trail.ensure_slot_index``)."""
+    from openem.telemetry.trail import SQLITE_SLOT_TRIGGERS, slot_rows
+
     con = sqlite3.connect(path)
-    con.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; DELETE FROM telemetry_trailblock;")
+    con.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;")
+    for trigger in SQLITE_SLOT_TRIGGERS:  # the R*Tree is filled afterwards, at once
+        con.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    con.executescript("DELETE FROM telemetry_trailblock; DELETE FROM telemetry_trailslot;")
     found = con.execute(
         "SELECT sql FROM sqlite_master WHERE type='index' AND tbl_name='telemetry_trailblock' AND sql NOT NULL"
     )
@@ -129,13 +139,11 @@ def _fill(path: Path, names: list[str], days: list[np.ndarray]) -> None:
     for device, rec in zip(names, days, strict=True):
         ts = rec["t"]
         bounds = [0, *(np.flatnonzero(np.diff(np.floor(ts / UPLOAD_S))) + 1).tolist(), len(ts)]
-        con.executemany(
-            INSERT,
-            [
-                (device, float(ts[a]), float(ts[b - 1]), b - a, rec[a:b].tobytes())
-                for a, b in itertools.pairwise(bounds)
-            ],
-        )
+        rows = [
+            (device, float(ts[a]), float(ts[b - 1]), b - a, rec[a:b].tobytes()) for a, b in itertools.pairwise(bounds)
+        ]
+        con.executemany(INSERT, rows)
+        con.executemany(INSERT_SLOT, slot_rows(rows))
     con.commit()
     for sql in indexes:
         con.execute(sql)
@@ -298,6 +306,9 @@ def bench_crime(quick: bool) -> dict[str, Any]:
         connections.close_all()
         began = time.perf_counter()
         _fill(path, names, days)
+        from openem.telemetry.trail import ensure_slot_index
+
+        ensure_slot_index()  # the slots' R*Tree, made once from the table: far faster than row by row
         built = time.perf_counter() - began
     missing = postgis_ready()
     pg_built = 0.0
@@ -308,30 +319,46 @@ def bench_crime(quick: bool) -> dict[str, Any]:
 
     from openem.telemetry import trail
 
+    from .matching import read_boxes
+
     pad = (params.buffer_min + params.max_gap_min) * 60
     lo = min(c.start.timestamp() for c in crimes) - pad
     hi = max(c.end.timestamp() for c in crimes) + pad
-    trail.window_packed(names[:50], lo, hi)  # warm: connection, statement
+    lead_s = params.max_gap_min * 60
+    trail.window_packed(names[:50], lo, hi, read_boxes(crimes[:5], params), lead_s)  # warm: connection, statements
     # CPU seconds of this process (one core), so that other work on the machine does not count; the
     # wall-clock time is reported beside it.
     runs = []
     for _ in range(2 if quick else 3):
         cpu, wall = time.process_time(), time.perf_counter()
-        people, offsets, rec = trail.window_packed(names, lo, hi)
+        people, offsets, rec = trail.window_packed(names, lo, hi, read_boxes(crimes, params), lead_s)
         read = time.process_time() - cpu
         cpu, wall_read = time.process_time(), time.perf_counter() - wall
         packed = PackedTrails.from_columns(people, offsets, rec["t"], rec["lat"], rec["lon"], rec["acc"], params)
-        hit_c, _ = near_pairs(crimes, packed, params)
+        hits = near_pairs(crimes, packed, params)
         matching, wall_all = time.process_time() - cpu, time.perf_counter() - wall
         cpu = time.process_time()
-        fc, fp = near_pairs(crimes, packed, params, fixes_only=True)  # PostGIS's question
+        fixes_hits = near_pairs(crimes, packed, params, fixes_only=True)  # PostGIS's question
         fixes_only = time.process_time() - cpu
-        runs.append((read + matching, read, matching, wall_all - wall_read, hit_c, fixes_only, fc, fp))
+        runs.append((read + matching, read, matching, wall_all - wall_read, hits, fixes_only, fixes_hits))
         fixes_read = len(rec)
         del rec, packed
         gc.collect()
-    _, read_s, matching_s, matching_wall_s, hit_c, fixes_only_s, fc, fp = min(runs, key=lambda r: r[0])
+    _, read_s, matching_s, matching_wall_s, hits, fixes_only_s, fixes_hits = min(runs, key=lambda r: r[0])
     fixes_only_s = min(r[5] for r in runs)
+    # Every tag's whole window, as read before slots: its time, and whether the matcher finds the same.
+    cpu = time.process_time()
+    names_all, offsets_all, rec = trail.window_packed(names, lo, hi)
+    read_whole_s = time.process_time() - cpu
+    packed = PackedTrails.from_columns(names_all, offsets_all, rec["t"], rec["lat"], rec["lon"], rec["acc"], params)
+    same_as_whole = all(
+        _pairs(near_pairs(crimes, packed, params, fixes_only=f)) == _pairs(ours)
+        for f, ours in ((False, hits), (True, fixes_hits))
+    )
+    del rec, packed
+    gc.collect()
+    hit_c = hits[0]
+    fc, fp = fixes_hits
     number = {d: k for k, d in enumerate(names)}  # PostGIS's person: the wearer's number as generated
     ours_fix_only = {(c, number[people[k]]) for c, k in zip(fc.tolist(), fp.tolist(), strict=True)}
     result: dict[str, Any] = {
@@ -341,6 +368,8 @@ def bench_crime(quick: bool) -> dict[str, Any]:
         "fixes": fixes,
         "fixes_read": fixes_read,
         "read_s": round(read_s, 3),
+        "read_whole_s": round(read_whole_s, 3),
+        "same_as_whole_read": same_as_whole,
         "matching_s": round(matching_s, 3),
         "matching_wall_s": round(matching_wall_s, 3),
         "matching_fixes_only_s": round(fixes_only_s, 3),
@@ -367,6 +396,10 @@ def bench_crime(quick: bool) -> dict[str, Any]:
         peak_rss_mb=round(_rss_mb()),
     )
     return result
+
+
+def _pairs(found: tuple[np.ndarray, np.ndarray]) -> set[tuple[int, int]]:
+    return set(zip(found[0].tolist(), found[1].tolist(), strict=True))
 
 
 def show(r: dict[str, Any]) -> str:

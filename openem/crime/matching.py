@@ -290,6 +290,29 @@ class _Result:
     gaps: list[tuple[float, float]]
 
 
+BOX_MARGIN_M = 25.0  # read_boxes: the plane's straight lines against the degrees' (metres over a long line)
+
+
+def read_boxes(crimes: Sequence[CrimeRow], params: MatchParams, reach_m: float | None = None) -> np.ndarray:
+    """Where and when each crime's answers can come from, for the trail store's read with boxes (rows of
+    t_lo, t_hi, lat_min, lat_max, lon_min, lon_max; with ``lead_s`` = the longest line's time): within
+    ``reach_m`` of the crime (default: the distance and the largest radius a usable fix can have), from
+    the start of its widened window to the longest line's time after its end. A fix near the crime lies in
+    it, in its window; a line near it lies in the box of the slot of its later end, which is in the window
+    or at most a line's time after it (openem.telemetry.trail, "Slots"). In degrees, widened as
+    ``near_pairs`` widens its boxes, and by ``BOX_MARGIN_M``."""
+    if reach_m is None:
+        reach_m = params.distance_m + max(params.max_accuracy_m, params.unreported_accuracy_m)
+    reach = reach_m + BOX_MARGIN_M
+    lat = np.array([c.lat for c in crimes], dtype=np.float64)
+    lon = np.array([c.lon for c in crimes], dtype=np.float64)
+    windows = np.array([_window(c, params) for c in crimes], dtype=np.float64).reshape(-1, 2)
+    dlat = reach / M_PER_DEG_LAT_MIN
+    dlon = reach / (M_PER_DEG_LON_EQ * np.cos(np.radians(np.minimum(np.abs(lat) + dlat, 89.9))))
+    line_s = params.max_gap_min * 60.0
+    return np.column_stack([windows[:, 0], windows[:, 1] + line_s, lat - dlat, lat + dlat, lon - dlon, lon + dlon])
+
+
 def _window(crime: CrimeRow, params: MatchParams) -> tuple[float, float]:
     pad = params.buffer_min * 60.0
     return crime.start.timestamp() - pad, crime.end.timestamp() + pad

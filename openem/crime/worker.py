@@ -161,8 +161,14 @@ class CrimeWorker:
                 if self.stop:
                     break
                 try:
+                    # Only the trails of those who may be named (kept by ``findings``) are read whole: anyone
+                    # else's findings would be neither a match nor kept (adapter.trails_for).
                     trails = trails_for(
-                        min(c.window_start for c in group) - margin, max(c.window_end for c in group) + margin
+                        min(c.window_start for c in group) - margin,
+                        max(c.window_end for c in group) + margin,
+                        near=[as_row(c) for c in group],
+                        params=params,
+                        reach_m=settings.OPENEM_CRIME_RULED_OUT_WITHIN_M,
                     )
                 except Exception as exc:
                     if is_transient(exc):

@@ -200,14 +200,43 @@ class TrailBlock(Evidence):
     end_s = models.FloatField(help_text="the last fix, Unix seconds (at most a day after the first)")
     n = models.PositiveIntegerField(help_text="how many fixes")
     data = models.BinaryField()
+    placed = models.BooleanField(
+        db_default=False,
+        help_text='its fixes are in its device\'s slots (``trail``, "Slots"); a block written other than '
+        "through the trail store is not, and is read wherever it is",
+    )
 
     objects = TrailBlockQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["device", "start_s"])]
+        indexes = [
+            models.Index(fields=["device", "start_s"]),
+            models.Index(fields=["start_s"], condition=models.Q(placed=False), name="trailblock_not_placed"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.device}: {self.n} fixes from {self.start_s:.0f}"
+
+
+class TrailSlot(models.Model):
+    """Where a device's trail went in one twenty-minute slot, to find trails by place (``trail``, "Slots"):
+    the box of its fixes in the slot and in the ten minutes before it, rounded outwards, and the earliest
+    start of a trail block holding any of them. Kept by the trail store with the blocks; not evidence
+    itself (it says where the evidence is)."""
+
+    device = models.CharField(max_length=40)
+    slot = models.BigIntegerField(help_text="the slot's start in Unix seconds, divided by its length")
+    lat_min = models.FloatField()
+    lat_max = models.FloatField()
+    lon_min = models.FloatField()
+    lon_max = models.FloatField()
+    first_start = models.FloatField(help_text="the earliest start of a trail block with fixes in the slot or its link")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["device", "slot"], name="trail_slot_once")]
+
+    def __str__(self) -> str:
+        return f"{self.device}: slot {self.slot}"
 
 
 class RejectedReadingQuerySet(models.QuerySet["RejectedReading"]):

@@ -25,6 +25,7 @@ from openem.crime.models import (
     Crime,
     CrimeBatch,
     Finding,
+    MatchRun,
     ProximityReport,
     ReviewState,
     Verdict,
@@ -157,6 +158,49 @@ def test_people_ruled_out_far_away_are_not_listed_one_by_one(personas, case, set
     upload(client_for(personas["police"]), csv_of([near_crime(), far_crime()]))
     CrimeWorker("test").run_once()
     assert list(Finding.objects.values_list("crime__reference", "verdict")) == [("LP/1001/26", "match")]
+
+
+def kept_positions(f: Finding) -> str | None:
+    """The digest of the positions kept with a match (None for a finding that keeps none)."""
+    from openem.crime.models import FindingEvidence
+
+    return FindingEvidence.objects.filter(finding=f).values_list("sha256", flat=True).first()
+
+
+def test_the_worker_reads_only_the_trails_it_may_name_and_keeps_what_reading_every_trail_keeps(
+    personas, case, settings, monkeypatch
+):
+    from openem.telemetry import trail as trail_store
+
+    police = client_for(personas["police"])
+    store_trail()
+    read: list[set[str]] = []
+    whole = trail_store.window
+    monkeypatch.setattr(
+        trail_store, "window", lambda devices, lo, hi: read.append(set(devices)) or whole(devices, lo, hi)
+    )
+    # Only the far crime, naming no one beyond 1 km: Sam's trail and home are 3 km from it, and not read.
+    settings.OPENEM_CRIME_RULED_OUT_WITHIN_M = 1000
+    upload(police, csv_of([far_crime("LP/1002/26")]))
+    CrimeWorker("test").run_once()
+    assert read == [set()] and not Finding.objects.exists()
+    assert MatchRun.objects.get().people_considered == 1  # monitored, considered, not named
+    # The near and the far crime, naming anyone within 10 km: read with the boxes, then whole (boxes that
+    # cannot hold the longest line read every trail). The same findings are kept.
+    settings.OPENEM_CRIME_RULED_OUT_WITHIN_M = 10_000
+    kept = []
+    for batch, link_s in (("LP/2", trail_store.LINK_S), ("LP/3", 0.0)):
+        monkeypatch.setattr(trail_store, "LINK_S", link_s)
+        upload(police, csv_of([near_crime(f"{batch}001/26"), far_crime(f"{batch}002/26")]))
+        CrimeWorker("test").run_once()
+        kept.append(
+            [
+                (f.crime.reference[5:], f.verdict, f.closest_m, f.minutes_near, f.at_home, kept_positions(f), f.gaps)
+                for f in Finding.objects.filter(crime__reference__startswith=batch).order_by("crime__reference")
+            ]
+        )
+    assert read[1:] == [{"GPS-0001"}, {"GPS-0001"}]
+    assert kept[0] == kept[1] and [k[1] for k in kept[0]] == [Verdict.MATCH, Verdict.NOT_THERE]
 
 
 def test_a_gap_in_the_trail_is_not_covered_and_the_hub_sees_who_was_ruled_out(personas, case):

@@ -236,11 +236,11 @@ def test_a_batch_taken_after_a_long_one_is_claimed_for_the_full_ten_minutes(pers
     real_read = crime_worker.trails_for
     claims: list[tuple[object, object]] = []
 
-    def read(lo, hi):
+    def read(lo, hi, **kwargs):
         held = CrimeBatch.objects.filter(status="matching").get()
         claims.append((held.claimed_until, clock[0]))
         clock[0] += timedelta(minutes=11)  # the first batch's read takes eleven minutes
-        return real_read(lo, hi)
+        return real_read(lo, hi, **kwargs)
 
     monkeypatch.setattr(crime_worker, "timezone", Clock)
     monkeypatch.setattr(crime_worker, "trails_for", read)
