@@ -192,7 +192,7 @@ def _start_workers(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
             [sys.executable, "-m", "openem.cli", "engine_worker", "--interval", "0.05",
              "--shard", str(k), "--shards", str(WORKERS)],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-            stderr=open(Path(logs) / f"worker-{k}.log", "w") if logs else subprocess.DEVNULL,  # noqa: SIM115
+            stderr=open(Path(logs) / f"worker-{k}.log", "w") if logs else subprocess.DEVNULL,
         )
         for k in range(WORKERS)
     ]  # fmt: skip
