@@ -270,6 +270,21 @@ def _finding(request: AuthedRequest, pk: int) -> Finding:
     return get_object_or_404(visible_findings(request.user).filter(verdict=Verdict.MATCH), pk=pk)
 
 
+def _sound(request: AuthedRequest, f: Finding) -> HttpResponse | None:
+    """A match is qualified or released only on evidence that is what it was made on: kept positions that
+    fail their digest refuse it (the page saying so, the refusal audited and the centre told), whatever form
+    was sent."""
+    stored = getattr(f, "stored", None)  # none kept (a match made before positions were kept in full)
+    if stored is None:
+        return None
+    try:
+        stored.positions()
+    except EvidenceRefused as exc:
+        reports.refuse_evidence(f, request.user, exc)
+        return render(request, "crime/evidence_refused.html", {"f": f, "reason": str(exc)}, status=409)
+    return None
+
+
 def _evidence(
     request: AuthedRequest, f: Finding, action: AuditAction, summary: Callable[[int], str]
 ) -> list[reports.FixRow] | HttpResponse:
@@ -341,6 +356,8 @@ def review(request: AuthedRequest, pk: int) -> HttpResponse:
                 messages.error(request, f"{form.fields[field].label}: {e}" if field in form.fields else str(e))
         return redirect("crime:match", f.pk)
     decision, reason = form.cleaned_data["decision"], form.cleaned_data["reason"]
+    if decision == "qualify" and (refused := _sound(request, f)):
+        return refused
     done = f.qualify(request.user, reason) if decision == "qualify" else f.reject(request.user, reason)
     if not done:
         messages.warning(request, "Someone else has already reviewed this match: see its state below.")
@@ -367,6 +384,8 @@ def release(request: AuthedRequest, pk: int) -> HttpResponse:
     f = _finding(request, pk)
     if not request.user.releases_crime_matches:
         return forbidden(request, "Only a hub manager authorises the release of a match to police.")
+    if refused := _sound(request, f):
+        return refused
     if not f.release(request.user):
         messages.warning(request, "This match is not waiting for release (someone else may have acted on it).")
         return redirect("crime:match", f.pk)

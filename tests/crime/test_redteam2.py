@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from openem.accounts.models import ApiToken
 from openem.audit.models import AuditAction, AuditEvent
-from openem.crime.models import Crime, CrimeBatch, Finding, ProximityReport, Verdict
+from openem.crime.models import Crime, CrimeBatch, Finding, ProximityReport, ReviewState, Verdict
 from openem.crime.worker import CrimeWorker
 from openem.health.models import Fault, FaultKind
 from tests.helpers import client_for
@@ -102,6 +102,26 @@ def test_altered_kept_positions_are_refused_saying_so_and_the_operators_are_told
     assert not ProximityReport.objects.exists()
     # The rest of the crime matching pages still work.
     assert hub.get(reverse("crime:crime", args=[f.crime_id])).status_code == 200
+
+
+def test_a_match_with_altered_kept_positions_cannot_be_qualified_or_released(personas, matched):
+    """Sending the review or release form directly does not get round the refusal: neither is done on
+    positions that are not those the match was made on. Rejecting it still can be."""
+    f = the_match()
+    alter_the_kept_positions(f)
+    hub = client_for(personas["hub"])
+    r = hub.post(reverse("crime:review", args=[f.pk]), {"decision": "qualify", "reason": "Walked past at 08:30"})
+    assert r.status_code == 409 and "not those the match was made on" in r.content.decode()
+    f.refresh_from_db()
+    assert f.review == ReviewState.PENDING
+    Finding.objects.filter(pk=f.pk).update(review=ReviewState.QUALIFIED)  # qualified before it was altered
+    r = client_for(personas["hub_manager"]).post(reverse("crime:release", args=[f.pk]))
+    assert r.status_code == 409
+    f.refresh_from_db()
+    assert f.review == ReviewState.QUALIFIED
+    assert AuditEvent.objects.filter(action=AuditAction.DENIED, person=f.person).count() == 2
+    r = hub.post(reverse("crime:review", args=[f.pk]), {"decision": "reject", "reason": "Positions damaged"})
+    assert r.status_code in (302, 200)
 
 
 # 4. The hub's crime page, a match page's "others" and the findings CSV name people with how close they came
