@@ -192,14 +192,26 @@ def add_to_slots(cursor: Any, rows: list[Block]) -> None:
     least, most = ("MIN", "MAX") if connection.vendor == "sqlite" else ("LEAST", "GREATEST")
     grow = [("lat_min", least, "<"), ("lat_max", most, ">"), ("lon_min", least, "<"), ("lon_max", most, ">"),
             ("first_start", least, "<")]  # fmt: skip
-    cursor.executemany(
-        f"INSERT INTO {table} (device, slot, lat_min, lat_max, lon_min, lon_max, first_start) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (device, slot) DO UPDATE SET "
+    upsert = (
+        " ON CONFLICT (device, slot) DO UPDATE SET "
         + ", ".join(f"{c} = {f}({table}.{c}, excluded.{c})" for c, f, _ in grow)
         + " WHERE "
-        + " OR ".join(f"excluded.{c} {op} {table}.{c}" for c, _, op in grow),
-        slot_rows(rows),
+        + " OR ".join(f"excluded.{c} {op} {table}.{c}" for c, _, op in grow)
     )
+    columns = "device, slot, lat_min, lat_max, lon_min, lon_max, first_start"
+    slots = slot_rows(rows)
+    if not slots:
+        return
+    if connection.vendor == "postgresql":
+        # One statement for the whole commit's slots (each (device, slot) once: slot_rows groups them): a
+        # statement per slot cost more than storing the fixes.
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT * FROM unnest(%s::text[], %s::bigint[], %s::float8[], "
+            "%s::float8[], %s::float8[], %s::float8[], %s::float8[])" + upsert,
+            [list(c) for c in zip(*slots, strict=True)],
+        )
+    else:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s)" + upsert, slots)
 
 
 def place_all(cursor: Any) -> int:
