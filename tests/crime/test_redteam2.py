@@ -290,3 +290,12 @@ def test_the_report_says_which_kept_positions_it_shows(personas, matched):
         and "the others, up to 5 minutes either side of the period, were kept so that the match can be made again"
         in text
     ), text
+
+
+def test_distances_beyond_a_kilometre_read_in_kilometres(personas, matched):
+    from openem.crime.templatetags.crime import distance
+
+    assert (distance(140.4), distance(999.4), distance(8379), distance(None)) == ("140 m", "999 m", "8.4 km", "")
+    far = Crime.objects.get(reference="LP/1002/26")  # three kilometres from Sam's path
+    page = client_for(personas["hub"]).get(reverse("crime:crime", args=[far.pk])).content.decode()
+    assert "closest " in page and " km" in page.split("closest ", 1)[1][:12]

@@ -30,6 +30,16 @@ def gap_text(gaps: list[list[float]]) -> str:
 
 
 @register.filter
+def distance(metres: float | None) -> str:
+    """A distance as people read one: '140 m' under a kilometre, '8.4 km' beyond (the report and the CSVs
+    keep metres, to the metre)."""
+    if metres is None:
+        return ""
+    m = float(metres)
+    return f"{m:,.0f} m" if m < 1000 else f"{m / 1000:,.1f} km"
+
+
+@register.filter
 def utc_stamp(dt: datetime) -> str:
     """``20261110082000``: a time as a police batch file gives it (yyyyMMddHHmmss, UTC)."""
     return f"{dt.astimezone(UTC):%Y%m%d%H%M%S}"
