@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from openem.engine.enums import LabelledEnum
 from openem.uktime import stamp
@@ -491,6 +492,14 @@ class EvidenceSource(LabelledEnum):
         }[self.value]
 
 
+def evidence_seal(finding: int, crime: int, person: int, sha256: str, secret: str | bytes | None = None) -> str:
+    """The HMAC that ties kept positions (by their digest) to one match of one crime and person: whoever can
+    write to the database but does not hold the secret key cannot move positions between matches or make an
+    altered copy's digest good again."""
+    value = f"{finding}:{crime}:{person}:{sha256}"
+    return salted_hmac("openem.crime.evidence", value, secret=secret, algorithm="sha256").hexdigest()
+
+
 class FindingEvidence(models.Model):
     """The positions a match was made on, copied from the trail when it was made (``openem.crime.evidence``):
     what the review map, the positions CSV and the proximity report show, whatever later happens to the
@@ -505,6 +514,13 @@ class FindingEvidence(models.Model):
     devices = models.JSONField(default=list)
     fixes = models.BinaryField(help_text="the positions: zlib-compressed records (openem.crime.evidence.RECORD)")
     sha256 = models.CharField("SHA-256 of the positions", max_length=64)
+    seal = models.CharField(
+        max_length=64,
+        default="",
+        editable=False,
+        help_text="a keyed digest (HMAC with the server's secret key) of the positions' digest and whose match "
+        "they are: positions moved to another match, or altered with their digest made again, are refused",
+    )
 
     class Meta:
         verbose_name_plural = "finding evidence"
@@ -522,6 +538,7 @@ class FindingEvidence(models.Model):
     ) -> FindingEvidence:
         from .evidence import FORMAT, NEAR
 
+        digest = kept.sha256()
         return cls(
             finding=finding,
             format=FORMAT,
@@ -530,7 +547,8 @@ class FindingEvidence(models.Model):
             near=int(kept.flagged(NEAR).sum()),
             devices=kept.devices,
             fixes=kept.pack(),
-            sha256=kept.sha256(),
+            sha256=digest,
+            seal=evidence_seal(finding.pk, finding.crime_id, finding.person_id, digest),
         )
 
     def positions(self) -> StoredFixes:
@@ -540,6 +558,12 @@ class FindingEvidence(models.Model):
 
         if self.format != FORMAT:
             raise EvidenceRefused(f"evidence stored as {self.format!r}: this version of OpenEM reads {FORMAT!r}")
+        f = self.finding
+        if not any(
+            constant_time_compare(self.seal, evidence_seal(f.pk, f.crime_id, f.person_id, self.sha256, secret))
+            for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+        ):
+            raise EvidenceRefused("the stored positions are not those kept with this match (their seal differs)")
         return StoredFixes.unpack(self.fixes, self.devices, self.sha256)
 
 

@@ -299,3 +299,35 @@ def test_distances_beyond_a_kilometre_read_in_kilometres(personas, matched):
     far = Crime.objects.get(reference="LP/1002/26")  # three kilometres from Sam's path
     page = client_for(personas["hub"]).get(reverse("crime:crime", args=[far.pk])).content.decode()
     assert "closest " in page and " km" in page.split("closest ", 1)[1][:12]
+
+
+def test_kept_positions_moved_to_another_match_or_resealed_with_a_new_digest_are_refused(personas, matched):
+    """Someone who can write to the database but does not hold the secret key: an altered copy with its
+    digest made again, or one match's positions put on another, are refused as altered ones are."""
+    from openem.crime.evidence import EvidenceRefused
+    from openem.crime.models import FindingEvidence
+
+    f = the_match()
+    stored = f.stored
+    assert stored.seal and len(stored.positions()) > 0
+    r = stored.positions().records.copy()
+    r["lat"][3] += 0.001
+    kept = type(stored.positions())(r, stored.devices)
+    FindingEvidence.objects.filter(pk=stored.pk).update(fixes=kept.pack(), sha256=kept.sha256())
+    f = Finding.objects.get(pk=f.pk)
+    with pytest.raises(EvidenceRefused, match="seal"):
+        f.stored.positions()
+    # The genuine positions, under another finding's name, are refused too.
+    FindingEvidence.objects.filter(pk=stored.pk).update(fixes=stored.fixes, sha256=stored.sha256)
+    assert len(Finding.objects.get(pk=f.pk).stored.positions()) > 0
+    other = Finding.objects.exclude(pk=f.pk).first()
+    assert other is not None  # Sam, ruled out for the far crime
+    FindingEvidence.objects.filter(pk=other.pk).delete()
+    FindingEvidence.objects.create(
+        finding=other, format=stored.format, count=stored.count, near=stored.near, devices=stored.devices,
+        fixes=stored.fixes, sha256=stored.sha256, seal=stored.seal,
+    )  # fmt: skip
+    with pytest.raises(EvidenceRefused, match="seal"):
+        Finding.objects.get(pk=other.pk).stored.positions()
+    response = client_for(personas["hub"]).get(reverse("crime:match", args=[f.pk]))
+    assert response.status_code == 200
