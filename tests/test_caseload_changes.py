@@ -89,3 +89,30 @@ def test_a_person_deleted_leaves_the_model(night):
     worker.cases_changed()
     model = worker.model()
     assert "P0001" not in model.subjects and "RF-0001" not in model.fittings
+
+
+@pytest.mark.django_db
+def test_a_worker_process_collects_its_frozen_caseload_again_after_many_recompiles(case, monkeypatch):
+    """The worker process freezes its compiled caseload (full collections walked it all, a second's pause);
+    people recompiled leave frozen cycles behind, so after enough of them it is collected and frozen again."""
+    import gc
+
+    from openem.cases.models import Person
+    from openem.telemetry import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "SETTLE_AFTER_RECOMPILING", 2)
+    w = EngineWorker("t")
+    w.settle_memory = True
+    try:
+        w.model()
+        assert gc.get_freeze_count() > 0  # frozen after the first compile
+        collected: list[int] = []
+        monkeypatch.setattr(gc, "unfreeze", lambda: collected.append(1))
+        Person.objects.filter(pk=case.pk).update(name="Sam Changed")
+        w._recompile({case.pk})
+        assert not collected  # one person: not yet
+        w._recompile({case.pk})
+        assert collected == [1] and w._recompiled == 0
+    finally:
+        monkeypatch.undo()
+        gc.unfreeze()

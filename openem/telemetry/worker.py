@@ -67,6 +67,7 @@ BUSY_CYCLE_S = 0.5  # under heavy load, a cycle at most this often
 GAP_WAIT_S = 30.0  # how long skipped ids are watched for a late commit (transactions are far shorter)
 MAX_GAPS = 2_000
 SETTLE_AFTER_LOADING = 1000  # devices loaded from storage in one cycle after which what is held is frozen
+SETTLE_AFTER_RECOMPILING = 10_000  # people recompiled after which the frozen caseload is collected again
 
 
 @dataclass
@@ -118,6 +119,7 @@ class EngineWorker:
         self.stop = StopFlag(install=False)
         # A worker process (not a test or a bench probe) freezes what it holds for good: see _settle.
         self.settle_memory = False
+        self._recompiled = 0  # people recompiled since the caseload was last collected and frozen
         if shards == 1:
             self.beat = Beat("engine", Component.ENGINE)
         else:
@@ -149,6 +151,16 @@ class EngineWorker:
         if self.settle_memory:
             gc.collect()
             gc.freeze()
+
+    def _resettle(self) -> None:
+        """The people recompiled replace frozen objects, which refer to one another (an order and its
+        conditions): frozen, the cycles they leave are never collected. After many, the frozen objects are
+        collected again (one full collection, a second's pause at 50,000 people, every few thousand case
+        changes) and frozen afresh."""
+        if self.settle_memory and self._recompiled >= SETTLE_AFTER_RECOMPILING:
+            self._recompiled = 0
+            gc.unfreeze()
+            self._settle()
 
     def cases_changed(self) -> None:
         """Look at the case records again on the next call."""
@@ -254,6 +266,8 @@ class EngineWorker:
         self._model.__dict__.pop("_by_subject", None)  # the index by person is rebuilt when next asked
         touched = before | devices | set(fresh.fittings)
         self._recheck |= {d for d in touched if self.mine(d)}
+        self._recompiled += len(people)
+        self._resettle()
 
     def mine(self, device: str) -> bool:
         if self.shards == 1:
