@@ -194,6 +194,23 @@ class Person(models.Model):
         return self.orders.filter(start__lte=day, end__gte=day)
 
 
+class OrderQuerySet(models.QuerySet["Order"]):
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Order]:
+        """As Django's, with ``warning_count`` counted as the signals count it (bulk inserts send none)."""
+        made = super().bulk_create(objs, *args, **kwargs)
+        refresh_warnings(o.pk for o in made)
+        return made
+
+    def update(self, **kwargs: Any) -> int:
+        """As Django's, with the orders' warnings counted afresh (dates and terms change what they are)."""
+        if not set(kwargs) - {"warning_count", "updated"}:  # bulk_update of the count itself
+            return super().update(**kwargs)
+        ids = list(self.values_list("pk", flat=True))
+        n = super().update(**kwargs)
+        refresh_warnings(ids)
+        return n
+
+
 class Order(models.Model):
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="orders")
     ref = models.CharField("order id", max_length=40)
@@ -209,8 +226,15 @@ class Order(models.Model):
     audit_score = models.PositiveSmallIntegerField("AUDIT score", null=True, blank=True)
     alcohol_treatment_requirement = models.BooleanField(default=False)
     version = models.PositiveIntegerField(default=1)
+    warning_count = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="how many of its findings are warnings (a copy of findings(), kept by openem.cases.warnings)",
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+
+    objects = OrderQuerySet.as_manager()
 
     class Meta:
         ordering = ["-start", "ref"]
@@ -307,6 +331,50 @@ class Order(models.Model):
 
         return check_order(self.to_spec(), path=self.ref) + curfew_address_findings(self)
 
+    def count_warnings(self) -> int:
+        """How many findings someone should look at (the order page's warnings). They depend only on the
+        order, its conditions and the person's assessed addresses, never on today's date, so the count is
+        kept on the order (``warning_count``) and "Needs attention" asks for it in SQL."""
+        from .rules import Severity
+
+        return sum(1 for f in self.findings() if f.severity == Severity.WARNING)
+
+    def refresh_warnings(self) -> int:
+        """Count the warnings afresh, from the database, and store the count. An ``update``: no signal, no
+        new ``updated`` time (the order itself has not changed)."""
+        refresh_warnings([self.pk])
+        self.warning_count = Order.objects.filter(pk=self.pk).values_list("warning_count", flat=True).first() or 0
+        return self.warning_count
+
+
+WARNING_CHUNK = 2000
+
+
+def refresh_warnings(order_ids: Any) -> None:
+    """Store ``warning_count`` afresh for these orders, a chunk at a time with their conditions and their
+    people's assessed addresses fetched together (bulk loads make thousands at once)."""
+    ids = sorted({int(i) for i in order_ids if i is not None})
+    for i in range(0, len(ids), WARNING_CHUNK):
+        orders = list(
+            Order.objects.filter(pk__in=ids[i : i + WARNING_CHUNK])
+            .select_related("person")
+            .prefetch_related("conditions", "person__assessments__addresses")
+        )
+        changed = []
+        for order in orders:
+            n = order.count_warnings()
+            if n != order.warning_count:
+                order.warning_count = n
+                changed.append(order)
+        Order.objects.bulk_update(changed, ["warning_count"], batch_size=500)
+
+
+def refresh_warnings_of_people(person_ids: Any) -> None:
+    """Every order of these people: their assessed addresses changed."""
+    ids = sorted({int(p) for p in person_ids if p is not None})
+    if ids:
+        refresh_warnings(Order.objects.filter(person_id__in=ids).values_list("pk", flat=True))
+
 
 class ConditionQuerySet(models.QuerySet["Condition"]):
     def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Condition]:
@@ -314,7 +382,17 @@ class ConditionQuerySet(models.QuerySet["Condition"]):
         objs = list(objs)
         for obj in objs:
             obj.device_kind = obj.needed_device_kind()
-        return super().bulk_create(objs, *args, **kwargs)
+        made = super().bulk_create(objs, *args, **kwargs)
+        refresh_warnings(c.order_id for c in made)  # the orders' warnings, as saving each would
+        return made
+
+    def update(self, **kwargs: Any) -> int:
+        """As Django's, with their orders' warnings counted afresh (the order moved to too, if any)."""
+        orders: set[Any] = set(self.values_list("order_id", flat=True))
+        moved_to = kwargs.get("order_id", getattr(kwargs.get("order"), "pk", None))
+        n = super().update(**kwargs)
+        refresh_warnings(orders | {moved_to})
+        return n
 
 
 class Condition(models.Model):

@@ -7,10 +7,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import (
-    BooleanField,
     Case,
     Exists,
-    ExpressionWrapper,
     F,
     IntegerField,
     OuterRef,
@@ -38,7 +36,6 @@ from openem.cases.models import (
     monitoring_statuses,
     reviews_due,
 )
-from openem.cases.rules import Severity
 from openem.devices.contact import attach
 from openem.engine.enums import ConditionType, OrderType, Rosh
 
@@ -97,9 +94,7 @@ def case_list(request: AuthedRequest) -> HttpResponse:
     if attention:
         found = Person.objects.in_bulk(page_people)
         page_people = [found[pk] for pk in page_people]
-    prefetch_related_objects(
-        page_people, "practitioner", "team", "orders__conditions", "orders__reviews", "assessments__addresses"
-    )
+    prefetch_related_objects(page_people, "practitioner", "team", "orders__conditions", "orders__reviews")
     statuses = monitoring_statuses(page_people)
     critical = critical_by_person(request, page_people)
     rows = [case_row(person, today, statuses[person.pk], critical.get(person.pk, [])) for person in page_people]
@@ -144,8 +139,9 @@ def current_orders(person: Person, today: date) -> list[Order]:
 
 
 def warnings_on(orders: list[Order]) -> int:
-    """How many findings someone should look at (the order page's warnings) on these orders."""
-    return sum(1 for order in orders for f in order.findings() if f.severity == Severity.WARNING)
+    """How many findings someone should look at (the order page's warnings) on these orders: the counts kept
+    on them (``Order.count_warnings``), as "Needs attention" reads them."""
+    return sum(order.warning_count for order in orders)
 
 
 def case_row(
@@ -172,27 +168,20 @@ def case_row(
 
 
 ENDING_SOON_DAYS = 14
-CHUNK = 2000
 
 
 def needing_attention(people: Any, today: date) -> list[int]:
     """The ids, in the list's order, of those who need attention: a status other than "Compliant", an order
-    ending within a fortnight, or a warning on a current order. The first two are answered in SQL for
-    everyone; the warnings come from the order rules (Python), so they are worked out only for the rest, a
-    chunk of people at a time with their orders and assessments fetched together."""
-    flagged = ~Q(monitoring_rank=MonitoringStatus.COMPLIANT.rank) | Q(
-        ends__lte=today + timedelta(days=ENDING_SOON_DAYS)
+    ending within a fortnight, or a warning on a current order (its stored ``warning_count``: the order
+    rules' warnings are counted when an order, its conditions or the person's assessments change). One
+    query, in SQL for everyone."""
+    warned = Order.objects.filter(end__gte=today, warning_count__gt=0).values("person_id")
+    flagged = (
+        ~Q(monitoring_rank=MonitoringStatus.COMPLIANT.rank)
+        | Q(ends__lte=today + timedelta(days=ENDING_SOON_DAYS))
+        | Q(pk__in=warned)
     )
-    ordered = list(
-        people.annotate(flagged=ExpressionWrapper(flagged, output_field=BooleanField())).values_list("pk", "flagged")
-    )
-    rest = [pk for pk, f in ordered if not f]
-    warned: set[int] = set()
-    for i in range(0, len(rest), CHUNK):
-        chunk = list(Person.objects.filter(pk__in=rest[i : i + CHUNK]))
-        prefetch_related_objects(chunk, "orders__conditions", "assessments__addresses")
-        warned.update(p.pk for p in chunk if warnings_on(current_orders(p, today)))
-    return [pk for pk, f in ordered if f or pk in warned]
+    return list(people.filter(flagged).values_list("pk", flat=True))
 
 
 def search_terms(q: str, order_type: str, status: str, attention: bool) -> str:
