@@ -221,6 +221,7 @@ def _measure(people: int, runs: int, users: dict[str, Any]) -> dict[str, Any]:
         "case_list": (PRACTITIONER, "/cases/"),
         "operator_list": (OPERATOR, "/cases/"),
         "operator_status_filter": (OPERATOR, "/cases/?status=not_fitted&sort=status"),
+        "operator_attention": (OPERATOR, "/cases/?attention=1"),
         "centre": (OPERATOR, "/centre/"),
         "person": (PRACTITIONER, f"/people/{Person.objects.get(ref='B000007').pk}/"),
     }
@@ -299,6 +300,7 @@ def show(r: dict[str, Any]) -> str:
         ("case_list", "case_list_ms (caseload 50)"),
         ("operator_list", "operator_list_ms"),
         ("operator_status_filter", "  status filter, sorted"),
+        ("operator_attention", "  needs attention"),
         ("centre", "centre_ms"),
         ("person", "person page ms"),
     ):
