@@ -6,6 +6,7 @@ apply, in Europe/London local dates (orders are made in local dates, both inclus
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -362,7 +363,14 @@ def refresh_warnings(order_ids: Any) -> None:
         )
         changed = []
         for order in orders:
-            n = order.count_warnings()
+            try:
+                n = order.count_warnings()
+            except Exception:
+                # A record that no longer reads (a bad migration, a hand edit) must not stop the write that
+                # brought it here, nor anyone else's count: it needs looking at, so it counts as a warning
+                # (the worker raises its own alert when it cannot compile the case).
+                logging.getLogger(__name__).warning("order %s: warnings not counted", order.pk, exc_info=True)
+                n = 1
             if n != order.warning_count:
                 order.warning_count = n
                 changed.append(order)

@@ -14,7 +14,7 @@ from django.db.utils import OperationalError
 from openem.alerts.models import Incident, Notification, NotificationStatus, Violation
 from openem.alerts.worker import AlertsWorker
 from openem.cases.casefile_io import import_casefile
-from openem.cases.models import Condition, Person
+from openem.cases.models import Condition, Order, Person
 from openem.engine import casefile
 from openem.engine import model as engine_model
 from openem.engine.rules import curfew
@@ -129,6 +129,8 @@ def test_a_stored_record_that_cannot_be_read_leaves_out_only_that_person(three_p
     EngineWorker("t").cycle(now=NIGHT)
     assert absent("P0002") and absent("P0003") and not absent("P0001")
     assert Fault.objects.open().get(kind=FaultKind.CASE_NOT_COMPILED.value).person.name == "Ann First"
+    # The write that broke it went through, and her order is listed as needing attention.
+    assert Order.objects.get(person__ref="P0001").warning_count >= 1
 
 
 @pytest.mark.django_db
