@@ -65,3 +65,14 @@ def far_crime(ref: str = "LP/1002/26") -> dict[str, Any]:
     at = T0 + timedelta(minutes=90)
     return row(ref, 52.66, -0.69, at - timedelta(minutes=10), at + timedelta(minutes=10), crimeTypeId="TFMV",
                crimeTypeDescription="Theft from a motor vehicle")  # fmt: skip
+
+
+BASIS = {"lawful_basis": "investigation", "purpose": "Operation Larch: dwelling burglaries in Oakham"}
+
+
+def upload(client: Any, data: bytes, name: str = "batch.csv") -> Any:
+    """A batch file sent through the portal's upload form, with a lawful basis and purpose."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    return client.post(reverse("crime:batches"), {"file": SimpleUploadedFile(name, data, "text/csv"), **BASIS})

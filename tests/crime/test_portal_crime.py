@@ -34,30 +34,10 @@ from openem.crime.retention import enforce_crime
 from openem.crime.worker import CrimeWorker
 from tests.helpers import client_for
 
-from .portal_helpers import FORCE, T0, csv_of, far_crime, near_crime, row, store_trail
+from .conftest import the_match
+from .portal_helpers import BASIS, FORCE, T0, csv_of, far_crime, near_crime, row, store_trail, upload
 
 pytestmark = pytest.mark.django_db
-BASIS = {"lawful_basis": "investigation", "purpose": "Operation Larch: dwelling burglaries in Oakham"}
-
-
-def upload(client: Client, data: bytes, name: str = "batch.csv") -> object:
-    return client.post(reverse("crime:batches"), {"file": SimpleUploadedFile(name, data, "text/csv"), **BASIS})
-
-
-@pytest.fixture
-def matched(personas, case):
-    """Sam's trail stored; a batch with a crime on his path and one far from it, matched."""
-    store_trail()
-    response = upload(client_for(personas["police"]), csv_of([near_crime(), far_crime()]))
-    assert response.status_code == 302
-    CrimeWorker("test").run_once()
-    return CrimeBatch.objects.get()
-
-
-def the_match() -> Finding:
-    return Finding.objects.get(verdict=Verdict.MATCH)
-
-
 # --------------------------------------------------------------------------------------------- receiving
 
 

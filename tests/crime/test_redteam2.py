@@ -18,23 +18,10 @@ from openem.crime.worker import CrimeWorker
 from openem.health.models import Fault, FaultKind
 from tests.helpers import client_for
 
-from .portal_helpers import FORCE, T0, csv_of, far_crime, near_crime, store_trail
-from .test_portal_crime import upload
+from .conftest import the_match
+from .portal_helpers import FORCE, T0, csv_of, far_crime, near_crime, store_trail, upload
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def matched(personas, case):
-    """Sam's trail stored; a batch with a crime on his path and one far from it, matched."""
-    store_trail()
-    assert upload(client_for(personas["police"]), csv_of([near_crime(), far_crime()])).status_code == 302
-    CrimeWorker("test").run_once()
-    return CrimeBatch.objects.get()
-
-
-def the_match() -> Finding:
-    return Finding.objects.get(verdict=Verdict.MATCH)
 
 
 def api_for(user) -> Client:
